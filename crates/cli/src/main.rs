@@ -1,1 +1,54 @@
-fn main() {}
+//! `userstream`: one binary for the whole pipeline. Thin: parses arguments, calls the crates.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+/// A real-time user-data pipeline: randomuser-compatible API → Kafka (Avro, Schema Registry)
+/// → Spark Structured Streaming (over Spark Connect) → Cassandra, orchestrated by Airflow.
+///
+/// Every setting is a flag and a USERSTREAM_* environment variable; defaults bind to 127.0.0.1
+/// and keep all state (data, logs, pids, runtimes) under ./.userstream.
+#[derive(Debug, Parser)]
+#[command(name = "userstream", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install, start, inspect and stop the real stack (Kafka, Schema Registry, Cassandra,
+    /// Spark, Airflow) as local processes.
+    Stack(commands::stack::StackArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("USERSTREAM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Stack(args) => commands::stack::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

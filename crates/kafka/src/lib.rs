@@ -1,1 +1,9 @@
-//! placeholder
+//! The one Kafka client context of the codebase, plus small admin helpers.
+//!
+//! librdkafka logs are routed into `tracing` here so every component logs the same way.
+
+mod context;
+mod metadata;
+
+pub use context::{base_config, TracingContext};
+pub use metadata::{fetch_metadata, ClusterSummary, KafkaError};

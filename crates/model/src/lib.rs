@@ -1,1 +1,20 @@
-//! placeholder
+//! The userstream data model: the `User` record, its Avro schema and codec, and the parser
+//! that turns a randomuser.me API response into users and rejected records.
+//!
+//! Pure logic only: no I/O. Login secrets (`password`, `salt`, `md5`, `sha1`, `sha256`) are
+//! dropped here and never leave this crate, neither in a [`User`] nor in a [`Rejected::raw`].
+
+#![warn(missing_docs)]
+
+mod avro;
+mod parse;
+mod reject;
+mod schema;
+mod user;
+pub mod validate;
+
+pub use avro::{decode_avro, decode_avro_with, encode_avro, AvroError};
+pub use parse::{parse_page, Info, Page, PageError, SourcePosition};
+pub use reject::{strip_secrets, JsonKind, RejectReason, Rejected, SECRET_LOGIN_FIELDS};
+pub use schema::{user_schema, USER_SCHEMA_JSON, USER_SCHEMA_NAME};
+pub use user::User;

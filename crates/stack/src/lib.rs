@@ -1,1 +1,21 @@
-//! placeholder
+//! The real stack as local processes: Apache Kafka (KRaft), Apicurio Registry (Confluent API),
+//! Apache Cassandra, a Spark standalone cluster with a Spark Connect server, Apache Airflow.
+//!
+//! `install` fetches runtimes from Maven Central and PyPI; `up` starts everything health-gated;
+//! `status` and `down` do what they say. Everything lives under one state directory.
+
+mod config;
+mod health;
+pub mod install;
+mod layout;
+mod lifecycle;
+pub mod process;
+pub mod render;
+pub mod services;
+
+pub use config::{MemSize, StackConfig};
+pub use layout::Layout;
+pub use lifecycle::{
+    airflow_secrets, down, format_bytes, render_status, specs, status, stop_service, up,
+    ServiceStatus, StackError, Started,
+};

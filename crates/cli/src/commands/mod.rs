@@ -1,0 +1,3 @@
+//! One module per sub-command.
+
+pub mod stack;

@@ -1,0 +1,135 @@
+//! `userstream stack install|up|status|down|restart`.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use userstream_stack::{install, StackConfig};
+
+/// Arguments of `userstream stack`.
+#[derive(Debug, clap::Args)]
+pub struct StackArgs {
+    #[command(flatten)]
+    config: StackConfig,
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// Download every runtime the stack needs (Maven Central, PyPI, Debian packages) into the
+    /// runtime directory. Idempotent: a second run does no network work.
+    Install,
+    /// Start every service that is not running, in dependency order, each health-gated.
+    /// A no-op on a running stack.
+    Up,
+    /// Show each service: pid, ports, health (over its real protocol), uptime, memory.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop every service (SIGTERM, then SIGKILL after a timeout). Data is kept.
+    Down {
+        /// Also delete all service data (topics, tables, Airflow DB, checkpoints).
+        #[arg(long)]
+        purge: bool,
+        /// Do not ask before purging.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Stop one service and start it again (its dependencies must be up).
+    Restart {
+        /// Service name as shown by `stack status` (e.g. kafka, spark-connect).
+        service: String,
+    },
+    /// Print the path of a service's log file (all logs live in <state-dir>/logs).
+    Logs {
+        /// Service name as shown by `stack status`.
+        service: String,
+    },
+}
+
+/// Runs `userstream stack ...`.
+pub async fn run(args: StackArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config;
+    match args.action {
+        Action::Install => {
+            let layout = config.layout();
+            let python = config.python.clone();
+            let java_home = config.java_home.clone();
+            let registry_java_home = config.registry_java_home.clone();
+            tokio::task::spawn_blocking(move || {
+                install::install(&install::InstallOptions {
+                    layout: &layout,
+                    python: &python,
+                    java_home: java_home.as_deref(),
+                    registry_java_home: registry_java_home.as_deref(),
+                })
+            })
+            .await
+            .context("install task")??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Up => {
+            userstream_stack::up(&config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Status { json } => {
+            let rows = userstream_stack::status(&config).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", userstream_stack::render_status(&rows));
+            }
+            Ok(if rows.iter().all(|r| r.healthy()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }
+        Action::Down { purge, yes } => {
+            if purge && !yes && !confirm_purge(&config)? {
+                eprintln!("Not purging. (Pass --yes to skip this question.)");
+                return Ok(ExitCode::FAILURE);
+            }
+            tokio::task::spawn_blocking(move || userstream_stack::down(&config, purge))
+                .await
+                .context("down task")??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Restart { service } => {
+            let (_, specs) = userstream_stack::specs(&config)?;
+            anyhow::ensure!(
+                specs.iter().any(|s| s.name == service),
+                "no service named `{service}`; known: {}",
+                specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+            );
+            let stop_config = config.clone();
+            let stop_name = service.clone();
+            tokio::task::spawn_blocking(move || {
+                userstream_stack::stop_service(&stop_config, &stop_name)
+            })
+            .await
+            .context("stop task")??;
+            userstream_stack::up(&config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Logs { service } => {
+            println!("{}", config.layout().log_file(&service).display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn confirm_purge(config: &StackConfig) -> anyhow::Result<bool> {
+    let data = config.layout().data_root();
+    eprint!(
+        "This deletes all stack data under {} (topics, tables, Airflow history). Type `yes` to go on: ",
+        data.display()
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}

@@ -1,0 +1,59 @@
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use crate::{base_config, TracingContext};
+
+/// What a metadata request says about the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSummary {
+    /// Number of brokers the cluster reports.
+    pub brokers: usize,
+    /// Number of topics, internal ones included.
+    pub topics: usize,
+}
+
+/// Errors from the Kafka helpers.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaError {
+    /// The broker did not answer a metadata request; a retry helps once it is up.
+    #[error("Kafka at {bootstrap} did not answer a metadata request: {source} (is the broker running? `userstream stack status`)")]
+    Metadata {
+        /// The bootstrap servers asked.
+        bootstrap: String,
+        /// The client's error.
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    /// A blocking client call could not be scheduled.
+    #[error("Kafka client task failed: {0}")]
+    Task(String),
+}
+
+/// Sends a real metadata request to the cluster (the Kafka health check).
+pub async fn fetch_metadata(
+    bootstrap_servers: &str,
+    timeout: Duration,
+) -> Result<ClusterSummary, KafkaError> {
+    let bootstrap = bootstrap_servers.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer<TracingContext> = base_config(&bootstrap)
+            .create_with_context(TracingContext)
+            .map_err(|source| KafkaError::Metadata {
+                bootstrap: bootstrap.clone(),
+                source,
+            })?;
+        let metadata = consumer
+            .fetch_metadata(None, timeout)
+            .map_err(|source| KafkaError::Metadata {
+                bootstrap: bootstrap.clone(),
+                source,
+            })?;
+        Ok(ClusterSummary {
+            brokers: metadata.brokers().len(),
+            topics: metadata.topics().len(),
+        })
+    })
+    .await
+    .map_err(|e| KafkaError::Task(e.to_string()))?
+}

@@ -1,0 +1,632 @@
+//! `stack install`: puts every runtime the stack needs under the runtime directory.
+//!
+//! Idempotent and cached: each component records a fingerprint of what it installed (the pom
+//! or lock file it came from), and a component whose fingerprint matches is skipped without
+//! any network access. Maven and pip keep their own download caches (`~/.m2`, `~/.cache/pip`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::Layout;
+
+/// The pinned inputs, embedded so the binary installs exactly what the repository reviews.
+pub mod pins {
+    /// Kafka broker jars.
+    pub const KAFKA_POM: &str = include_str!("../../../stack/maven/kafka/pom.xml");
+    /// Cassandra jars.
+    pub const CASSANDRA_POM: &str = include_str!("../../../stack/maven/cassandra/pom.xml");
+    /// Spark connector jars for the Connect server.
+    pub const SPARK_POM: &str = include_str!("../../../stack/maven/spark/pom.xml");
+    /// The Apicurio Registry application archive.
+    pub const REGISTRY_POM: &str = include_str!("../../../stack/maven/registry/pom.xml");
+    /// pyspark (the Spark distribution).
+    pub const PYSPARK_LOCK: &str = include_str!("../../../stack/python/pyspark.lock");
+    /// Airflow and all its dependencies.
+    pub const AIRFLOW_LOCK: &str = include_str!("../../../stack/python/airflow.lock");
+}
+
+/// Errors of `stack install`.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// A prerequisite program is missing and cannot be installed by us.
+    #[error("{what} is missing: {hint}")]
+    Missing {
+        /// The missing thing.
+        what: String,
+        /// What to do about it.
+        hint: String,
+    },
+    /// A step's command failed.
+    #[error("{step} failed (exit {status}); its output is in {log}:\n{tail}")]
+    Step {
+        /// The step.
+        step: String,
+        /// Exit status.
+        status: String,
+        /// Log file.
+        log: PathBuf,
+        /// The end of the log.
+        tail: String,
+    },
+    /// A file operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> InstallError {
+    let path = path.to_path_buf();
+    move |source| InstallError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// What `install` needs to know.
+pub struct InstallOptions<'a> {
+    /// Directory layout.
+    pub layout: &'a Layout,
+    /// Python interpreter for the venvs.
+    pub python: &'a Path,
+    /// Java 17 home to check (found automatically when `None`).
+    pub java_home: Option<&'a Path>,
+    /// Java 21+ home for the registry (found automatically when `None`).
+    pub registry_java_home: Option<&'a Path>,
+}
+
+/// A component as installed: its name and whether this run did any work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledComponent {
+    /// Component name.
+    pub name: &'static str,
+    /// False when the cached install was already up to date.
+    pub changed: bool,
+}
+
+/// Installs everything that is missing or out of date.
+pub fn install(options: &InstallOptions<'_>) -> Result<Vec<InstalledComponent>, InstallError> {
+    let layout = options.layout;
+    let log = layout.logs().join("install.log");
+    fs::create_dir_all(layout.logs()).map_err(io_err("create", &layout.logs()))?;
+    fs::create_dir_all(layout.runtime()).map_err(io_err("create", layout.runtime()))?;
+    let started = Instant::now();
+    eprintln!(
+        "Installing the stack runtimes into {} (log: {})",
+        layout.runtime().display(),
+        log.display()
+    );
+
+    let total = 8;
+    let mut done = Vec::new();
+
+    progress(1, total, "system packages (protoc, maven)");
+    ensure_system_package("protoc", "protobuf-compiler", &log)?;
+    ensure_system_package("mvn", "maven", &log)?;
+
+    progress(2, total, "Java 17 and Java 21+");
+    let java17 = find_java17(options.java_home)?;
+    let java21 = find_java21(options.registry_java_home)?;
+    eprintln!(
+        "      Java 17: {}\n      Java 21+: {}",
+        java17.display(),
+        java21.display()
+    );
+
+    progress(3, total, "Kafka jars (Maven Central)");
+    done.push(maven_jars(
+        "kafka",
+        pins::KAFKA_POM,
+        &layout.kafka_lib(),
+        &log,
+    )?);
+    progress(4, total, "Cassandra jars (Maven Central)");
+    done.push(maven_jars(
+        "cassandra",
+        pins::CASSANDRA_POM,
+        &layout.cassandra_lib(),
+        &log,
+    )?);
+    progress(5, total, "Apicurio Registry (Maven Central)");
+    done.push(registry(layout, &log)?);
+    progress(6, total, "pyspark (Spark distribution, PyPI)");
+    done.push(venv(
+        "spark",
+        options.python,
+        &layout.spark_venv(),
+        pins::PYSPARK_LOCK,
+        &log,
+    )?);
+    progress(7, total, "Spark connector jars (Connect, Kafka, Avro, Cassandra)");
+    done.push(spark_jars(layout, &log)?);
+    progress(8, total, "Airflow (PyPI, pinned lock; ~5 min when cold)");
+    done.push(venv(
+        "airflow",
+        options.python,
+        &layout.airflow_venv(),
+        pins::AIRFLOW_LOCK,
+        &log,
+    )?);
+
+    let changed = done.iter().filter(|c| c.changed).count();
+    eprintln!(
+        "Stack installed in {:.1}s ({} of {} components updated). Next: `userstream stack up`.",
+        started.elapsed().as_secs_f64(),
+        changed,
+        done.len()
+    );
+    Ok(done)
+}
+
+fn progress(step: usize, total: usize, what: &str) {
+    eprintln!("[{step}/{total}] {what}");
+}
+
+/// True when every runtime component has been installed (fingerprints present).
+pub fn is_installed(layout: &Layout) -> Result<(), Vec<&'static str>> {
+    let checks: [(&'static str, &str, &str); 6] = [
+        ("kafka", "kafka", pins::KAFKA_POM),
+        ("cassandra", "cassandra", pins::CASSANDRA_POM),
+        ("registry", "registry", pins::REGISTRY_POM),
+        ("spark", "spark/venv", pins::PYSPARK_LOCK),
+        ("spark-jars", "spark", pins::SPARK_POM),
+        ("airflow", "airflow/venv", pins::AIRFLOW_LOCK),
+    ];
+    let missing: Vec<&'static str> = checks
+        .iter()
+        .filter(|(_, dir, pin)| !fingerprint_matches(&layout.runtime().join(dir), pin))
+        .map(|(name, _, _)| *name)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing)
+    }
+}
+
+const MARKER: &str = ".installed";
+
+fn fingerprint_matches(dir: &Path, pin: &str) -> bool {
+    fs::read_to_string(dir.join(MARKER)).is_ok_and(|f| f == pin)
+}
+
+fn write_fingerprint(dir: &Path, pin: &str) -> Result<(), InstallError> {
+    fs::write(dir.join(MARKER), pin).map_err(io_err("write", &dir.join(MARKER)))
+}
+
+fn ensure_system_package(program: &str, package: &str, log: &Path) -> Result<(), InstallError> {
+    if which(program).is_some() {
+        return Ok(());
+    }
+    let apt = which("apt-get").ok_or_else(|| InstallError::Missing {
+        what: format!("`{program}`"),
+        hint: format!("install the `{package}` package with your system's package manager"),
+    })?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err(InstallError::Missing {
+            what: format!("`{program}`"),
+            hint: format!("run `sudo apt-get install -y {package}`, then run this again"),
+        });
+    }
+    eprintln!("      installing Debian package {package}");
+    run_step(
+        "apt-get update",
+        Command::new(&apt).args(["update", "-qq"]),
+        log,
+    )?;
+    run_step(
+        &format!("apt-get install {package}"),
+        Command::new(&apt)
+            .args(["install", "-y", "-qq", "--no-install-recommends", package])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        log,
+    )
+}
+
+/// Finds a program on PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The major version of the JDK at `home` (from its `release` file).
+pub fn java_major(home: &Path) -> Option<u32> {
+    let release = fs::read_to_string(home.join("release")).ok()?;
+    let line = release.lines().find(|l| l.starts_with("JAVA_VERSION="))?;
+    parse_java_major(line.trim_start_matches("JAVA_VERSION="))
+}
+
+/// Parses `"17.0.15"`, `"21"`, `"1.8.0_402"` into the major version.
+pub fn parse_java_major(version: &str) -> Option<u32> {
+    let version = version.trim().trim_matches('"');
+    let mut parts = version.split(['.', '_', '+', '-']);
+    let first: u32 = parts.next()?.parse().ok()?;
+    if first == 1 {
+        parts.next()?.parse().ok()
+    } else {
+        Some(first)
+    }
+}
+
+fn jdk_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(home) = explicit {
+        candidates.push(home.to_path_buf());
+    }
+    if let Some(home) = std::env::var_os("JAVA_HOME") {
+        candidates.push(PathBuf::from(home));
+    }
+    if let Some(java) = which("java").and_then(|j| fs::canonicalize(j).ok()) {
+        if let Some(home) = java.parent().and_then(Path::parent) {
+            candidates.push(home.to_path_buf());
+        }
+    }
+    if let Ok(entries) = fs::read_dir("/usr/lib/jvm") {
+        let mut homes: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        homes.sort();
+        candidates.extend(homes);
+    }
+    candidates
+}
+
+/// Finds a Java 17 home (Cassandra 5.0 runs on 11 or 17 only; Kafka and Spark are fine on 17).
+pub fn find_java17(explicit: Option<&Path>) -> Result<PathBuf, InstallError> {
+    jdk_candidates(explicit)
+        .into_iter()
+        .find(|home| java_major(home) == Some(17) && home.join("bin/java").exists())
+        .ok_or_else(|| InstallError::Missing {
+            what: "a Java 17 JDK".into(),
+            hint: "install `openjdk-17-jre-headless` or set USERSTREAM_JAVA_HOME".into(),
+        })
+}
+
+/// Finds the newest Java 21+ home (Apicurio Registry 3.3 is compiled for Java 21).
+pub fn find_java21(explicit: Option<&Path>) -> Result<PathBuf, InstallError> {
+    let mut found: Vec<(u32, PathBuf)> = jdk_candidates(explicit)
+        .into_iter()
+        .filter_map(|home| Some((java_major(&home)?, home)))
+        .filter(|(major, home)| *major >= 21 && home.join("bin/java").exists())
+        .collect();
+    if let Some(home) = explicit {
+        if let Some(hit) = found.iter().find(|(_, h)| h == home) {
+            return Ok(hit.1.clone());
+        }
+    }
+    found.sort_by_key(|(major, _)| *major);
+    found
+        .pop()
+        .map(|(_, home)| home)
+        .ok_or_else(|| InstallError::Missing {
+            what: "a Java 21 or newer JDK (the Schema Registry, Apicurio 3.3, needs it)".into(),
+            hint: "install one under /usr/lib/jvm (e.g. `openjdk-21-jre-headless` or a Temurin JDK) or set USERSTREAM_REGISTRY_JAVA_HOME".into(),
+        })
+}
+
+/// Runs a command with its output appended to `log`, printing a heartbeat on long steps.
+fn run_step(step: &str, command: &mut Command, log: &Path) -> Result<(), InstallError> {
+    let out = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(io_err("open", log))?;
+    let err = out.try_clone().map_err(io_err("open", log))?;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| InstallError::Missing {
+            what: format!("the program for `{step}`"),
+            hint: e.to_string(),
+        })?;
+    let started = Instant::now();
+    let mut next_beat = Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(io_err("wait for", log))? {
+            break status;
+        }
+        if started.elapsed() >= next_beat {
+            eprintln!("      … {step}: still running ({}s)", next_beat.as_secs());
+            next_beat += Duration::from_secs(30);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    if status.success() {
+        Ok(())
+    } else {
+        Err(InstallError::Step {
+            step: step.to_owned(),
+            status: status.to_string(),
+            log: log.to_path_buf(),
+            tail: crate::process::tail(log, 20),
+        })
+    }
+}
+
+fn maven_copy(
+    name: &str,
+    pom: &str,
+    work: &Path,
+    output: &Path,
+    log: &Path,
+) -> Result<(), InstallError> {
+    fs::create_dir_all(work).map_err(io_err("create", work))?;
+    let pom_path = work.join("pom.xml");
+    fs::write(&pom_path, pom).map_err(io_err("write", &pom_path))?;
+    if output.exists() {
+        fs::remove_dir_all(output).map_err(io_err("clean", output))?;
+    }
+    run_step(
+        &format!("mvn dependency:copy-dependencies ({name})"),
+        Command::new("mvn")
+            .args(["-B", "-q", "-f"])
+            .arg(&pom_path)
+            .arg("dependency:copy-dependencies")
+            .arg(format!("-DoutputDirectory={}", output.display())),
+        log,
+    )
+}
+
+fn maven_jars(
+    name: &'static str,
+    pom: &str,
+    lib: &Path,
+    log: &Path,
+) -> Result<InstalledComponent, InstallError> {
+    let component = lib.parent().unwrap_or(lib).to_path_buf();
+    if fingerprint_matches(&component, pom) {
+        eprintln!("      {name}: up to date");
+        return Ok(InstalledComponent {
+            name,
+            changed: false,
+        });
+    }
+    let started = Instant::now();
+    maven_copy(name, pom, &component, lib, log)?;
+    write_fingerprint(&component, pom)?;
+    eprintln!(
+        "      {name}: {} jars in {:.1}s",
+        count_jars(lib),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(InstalledComponent {
+        name,
+        changed: true,
+    })
+}
+
+fn count_jars(dir: &Path) -> usize {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "jar"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn registry(layout: &Layout, log: &Path) -> Result<InstalledComponent, InstallError> {
+    let component = layout.runtime().join("registry");
+    if fingerprint_matches(&component, pins::REGISTRY_POM) {
+        eprintln!("      registry: up to date");
+        return Ok(InstalledComponent {
+            name: "registry",
+            changed: false,
+        });
+    }
+    let started = Instant::now();
+    let download = component.join("download");
+    maven_copy("registry", pins::REGISTRY_POM, &component, &download, log)?;
+    let archive = fs::read_dir(&download)
+        .map_err(io_err("read", &download))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .ok_or_else(|| InstallError::Missing {
+            what: "the Apicurio Registry archive".into(),
+            hint: format!("Maven put no .tar.gz in {}", download.display()),
+        })?;
+    let app = layout.registry_app();
+    if app.exists() {
+        fs::remove_dir_all(&app).map_err(io_err("clean", &app))?;
+    }
+    fs::create_dir_all(&app).map_err(io_err("create", &app))?;
+    run_step(
+        "unpack the registry",
+        Command::new("tar").arg("xzf").arg(&archive).arg("-C").arg(&app),
+        log,
+    )?;
+    if !app.join("quarkus-run.jar").exists() {
+        return Err(InstallError::Missing {
+            what: "quarkus-run.jar in the registry archive".into(),
+            hint: format!("check {}", archive.display()),
+        });
+    }
+    // The archive is only needed to unpack; keep the runtime directory lean.
+    fs::remove_dir_all(&download).map_err(io_err("clean", &download))?;
+    write_fingerprint(&component, pins::REGISTRY_POM)?;
+    eprintln!(
+        "      registry: unpacked in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(InstalledComponent {
+        name: "registry",
+        changed: true,
+    })
+}
+
+fn venv(
+    name: &'static str,
+    python: &Path,
+    venv: &Path,
+    lock: &str,
+    log: &Path,
+) -> Result<InstalledComponent, InstallError> {
+    if fingerprint_matches(venv, lock) {
+        eprintln!("      {name}: up to date");
+        return Ok(InstalledComponent {
+            name,
+            changed: false,
+        });
+    }
+    let started = Instant::now();
+    if venv.exists() {
+        fs::remove_dir_all(venv).map_err(io_err("clean", venv))?;
+    }
+    run_step(
+        &format!("create the {name} venv"),
+        Command::new(python).arg("-m").arg("venv").arg(venv),
+        log,
+    )?;
+    let lock_path = venv.join("requirements.lock");
+    fs::write(&lock_path, lock).map_err(io_err("write", &lock_path))?;
+    // Every package is pinned in the lock, so no resolver runs: what is reviewed is installed.
+    run_step(
+        &format!("pip install the {name} lock"),
+        Command::new(venv.join("bin/pip"))
+            .args([
+                "install",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "--progress-bar",
+                "off",
+                "-r",
+            ])
+            .arg(&lock_path),
+        log,
+    )?;
+    write_fingerprint(venv, lock)?;
+    eprintln!(
+        "      {name}: installed in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(InstalledComponent {
+        name,
+        changed: true,
+    })
+}
+
+fn spark_jars(layout: &Layout, log: &Path) -> Result<InstalledComponent, InstallError> {
+    let component = layout.runtime().join("spark");
+    if fingerprint_matches(&component, pins::SPARK_POM) && layout.spark_jars().exists() {
+        eprintln!("      spark connectors: up to date");
+        return Ok(InstalledComponent {
+            name: "spark-jars",
+            changed: false,
+        });
+    }
+    let spark_home = layout.spark_home().ok_or_else(|| InstallError::Missing {
+        what: "the Spark distribution inside the pyspark venv".into(),
+        hint: format!("remove {} and run install again", layout.spark_venv().display()),
+    })?;
+    let resolved = component.join("maven");
+    maven_copy("spark connectors", pins::SPARK_POM, &component, &resolved, log)?;
+    let shipped = jar_names(&spark_home.join("jars"));
+    let target = layout.spark_jars();
+    if target.exists() {
+        fs::remove_dir_all(&target).map_err(io_err("clean", &target))?;
+    }
+    fs::create_dir_all(&target).map_err(io_err("create", &target))?;
+    let mut copied = 0;
+    for entry in fs::read_dir(&resolved)
+        .map_err(io_err("read", &resolved))?
+        .filter_map(Result::ok)
+    {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        // pyspark already ships Spark's own dependencies (scala, hadoop, ...): a second copy
+        // of a different version on the classpath would clash.
+        if shipped.contains(&artifact_of(&file)) {
+            continue;
+        }
+        fs::copy(entry.path(), target.join(&file)).map_err(io_err("copy", &entry.path()))?;
+        copied += 1;
+    }
+    fs::remove_dir_all(&resolved).map_err(io_err("clean", &resolved))?;
+    write_fingerprint(&component, pins::SPARK_POM)?;
+    eprintln!("      spark connectors: {copied} jars not already in pyspark");
+    Ok(InstalledComponent {
+        name: "spark-jars",
+        changed: true,
+    })
+}
+
+fn jar_names(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| artifact_of(&e.file_name().to_string_lossy()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The artifact name of a jar file name: `scala-library-2.12.19.jar` → `scala-library`.
+pub fn artifact_of(file: &str) -> String {
+    let stem = file.strip_suffix(".jar").unwrap_or(file);
+    let parts: Vec<&str> = stem.split('-').collect();
+    // The version starts at the first dash-separated part that begins with a digit, except
+    // for Scala suffixes (`_2.12`) which stay in the artifact name.
+    let cut = parts
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, p)| p.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .map(|(i, _)| i)
+        .unwrap_or(parts.len());
+    parts[..cut].join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_names_drop_versions_only() {
+        assert_eq!(artifact_of("scala-library-2.12.19.jar"), "scala-library");
+        assert_eq!(artifact_of("spark-avro_2.12-3.5.7.jar"), "spark-avro_2.12");
+        assert_eq!(artifact_of("hadoop-client-api-3.3.4.jar"), "hadoop-client-api");
+        assert_eq!(
+            artifact_of("java-driver-shaded-guava-25.1-jre-graal-sub-1.jar"),
+            "java-driver-shaded-guava"
+        );
+        assert_eq!(artifact_of("unused-1.0.0.jar"), "unused");
+    }
+
+    #[test]
+    fn java_versions_parse() {
+        assert_eq!(parse_java_major("\"17.0.15\""), Some(17));
+        assert_eq!(parse_java_major("25"), Some(25));
+        assert_eq!(parse_java_major("1.8.0_402"), Some(8));
+        assert_eq!(parse_java_major("x"), None);
+    }
+
+    #[test]
+    fn the_pins_are_reviewable_versions() {
+        assert!(pins::KAFKA_POM.contains("<kafka.version>4.3.1</kafka.version>"));
+        assert!(pins::PYSPARK_LOCK.contains("pyspark==3.5.7"));
+        assert!(pins::AIRFLOW_LOCK.contains("apache-airflow==3.1.8"));
+        assert!(pins::SPARK_POM.contains("<spark.version>3.5.7</spark.version>"));
+    }
+
+    #[test]
+    fn fingerprints_detect_a_changed_pin() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!fingerprint_matches(dir.path(), "a"));
+        write_fingerprint(dir.path(), "a").unwrap();
+        assert!(fingerprint_matches(dir.path(), "a"));
+        assert!(!fingerprint_matches(dir.path(), "b"));
+    }
+}

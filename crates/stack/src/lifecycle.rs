@@ -1,0 +1,586 @@
+//! `stack up`, `stack status`, `stack down`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+
+use crate::install::{self, find_java17, find_java21};
+use crate::process::{self, Launch, PidRecord};
+use crate::render::AirflowSecrets;
+use crate::services::{self, Javas, ServiceSpec};
+use crate::{health, Layout, StackConfig};
+
+/// Errors of the stack lifecycle.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// The configuration is inconsistent.
+    #[error("invalid stack configuration:\n  {}", .0.join("\n  "))]
+    Config(Vec<String>),
+    /// Runtimes are missing.
+    #[error("not installed: {}. Run `userstream stack install` first.", .0.join(", "))]
+    NotInstalled(Vec<&'static str>),
+    /// Installation-time discovery failed (Java, Spark home).
+    #[error(transparent)]
+    Install(#[from] install::InstallError),
+    /// A port we need is taken by a process that is not ours.
+    #[error("port {port} ({service}) is already in use by another process; stop it or move {service} with its USERSTREAM_*_PORT setting (`userstream stack up --help`)")]
+    PortTaken {
+        /// The service that needs it.
+        service: String,
+        /// The port.
+        port: u16,
+    },
+    /// A service did not become healthy in time or died.
+    #[error("{service} did not become healthy within {timeout:?}: {reason}\nlast lines of {log}:\n{tail}")]
+    Unhealthy {
+        /// The service.
+        service: String,
+        /// The limit.
+        timeout: Duration,
+        /// The last health-check error or the exit.
+        reason: String,
+        /// Its log file.
+        log: PathBuf,
+        /// The end of its log.
+        tail: String,
+    },
+    /// A pre-start step failed.
+    #[error("{service}: {step} failed ({status}); see {log}:\n{tail}")]
+    PreStart {
+        /// The service.
+        service: String,
+        /// The step.
+        step: String,
+        /// Its exit.
+        status: String,
+        /// Log file.
+        log: PathBuf,
+        /// End of the log.
+        tail: String,
+    },
+    /// Process handling failed.
+    #[error(transparent)]
+    Process(#[from] process::ProcessError),
+    /// A file could not be written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StackError {
+    let path = path.to_path_buf();
+    move |source| StackError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Builds every service spec from the configuration and what is installed.
+pub fn specs(config: &StackConfig) -> Result<(Layout, Vec<ServiceSpec>), StackError> {
+    config.validate().map_err(StackError::Config)?;
+    let layout = config.layout();
+    install::is_installed(&layout).map_err(StackError::NotInstalled)?;
+    let javas = Javas {
+        java17: find_java17(config.java_home.as_deref())?,
+        java21: find_java21(config.registry_java_home.as_deref())?,
+    };
+    let spark_home = layout
+        .spark_home()
+        .ok_or(StackError::NotInstalled(vec!["spark"]))?;
+    let mut jars: Vec<String> = fs::read_dir(layout.spark_jars())
+        .map_err(io_err("read", &layout.spark_jars()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path().display().to_string())
+        .filter(|p| p.ends_with(".jar"))
+        .collect();
+    jars.sort();
+    let secrets = airflow_secrets(&layout)?;
+    let bin = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("userstream"));
+    let specs = services::all(config, &layout, &javas, &spark_home, &jars, &secrets, &bin);
+    Ok((layout, specs))
+}
+
+/// Loads the Airflow secrets, generating them (and the admin password) on first use.
+pub fn airflow_secrets(layout: &Layout) -> Result<AirflowSecrets, StackError> {
+    let path = layout.airflow_secrets();
+    if let Ok(text) = fs::read_to_string(&path) {
+        if let Ok(secrets) = serde_json::from_str(&text) {
+            return Ok(secrets);
+        }
+    }
+    use base64::Engine;
+    use rand::RngCore;
+    let random = |n: usize| {
+        let mut bytes = vec![0u8; n];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        bytes
+    };
+    let url_safe = base64::engine::general_purpose::URL_SAFE;
+    let no_pad = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let secrets = AirflowSecrets {
+        jwt_secret: no_pad.encode(random(32)),
+        secret_key: no_pad.encode(random(32)),
+        // Fernet wants exactly 32 bytes, URL-safe base64 with padding.
+        fernet_key: url_safe.encode(random(32)),
+        admin_password: no_pad.encode(random(15)),
+    };
+    let dir = layout.airflow_home();
+    fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+    let text = serde_json::to_string_pretty(&secrets).unwrap_or_default();
+    write_private(&path, &text)?;
+    Ok(secrets)
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), StackError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err("write", path))?;
+    file.write_all(text.as_bytes())
+        .map_err(io_err("write", path))
+}
+
+/// The outcome of `up` for one service.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// Service name.
+    pub service: &'static str,
+    /// True when it was already running before this `up`.
+    pub already_running: bool,
+    /// Time to healthy.
+    pub took: Duration,
+    /// Health detail.
+    pub detail: String,
+}
+
+/// Starts every service not yet running, in dependency waves, each health-gated.
+pub async fn up(config: &StackConfig) -> Result<Vec<Started>, StackError> {
+    let (layout, specs) = specs(config)?;
+    let started = Instant::now();
+    let http = http_client();
+    let mut results = Vec::new();
+    let all_running = specs
+        .iter()
+        .all(|s| process::running(&layout.pid_file(s.name)).is_some());
+    eprintln!(
+        "Starting the stack (state: {}, logs: {})",
+        layout.state().display(),
+        layout.logs().display()
+    );
+    for wave in services::waves(&specs) {
+        let outcomes = join_all(
+            wave.iter()
+                .map(|spec| start_one(spec, &layout, config.start_timeout, &http)),
+        )
+        .await;
+        for outcome in outcomes {
+            results.push(outcome?);
+        }
+    }
+    if all_running {
+        eprintln!("The stack was already up; nothing started.");
+    } else {
+        eprintln!(
+            "Stack up in {:.1}s. `userstream stack status` shows it; Airflow admin password: {}",
+            started.elapsed().as_secs_f64(),
+            layout.airflow_secrets().display()
+        );
+    }
+    Ok(results)
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap_or_default()
+}
+
+async fn start_one(
+    spec: &ServiceSpec,
+    layout: &Layout,
+    timeout: Duration,
+    http: &reqwest::Client,
+) -> Result<Started, StackError> {
+    let begin = Instant::now();
+    let pid_file = layout.pid_file(spec.name);
+    let log = layout.log_file(spec.name);
+    let already_running = process::running(&pid_file);
+    let record = match already_running {
+        Some(record) => record,
+        None => launch(spec, layout, &pid_file, &log).await?,
+    };
+    let detail = wait_healthy(spec, &record, timeout, http, &log).await?;
+    let took = begin.elapsed();
+    if already_running.is_some() {
+        eprintln!("  {:<22} already running (pid {}): {detail}", spec.name, record.pid);
+    } else {
+        eprintln!(
+            "  {:<22} healthy in {:>5.1}s (pid {}): {detail}",
+            spec.name,
+            took.as_secs_f64(),
+            record.pid
+        );
+    }
+    Ok(Started {
+        service: spec.name,
+        already_running: already_running.is_some(),
+        took,
+        detail,
+    })
+}
+
+async fn launch(
+    spec: &ServiceSpec,
+    layout: &Layout,
+    pid_file: &Path,
+    log: &Path,
+) -> Result<PidRecord, StackError> {
+    for port in &spec.ports {
+        if !process::port_is_free(*port) {
+            return Err(StackError::PortTaken {
+                service: spec.name.to_owned(),
+                port: *port,
+            });
+        }
+    }
+    for (path, content) in &spec.files {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        }
+        fs::write(path, content).map_err(io_err("write", path))?;
+    }
+    fs::create_dir_all(layout.data(spec.name)).map_err(io_err("create", &layout.data(spec.name)))?;
+    for step in &spec.pre_start {
+        if step.unless_exists.as_ref().is_some_and(|p| p.exists()) {
+            continue;
+        }
+        eprintln!("  {:<22} {}", spec.name, step.description);
+        let (program, args, env, cwd, step_log) = (
+            step.program.clone(),
+            step.args.clone(),
+            spec.env.clone(),
+            spec.cwd.clone(),
+            log.to_path_buf(),
+        );
+        let name = spec.name;
+        let status = tokio::task::spawn_blocking(move || {
+            process::run_to_completion(name, &program, &args, &env, &cwd, &step_log)
+        })
+        .await
+        .map_err(|e| StackError::PreStart {
+            service: spec.name.to_owned(),
+            step: step.description.clone(),
+            status: e.to_string(),
+            log: log.to_path_buf(),
+            tail: String::new(),
+        })??;
+        if !status.success() {
+            return Err(StackError::PreStart {
+                service: spec.name.to_owned(),
+                step: step.description.clone(),
+                status: status.to_string(),
+                log: log.to_path_buf(),
+                tail: process::tail(log, 20),
+            });
+        }
+    }
+    let record = process::spawn(
+        &Launch {
+            service: spec.name,
+            program: &spec.program,
+            args: &spec.args,
+            env: &spec.env,
+            cwd: &spec.cwd,
+            log,
+        },
+        pid_file,
+    )?;
+    eprintln!("  {:<22} started (pid {})", spec.name, record.pid);
+    Ok(record)
+}
+
+async fn wait_healthy(
+    spec: &ServiceSpec,
+    record: &PidRecord,
+    timeout: Duration,
+    http: &reqwest::Client,
+    log: &Path,
+) -> Result<String, StackError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if !process::is_running(record) {
+            return Err(StackError::Unhealthy {
+                service: spec.name.to_owned(),
+                timeout,
+                reason: format!("the process (pid {}) exited", record.pid),
+                log: log.to_path_buf(),
+                tail: process::tail(log, 25),
+            });
+        }
+        let last_error = match health::check(&spec.health, http).await {
+            Ok(detail) => return Ok(detail),
+            Err(error) => error,
+        };
+        if Instant::now() >= deadline {
+            return Err(StackError::Unhealthy {
+                service: spec.name.to_owned(),
+                timeout,
+                reason: last_error,
+                log: log.to_path_buf(),
+                tail: process::tail(log, 25),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// One row of `stack status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServiceStatus {
+    /// Service name.
+    pub service: &'static str,
+    /// Engine it belongs to.
+    pub engine: &'static str,
+    /// Pid when running.
+    pub pid: Option<i32>,
+    /// Ports it owns.
+    pub ports: Vec<u16>,
+    /// Health detail when healthy, error when not.
+    pub health: Result<String, String>,
+    /// Uptime in seconds.
+    pub uptime_seconds: Option<u64>,
+    /// Resident memory of its process group, bytes.
+    pub rss_bytes: u64,
+    /// Its log file.
+    pub log: PathBuf,
+}
+
+impl ServiceStatus {
+    /// True when running and healthy.
+    pub fn healthy(&self) -> bool {
+        self.pid.is_some() && self.health.is_ok()
+    }
+}
+
+/// The state of every service, checked concurrently.
+pub async fn status(config: &StackConfig) -> Result<Vec<ServiceStatus>, StackError> {
+    let (layout, specs) = specs(config)?;
+    let http = http_client();
+    let rows = join_all(specs.iter().map(|spec| {
+        let layout = &layout;
+        let http = &http;
+        async move {
+            let record = process::running(&layout.pid_file(spec.name));
+            let health = match record {
+                Some(_) => health::check(&spec.health, http).await,
+                None => Err("not running".to_owned()),
+            };
+            ServiceStatus {
+                service: spec.name,
+                engine: spec.engine,
+                pid: record.map(|r| r.pid),
+                ports: spec.ports.clone(),
+                health,
+                uptime_seconds: record
+                    .as_ref()
+                    .and_then(process::uptime)
+                    .map(|d| d.as_secs()),
+                rss_bytes: record.map(|r| process::group_rss_bytes(r.pid)).unwrap_or(0),
+                log: layout.log_file(spec.name),
+            }
+        }
+    }))
+    .await;
+    Ok(rows)
+}
+
+/// Renders the status table.
+pub fn render_status(rows: &[ServiceStatus]) -> String {
+    let mut out = format!(
+        "{:<22} {:>8}  {:<18} {:<8} {:>9} {:>9}  {}\n",
+        "SERVICE", "PID", "PORTS", "HEALTHY", "UPTIME", "RSS", "DETAIL"
+    );
+    let mut total_rss = 0;
+    for row in rows {
+        total_rss += row.rss_bytes;
+        let ports = row
+            .ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let detail = match &row.health {
+            Ok(d) => d.clone(),
+            Err(e) => e.clone(),
+        };
+        out.push_str(&format!(
+            "{:<22} {:>8}  {:<18} {:<8} {:>9} {:>9}  {}\n",
+            row.service,
+            row.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            if ports.is_empty() { "-".into() } else { ports },
+            if row.healthy() { "yes" } else { "NO" },
+            row.uptime_seconds
+                .map(|s| humantime::format_duration(Duration::from_secs(s)).to_string())
+                .unwrap_or_else(|| "-".into()),
+            format_bytes(row.rss_bytes),
+            truncate(&detail, 70),
+        ));
+    }
+    out.push_str(&format!(
+        "{} of {} healthy; total RSS {}\n",
+        rows.iter().filter(|r| r.healthy()).count(),
+        rows.len(),
+        format_bytes(total_rss)
+    ));
+    out
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    let first_line = text.lines().next().unwrap_or("");
+    if first_line.chars().count() <= max {
+        first_line.to_owned()
+    } else {
+        let cut: String = first_line.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+/// `1536 MiB`-style rendering.
+pub fn format_bytes(bytes: u64) -> String {
+    if bytes == 0 {
+        return "-".into();
+    }
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    if mib >= 1024.0 {
+        format!("{:.1} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.0} MiB")
+    }
+}
+
+/// Stops every running service, in reverse start order. Data is kept unless `purge`.
+pub fn down(config: &StackConfig, purge: bool) -> Result<(), StackError> {
+    config.validate().map_err(StackError::Config)?;
+    let layout = config.layout();
+    // Stop by pid files, so `down` works even if the install is gone or half-done.
+    let order = [
+        "airflow-triggerer",
+        "airflow-dag-processor",
+        "airflow-scheduler",
+        "airflow-api-server",
+        "spark-connect",
+        "spark-worker",
+        "spark-master",
+        "registry",
+        "cassandra",
+        "kafka",
+    ];
+    let mut stopped = 0;
+    for service in order {
+        let pid_file = layout.pid_file(service);
+        if let Some(record) = process::running(&pid_file) {
+            let begin = Instant::now();
+            // Cassandra and Kafka flush on SIGTERM; give them time before SIGKILL.
+            let killed = process::stop(&record, Duration::from_secs(45));
+            eprintln!(
+                "  {service:<22} stopped in {:.1}s{}",
+                begin.elapsed().as_secs_f64(),
+                if killed { " (SIGKILL after timeout)" } else { "" }
+            );
+            stopped += 1;
+        }
+        let _ = fs::remove_file(&pid_file);
+    }
+    if stopped == 0 {
+        eprintln!("Nothing was running.");
+    } else {
+        eprintln!("Stopped {stopped} services; data kept in {}.", layout.data_root().display());
+    }
+    if purge {
+        for dir in [layout.data_root(), layout.conf("").parent().map(Path::to_path_buf).unwrap_or_default(), layout.run()] {
+            if dir.exists() {
+                fs::remove_dir_all(&dir).map_err(io_err("remove", &dir))?;
+            }
+        }
+        eprintln!("Purged data under {}.", layout.state().display());
+    }
+    Ok(())
+}
+
+/// Stops one service (for tests and `stack restart`).
+pub fn stop_service(config: &StackConfig, service: &str) -> Result<bool, StackError> {
+    let layout = config.layout();
+    let pid_file = layout.pid_file(service);
+    let Some(record) = process::running(&pid_file) else {
+        return Ok(false);
+    };
+    process::stop(&record, Duration::from_secs(45));
+    let _ = fs::remove_file(&pid_file);
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_table_marks_unhealthy_rows_and_sums_memory() {
+        let rows = vec![
+            ServiceStatus {
+                service: "kafka",
+                engine: "Kafka",
+                pid: Some(10),
+                ports: vec![9092, 9093],
+                health: Ok("1 broker".into()),
+                uptime_seconds: Some(65),
+                rss_bytes: 512 * 1024 * 1024,
+                log: "/l/kafka.log".into(),
+            },
+            ServiceStatus {
+                service: "registry",
+                engine: "Schema Registry",
+                pid: None,
+                ports: vec![8081],
+                health: Err("not running".into()),
+                uptime_seconds: None,
+                rss_bytes: 0,
+                log: "/l/registry.log".into(),
+            },
+        ];
+        let table = render_status(&rows);
+        assert!(table.contains("kafka"));
+        assert!(table.contains("9092,9093"));
+        assert!(table.contains("1m 5s"));
+        assert!(table.contains("NO"));
+        assert!(table.contains("1 of 2 healthy; total RSS 512 MiB"));
+    }
+
+    #[test]
+    fn airflow_secrets_are_generated_once_and_kept_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path().into(), dir.path().join("rt"), "/d".into());
+        let first = airflow_secrets(&layout).unwrap();
+        let second = airflow_secrets(&layout).unwrap();
+        assert_eq!(first, second);
+        assert!(first.admin_password.len() >= 16);
+        let mode = fs::metadata(layout.airflow_secrets()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -1,0 +1,560 @@
+//! The services of the stack: what to run, in which order, and how to tell it is healthy.
+
+use std::path::{Path, PathBuf};
+
+use crate::render::{self, AirflowSecrets};
+use crate::{Layout, StackConfig};
+
+/// How to tell that a service answers its real protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// A Kafka metadata request (rdkafka) succeeds.
+    Kafka {
+        /// Bootstrap servers.
+        bootstrap: String,
+    },
+    /// `GET /subjects` on the Confluent-compatible API answers a JSON list.
+    Registry {
+        /// Base URL of the Confluent API.
+        url: String,
+    },
+    /// `SELECT release_version FROM system.local` (scylla driver).
+    Cassandra {
+        /// Contact point.
+        contact_point: String,
+    },
+    /// The master's JSON status says ALIVE.
+    SparkMaster {
+        /// Master web UI URL.
+        ui_url: String,
+    },
+    /// The master lists at least one ALIVE worker.
+    SparkWorker {
+        /// Master web UI URL.
+        master_ui_url: String,
+    },
+    /// `SELECT 1` through Spark Connect (spark-connect-rs).
+    SparkConnect {
+        /// `sc://` URL.
+        url: String,
+    },
+    /// Airflow's `/api/v2/monitor/health`: `component` reports healthy.
+    Airflow {
+        /// Airflow base URL.
+        url: String,
+        /// `metadatabase`, `scheduler`, `dag_processor` or `triggerer`.
+        component: &'static str,
+    },
+}
+
+/// Something to run once before a service starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreStart {
+    /// What the step does, for progress output.
+    pub description: String,
+    /// The program.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Skip the step when this file exists (e.g. storage already formatted).
+    pub unless_exists: Option<PathBuf>,
+}
+
+/// One process of the stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// Service name (used for the log and pid files).
+    pub name: &'static str,
+    /// The engine this process belongs to, for grouping in status output.
+    pub engine: &'static str,
+    /// Services that must be healthy before this one starts.
+    pub depends_on: Vec<&'static str>,
+    /// The program to run.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+    /// Working directory.
+    pub cwd: PathBuf,
+    /// Ports it listens on (checked free before start, shown by status).
+    pub ports: Vec<u16>,
+    /// Steps to run before starting, in order.
+    pub pre_start: Vec<PreStart>,
+    /// How to tell it is up.
+    pub health: Health,
+    /// Configuration files to write before starting: (path, content).
+    pub files: Vec<(PathBuf, String)>,
+}
+
+/// Java installations the stack uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Javas {
+    /// Java 17 home for Kafka, Cassandra and Spark.
+    pub java17: PathBuf,
+    /// Java 21+ home for the registry.
+    pub java21: PathBuf,
+}
+
+fn java_bin(home: &Path) -> PathBuf {
+    home.join("bin/java")
+}
+
+fn java_env(home: &Path) -> Vec<(String, String)> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    vec![
+        ("JAVA_HOME".into(), home.display().to_string()),
+        (
+            "PATH".into(),
+            format!("{}:{path}", home.join("bin").display()),
+        ),
+    ]
+}
+
+fn classpath(dir: &Path) -> String {
+    format!("{}/*", dir.display())
+}
+
+/// Every service of the stack, in start order, from the config and the installed runtimes.
+pub fn all(
+    config: &StackConfig,
+    layout: &Layout,
+    javas: &Javas,
+    spark_home: &Path,
+    spark_jars: &[String],
+    airflow_secrets: &AirflowSecrets,
+    userstream_bin: &Path,
+) -> Vec<ServiceSpec> {
+    let logs = layout.logs();
+    let kafka_conf = layout.conf("kafka");
+    let cassandra_conf = layout.conf("cassandra");
+    let java17 = java_bin(&javas.java17);
+
+    let mut kafka_args = render::kafka_jvm_options(config, &kafka_conf, &logs);
+    kafka_args.extend([
+        "-cp".into(),
+        classpath(&layout.kafka_lib()),
+        "kafka.Kafka".into(),
+        kafka_conf.join("server.properties").display().to_string(),
+    ]);
+    let kafka_tool = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "-Xmx256m".to_owned(),
+            format!(
+                "-Dlog4j2.configurationFile={}",
+                kafka_conf.join("log4j2.yaml").display()
+            ),
+            "-cp".into(),
+            classpath(&layout.kafka_lib()),
+            "kafka.tools.StorageTool".into(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args
+    };
+    let cluster_id = kafka_cluster_id(layout);
+    let kafka = ServiceSpec {
+        name: "kafka",
+        engine: "Kafka",
+        depends_on: vec![],
+        program: java17.clone(),
+        args: kafka_args,
+        env: java_env(&javas.java17),
+        cwd: layout.state().to_path_buf(),
+        ports: vec![config.kafka_port, config.kafka_controller_port],
+        pre_start: vec![PreStart {
+            description: "format KRaft storage (first start only)".into(),
+            program: java17.clone(),
+            args: kafka_tool(&[
+                "format",
+                "--standalone",
+                "--ignore-formatted",
+                "-t",
+                &cluster_id,
+                "-c",
+                &kafka_conf.join("server.properties").display().to_string(),
+            ]),
+            unless_exists: Some(layout.data("kafka").join("meta.properties")),
+        }],
+        health: Health::Kafka {
+            bootstrap: config.kafka_bootstrap(),
+        },
+        files: vec![
+            (
+                kafka_conf.join("server.properties"),
+                render::kafka_server_properties(config, layout),
+            ),
+            (
+                kafka_conf.join("log4j2.yaml"),
+                render::kafka_log4j2().to_owned(),
+            ),
+        ],
+    };
+
+    let mut registry_args = render::registry_jvm_options(config);
+    registry_args.extend(["-jar".into(), "quarkus-run.jar".into()]);
+    let registry = ServiceSpec {
+        name: "registry",
+        engine: "Schema Registry",
+        depends_on: vec!["kafka"],
+        program: java_bin(&javas.java21),
+        args: registry_args,
+        env: java_env(&javas.java21),
+        cwd: layout.registry_app(),
+        ports: vec![config.registry_port, config.registry_management_port],
+        pre_start: vec![],
+        health: Health::Registry {
+            url: config.registry_url(),
+        },
+        files: vec![],
+    };
+
+    let mut cassandra_args = render::cassandra_jvm_options(config, &cassandra_conf, layout);
+    cassandra_args.extend([
+        "-cp".into(),
+        format!(
+            "{}:{}",
+            cassandra_conf.display(),
+            classpath(&layout.cassandra_lib())
+        ),
+        "org.apache.cassandra.service.CassandraDaemon".into(),
+    ]);
+    let mut cassandra_env = java_env(&javas.java17);
+    // Cassandra's own launcher caps glibc arenas; without it RSS grows with thread count.
+    cassandra_env.push(("MALLOC_ARENA_MAX".into(), "4".into()));
+    let cassandra = ServiceSpec {
+        name: "cassandra",
+        engine: "Cassandra",
+        depends_on: vec![],
+        program: java17.clone(),
+        args: cassandra_args,
+        env: cassandra_env,
+        cwd: layout.state().to_path_buf(),
+        ports: vec![
+            config.cassandra_port,
+            config.cassandra_storage_port,
+            config.cassandra_jmx_port,
+        ],
+        pre_start: vec![],
+        health: Health::Cassandra {
+            contact_point: config.cassandra_contact_point(),
+        },
+        files: vec![
+            (
+                cassandra_conf.join("cassandra.yaml"),
+                render::cassandra_yaml(config, layout),
+            ),
+            (
+                cassandra_conf.join("logback.xml"),
+                render::cassandra_logback().to_owned(),
+            ),
+        ],
+    };
+
+    let spark_env = |extra: Vec<(String, String)>| {
+        let mut env = java_env(&javas.java17);
+        env.extend([
+            ("SPARK_HOME".into(), spark_home.display().to_string()),
+            ("SPARK_LOCAL_IP".into(), "127.0.0.1".into()),
+            ("SPARK_LOG_DIR".into(), logs.display().to_string()),
+            (
+                "SPARK_CONF_DIR".into(),
+                layout.conf("spark").display().to_string(),
+            ),
+            ("SPARK_NO_DAEMONIZE".into(), "1".into()),
+        ]);
+        env.extend(extra);
+        env
+    };
+    let spark_class = spark_home.join("bin/spark-class");
+    let master_ui = format!("http://127.0.0.1:{}", config.spark_master_ui_port);
+    let spark_master = ServiceSpec {
+        name: "spark-master",
+        engine: "Spark",
+        depends_on: vec![],
+        program: spark_class.clone(),
+        args: vec![
+            "org.apache.spark.deploy.master.Master".into(),
+            "--host".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            config.spark_master_port.to_string(),
+            "--webui-port".into(),
+            config.spark_master_ui_port.to_string(),
+        ],
+        env: spark_env(vec![(
+            "SPARK_DAEMON_MEMORY".into(),
+            config.spark_daemon_heap.to_string(),
+        )]),
+        cwd: layout.state().to_path_buf(),
+        ports: vec![config.spark_master_port, config.spark_master_ui_port],
+        pre_start: vec![],
+        health: Health::SparkMaster {
+            ui_url: master_ui.clone(),
+        },
+        files: vec![],
+    };
+    // The worker offers what the executor needs plus headroom for its off-heap overhead.
+    let worker_memory = format!("{}m", config.spark_executor_heap.as_mib() + 512);
+    let spark_worker = ServiceSpec {
+        name: "spark-worker",
+        engine: "Spark",
+        depends_on: vec!["spark-master"],
+        program: spark_class,
+        args: vec![
+            "org.apache.spark.deploy.worker.Worker".into(),
+            "--host".into(),
+            "127.0.0.1".into(),
+            "--cores".into(),
+            config.spark_worker_cores.to_string(),
+            "--memory".into(),
+            worker_memory,
+            "--webui-port".into(),
+            config.spark_worker_ui_port.to_string(),
+            "--work-dir".into(),
+            layout.data("spark-worker").display().to_string(),
+            config.spark_master_url(),
+        ],
+        env: spark_env(vec![
+            (
+                "SPARK_DAEMON_MEMORY".into(),
+                config.spark_daemon_heap.to_string(),
+            ),
+            // Old application directories (executor logs, jars) would fill the disk.
+            (
+                "SPARK_WORKER_OPTS".into(),
+                "-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.appDataTtl=86400"
+                    .into(),
+            ),
+        ]),
+        cwd: layout.state().to_path_buf(),
+        ports: vec![config.spark_worker_ui_port],
+        pre_start: vec![],
+        health: Health::SparkWorker {
+            master_ui_url: master_ui,
+        },
+        files: vec![],
+    };
+    let spark_connect = ServiceSpec {
+        name: "spark-connect",
+        engine: "Spark",
+        depends_on: vec!["spark-worker", "kafka", "cassandra"],
+        program: spark_home.join("bin/spark-submit"),
+        args: render::spark_connect_args(config, spark_jars, layout),
+        env: spark_env(vec![]),
+        cwd: layout.state().to_path_buf(),
+        ports: vec![config.spark_connect_port, config.spark_driver_ui_port],
+        pre_start: vec![],
+        health: Health::SparkConnect {
+            url: config.spark_connect_url(),
+        },
+        files: vec![],
+    };
+
+    let airflow_bin = layout.airflow_venv().join("bin/airflow");
+    let airflow_env = render::airflow_env(config, layout, airflow_secrets, userstream_bin);
+    let passwords = serde_json::json!({ "admin": airflow_secrets.admin_password }).to_string();
+    let airflow = |name: &'static str,
+                   args: &[&str],
+                   component: &'static str,
+                   depends_on: Vec<&'static str>,
+                   ports: Vec<u16>| ServiceSpec {
+        name,
+        engine: "Airflow",
+        depends_on,
+        program: airflow_bin.clone(),
+        args: args.iter().map(|s| (*s).to_owned()).collect(),
+        env: airflow_env.clone(),
+        cwd: layout.airflow_home(),
+        ports,
+        pre_start: vec![],
+        health: Health::Airflow {
+            url: config.airflow_url(),
+            component,
+        },
+        files: vec![],
+    };
+    let mut api_server = airflow(
+        "airflow-api-server",
+        &["api-server"],
+        "metadatabase",
+        vec![],
+        vec![config.airflow_port],
+    );
+    api_server.pre_start.push(PreStart {
+        description: "migrate the Airflow metadata database".into(),
+        program: airflow_bin.clone(),
+        args: vec!["db".into(), "migrate".into()],
+        unless_exists: None,
+    });
+    api_server
+        .files
+        .push((layout.airflow_passwords(), passwords));
+    let scheduler = airflow(
+        "airflow-scheduler",
+        &["scheduler", "--skip-serve-logs"],
+        "scheduler",
+        vec!["airflow-api-server"],
+        vec![],
+    );
+    let dag_processor = airflow(
+        "airflow-dag-processor",
+        &["dag-processor"],
+        "dag_processor",
+        vec!["airflow-api-server"],
+        vec![],
+    );
+    let triggerer = airflow(
+        "airflow-triggerer",
+        &["triggerer", "--skip-serve-logs"],
+        "triggerer",
+        vec!["airflow-api-server"],
+        vec![],
+    );
+
+    vec![
+        kafka,
+        registry,
+        cassandra,
+        spark_master,
+        spark_worker,
+        spark_connect,
+        api_server,
+        scheduler,
+        dag_processor,
+        triggerer,
+    ]
+}
+
+/// The KRaft cluster id: stable per state directory, so re-formatting is never needed.
+fn kafka_cluster_id(layout: &Layout) -> String {
+    use base64::Engine;
+    // A Kafka cluster id is 16 bytes, URL-safe base64 without padding (22 characters).
+    let digest = fnv128(layout.state().display().to_string().as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+fn fnv128(bytes: &[u8]) -> [u8; 16] {
+    // Two FNV-1a passes with different offsets: stable across Rust versions, unlike DefaultHasher.
+    let mut out = [0u8; 16];
+    for (half, offset) in [0xcbf2_9ce4_8422_2325u64, 0x8422_2325_cbf2_9ce4].iter().enumerate() {
+        let mut hash = *offset;
+        for b in bytes {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        out[half * 8..half * 8 + 8].copy_from_slice(&hash.to_be_bytes());
+    }
+    out
+}
+
+/// Start waves: every service's dependencies are in an earlier wave. Services of one wave
+/// start together.
+pub fn waves(specs: &[ServiceSpec]) -> Vec<Vec<&ServiceSpec>> {
+    let mut placed: Vec<&str> = Vec::new();
+    let mut remaining: Vec<&ServiceSpec> = specs.iter().collect();
+    let mut waves = Vec::new();
+    while !remaining.is_empty() {
+        let (ready, blocked): (Vec<&ServiceSpec>, Vec<&ServiceSpec>) = remaining
+            .into_iter()
+            .partition(|s| s.depends_on.iter().all(|d| placed.contains(d)));
+        if ready.is_empty() {
+            // A dependency on an unknown or cyclic service: start the rest last, in order,
+            // rather than never.
+            waves.push(blocked);
+            break;
+        }
+        placed.extend(ready.iter().map(|s| s.name));
+        waves.push(ready);
+        remaining = blocked;
+    }
+    waves
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn specs() -> Vec<ServiceSpec> {
+        let config = StackConfig::with_state_dir("/s");
+        let layout = Layout::new("/s".into(), "/r".into(), "/d".into());
+        let javas = Javas {
+            java17: "/jdk17".into(),
+            java21: "/jdk21".into(),
+        };
+        let secrets = AirflowSecrets {
+            jwt_secret: "j".into(),
+            secret_key: "k".into(),
+            fernet_key: "f".into(),
+            admin_password: "pw".into(),
+        };
+        all(
+            &config,
+            &layout,
+            &javas,
+            Path::new("/spark"),
+            &[],
+            &secrets,
+            Path::new("/bin/userstream"),
+        )
+    }
+
+    #[test]
+    fn waves_respect_dependencies() {
+        let specs = specs();
+        let waves = waves(&specs);
+        let names: Vec<Vec<&str>> = waves
+            .iter()
+            .map(|w| w.iter().map(|s| s.name).collect())
+            .collect();
+        assert_eq!(
+            names[0],
+            ["kafka", "cassandra", "spark-master", "airflow-api-server"]
+        );
+        assert_eq!(
+            names[1],
+            [
+                "registry",
+                "spark-worker",
+                "airflow-scheduler",
+                "airflow-dag-processor",
+                "airflow-triggerer"
+            ]
+        );
+        assert_eq!(names[2], ["spark-connect"]);
+    }
+
+    #[test]
+    fn registry_runs_on_the_newer_java_and_the_rest_on_17() {
+        let specs = specs();
+        let by_name = |n: &str| specs.iter().find(|s| s.name == n).unwrap();
+        assert_eq!(by_name("registry").program, PathBuf::from("/jdk21/bin/java"));
+        assert_eq!(by_name("kafka").program, PathBuf::from("/jdk17/bin/java"));
+        assert_eq!(by_name("cassandra").program, PathBuf::from("/jdk17/bin/java"));
+    }
+
+    #[test]
+    fn kafka_formats_once_with_a_stable_cluster_id() {
+        let specs = specs();
+        let kafka = &specs[0];
+        let format = &kafka.pre_start[0];
+        assert!(format.args.contains(&"--standalone".to_owned()));
+        assert_eq!(
+            format.unless_exists,
+            Some(PathBuf::from("/s/data/kafka/meta.properties"))
+        );
+        let layout = Layout::new("/s".into(), "/r".into(), "/d".into());
+        let id = kafka_cluster_id(&layout);
+        assert_eq!(id.len(), 22);
+        assert_eq!(id, kafka_cluster_id(&layout));
+    }
+
+    #[test]
+    fn every_port_is_owned_by_one_service() {
+        let specs = specs();
+        let mut ports: Vec<u16> = specs.iter().flat_map(|s| s.ports.clone()).collect();
+        let before = ports.len();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), before);
+    }
+}
