@@ -43,12 +43,13 @@ pub async fn fetch_metadata(
                 bootstrap: bootstrap.clone(),
                 source,
             })?;
-        let metadata = consumer
-            .fetch_metadata(None, timeout)
-            .map_err(|source| KafkaError::Metadata {
-                bootstrap: bootstrap.clone(),
-                source,
-            })?;
+        let metadata =
+            consumer
+                .fetch_metadata(None, timeout)
+                .map_err(|source| KafkaError::Metadata {
+                    bootstrap: bootstrap.clone(),
+                    source,
+                })?;
         Ok(ClusterSummary {
             brokers: metadata.brokers().len(),
             topics: metadata.topics().len(),

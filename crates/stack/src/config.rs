@@ -67,7 +67,12 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone, clap::Args)]
 pub struct StackConfig {
     /// State directory: service data, logs, pid files and (by default) the installed runtimes.
-    #[arg(long, env = "USERSTREAM_STATE_DIR", default_value = ".userstream", global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_STATE_DIR",
+        default_value = ".userstream",
+        global = true
+    )]
     pub state_dir: PathBuf,
 
     /// Where `stack install` puts downloaded runtimes (jars, Python venvs). Defaults to
@@ -76,7 +81,12 @@ pub struct StackConfig {
     pub runtime_dir: Option<PathBuf>,
 
     /// The Airflow DAG folder (the repository's `dags/`).
-    #[arg(long, env = "USERSTREAM_DAGS_DIR", default_value = "dags", global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_DAGS_DIR",
+        default_value = "dags",
+        global = true
+    )]
     pub dags_dir: PathBuf,
 
     /// Java 17 home for Kafka, Cassandra and Spark. Defaults to `JAVA_HOME`, then `java` on PATH.
@@ -89,7 +99,12 @@ pub struct StackConfig {
     pub registry_java_home: Option<PathBuf>,
 
     /// Python interpreter used to create the Spark and Airflow virtual environments.
-    #[arg(long, env = "USERSTREAM_PYTHON", default_value = "python3", global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_PYTHON",
+        default_value = "python3",
+        global = true
+    )]
     pub python: PathBuf,
 
     /// How long each service may take to become healthy before `stack up` gives up.
@@ -97,65 +112,165 @@ pub struct StackConfig {
     pub start_timeout: Duration,
 
     /// Kafka broker port.
-    #[arg(long, env = "USERSTREAM_KAFKA_PORT", default_value_t = 9092, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_KAFKA_PORT",
+        default_value_t = 9092,
+        global = true
+    )]
     pub kafka_port: u16,
     /// Kafka KRaft controller port.
-    #[arg(long, env = "USERSTREAM_KAFKA_CONTROLLER_PORT", default_value_t = 9093, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_KAFKA_CONTROLLER_PORT",
+        default_value_t = 9093,
+        global = true
+    )]
     pub kafka_controller_port: u16,
     /// Schema Registry HTTP port (Confluent API under /apis/ccompat/v7).
-    #[arg(long, env = "USERSTREAM_REGISTRY_PORT", default_value_t = 8081, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_REGISTRY_PORT",
+        default_value_t = 8081,
+        global = true
+    )]
     pub registry_port: u16,
     /// Schema Registry management port (health, metrics).
-    #[arg(long, env = "USERSTREAM_REGISTRY_MANAGEMENT_PORT", default_value_t = 9000, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_REGISTRY_MANAGEMENT_PORT",
+        default_value_t = 9000,
+        global = true
+    )]
     pub registry_management_port: u16,
     /// Cassandra CQL port.
-    #[arg(long, env = "USERSTREAM_CASSANDRA_PORT", default_value_t = 9042, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_CASSANDRA_PORT",
+        default_value_t = 9042,
+        global = true
+    )]
     pub cassandra_port: u16,
     /// Cassandra inter-node storage port.
-    #[arg(long, env = "USERSTREAM_CASSANDRA_STORAGE_PORT", default_value_t = 7000, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_CASSANDRA_STORAGE_PORT",
+        default_value_t = 7000,
+        global = true
+    )]
     pub cassandra_storage_port: u16,
     /// Cassandra local JMX port (nodetool).
-    #[arg(long, env = "USERSTREAM_CASSANDRA_JMX_PORT", default_value_t = 7199, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_CASSANDRA_JMX_PORT",
+        default_value_t = 7199,
+        global = true
+    )]
     pub cassandra_jmx_port: u16,
     /// Spark standalone master port.
-    #[arg(long, env = "USERSTREAM_SPARK_MASTER_PORT", default_value_t = 7077, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_SPARK_MASTER_PORT",
+        default_value_t = 7077,
+        global = true
+    )]
     pub spark_master_port: u16,
     /// Spark master web UI port.
-    #[arg(long, env = "USERSTREAM_SPARK_MASTER_UI_PORT", default_value_t = 8082, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_SPARK_MASTER_UI_PORT",
+        default_value_t = 8082,
+        global = true
+    )]
     pub spark_master_ui_port: u16,
     /// Spark worker web UI port.
-    #[arg(long, env = "USERSTREAM_SPARK_WORKER_UI_PORT", default_value_t = 8083, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_SPARK_WORKER_UI_PORT",
+        default_value_t = 8083,
+        global = true
+    )]
     pub spark_worker_ui_port: u16,
     /// Spark Connect gRPC port.
-    #[arg(long, env = "USERSTREAM_SPARK_CONNECT_PORT", default_value_t = 15002, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_SPARK_CONNECT_PORT",
+        default_value_t = 15002,
+        global = true
+    )]
     pub spark_connect_port: u16,
     /// Web UI port of the Spark Connect driver (the streaming query's UI).
-    #[arg(long, env = "USERSTREAM_SPARK_DRIVER_UI_PORT", default_value_t = 4040, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_SPARK_DRIVER_UI_PORT",
+        default_value_t = 4040,
+        global = true
+    )]
     pub spark_driver_ui_port: u16,
     /// Airflow API server / UI port.
-    #[arg(long, env = "USERSTREAM_AIRFLOW_PORT", default_value_t = 8080, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_AIRFLOW_PORT",
+        default_value_t = 8080,
+        global = true
+    )]
     pub airflow_port: u16,
 
     /// Kafka broker heap.
-    #[arg(long, env = "USERSTREAM_KAFKA_HEAP", default_value = "1g", global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_KAFKA_HEAP",
+        default_value = "1g",
+        global = true
+    )]
     pub kafka_heap: MemSize,
     /// Schema Registry heap.
-    #[arg(long, env = "USERSTREAM_REGISTRY_HEAP", default_value = "512m", global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_REGISTRY_HEAP",
+        default_value = "512m",
+        global = true
+    )]
     pub registry_heap: MemSize,
     /// Cassandra heap (off-heap memtables and caches come on top).
-    #[arg(long, env = "USERSTREAM_CASSANDRA_HEAP", default_value = "2g", global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_CASSANDRA_HEAP",
+        default_value = "2g",
+        global = true
+    )]
     pub cassandra_heap: MemSize,
     /// Heap of the Spark master and worker daemons.
-    #[arg(long, env = "USERSTREAM_SPARK_DAEMON_HEAP", default_value = "512m", global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_SPARK_DAEMON_HEAP",
+        default_value = "512m",
+        global = true
+    )]
     pub spark_daemon_heap: MemSize,
     /// Heap of the Spark Connect server (the driver).
-    #[arg(long, env = "USERSTREAM_SPARK_DRIVER_HEAP", default_value = "1g", global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_SPARK_DRIVER_HEAP",
+        default_value = "1g",
+        global = true
+    )]
     pub spark_driver_heap: MemSize,
     /// Heap of each Spark executor.
-    #[arg(long, env = "USERSTREAM_SPARK_EXECUTOR_HEAP", default_value = "2g", global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_SPARK_EXECUTOR_HEAP",
+        default_value = "2g",
+        global = true
+    )]
     pub spark_executor_heap: MemSize,
     /// Cores the Spark worker offers to executors.
-    #[arg(long, env = "USERSTREAM_SPARK_WORKER_CORES", default_value_t = 2, global = true)]
+    #[arg(
+        long,
+        env = "USERSTREAM_SPARK_WORKER_CORES",
+        default_value_t = 2,
+        global = true
+    )]
     pub spark_worker_cores: u16,
 }
 
@@ -284,7 +399,10 @@ mod tests {
         let config = StackConfig::with_state_dir("/tmp/x");
         assert_eq!(config.validate(), Ok(()));
         assert_eq!(config.kafka_bootstrap(), "127.0.0.1:9092");
-        assert_eq!(config.registry_url(), "http://127.0.0.1:8081/apis/ccompat/v7");
+        assert_eq!(
+            config.registry_url(),
+            "http://127.0.0.1:8081/apis/ccompat/v7"
+        );
         assert_eq!(config.spark_connect_url(), "sc://127.0.0.1:15002");
     }
 

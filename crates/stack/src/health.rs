@@ -8,6 +8,7 @@ use crate::services::Health;
 pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, String> {
     match health {
         Health::Kafka { bootstrap } => {
+            port_open(bootstrap).await?;
             let summary = userstream_kafka::fetch_metadata(bootstrap, Duration::from_secs(3))
                 .await
                 .map_err(|e| e.to_string())?;
@@ -24,6 +25,8 @@ pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, St
             Ok(format!("{} subjects", subjects.len()))
         }
         Health::Cassandra { contact_point } => {
+            // Probe the port first: the driver logs every refused connection as an error.
+            port_open(contact_point).await?;
             let session = userstream_store::connect(contact_point, Duration::from_secs(3))
                 .await
                 .map_err(|e| e.to_string())?;
@@ -73,6 +76,19 @@ pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, St
                 None => Err(format!("{component} has not reported yet")),
             }
         }
+    }
+}
+
+async fn port_open(address: &str) -> Result<(), String> {
+    match tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect(address),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("{address}: {e}")),
+        Err(_) => Err(format!("{address}: no answer within 2s")),
     }
 }
 

@@ -146,7 +146,11 @@ pub fn install(options: &InstallOptions<'_>) -> Result<Vec<InstalledComponent>, 
         pins::PYSPARK_LOCK,
         &log,
     )?);
-    progress(7, total, "Spark connector jars (Connect, Kafka, Avro, Cassandra)");
+    progress(
+        7,
+        total,
+        "Spark connector jars (Connect, Kafka, Avro, Cassandra)",
+    );
     done.push(spark_jars(layout, &log)?);
     progress(8, total, "Airflow (PyPI, pinned lock; ~5 min when cold)");
     done.push(venv(
@@ -445,7 +449,11 @@ fn registry(layout: &Layout, log: &Path) -> Result<InstalledComponent, InstallEr
     fs::create_dir_all(&app).map_err(io_err("create", &app))?;
     run_step(
         "unpack the registry",
-        Command::new("tar").arg("xzf").arg(&archive).arg("-C").arg(&app),
+        Command::new("tar")
+            .arg("xzf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&app),
         log,
     )?;
     if !app.join("quarkus-run.jar").exists() {
@@ -529,10 +537,19 @@ fn spark_jars(layout: &Layout, log: &Path) -> Result<InstalledComponent, Install
     }
     let spark_home = layout.spark_home().ok_or_else(|| InstallError::Missing {
         what: "the Spark distribution inside the pyspark venv".into(),
-        hint: format!("remove {} and run install again", layout.spark_venv().display()),
+        hint: format!(
+            "remove {} and run install again",
+            layout.spark_venv().display()
+        ),
     })?;
     let resolved = component.join("maven");
-    maven_copy("spark connectors", pins::SPARK_POM, &component, &resolved, log)?;
+    maven_copy(
+        "spark connectors",
+        pins::SPARK_POM,
+        &component,
+        &resolved,
+        log,
+    )?;
     let shipped = jar_names(&spark_home.join("jars"));
     let target = layout.spark_jars();
     if target.exists() {
@@ -597,7 +614,10 @@ mod tests {
     fn artifact_names_drop_versions_only() {
         assert_eq!(artifact_of("scala-library-2.12.19.jar"), "scala-library");
         assert_eq!(artifact_of("spark-avro_2.12-3.5.7.jar"), "spark-avro_2.12");
-        assert_eq!(artifact_of("hadoop-client-api-3.3.4.jar"), "hadoop-client-api");
+        assert_eq!(
+            artifact_of("hadoop-client-api-3.3.4.jar"),
+            "hadoop-client-api"
+        );
         assert_eq!(
             artifact_of("java-driver-shaded-guava-25.1-jre-graal-sub-1.jar"),
             "java-driver-shaded-guava"

@@ -90,7 +90,8 @@ impl Layout {
     }
     /// The generated Airflow admin password file (JSON `{"admin": "..."}`).
     pub fn airflow_passwords(&self) -> PathBuf {
-        self.airflow_home().join("simple_auth_manager_passwords.json")
+        self.airflow_home()
+            .join("simple_auth_manager_passwords.json")
     }
     /// Generated Airflow secrets shared by all Airflow components.
     pub fn airflow_secrets(&self) -> PathBuf {

@@ -4,7 +4,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use futures::future::join_all;
+use std::collections::HashMap;
+
+use futures::future::{join_all, BoxFuture, FutureExt, Shared};
 
 use crate::install::{self, find_java17, find_java21};
 use crate::process::{self, Launch, PidRecord};
@@ -46,6 +48,9 @@ pub enum StackError {
         /// The end of its log.
         tail: String,
     },
+    /// One or more services failed to start (each message names its service).
+    #[error("the stack did not come up:\n{}\nOther services keep running; fix the cause and run `userstream stack up` again.", .0.join("\n"))]
+    Failed(Vec<String>),
     /// A pre-start step failed.
     #[error("{service}: {step} failed ({status}); see {log}:\n{tail}")]
     PreStart {
@@ -182,15 +187,43 @@ pub async fn up(config: &StackConfig) -> Result<Vec<Started>, StackError> {
         layout.state().display(),
         layout.logs().display()
     );
-    for wave in services::waves(&specs) {
-        let outcomes = join_all(
-            wave.iter()
-                .map(|spec| start_one(spec, &layout, config.start_timeout, &http)),
-        )
-        .await;
-        for outcome in outcomes {
-            results.push(outcome?);
+    // Every service starts as soon as its own dependencies are healthy (not a whole wave):
+    // the registry need not wait for Cassandra's minute-long start.
+    let mut gates: HashMap<&'static str, Gate<'_>> = HashMap::new();
+    for spec in &specs {
+        let deps: Vec<Gate<'_>> = spec
+            .depends_on
+            .iter()
+            .filter_map(|d| gates.get(d).cloned())
+            .collect();
+        let (layout, http, timeout) = (&layout, &http, config.start_timeout);
+        let gate: Gate<'_> = async move {
+            for dep in deps {
+                if let Err(failed) = dep.await {
+                    return Err(format!("not started: it needs {failed}"));
+                }
+            }
+            start_one(spec, layout, timeout, http)
+                .await
+                .map_err(|e| e.to_string())
         }
+        .boxed()
+        .shared();
+        gates.insert(spec.name, gate);
+    }
+    let outcomes = join_all(specs.iter().filter_map(|s| gates.get(s.name).cloned())).await;
+    let mut failures = Vec::new();
+    for (spec, outcome) in specs.iter().zip(outcomes) {
+        match outcome {
+            Ok(started) => results.push(started),
+            Err(error) if error.starts_with("not started") => {
+                eprintln!("  {:<22} {error}", spec.name)
+            }
+            Err(error) => failures.push(error),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(StackError::Failed(failures));
     }
     if all_running {
         eprintln!("The stack was already up; nothing started.");
@@ -211,6 +244,9 @@ fn http_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// A service's start, shareable so every dependent can await it. `Err` names what failed.
+type Gate<'a> = Shared<BoxFuture<'a, Result<Started, String>>>;
+
 async fn start_one(
     spec: &ServiceSpec,
     layout: &Layout,
@@ -228,7 +264,10 @@ async fn start_one(
     let detail = wait_healthy(spec, &record, timeout, http, &log).await?;
     let took = begin.elapsed();
     if already_running.is_some() {
-        eprintln!("  {:<22} already running (pid {}): {detail}", spec.name, record.pid);
+        eprintln!(
+            "  {:<22} already running (pid {}): {detail}",
+            spec.name, record.pid
+        );
     } else {
         eprintln!(
             "  {:<22} healthy in {:>5.1}s (pid {}): {detail}",
@@ -265,7 +304,8 @@ async fn launch(
         }
         fs::write(path, content).map_err(io_err("write", path))?;
     }
-    fs::create_dir_all(layout.data(spec.name)).map_err(io_err("create", &layout.data(spec.name)))?;
+    fs::create_dir_all(layout.data(spec.name))
+        .map_err(io_err("create", &layout.data(spec.name)))?;
     for step in &spec.pre_start {
         if step.unless_exists.as_ref().is_some_and(|p| p.exists()) {
             continue;
@@ -501,7 +541,11 @@ pub fn down(config: &StackConfig, purge: bool) -> Result<(), StackError> {
             eprintln!(
                 "  {service:<22} stopped in {:.1}s{}",
                 begin.elapsed().as_secs_f64(),
-                if killed { " (SIGKILL after timeout)" } else { "" }
+                if killed {
+                    " (SIGKILL after timeout)"
+                } else {
+                    ""
+                }
             );
             stopped += 1;
         }
@@ -510,10 +554,21 @@ pub fn down(config: &StackConfig, purge: bool) -> Result<(), StackError> {
     if stopped == 0 {
         eprintln!("Nothing was running.");
     } else {
-        eprintln!("Stopped {stopped} services; data kept in {}.", layout.data_root().display());
+        eprintln!(
+            "Stopped {stopped} services; data kept in {}.",
+            layout.data_root().display()
+        );
     }
     if purge {
-        for dir in [layout.data_root(), layout.conf("").parent().map(Path::to_path_buf).unwrap_or_default(), layout.run()] {
+        for dir in [
+            layout.data_root(),
+            layout
+                .conf("")
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            layout.run(),
+        ] {
             if dir.exists() {
                 fs::remove_dir_all(&dir).map_err(io_err("remove", &dir))?;
             }
@@ -580,7 +635,10 @@ mod tests {
         let second = airflow_secrets(&layout).unwrap();
         assert_eq!(first, second);
         assert!(first.admin_password.len() >= 16);
-        let mode = fs::metadata(layout.airflow_secrets()).unwrap().permissions().mode();
+        let mode = fs::metadata(layout.airflow_secrets())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

@@ -200,8 +200,7 @@ pub fn read_pid_file(pid_file: &Path) -> Option<PidRecord> {
 pub fn is_running(record: &PidRecord) -> bool {
     match read_stat(record.pid) {
         Some(stat) => {
-            stat.state != 'Z'
-                && (record.start_ticks == 0 || stat.start_ticks == record.start_ticks)
+            stat.state != 'Z' && (record.start_ticks == 0 || stat.start_ticks == record.start_ticks)
         }
         None => false,
     }
@@ -356,7 +355,10 @@ mod tests {
     #[test]
     fn a_process_ignoring_sigterm_is_killed() {
         let dir = tempfile::tempdir().unwrap();
-        let args = vec!["-c".to_owned(), "trap '' TERM; sleep 300 & wait; sleep 300".to_owned()];
+        let args = vec![
+            "-c".to_owned(),
+            "trap '' TERM; sleep 300 & wait; sleep 300".to_owned(),
+        ];
         let record = spawn(
             &Launch {
                 service: "stubborn",

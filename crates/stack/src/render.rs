@@ -125,7 +125,11 @@ pub fn cassandra_logback() -> &'static str {
 
 /// Cassandra 5.0 JVM options: `jvm-server.options` + `jvm17-server.options` as shipped, minus
 /// what only makes sense for a dedicated host (AlwaysPreTouch, NUMA).
-pub fn cassandra_jvm_options(config: &StackConfig, conf_dir: &Path, layout: &Layout) -> Vec<String> {
+pub fn cassandra_jvm_options(
+    config: &StackConfig,
+    conf_dir: &Path,
+    layout: &Layout,
+) -> Vec<String> {
     let heap = config.cassandra_heap;
     let mut options: Vec<String> = [
         // jvm-server.options
@@ -222,7 +226,10 @@ pub fn registry_jvm_options(config: &StackConfig) -> Vec<String> {
         "-Dquarkus.http.host=127.0.0.1".into(),
         format!("-Dquarkus.http.port={}", config.registry_port),
         "-Dquarkus.management.host=127.0.0.1".into(),
-        format!("-Dquarkus.management.port={}", config.registry_management_port),
+        format!(
+            "-Dquarkus.management.port={}",
+            config.registry_management_port
+        ),
         "-Dapicurio.storage.kind=kafkasql".into(),
         format!(
             "-Dapicurio.kafkasql.bootstrap.servers={}",
@@ -271,7 +278,11 @@ pub fn spark_connect_args(config: &StackConfig, jars: &[String], layout: &Layout
         ("spark.sql.shuffle.partitions", "4".into()),
         (
             "spark.local.dir",
-            layout.data("spark-connect").join("tmp").display().to_string(),
+            layout
+                .data("spark-connect")
+                .join("tmp")
+                .display()
+                .to_string(),
         ),
         // Streaming progress is what `stream status` reads; keep some history.
         ("spark.sql.streaming.numRecentProgressUpdates", "100".into()),
@@ -330,7 +341,10 @@ pub fn airflow_env(
         ("AIRFLOW__API_AUTH__JWT_SECRET", secrets.jwt_secret.clone()),
         ("AIRFLOW__API__SECRET_KEY", secrets.secret_key.clone()),
         ("AIRFLOW__CORE__FERNET_KEY", secrets.fernet_key.clone()),
-        ("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin".into()),
+        (
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
+            "admin:admin".into(),
+        ),
         (
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
             layout.airflow_passwords().display().to_string(),
@@ -350,7 +364,10 @@ pub fn airflow_env(
         ),
         ("USERSTREAM_KAFKA_PORT", config.kafka_port.to_string()),
         ("USERSTREAM_REGISTRY_PORT", config.registry_port.to_string()),
-        ("USERSTREAM_CASSANDRA_PORT", config.cassandra_port.to_string()),
+        (
+            "USERSTREAM_CASSANDRA_PORT",
+            config.cassandra_port.to_string(),
+        ),
         (
             "USERSTREAM_SPARK_CONNECT_PORT",
             config.spark_connect_port.to_string(),
@@ -380,7 +397,9 @@ mod tests {
         let (mut config, layout) = fixture();
         config.kafka_port = 19092;
         let props = kafka_server_properties(&config, &layout);
-        assert!(props.contains("listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:9093\n"));
+        assert!(
+            props.contains("listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:9093\n")
+        );
         assert!(props.contains("controller.quorum.bootstrap.servers=127.0.0.1:9093\n"));
         assert!(props.contains("log.dirs=/srv/us/data/kafka\n"));
         assert!(!props.contains("0.0.0.0"));
@@ -416,7 +435,10 @@ mod tests {
         assert!(opts.contains(&"-Dcassandra.config=file:///c/cassandra.yaml".to_owned()));
         let opens = opts.iter().position(|o| o == "--add-opens").unwrap();
         assert!(opts[opens + 1].ends_with("=ALL-UNNAMED"));
-        assert!(!opts.iter().any(|o| o.starts_with("-Xmn")), "G1 must not get -Xmn");
+        assert!(
+            !opts.iter().any(|o| o.starts_with("-Xmn")),
+            "G1 must not get -Xmn"
+        );
     }
 
     #[test]
@@ -450,7 +472,11 @@ mod tests {
             admin_password: "p".into(),
         };
         let env = airflow_env(&config, &layout, &secrets, Path::new("/bin/us"));
-        let get = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            env.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("AIRFLOW__API_AUTH__JWT_SECRET"), Some("j"));
         assert_eq!(get("AIRFLOW__API__HOST"), Some("127.0.0.1"));
         assert_eq!(get("AIRFLOW__CORE__DAGS_FOLDER"), Some("/repo/dags"));

@@ -436,7 +436,10 @@ fn kafka_cluster_id(layout: &Layout) -> String {
 fn fnv128(bytes: &[u8]) -> [u8; 16] {
     // Two FNV-1a passes with different offsets: stable across Rust versions, unlike DefaultHasher.
     let mut out = [0u8; 16];
-    for (half, offset) in [0xcbf2_9ce4_8422_2325u64, 0x8422_2325_cbf2_9ce4].iter().enumerate() {
+    for (half, offset) in [0xcbf2_9ce4_8422_2325u64, 0x8422_2325_cbf2_9ce4]
+        .iter()
+        .enumerate()
+    {
         let mut hash = *offset;
         for b in bytes {
             hash ^= u64::from(*b);
@@ -527,9 +530,15 @@ mod tests {
     fn registry_runs_on_the_newer_java_and_the_rest_on_17() {
         let specs = specs();
         let by_name = |n: &str| specs.iter().find(|s| s.name == n).unwrap();
-        assert_eq!(by_name("registry").program, PathBuf::from("/jdk21/bin/java"));
+        assert_eq!(
+            by_name("registry").program,
+            PathBuf::from("/jdk21/bin/java")
+        );
         assert_eq!(by_name("kafka").program, PathBuf::from("/jdk17/bin/java"));
-        assert_eq!(by_name("cassandra").program, PathBuf::from("/jdk17/bin/java"));
+        assert_eq!(
+            by_name("cassandra").program,
+            PathBuf::from("/jdk17/bin/java")
+        );
     }
 
     #[test]

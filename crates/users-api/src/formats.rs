@@ -56,7 +56,7 @@ pub(crate) fn postcode(nat: Nat, rng: &mut Rng) -> Postcode {
             ];
             let mut s = Small::new();
             s.push_str(rng.pick(ROUTING)).push_str(" ");
-            s.from_alphabet(rng, b"ACDEFHKNPRTVWXY0123456789", 4);
+            s.chars_from(rng, b"ACDEFHKNPRTVWXY0123456789", 4);
             Postcode::Text(s)
         }
         Nat::No => {
@@ -79,7 +79,7 @@ fn gb_postcode(rng: &mut Rng) -> Small {
         4 => s.letters(rng, 2).digits(rng, 1).letters(rng, 1),
         _ => s.letters(rng, 1).digits(rng, 1).letters(rng, 1),
     };
-    s.push_str(" ").digits(rng, 1).from_alphabet(rng, INWARD, 2);
+    s.push_str(" ").digits(rng, 1).chars_from(rng, INWARD, 2);
     s
 }
 
@@ -250,10 +250,10 @@ fn phone(nat: Nat, rng: &mut Rng, cell: bool) -> Small {
         (Nat::Us, _) => {
             const AREA: &[u8] = b"23456789";
             s.push_str("(")
-                .from_alphabet(rng, AREA, 1)
+                .chars_from(rng, AREA, 1)
                 .digits(rng, 2)
                 .push_str(") ");
-            s.from_alphabet(rng, AREA, 1)
+            s.chars_from(rng, AREA, 1)
                 .digits(rng, 2)
                 .push_str("-")
                 .digits(rng, 4);
@@ -385,7 +385,7 @@ pub(crate) fn id(nat: Nat, rng: &mut Rng, who: &IdInputs<'_>) -> (&'static str, 
             let parity: &[u8] = if male { b"13579" } else { b"02468" };
             s.push_str("NaNNA")
                 .digits(rng, 2)
-                .from_alphabet(rng, parity, 1);
+                .chars_from(rng, parity, 1);
             s.push_str("undefined");
             "HETU"
         }
@@ -394,8 +394,8 @@ pub(crate) fn id(nat: Nat, rng: &mut Rng, who: &IdInputs<'_>) -> (&'static str, 
             "INSEE"
         }
         Nat::Gb => {
-            s.from_alphabet(rng, b"ABCEGHJKLMNOPRSTWXYZ", 1);
-            s.from_alphabet(rng, b"ABCEGHJKLMNPRSTWXYZ", 1);
+            s.chars_from(rng, b"ABCEGHJKLMNOPRSTWXYZ", 1);
+            s.chars_from(rng, b"ABCEGHJKLMNPRSTWXYZ", 1);
             for _ in 0..3 {
                 s.push_str(" ").digits(rng, 2);
             }

@@ -58,19 +58,29 @@ pub(crate) fn md5(input: &[u8]) -> [u8; 16] {
             m[i] = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
         }
         let [mut a, mut b, mut c, mut d] = h;
-        for i in 0..64 {
-            let (f, g) = match i / 16 {
-                0 => ((b & c) | (!b & d), i),
-                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
-                2 => (b ^ c ^ d, (3 * i + 5) % 16),
-                _ => (c ^ (b | !d), (7 * i) % 16),
+        // One loop per round function, so each loop body is branch-free and unrollable.
+        macro_rules! round {
+            ($range:expr, $f:expr, $g:expr) => {
+                for i in $range {
+                    let f: u32 = $f(b, c, d);
+                    let g: usize = $g(i);
+                    let f = f.wrapping_add(a).wrapping_add(MD5_K[i]).wrapping_add(m[g]);
+                    a = d;
+                    d = c;
+                    c = b;
+                    b = b.wrapping_add(f.rotate_left(MD5_S[i]));
+                }
             };
-            let f = f.wrapping_add(a).wrapping_add(MD5_K[i]).wrapping_add(m[g]);
-            a = d;
-            d = c;
-            c = b;
-            b = b.wrapping_add(f.rotate_left(MD5_S[i]));
         }
+        round!(0..16, |b: u32, c: u32, d: u32| (b & c) | (!b & d), |i| i);
+        round!(16..32, |b: u32, c: u32, d: u32| (d & b) | (!d & c), |i| (5
+            * i
+            + 1)
+            % 16);
+        round!(32..48, |b: u32, c: u32, d: u32| b ^ c ^ d, |i| (3 * i + 5)
+            % 16);
+        round!(48..64, |b: u32, c: u32, d: u32| c ^ (b | !d), |i| (7 * i)
+            % 16);
         for (s, v) in h.iter_mut().zip([a, b, c, d]) {
             *s = s.wrapping_add(v);
         }
@@ -94,25 +104,31 @@ pub(crate) fn sha1(input: &[u8]) -> [u8; 20] {
             w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
         }
         let [mut a, mut b, mut c, mut d, mut e] = h;
-        for (i, wi) in w.iter().enumerate() {
-            let (f, k) = match i / 20 {
-                0 => ((b & c) | (!b & d), 0x5a827999),
-                1 => (b ^ c ^ d, 0x6ed9eba1),
-                2 => ((b & c) | (b & d) | (c & d), 0x8f1bbcdc),
-                _ => (b ^ c ^ d, 0xca62c1d6),
+        macro_rules! round {
+            ($range:expr, $k:expr, $f:expr) => {
+                for wi in &w[$range] {
+                    let f: u32 = $f(b, c, d);
+                    let t = a
+                        .rotate_left(5)
+                        .wrapping_add(f)
+                        .wrapping_add(e)
+                        .wrapping_add($k)
+                        .wrapping_add(*wi);
+                    e = d;
+                    d = c;
+                    c = b.rotate_left(30);
+                    b = a;
+                    a = t;
+                }
             };
-            let t = a
-                .rotate_left(5)
-                .wrapping_add(f)
-                .wrapping_add(e)
-                .wrapping_add(k)
-                .wrapping_add(*wi);
-            e = d;
-            d = c;
-            c = b.rotate_left(30);
-            b = a;
-            a = t;
         }
+        round!(0..20, 0x5a827999, |b: u32, c: u32, d: u32| (b & c)
+            | (!b & d));
+        round!(20..40, 0x6ed9eba1, |b: u32, c: u32, d: u32| b ^ c ^ d);
+        round!(40..60, 0x8f1bbcdc, |b: u32, c: u32, d: u32| (b & c)
+            | (b & d)
+            | (c & d));
+        round!(60..80, 0xca62c1d6, |b: u32, c: u32, d: u32| b ^ c ^ d);
         for (s, v) in h.iter_mut().zip([a, b, c, d, e]) {
             *s = s.wrapping_add(v);
         }

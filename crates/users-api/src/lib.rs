@@ -23,6 +23,8 @@
 //! [`bind`] / [`serve`] run it; [`UsersApiConfig`] configures it, [`FaultConfig`] its faults;
 //! [`parse_query`] documents every query parameter.
 
+#![warn(missing_docs)]
+
 mod common;
 mod config;
 mod date;

@@ -142,7 +142,8 @@ pub struct PageRequest {
     /// 18-character seed whose last two characters are a hex index into [`Nat::ALL`] selects
     /// that nationality (overriding `nats`) and seeds with its first 16 characters.
     pub seed: String,
-    /// 1-based page. Pages are independent streams of users.
+    /// 1-based page. Pages are independent streams of users. UUIDs are guaranteed distinct
+    /// across pages below 2^30 (the API accepts at most [`crate::MAX_PAGE`]).
     pub page: u32,
     /// Number of users on the page.
     pub results: u32,

@@ -71,16 +71,16 @@ impl Small {
 
     /// `n` random decimal digits (the real API's `random(3, n)`).
     pub(crate) fn digits(&mut self, rng: &mut Rng, n: usize) -> &mut Self {
-        self.from_alphabet(rng, b"0123456789", n)
+        self.chars_from(rng, b"0123456789", n)
     }
 
     /// `n` random upper-case letters (`random(4, n)`).
     pub(crate) fn letters(&mut self, rng: &mut Rng, n: usize) -> &mut Self {
-        self.from_alphabet(rng, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", n)
+        self.chars_from(rng, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", n)
     }
 
     /// `n` random characters from an ASCII `alphabet`.
-    pub(crate) fn from_alphabet(&mut self, rng: &mut Rng, alphabet: &[u8], n: usize) -> &mut Self {
+    pub(crate) fn chars_from(&mut self, rng: &mut Rng, alphabet: &[u8], n: usize) -> &mut Self {
         for _ in 0..n {
             self.push_byte(rng.pick(alphabet));
         }

@@ -508,6 +508,32 @@ fn generate_speed() {
         elapsed.as_secs_f64() * 1000.0 / f64::from(rounds),
         out.len()
     );
+    for (label, fields) in [
+        (
+            "without login (no hashing)",
+            FieldSet::ALL.without(Field::Login),
+        ),
+        (
+            "without login, email",
+            FieldSet::ALL.without(Field::Login).without(Field::Email),
+        ),
+        ("no fields (drawing only)", FieldSet::NONE),
+    ] {
+        let start = std::time::Instant::now();
+        for p in 1..=rounds {
+            out.clear();
+            let req = PageRequest {
+                fields,
+                ..page("bench", p, 5000)
+            };
+            write_page(&req, &mut out);
+        }
+        let elapsed = start.elapsed();
+        println!(
+            "write_page {label}: {:.2} ms per 5000-user page",
+            elapsed.as_secs_f64() * 1000.0 / f64::from(rounds)
+        );
+    }
     let start = std::time::Instant::now();
     let v = generate_page(&page("bench", 1, 5000));
     println!(

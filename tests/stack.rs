@@ -1,0 +1,126 @@
+//! The stack answers over each engine's real protocol, and a restarted service comes back.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context};
+use userstream_tests::{stack_config, stack_started};
+
+/// Skips (returns false) when the stack is not up and the test command did not start it.
+async fn stack_is_up() -> anyhow::Result<bool> {
+    let config = stack_config();
+    let rows = match userstream_stack::status(&config).await {
+        Ok(rows) => rows,
+        Err(error) if !stack_started() => {
+            eprintln!("skipped: stack not installed/up ({error})");
+            return Ok(false);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let down: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.healthy())
+        .map(|r| format!("{}: {:?}", r.service, r.health))
+        .collect();
+    if !down.is_empty() && !stack_started() {
+        eprintln!("skipped: stack not fully up: {down:?}");
+        return Ok(false);
+    }
+    ensure!(down.is_empty(), "services not healthy: {down:?}");
+    Ok(true)
+}
+
+#[tokio::test]
+async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow::Result<()> {
+    if !stack_is_up().await? {
+        return Ok(());
+    }
+    let config = stack_config();
+
+    // Kafka: a metadata request through rdkafka.
+    let cluster =
+        userstream_kafka::fetch_metadata(&config.kafka_bootstrap(), Duration::from_secs(10))
+            .await
+            .context("Kafka metadata")?;
+    ensure!(cluster.brokers == 1, "expected one broker, got {cluster:?}");
+
+    // Schema Registry: the Confluent REST API, with a schema registered through our client.
+    let registry = userstream_registry::RegistryClient::new(
+        url::Url::parse(&config.registry_url())?,
+        Duration::from_secs(10),
+    )?;
+    let subject = userstream_tests::unique("stack-test-value");
+    let schema = r#"{"type":"record","name":"Probe","fields":[{"name":"n","type":"long"}]}"#;
+    let id = registry
+        .register(&subject, schema)
+        .await
+        .context("register")?;
+
+    // Cassandra: the scylla driver.
+    let session =
+        userstream_store::connect(&config.cassandra_contact_point(), Duration::from_secs(10))
+            .await?;
+    let version = userstream_store::release_version(&session).await?;
+    ensure!(version.starts_with("5.0"), "Cassandra {version}");
+
+    // Spark: SELECT 1 through Spark Connect from Rust.
+    userstream_stream::ping(&config.spark_connect_url()).await?;
+
+    // Airflow: health, then a token with the generated admin password.
+    let http = reqwest::Client::new();
+    let health: serde_json::Value = http
+        .get(format!("{}/api/v2/monitor/health", config.airflow_url()))
+        .send()
+        .await?
+        .json()
+        .await?;
+    ensure!(health["scheduler"]["status"] == "healthy", "{health}");
+    let secrets = userstream_stack::airflow_secrets(&config.layout())?;
+    let token = http
+        .post(format!("{}/auth/token", config.airflow_url()))
+        .json(&serde_json::json!({"username": "admin", "password": secrets.admin_password}))
+        .send()
+        .await?;
+    ensure!(
+        token.status().is_success(),
+        "Airflow login: HTTP {}",
+        token.status()
+    );
+    let wrong = http
+        .post(format!("{}/auth/token", config.airflow_url()))
+        .json(&serde_json::json!({"username": "admin", "password": "admin"}))
+        .send()
+        .await?;
+    ensure!(
+        !wrong.status().is_success(),
+        "the default password must not work"
+    );
+
+    // Restart the registry: it comes back healthy and still knows the schema, because its
+    // storage is the Kafka journal, not memory.
+    let stopped = userstream_stack::stop_service(&config, "registry")?;
+    ensure!(stopped, "registry was not running");
+    let rows = userstream_stack::status(&config).await?;
+    let registry_row = rows
+        .iter()
+        .find(|r| r.service == "registry")
+        .context("registry row")?;
+    ensure!(!registry_row.healthy(), "registry still healthy after stop");
+    userstream_stack::up(&config)
+        .await
+        .context("up after stopping the registry")?;
+    let again = registry
+        .schema_by_id(id)
+        .await
+        .context("schema after restart")?;
+    ensure!(
+        again.contains("Probe"),
+        "schema lost across restart: {again}"
+    );
+    let latest = registry.latest(&subject).await?;
+    ensure!(
+        latest.id == id,
+        "subject points at {} instead of {id}",
+        latest.id
+    );
+    Ok(())
+}
