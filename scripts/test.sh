@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Every test: format and lint checks, unit tests, integration tests against the real stack
+# (installed and started here), DAG tests, then the stack is stopped and its ports checked free.
+# This is the README's test command; .ci/run calls it.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/userstream/target}"
+export USERSTREAM_RUNTIME_DIR="${USERSTREAM_RUNTIME_DIR:-$HOME/.cache/userstream/runtime}"
+export USERSTREAM_STATE_DIR="${USERSTREAM_STATE_DIR:-$repo/.userstream}"
+export USERSTREAM_DAGS_DIR="$repo/dags"
+mkdir -p "$repo/test-output"
+bin="$CARGO_TARGET_DIR/release/userstream"
+started=$(date +%s)
+step() { echo; echo "=== $* ($(( $(date +%s) - started ))s)"; }
+
+step "bootstrap: system packages and the release build"
+scripts/bootstrap.sh
+
+step "format and lint"
+cargo fmt --all --check
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
+
+step "stack install (cached after the first run)"
+"$bin" stack install
+
+stop_stack() {
+  step "stack down"
+  "$bin" stack down || true
+}
+trap stop_stack EXIT
+
+step "stack up"
+"$bin" stack up
+"$bin" stack status
+export USERSTREAM_STACK_STARTED=1
+
+step "unit and integration tests (cargo test)"
+cargo test --release --locked --workspace --no-fail-fast 2>&1 | tee "$repo/test-output/cargo-test.log"
+
+if [[ -d "$repo/dags/tests" ]]; then
+  step "DAG tests (pytest in the Airflow venv)"
+  "$USERSTREAM_RUNTIME_DIR/airflow/venv/bin/python" -m pytest -q "$repo/dags/tests" 2>&1 | tee "$repo/test-output/pytest.log"
+fi
+
+trap - EXIT
+stop_stack
+step "ports are free after down"
+busy=$(ss -ltnH 2>/dev/null | awk '{print $4}' | grep -E ':(9092|9093|8081|9000|9042|7000|7199|7077|8082|8083|15002|4040|8080)$' || true)
+if [[ -n "$busy" ]]; then
+  echo "still listening after stack down: $busy" >&2
+  exit 1
+fi
+echo "all tests passed in $(( $(date +%s) - started ))s"
