@@ -21,6 +21,9 @@ step "format and lint"
 cargo fmt --all --check
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
+step "Nix files: parse, pure evaluation, versions match the local stack"
+scripts/check-nix.sh
+
 step "stack install (cached after the first run)"
 "$bin" stack install
 

@@ -1,0 +1,174 @@
+# The userstream binary and every runtime the images need, at the versions of nix/versions.nix.
+# Runtimes are fetched the way `userstream stack install` fetches them (same pom.xml / lock
+# files, same repositories), as fixed-output derivations: their hashes are in nix/hashes.nix.
+{ pkgs, versions, hashes }:
+let
+  inherit (pkgs) lib;
+  fs = lib.fileset;
+
+  # `mvn dependency:copy-dependencies` on the repository's own pom: the very jar set the local
+  # stack installs, with no second list of jars to keep in step. Maven needs the network, so
+  # this is fixed-output; the version is in the name so a bumped pom cannot reuse an old output.
+  mavenJars = component: version: outputHash: pkgs.stdenvNoCC.mkDerivation {
+    name = "userstream-${component}-${version}-jars";
+    src = ../stack/maven + "/${component}";
+    nativeBuildInputs = [ pkgs.maven ];
+    buildPhase = ''
+      export HOME=$TMPDIR
+      mvn -B -q -Dmaven.repo.local=$TMPDIR/m2 -f pom.xml \
+        dependency:copy-dependencies -DoutputDirectory=$out
+    '';
+    dontInstall = true;
+    dontFixup = true; # jars only; fixup would only risk changing bytes
+    outputHashMode = "recursive";
+    outputHashAlgo = "sha256";
+    inherit outputHash;
+  };
+
+  kafka = mavenJars "kafka" versions.kafka hashes.kafkaJars;
+  cassandra = mavenJars "cassandra" versions.cassandra hashes.cassandraJars;
+
+  # The runnable Quarkus app, unpacked as `stack install` does (quarkus-run.jar at the top).
+  registry = pkgs.runCommand "apicurio-registry-${versions.apicurio}" {
+    src = pkgs.fetchurl {
+      url = "https://repo1.maven.org/maven2/io/apicurio/apicurio-registry-app/${versions.apicurio}/apicurio-registry-app-${versions.apicurio}-all.tar.gz";
+      hash = hashes.apicurio;
+    };
+  } ''
+    mkdir -p $out
+    tar xzf $src -C $out
+    test -f $out/quarkus-run.jar
+  '';
+
+  # Spark from the pyspark sdist on PyPI, the artifact the local venv installs: its deps/
+  # directory is a Spark distribution (bin, sbin, jars) whose jars equal the venv's. nixpkgs'
+  # spark_3_5 would be a second, differently built distribution.
+  spark = pkgs.stdenv.mkDerivation {
+    pname = "spark-from-pyspark";
+    version = versions.spark;
+    src = pkgs.fetchurl {
+      url = "https://files.pythonhosted.org/packages/source/p/pyspark/pyspark-${versions.spark}.tar.gz";
+      hash = hashes.pyspark;
+    };
+    buildInputs = [ pkgs.bash ]; # patchShebangs points bin/ scripts at it
+    installPhase = ''
+      mkdir -p $out
+      cp -r deps/bin deps/sbin deps/jars $out/
+      test -f $out/jars/spark-core_${versions.sparkScala}-${versions.spark}.jar
+      # Scripts look for $SPARK_HOME/RELEASE to tell a distribution from a source tree.
+      echo "Spark ${versions.spark} (from pyspark ${versions.spark})" > $out/RELEASE
+      rm -f $out/bin/*.cmd
+    '';
+  };
+
+  # The connector jars the Connect server adds with --jars: Maven resolves the spark pom, then,
+  # as `stack install` does, jars whose artifact the distribution already ships are dropped
+  # (a second, different version of e.g. scala-library on the classpath would clash).
+  sparkConnectorsResolved = mavenJars "spark" versions.spark hashes.sparkConnectorJars;
+  sparkConnectors = pkgs.runCommand "spark-connectors-${versions.spark}" { } ''
+    # crates/stack/src/install.rs artifact_of(): the version starts at the first
+    # dash-separated part that begins with a digit.
+    artifact_of() {
+      local IFS=- parts out
+      read -ra parts <<<"''${1%.jar}"
+      out=''${parts[0]}
+      for p in "''${parts[@]:1}"; do [[ $p == [0-9]* ]] && break; out+="-$p"; done
+      echo "$out"
+    }
+    declare -A shipped
+    for j in ${spark}/jars/*.jar; do shipped[$(artifact_of "$(basename "$j")")]=1; done
+    mkdir -p $out
+    for j in ${sparkConnectorsResolved}/*.jar; do
+      name=$(basename "$j")
+      [[ -n ''${shipped[$(artifact_of "$name")]:-} ]] || ln -s "$j" "$out/$name"
+    done
+    test -e $out/spark-connect_${versions.sparkScala}-${versions.spark}.jar
+    test -e $out/spark-cassandra-connector_${versions.sparkScala}-${versions.sparkCassandraConnector}.jar
+  '';
+
+  # Airflow exactly as stack/python/airflow.lock pins it. Step 1 (fixed-output): download the
+  # locked wheels. Step 2 (sandboxed, no network): a venv installed from them with --no-deps,
+  # like `stack install`, then native extensions patched to nixpkgs' libraries.
+  python = pkgs.python311;
+  airflowLock = ../stack/python/airflow.lock;
+  airflowWheels = pkgs.stdenvNoCC.mkDerivation {
+    name = "airflow-${versions.airflow}-wheels";
+    nativeBuildInputs = [ python pkgs.cacert ];
+    dontUnpack = true;
+    buildPhase = ''
+      export HOME=$TMPDIR SSL_CERT_FILE=${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt
+      ${python.interpreter} -m venv $TMPDIR/pip
+      $TMPDIR/pip/bin/pip download --disable-pip-version-check --no-deps --only-binary=:all: \
+        --implementation cp --python-version ${versions.python} \
+        --abi cp311 --abi abi3 --abi none \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+        --platform manylinux2014_x86_64 \
+        -d $out -r ${airflowLock}
+    '';
+    dontInstall = true;
+    dontFixup = true;
+    outputHashMode = "recursive";
+    outputHashAlgo = "sha256";
+    outputHash = hashes.airflowWheels;
+  };
+  airflow = pkgs.stdenv.mkDerivation {
+    pname = "airflow-venv";
+    version = versions.airflow;
+    dontUnpack = true;
+    nativeBuildInputs = [ pkgs.autoPatchelfHook ];
+    buildInputs = [ pkgs.stdenv.cc.cc.lib pkgs.zlib ];
+    installPhase = ''
+      ${python.interpreter} -m venv $out
+      $out/bin/pip install --disable-pip-version-check --no-index --no-deps \
+        --find-links ${airflowWheels} -r ${airflowLock}
+    '';
+    # After fixup (autoPatchelf), when native extensions can load.
+    doInstallCheck = true;
+    installCheckPhase = ''
+      HOME=$TMPDIR AIRFLOW_HOME=$TMPDIR/airflow $out/bin/airflow version | grep -Fx ${versions.airflow}
+    '';
+  };
+
+  # Only what the build reads, so editing nix/ or dags/ does not rebuild the binary. Anything
+  # a crate pulls in with include_str!/include_bytes! from outside crates/ must be listed here
+  # (the stack crate embeds the stack/ pins).
+  src = fs.toSource {
+    root = ../.;
+    fileset = fs.unions [ ../Cargo.toml ../Cargo.lock ../crates ../tests ../stack ];
+  };
+
+  userstream =
+    assert lib.assertMsg (lib.versionAtLeast pkgs.rustc.version versions.rustMsrv)
+      "nixpkgs' rustc ${pkgs.rustc.version} is older than the workspace's rust-version ${versions.rustMsrv}";
+    pkgs.rustPlatform.buildRustPackage {
+      pname = "userstream";
+      version = versions.userstream;
+      inherit src;
+      cargoLock.lockFile = ../Cargo.lock; # no git dependencies, so no outputHashes
+      cargoBuildFlags = [ "--package" "userstream" ];
+      # rdkafka's cmake-build feature compiles the vendored librdkafka with CMake (its
+      # configure script does not run in the sandbox); the cmake setup hook must not try to
+      # configure our Cargo project.
+      nativeBuildInputs = [ pkgs.cmake pkgs.pkg-config pkgs.protobuf ];
+      dontUseCmakeConfigure = true;
+      # spark-connect-rs generates its gRPC code at build time; nixpkgs' protobuf hook does not
+      # set PROTOC.
+      PROTOC = "${pkgs.protobuf}/bin/protoc";
+      # Unit tests and lints run as separate checks (nix/checks.nix); integration tests need
+      # the running stack (the NixOS VM test).
+      doCheck = false;
+      meta = {
+        description = "The userstream command line: stack, ingest, stream, verify, bench, demo";
+        mainProgram = "userstream";
+        license = lib.licenses.asl20;
+      };
+    };
+in
+{
+  inherit userstream src kafka cassandra registry spark sparkConnectors sparkConnectorsResolved
+    airflowWheels airflow python;
+  jdk17 = pkgs.jdk17_headless;
+  jdk21 = pkgs.jdk21_headless;
+  # dags/ may be empty (and then absent from the flake's git source).
+  dags = if builtins.pathExists ../dags then lib.cleanSource ../dags else pkgs.emptyDirectory;
+}

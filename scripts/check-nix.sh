@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# What can be checked of the Nix side without nixpkgs, a Nix daemon or the network:
+#   1. every .nix file parses (nix-instantiate --parse; this also rejects undefined variables);
+#   2. the versions in nix/versions.nix equal the local stack's pins, read here with sed
+#      (independently of nix/pins.nix, which the Nix tests use);
+#   3. nix/tests/eval.nix: pure parts evaluated (versions, service table, compose generator,
+#      flake.lock), and the table's JVM options/config keys/ports compared with the Rust stack;
+#   4. nix/tests/wiring.nix: flake.nix's outputs evaluated against a stub nixpkgs;
+#   5. every generated image entrypoint passes `bash -n`.
+# Nothing is built. Installs Debian's nix-bin (Nix 2.8) when nix-instantiate is missing.
+# Exits non-zero on any failure; the last line is "nix checks: N passed, M failed".
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+if ! command -v nix-instantiate >/dev/null; then
+  if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    echo "check-nix: nix-instantiate is missing; install Nix (Debian: apt-get install nix-bin)" >&2
+    exit 1
+  fi
+  echo "check-nix: installing nix-bin (apt-get)" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nix-bin >&2
+fi
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+
+# Read-only: evaluation never writes to /nix/store, so no daemon or store permissions needed.
+nix_eval() { nix-instantiate --readonly-mode --eval --strict --json -E "$1"; }
+# A JSON string (as printed by nix_eval) to raw text. perl-base is on every Debian system.
+json_string() {
+  perl -0777 -pe 's/^\s*"//; s/"\s*$//;
+    s/\\(["\\\/bfnrt]|u([0-9a-fA-F]{4}))/defined $2 ? chr(hex $2) : {q(")=>q("),q(\\)=>q(\\),q(\/)=>q(\/),b=>"\b",f=>"\f",n=>"\n",r=>"\r",t=>"\t"}->{$1}/ge'
+}
+# A JSON list of "ok ..."/"FAIL ..." strings (as printed by nix_eval), one result a line.
+# Escaped newlines in a message become " | ", and long messages are cut, to keep one line each.
+json_list_lines() {
+  perl -0777 -ne 'while (/"((?:[^"\\]|\\.)*)"/g) {
+      my $s = $1;
+      $s =~ s/\\(["\\\/bfnrt]|u([0-9a-fA-F]{4}))/defined $2 ? chr(hex $2) : {q(")=>q("),q(\\)=>q(\\),q(\/)=>q(\/),b=>"",f=>"",n=>" | ",r=>"",t=>" "}->{$1}/ge;
+      $s = substr($s, 0, 700) . " ..." if length($s) > 700;
+      print "$s\n";
+    }'
+}
+count_results() {
+  local line
+  while IFS= read -r line; do
+    case "$line" in
+      "ok "*) ok "${line#ok }" ;;
+      "FAIL "*) fail "${line#FAIL }" ;;
+      *) fail "unexpected test output: $line" ;;
+    esac
+  done < <(json_list_lines <<<"$1")
+}
+
+echo "== parse (nix-instantiate --parse)"
+while IFS= read -r file; do
+  if err=$(nix-instantiate --parse "$file" 2>&1 >/dev/null); then
+    ok "parses: $file"
+  else
+    fail "parses: $file: $err"
+  fi
+done < <(find flake.nix nix -name '*.nix' | sort)
+
+echo "== versions: nix/versions.nix against the local stack's pin files (sed)"
+pin() { sed -n "$1" "$2" | head -n1; }
+declare -A local_pins=(
+  [kafka]="$(pin 's/.*<kafka.version>\([^<]*\)<.*/\1/p' stack/maven/kafka/pom.xml)"
+  [log4j]="$(pin 's/.*<log4j.version>\([^<]*\)<.*/\1/p' stack/maven/kafka/pom.xml)"
+  [kafkaScala]="$(pin 's/.*<artifactId>kafka_\([0-9.]*\)<.*/\1/p' stack/maven/kafka/pom.xml)"
+  [cassandra]="$(pin 's/.*<cassandra.version>\([^<]*\)<.*/\1/p' stack/maven/cassandra/pom.xml)"
+  [spark]="$(pin 's/^pyspark==//p' stack/python/pyspark.lock)"
+  [sparkScala]="$(pin 's/.*<artifactId>spark-connect_\([0-9.]*\)<.*/\1/p' stack/maven/spark/pom.xml)"
+  [py4j]="$(pin 's/^py4j==//p' stack/python/pyspark.lock)"
+  [sparkCassandraConnector]="$(pin 's/.*spark-cassandra-connector_[0-9.]*<\/artifactId><version>\([^<]*\)<.*/\1/p' stack/maven/spark/pom.xml)"
+  [apicurio]="$(pin 's/.*<apicurio.version>\([^<]*\)<.*/\1/p' stack/maven/registry/pom.xml)"
+  [airflow]="$(pin 's/^apache-airflow==//p' stack/python/airflow.lock)"
+  [rustMsrv]="$(pin 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)"
+)
+spark_pom="$(pin 's/.*<spark.version>\([^<]*\)<.*/\1/p' stack/maven/spark/pom.xml)"
+if [[ "$spark_pom" == "${local_pins[spark]}" ]]; then
+  ok "local stack: spark pom ($spark_pom) and pyspark.lock agree"
+else
+  fail "local stack: spark pom ($spark_pom) and pyspark.lock (${local_pins[spark]}) disagree"
+fi
+for key in $(printf '%s\n' "${!local_pins[@]}" | sort); do
+  want="${local_pins[$key]}"
+  got="$(nix_eval "(import ./nix/versions.nix).$key" 2>&1 | tr -d '"')" || got="(error: $got)"
+  if [[ -n "$want" && "$want" == "$got" ]]; then
+    ok "version $key = $got"
+  else
+    fail "version $key: nix/versions.nix has '$got', the local stack pins '$want'"
+  fi
+done
+
+echo "== pure evaluation (nix/tests/eval.nix)"
+if out=$(nix_eval 'import ./nix/tests/eval.nix {}' 2>&1); then
+  count_results "$out"
+else
+  fail "nix/tests/eval.nix does not evaluate: $out"
+fi
+
+echo "== flake wiring against a stub nixpkgs (nix/tests/wiring.nix)"
+if out=$(nix_eval 'import ./nix/tests/wiring.nix {}' 2>&1); then
+  count_results "$out"
+else
+  fail "nix/tests/wiring.nix does not evaluate: $out"
+fi
+
+echo "== generated entrypoints are valid bash"
+images_expr='
+  let
+    stub = import ./nix/tests/stub-pkgs.nix;
+    out = (import ./flake.nix).outputs { self = { }; nixpkgs = { legacyPackages.x86_64-linux = stub; }; };
+  in import ./nix/images.nix {
+    pkgs = stub // { writeShellScript = _: text: text; };
+    stack = import ./nix/stack.nix { versions = import ./nix/versions.nix; };
+    packages = out.legacyPackages.x86_64-linux.runtimes;
+  }'
+for image in kafka registry cassandra spark airflow userstream; do
+  if text=$(nix_eval "builtins.head ($images_expr).$image.config.Entrypoint" 2>&1) \
+    && err=$(json_string <<<"$text" | bash -n 2>&1); then
+    ok "bash -n: $image entrypoint"
+  else
+    fail "bash -n: $image entrypoint: ${err:-$text}"
+  fi
+done
+
+echo "nix checks: $passed passed, $failed failed"
+((failed == 0))
