@@ -21,6 +21,16 @@ enum Command {
     /// Install, start, inspect and stop the real stack (Kafka, Schema Registry, Cassandra,
     /// Spark, Airflow) as local processes.
     Stack(commands::stack::StackArgs),
+    /// Create what the pipeline needs: Kafka topics, the value subject (BACKWARD).
+    /// Idempotent.
+    Setup(commands::setup::SetupArgs),
+    /// Serve the local randomuser-compatible API (deterministic users, fault injection).
+    UsersApi(commands::users_api::UsersApiArgs),
+    /// Fetch users from a randomuser-compatible API, validate them and produce them to
+    /// Kafka as Avro (invalid ones to the dead-letter topic).
+    Produce(commands::produce::ProduceArgs),
+    /// Throughput and latency reports.
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +52,10 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Stack(args) => commands::stack::run(args).await,
+            Command::Setup(args) => commands::setup::run(args).await,
+            Command::UsersApi(args) => commands::users_api::run(args).await,
+            Command::Produce(args) => commands::produce::run(args).await,
+            Command::Bench(args) => commands::bench::run(args).await,
         }
     });
     match result {

@@ -1,30 +1,31 @@
-//! Cassandra access through the scylla driver: connection, health, migrations, queries.
+//! Cassandra access through the scylla driver: connection, health, migrations, and the queries
+//! `verify` and `bench` need.
+//!
+//! The schema is versioned: [`migrate`] applies the [`MIGRATIONS`] a keyspace has not seen yet
+//! and records each in `<keyspace>.schema_migrations`. Every statement is idempotent
+//! (`IF NOT EXISTS`), so a migration interrupted half-way is simply applied again.
+
+#![warn(missing_docs)]
+
+mod error;
+mod migrate;
+mod queries;
 
 use std::time::Duration;
 
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 
-/// Errors talking to Cassandra.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// No connection could be made; a retry helps once Cassandra is up.
-    #[error("cannot connect to Cassandra at {contact_point}: {reason} (is it running? `userstream stack status`)")]
-    Connect {
-        /// The contact point tried.
-        contact_point: String,
-        /// The driver's reason.
-        reason: String,
-    },
-    /// A query failed.
-    #[error("Cassandra query `{query}` failed: {reason}")]
-    Query {
-        /// The CQL text.
-        query: String,
-        /// The driver's reason.
-        reason: String,
-    },
-}
+pub use error::StoreError;
+pub use migrate::{
+    migrate, AppliedMigration, Migration, Replication, MIGRATIONS, MIGRATIONS_TABLE,
+    REJECTED_TABLE, USERS_TABLE,
+};
+pub use queries::{
+    count_rejected, count_users, latency_samples, rejected_rows, user_ids, users_by_id,
+    LatencySample, RejectedRow, StoredUser,
+};
+pub use scylla::value::CqlTimestamp;
 
 /// Opens a session to Cassandra.
 pub async fn connect(contact_point: &str, timeout: Duration) -> Result<Session, StoreError> {
@@ -42,16 +43,48 @@ pub async fn connect(contact_point: &str, timeout: Duration) -> Result<Session, 
 /// The Cassandra health check: `SELECT release_version FROM system.local`.
 pub async fn release_version(session: &Session) -> Result<String, StoreError> {
     const QUERY: &str = "SELECT release_version FROM system.local";
-    let err = |e: &dyn std::fmt::Display| StoreError::Query {
-        query: QUERY.to_owned(),
-        reason: e.to_string(),
-    };
     let rows = session
         .query_unpaged(QUERY, &[])
         .await
-        .map_err(|e| err(&e))?
+        .map_err(|e| StoreError::query(QUERY, &e))?
         .into_rows_result()
-        .map_err(|e| err(&e))?;
-    let (version,): (String,) = rows.first_row().map_err(|e| err(&e))?;
+        .map_err(|e| StoreError::query(QUERY, &e))?;
+    let (version,): (String,) = rows.first_row().map_err(|e| StoreError::query(QUERY, &e))?;
     Ok(version)
+}
+
+/// Whether `name` is usable unquoted as a CQL keyspace or table name (letters, digits and
+/// underscores, starting with a letter, at most 48 characters). Names are interpolated into
+/// CQL text, so anything else is refused rather than quoted.
+pub fn is_valid_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 48
+}
+
+pub(crate) fn check_identifier(name: &str) -> Result<(), StoreError> {
+    if is_valid_identifier(name) {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidName {
+            name: name.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert!(is_valid_identifier("userstream"));
+        assert!(is_valid_identifier("t_20_abc"));
+        assert!(!is_valid_identifier("1abc"));
+        assert!(!is_valid_identifier("a-b"));
+        assert!(!is_valid_identifier("a;DROP"));
+        assert!(!is_valid_identifier(""));
+        assert!(!is_valid_identifier(&"a".repeat(49)));
+    }
 }

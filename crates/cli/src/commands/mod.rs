@@ -1,3 +1,8 @@
 //! One module per sub-command.
 
+pub mod bench;
+pub mod common;
+pub mod produce;
+pub mod setup;
 pub mod stack;
+pub mod users_api;

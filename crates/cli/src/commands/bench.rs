@@ -1,0 +1,106 @@
+//! `userstream bench`: throughput and latency reports.
+
+use std::process::ExitCode;
+
+use userstream_ingest::{BenchConfig, BenchMode, IngestConfig};
+
+use super::common::{KafkaArgs, RegistryArgs};
+
+/// Arguments of `userstream bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: BenchWhat,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum BenchWhat {
+    /// Producer throughput (users/s, MB/s) and delivery latency (p50/p99), from the
+    /// in-process generator straight to Kafka and through HTTP from an in-process
+    /// users-api. Writes to a fresh topic, deleted afterwards. Build with --release.
+    Produce(ProduceBenchArgs),
+}
+
+/// Arguments of `userstream bench produce`.
+#[derive(Debug, clap::Args)]
+struct ProduceBenchArgs {
+    /// Users per mode.
+    #[arg(long, env = "USERSTREAM_BENCH_COUNT", default_value_t = 500_000)]
+    count: u64,
+    /// Modes to run, comma-separated: generator, http.
+    #[arg(
+        long,
+        env = "USERSTREAM_BENCH_MODES",
+        value_delimiter = ',',
+        default_value = "generator,http"
+    )]
+    modes: Vec<Mode>,
+    /// Users per page.
+    #[arg(long, env = "USERSTREAM_RESULTS_PER_PAGE", default_value_t = 5000)]
+    results_per_page: u32,
+    /// Pages generated/fetched and parsed concurrently.
+    #[arg(long, env = "USERSTREAM_FETCH_CONCURRENCY", default_value_t = 3)]
+    fetch_concurrency: usize,
+    /// Keep the bench topics instead of deleting them.
+    #[arg(long, env = "USERSTREAM_BENCH_KEEP_TOPICS")]
+    keep_topics: bool,
+    #[command(flatten)]
+    kafka: KafkaArgs,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Print the report as JSON on stdout.
+    #[arg(long, env = "USERSTREAM_JSON")]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Mode {
+    Generator,
+    Http,
+}
+
+/// Runs `userstream bench ...`.
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    match args.what {
+        BenchWhat::Produce(args) => produce(args).await,
+    }
+}
+
+async fn produce(args: ProduceBenchArgs) -> anyhow::Result<ExitCode> {
+    let mut ingest = IngestConfig::default();
+    args.kafka.apply(&mut ingest);
+    args.registry.apply(&mut ingest);
+    ingest.source.results_per_page = args.results_per_page;
+    ingest.source.fetch_concurrency = args.fetch_concurrency;
+    if cfg!(debug_assertions) {
+        eprintln!("bench: this is a debug build; figures mean little (cargo build --release)");
+    }
+    let config = BenchConfig {
+        ingest,
+        count: args.count,
+        modes: args
+            .modes
+            .iter()
+            .map(|m| match m {
+                Mode::Generator => BenchMode::Generator,
+                Mode::Http => BenchMode::Http,
+            })
+            .collect(),
+        keep_topics: args.keep_topics,
+    };
+    let report = userstream_ingest::bench_produce(&config).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    let failed = report
+        .results
+        .iter()
+        .any(|r| r.delivery_errors > 0 || r.users < args.count);
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,125 @@
+//! `userstream demo`: the whole pipeline from nothing, on the embedded defaults.
+//!
+//! Each step runs this same binary's sub-command as a child process, so the demo does
+//! exactly what a user typing the commands would, with their own progress output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+/// Arguments of `userstream demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// How many users to produce from the local users-api.
+    #[arg(long, env = "USERSTREAM_DEMO_COUNT", default_value_t = 5000)]
+    count: u64,
+    /// How long to wait for every produced user to land in Cassandra.
+    #[arg(long, env = "USERSTREAM_DEMO_WAIT", default_value = "240s", value_parser = humantime::parse_duration)]
+    wait: Duration,
+}
+
+struct Step<'a> {
+    title: &'a str,
+    args: &'a [&'a str],
+}
+
+fn run_step(bin: &Path, index: usize, total: usize, step: &Step<'_>) -> anyhow::Result<()> {
+    eprintln!("\n[{index}/{total}] {} — userstream {}", step.title, step.args.join(" "));
+    let began = Instant::now();
+    let status = Command::new(bin)
+        .args(step.args)
+        .status()
+        .with_context(|| format!("cannot run `userstream {}`", step.args.join(" ")))?;
+    if !status.success() {
+        bail!(
+            "step `{}` failed ({status}); its output is above. Fix the cause and run `userstream demo` again: finished steps are skipped quickly.",
+            step.title
+        );
+    }
+    eprintln!("      done in {:.1}s", began.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn verify_json(bin: &Path) -> anyhow::Result<(bool, serde_json::Value)> {
+    let output = Command::new(bin)
+        .args(["verify", "--json"])
+        .output()
+        .context("cannot run `userstream verify --json`")?;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).with_context(|| {
+        format!(
+            "`userstream verify --json` printed no JSON: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })?;
+    Ok((output.status.success(), report))
+}
+
+/// Runs the demo.
+pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    let bin: PathBuf = std::env::current_exe().context("cannot find the userstream binary")?;
+    let started = Instant::now();
+    let count = args.count.to_string();
+    let seed = format!("demo-{}", chrono_like_now());
+    let steps = [
+        Step { title: "install the stack runtimes (cached)", args: &["stack", "install"] },
+        Step { title: "start the stack", args: &["stack", "up"] },
+        Step { title: "create topics, subject, keyspace and tables", args: &["setup"] },
+        Step { title: "start the streaming query on Spark", args: &["stream", "start"] },
+        Step {
+            title: "produce users from the local users-api",
+            args: &["produce", "--count", &count, "--seed", &seed],
+        },
+    ];
+    let total = steps.len() + 2;
+    for (i, step) in steps.iter().enumerate() {
+        run_step(&bin, i + 1, total, step)?;
+    }
+
+    eprintln!("\n[{}/{total}] wait until every user is in Cassandra (up to {:?})", total - 1, args.wait);
+    let deadline = Instant::now() + args.wait;
+    let report = loop {
+        let (ok, report) = verify_json(&bin)?;
+        if ok {
+            break report;
+        }
+        if Instant::now() >= deadline {
+            eprintln!("{}", serde_json::to_string_pretty(&report)?);
+            bail!("users did not all land within {:?}; see `userstream stream status` and .userstream/logs/spark-connect.log", args.wait);
+        }
+        eprintln!(
+            "      Kafka {} / Cassandra {}",
+            report["kafka_count"], report["cassandra_count"]
+        );
+        std::thread::sleep(Duration::from_secs(3));
+    };
+
+    eprintln!("\n[{total}/{total}] verified");
+    let state = std::env::var("USERSTREAM_STATE_DIR").unwrap_or_else(|_| ".userstream".into());
+    println!(
+        "\nuserstream demo: verified in {:.0}s\n\
+         \x20 Kafka records       {}\n\
+         \x20 Cassandra rows      {}\n\
+         \x20 dead-lettered       {}\n\
+         \x20 rejected rows       {}\n\
+         \x20 Airflow UI          http://127.0.0.1:8080  (user admin, password in {state}/data/airflow/secrets.json)\n\
+         \x20 Spark UIs           http://127.0.0.1:8082 (master), http://127.0.0.1:4040 (streaming query)\n\
+         \x20 Registry UI         http://127.0.0.1:8081/ui\n\
+         \x20 Logs                {state}/logs/\n\
+         \x20 Stop everything     userstream stack down",
+        started.elapsed().as_secs_f64(),
+        report["kafka_count"],
+        report["cassandra_count"],
+        report["dlq_count"],
+        report["rejected_rows"],
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn chrono_like_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

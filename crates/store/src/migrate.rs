@@ -1,0 +1,326 @@
+//! Versioned, idempotent schema migrations recorded in `<keyspace>.schema_migrations`.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use futures::TryStreamExt;
+use scylla::client::session::Session;
+use scylla::value::CqlTimestamp;
+use serde::Serialize;
+
+use crate::{check_identifier, StoreError};
+
+/// The table the streaming job writes users to.
+pub const USERS_TABLE: &str = "users";
+/// The table the streaming job writes records it cannot decode to.
+pub const REJECTED_TABLE: &str = "rejected_rows";
+/// The table that records applied migrations.
+pub const MIGRATIONS_TABLE: &str = "schema_migrations";
+
+/// How a keyspace is replicated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Replication {
+    /// `SimpleStrategy` with one replication factor (a single data centre; the default, RF 1,
+    /// fits the one-node local stack).
+    Simple {
+        /// Copies of each row.
+        replication_factor: u32,
+    },
+    /// `NetworkTopologyStrategy` with a replication factor per data centre.
+    NetworkTopology {
+        /// (data centre, replication factor) pairs.
+        data_centers: Vec<(String, u32)>,
+    },
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Self::Simple {
+            replication_factor: 1,
+        }
+    }
+}
+
+impl Replication {
+    /// The CQL map literal, e.g. `{'class': 'SimpleStrategy', 'replication_factor': 1}`.
+    pub fn to_cql(&self) -> Result<String, StoreError> {
+        match self {
+            Self::Simple { replication_factor } => {
+                if *replication_factor == 0 {
+                    return Err(StoreError::InvalidReplication(
+                        "replication factor must be at least 1".into(),
+                    ));
+                }
+                Ok(format!(
+                    "{{'class': 'SimpleStrategy', 'replication_factor': {replication_factor}}}"
+                ))
+            }
+            Self::NetworkTopology { data_centers } => {
+                if data_centers.is_empty() {
+                    return Err(StoreError::InvalidReplication(
+                        "NetworkTopologyStrategy needs at least one data centre".into(),
+                    ));
+                }
+                let mut parts = vec!["'class': 'NetworkTopologyStrategy'".to_owned()];
+                for (dc, rf) in data_centers {
+                    if dc.is_empty() || !dc.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+                        return Err(StoreError::InvalidReplication(format!(
+                            "data centre name `{dc}` (letters, digits, `_`, `-`, `.`)"
+                        )));
+                    }
+                    parts.push(format!("'{dc}': {rf}"));
+                }
+                Ok(format!("{{{}}}", parts.join(", ")))
+            }
+        }
+    }
+}
+
+/// `simple:1`, `SimpleStrategy:3`, or `dc1:3,dc2:2` (NetworkTopologyStrategy).
+impl FromStr for Replication {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| {
+            StoreError::InvalidReplication(format!(
+                "`{s}`: {why}; expected `simple:<rf>` or `<dc>:<rf>[,<dc>:<rf>...]`"
+            ))
+        };
+        let pairs: Vec<(&str, &str)> = s
+            .split(',')
+            .map(|p| p.trim().split_once(':').ok_or_else(|| bad("missing `:`")))
+            .collect::<Result<_, _>>()?;
+        let parse_rf = |rf: &str| rf.trim().parse::<u32>().map_err(|_| bad("factor is not a number"));
+        if let [(class, rf)] = pairs.as_slice() {
+            if class.eq_ignore_ascii_case("simple") || class.eq_ignore_ascii_case("SimpleStrategy") {
+                let replication = Self::Simple {
+                    replication_factor: parse_rf(rf)?,
+                };
+                replication.to_cql()?;
+                return Ok(replication);
+            }
+        }
+        let replication = Self::NetworkTopology {
+            data_centers: pairs
+                .iter()
+                .map(|(dc, rf)| Ok((dc.trim().to_owned(), parse_rf(rf)?)))
+                .collect::<Result<_, StoreError>>()?,
+        };
+        replication.to_cql()?;
+        Ok(replication)
+    }
+}
+
+impl fmt::Display for Replication {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Simple { replication_factor } => write!(f, "simple:{replication_factor}"),
+            Self::NetworkTopology { data_centers } => {
+                let parts: Vec<String> = data_centers
+                    .iter()
+                    .map(|(dc, rf)| format!("{dc}:{rf}"))
+                    .collect();
+                f.write_str(&parts.join(","))
+            }
+        }
+    }
+}
+
+/// One schema change. Statements use `{ks}` for the keyspace and are idempotent.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Increasing version number, never reused.
+    pub version: i32,
+    /// What it does, for humans.
+    pub name: &'static str,
+    /// CQL statements, run in order.
+    pub statements: &'static [&'static str],
+}
+
+/// Every migration, in version order. Append only: never edit one that has shipped.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "users table",
+        statements: &["CREATE TABLE IF NOT EXISTS {ks}.users (
+            id uuid PRIMARY KEY,
+            title text,
+            first_name text,
+            last_name text,
+            gender text,
+            street_number int,
+            street_name text,
+            city text,
+            state text,
+            country text,
+            postcode text,
+            display_address text,
+            latitude double,
+            longitude double,
+            timezone_offset text,
+            timezone_description text,
+            email text,
+            username text,
+            dob timestamp,
+            registered timestamp,
+            phone text,
+            cell text,
+            id_name text,
+            id_value text,
+            picture_url text,
+            nationality text,
+            produced_at timestamp,
+            source_url text,
+            source_seed text,
+            source_page int,
+            source_index int,
+            full_name text,
+            email_domain text,
+            age_at_ingest int,
+            processed_at timestamp,
+            kafka_topic text,
+            kafka_partition int,
+            kafka_offset bigint,
+            kafka_timestamp timestamp,
+            schema_id bigint
+        ) WITH comment = 'userstream: one row per user (login.uuid), upserted by the Spark job'"],
+    },
+    Migration {
+        version: 2,
+        name: "rejected_rows table",
+        statements: &["CREATE TABLE IF NOT EXISTS {ks}.rejected_rows (
+            topic text,
+            kafka_partition int,
+            kafka_offset bigint,
+            reason text,
+            schema_id bigint,
+            payload blob,
+            payload_size int,
+            kafka_timestamp timestamp,
+            first_seen timestamp,
+            PRIMARY KEY ((topic, kafka_partition), kafka_offset)
+        ) WITH comment = 'userstream: Kafka records the Spark job could not decode'"],
+    },
+];
+
+/// A migration [`migrate`] applied in this call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppliedMigration {
+    /// Its version.
+    pub version: i32,
+    /// Its name.
+    pub name: String,
+}
+
+/// Creates `keyspace` (with `replication`) if it does not exist, then applies the migrations it
+/// has not recorded yet, in order; returns those applied now (empty when up to date). Safe to
+/// run again and concurrently: statements are `IF NOT EXISTS`; an existing keyspace keeps its
+/// replication.
+pub async fn migrate(
+    session: &Session,
+    keyspace: &str,
+    replication: &Replication,
+) -> Result<Vec<AppliedMigration>, StoreError> {
+    check_identifier(keyspace)?;
+    let create_keyspace = format!(
+        "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {}",
+        replication.to_cql()?
+    );
+    run(session, &create_keyspace).await?;
+    let create_log = format!(
+        "CREATE TABLE IF NOT EXISTS {keyspace}.{MIGRATIONS_TABLE} (
+            version int PRIMARY KEY, name text, applied_at timestamp)"
+    );
+    run(session, &create_log).await?;
+
+    let done = applied_versions(session, keyspace).await?;
+    let mut applied = Vec::new();
+    for migration in MIGRATIONS {
+        if done.contains(&migration.version) {
+            continue;
+        }
+        for statement in migration.statements {
+            run(session, &statement.replace("{ks}", keyspace)).await?;
+        }
+        let record = format!(
+            "INSERT INTO {keyspace}.{MIGRATIONS_TABLE} (version, name, applied_at) VALUES (?, ?, ?)"
+        );
+        let now = CqlTimestamp(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+                .unwrap_or(0),
+        );
+        session
+            .query_unpaged(record.as_str(), (migration.version, migration.name, now))
+            .await
+            .map_err(|e| StoreError::query(&record, &e))?;
+        tracing::info!(keyspace, version = migration.version, name = migration.name, "migration applied");
+        applied.push(AppliedMigration {
+            version: migration.version,
+            name: migration.name.to_owned(),
+        });
+    }
+    Ok(applied)
+}
+
+async fn run(session: &Session, cql: &str) -> Result<(), StoreError> {
+    session
+        .query_unpaged(cql, &[])
+        .await
+        .map_err(|e| StoreError::query(cql, &e))?;
+    Ok(())
+}
+
+async fn applied_versions(session: &Session, keyspace: &str) -> Result<BTreeSet<i32>, StoreError> {
+    let query = format!("SELECT version FROM {keyspace}.{MIGRATIONS_TABLE}");
+    let rows = session
+        .query_iter(query.as_str(), &[])
+        .await
+        .map_err(|e| StoreError::query(&query, &e))?
+        .rows_stream::<(i32,)>()
+        .map_err(|e| StoreError::query(&query, &e))?;
+    rows.map_ok(|(v,)| v)
+        .try_collect()
+        .await
+        .map_err(|e| StoreError::query(&query, &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replication_cql() -> Result<(), StoreError> {
+        assert_eq!(
+            Replication::default().to_cql()?,
+            "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+        );
+        let nts: Replication = "dc1:3, dc2:2".parse()?;
+        assert_eq!(
+            nts.to_cql()?,
+            "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}"
+        );
+        assert_eq!(nts.to_string(), "dc1:3,dc2:2");
+        assert_eq!("simple:3".parse::<Replication>()?, Replication::Simple { replication_factor: 3 });
+        assert!("simple:0".parse::<Replication>().is_err());
+        assert!("simple".parse::<Replication>().is_err());
+        assert!("dc'1:3".parse::<Replication>().is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn migrations_are_ordered_and_keyspace_relative() {
+        let versions: Vec<i32> = MIGRATIONS.iter().map(|m| m.version).collect();
+        let mut sorted = versions.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(versions, sorted, "versions strictly increasing");
+        for m in MIGRATIONS {
+            for s in m.statements {
+                assert!(s.contains("{ks}."), "{} names its keyspace", m.name);
+                assert!(s.contains("IF NOT EXISTS"), "{} is idempotent", m.name);
+            }
+        }
+    }
+}

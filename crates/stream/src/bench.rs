@@ -1,0 +1,325 @@
+//! `bench e2e`: rows/s landed in Cassandra and end-to-end latency (`produced_at` to
+//! `WRITETIME`), on a topic and keyspace of its own.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use userstream_registry::RegistryClient;
+use userstream_store::Replication;
+
+use crate::produce::{create_topic, delete_topic, synthetic_user, FramedProducer};
+use crate::{job, StreamConfig, StreamError};
+
+/// What to measure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum BenchMode {
+    /// Offer `rate` rows/s for `duration` while the job runs: latency at a fixed load.
+    Latency {
+        /// Offered rows per second.
+        rate: f64,
+        /// How long to offer it.
+        duration: Duration,
+    },
+    /// Produce `rows` first, then start the job: the sustained rate it lands a backlog at.
+    Throughput {
+        /// Backlog size.
+        rows: u64,
+    },
+}
+
+/// How the bench runs.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// What to measure.
+    pub mode: BenchMode,
+    /// Left out of the figures: the first batches (JIT, connections).
+    pub warmup: Duration,
+    /// Partitions of the bench topic.
+    pub partitions: i32,
+    /// Longest wait for every row to land.
+    pub drain_timeout: Duration,
+    /// Keep the bench topic, keyspace and checkpoints (for inspection).
+    pub keep: bool,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            mode: BenchMode::Latency {
+                rate: 7_000.0,
+                duration: Duration::from_secs(60),
+            },
+            warmup: Duration::from_secs(10),
+            partitions: 2,
+            drain_timeout: Duration::from_secs(600),
+            keep: false,
+        }
+    }
+}
+
+/// Latency percentiles, milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatencySummary {
+    /// Rows measured.
+    pub samples: usize,
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Worst.
+    pub max_ms: f64,
+}
+
+/// The bench's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchReport {
+    /// What was measured.
+    pub mode: BenchMode,
+    /// Topic used.
+    pub topic: String,
+    /// Keyspace used.
+    pub keyspace: String,
+    /// Partitions of the topic.
+    pub partitions: i32,
+    /// Rows produced.
+    pub produced: u64,
+    /// Rate the producer achieved, rows/s.
+    pub produced_rows_per_sec: f64,
+    /// Rows in Cassandra at the end.
+    pub landed: usize,
+    /// Sustained landing rate after warm-up, rows/s (from the rows' write times).
+    pub landed_rows_per_sec: f64,
+    /// `WRITETIME - produced_at` of the rows produced after warm-up (latency mode).
+    pub latency: Option<LatencySummary>,
+    /// Trigger and connector settings in effect.
+    pub settings: Vec<(String, String)>,
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "bench e2e {:?}", self.mode)?;
+        writeln!(
+            f,
+            "  produced {} rows at {:.0} rows/s into {} ({} partitions)",
+            self.produced, self.produced_rows_per_sec, self.topic, self.partitions
+        )?;
+        writeln!(
+            f,
+            "  landed {} rows; sustained {:.0} rows/s after warm-up",
+            self.landed, self.landed_rows_per_sec
+        )?;
+        if let Some(l) = &self.latency {
+            writeln!(
+                f,
+                "  latency produced_at -> WRITETIME over {} rows: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+                l.samples, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+            )?;
+        }
+        for (k, v) in &self.settings {
+            writeln!(f, "  {k} = {v}")?;
+        }
+        Ok(())
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Latency percentiles of `latencies_ms` (any order).
+pub fn summarize(mut latencies_ms: Vec<f64>) -> Option<LatencySummary> {
+    if latencies_ms.is_empty() {
+        return None;
+    }
+    latencies_ms.sort_by(f64::total_cmp);
+    Some(LatencySummary {
+        samples: latencies_ms.len(),
+        p50_ms: percentile(&latencies_ms, 50.0),
+        p90_ms: percentile(&latencies_ms, 90.0),
+        p99_ms: percentile(&latencies_ms, 99.0),
+        max_ms: latencies_ms.last().copied().unwrap_or(f64::NAN),
+    })
+}
+
+/// Rows per second among `write_micros` after the first `warmup` (sorted or not).
+fn sustained_rate(mut write_micros: Vec<i64>, warmup: Duration) -> f64 {
+    write_micros.sort_unstable();
+    let (Some(first), Some(last)) = (write_micros.first(), write_micros.last()) else {
+        return 0.0;
+    };
+    let from = first + i64::try_from(warmup.as_micros()).unwrap_or(i64::MAX);
+    let counted = write_micros.iter().filter(|w| **w >= from).count();
+    let span = (last - from) as f64 / 1e6;
+    if span <= 0.0 {
+        // Everything landed within the warm-up: rate over the whole span.
+        let whole = (last - first) as f64 / 1e6;
+        return if whole > 0.0 { write_micros.len() as f64 / whole } else { 0.0 };
+    }
+    counted as f64 / span
+}
+
+/// Runs the bench on a fresh topic, keyspace and query derived from `base` (same endpoints
+/// and tuning), then removes them unless `options.keep`.
+pub async fn bench_e2e(base: &StreamConfig, options: &BenchOptions) -> Result<BenchReport, StreamError> {
+    let suffix = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
+    let mut config = base.clone();
+    config.topic = format!("userstream-bench-{suffix}");
+    config.subject = None;
+    config.keyspace = format!("bench_{suffix}");
+    config.query_name = format!("userstream-bench-{suffix}");
+    config.starting_offsets = "earliest".into();
+    config.validate()?;
+
+    create_topic(&config.bootstrap_servers, &config.topic, options.partitions).await?;
+    let session = userstream_store::connect(&config.cassandra_contact_point, config.request_timeout).await?;
+    userstream_store::migrate(&session, &config.keyspace, &Replication::default()).await?;
+    let registry = RegistryClient::new(config.registry_url.clone(), config.request_timeout)
+        .map_err(|e| StreamError::Registry {
+            retryable: false,
+            message: e.to_string(),
+        })?;
+    let producer = FramedProducer::new(&config.bootstrap_servers, &registry, &config.subject(), &config.topic).await?;
+
+    let result = measure(&config, options, &producer, &session).await;
+
+    if let Err(e) = job::stop(&config).await {
+        tracing::warn!(error = %e, "stopping the bench queries");
+    }
+    if !options.keep {
+        delete_topic(&config.bootstrap_servers, &config.topic).await;
+        let drop = format!("DROP KEYSPACE IF EXISTS {}", config.keyspace);
+        if let Err(e) = session.query_unpaged(drop.as_str(), &[]).await {
+            tracing::warn!(error = %e, "dropping the bench keyspace");
+        }
+        for name in [config.query_name.clone(), config.rejected_query_name()] {
+            let _ = std::fs::remove_dir_all(config.checkpoint_dir(&name));
+        }
+        let _ = std::fs::remove_file(config.checkpoint_root.join(format!("{}.job.json", config.query_name)));
+        let _ = registry.delete_subject(&config.subject(), false).await;
+        let _ = registry.delete_subject(&config.subject(), true).await;
+    }
+    result
+}
+
+async fn measure(
+    config: &StreamConfig,
+    options: &BenchOptions,
+    producer: &FramedProducer,
+    session: &scylla::client::session::Session,
+) -> Result<BenchReport, StreamError> {
+    let seed = config.topic.clone();
+    let (produced, produce_secs, measure_from) = match &options.mode {
+        BenchMode::Latency { rate, duration } => {
+            job::start(config).await?;
+            // Let the queries reach their first trigger before offering load.
+            wait_first_batch(config, Duration::from_secs(120)).await?;
+            let rows = (rate * duration.as_secs_f64()).round() as u64;
+            let users = (0..rows).map(|i| synthetic_user(&seed, u32::try_from(i).unwrap_or(u32::MAX)));
+            let stats = producer.send_users(users, Some(*rate)).await?;
+            let from = stats.started_at
+                + chrono::Duration::from_std(options.warmup).unwrap_or_else(|_| chrono::Duration::zero());
+            (stats.delivered, stats.elapsed.as_secs_f64(), Some(from))
+        }
+        BenchMode::Throughput { rows } => {
+            let users = (0..*rows).map(|i| synthetic_user(&seed, u32::try_from(i).unwrap_or(u32::MAX)));
+            let stats = producer.send_users(users, None).await?;
+            job::start(config).await?;
+            (stats.delivered, stats.elapsed.as_secs_f64(), None)
+        }
+    };
+
+    let deadline = Instant::now() + options.drain_timeout;
+    let landed = loop {
+        let n = userstream_store::count_users(session, &config.keyspace).await?;
+        if n as u64 >= produced || Instant::now() > deadline {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    let samples = userstream_store::latency_samples(session, &config.keyspace).await?;
+    let writes: Vec<i64> = samples.iter().filter_map(|s| s.write_time_micros).collect();
+    let latency = measure_from.and_then(|from| {
+        let from_ms = from.timestamp_millis();
+        summarize(
+            samples
+                .iter()
+                .filter_map(|s| Some((s.produced_at?.0, s.write_time_micros?)))
+                .filter(|(produced, _)| *produced >= from_ms)
+                .map(|(produced, written)| written as f64 / 1000.0 - produced as f64)
+                .collect(),
+        )
+    });
+    let mut settings = vec![
+        ("trigger".to_owned(), format!("{:?}", config.trigger)),
+        ("maxOffsetsPerTrigger".to_owned(), config.max_offsets_per_trigger.to_string()),
+    ];
+    settings.extend(
+        crate::plan::cassandra_sink_options(config, &config.table)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("spark.")),
+    );
+    Ok(BenchReport {
+        mode: options.mode.clone(),
+        topic: config.topic.clone(),
+        keyspace: config.keyspace.clone(),
+        partitions: options.partitions,
+        produced,
+        produced_rows_per_sec: if produce_secs > 0.0 { produced as f64 / produce_secs } else { 0.0 },
+        landed,
+        landed_rows_per_sec: sustained_rate(writes, options.warmup),
+        latency,
+        settings,
+    })
+}
+
+/// Waits until the users query has finished a batch (an empty one counts).
+async fn wait_first_batch(config: &StreamConfig, timeout: Duration) -> Result<(), StreamError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let status = job::status(config).await?;
+        if status.queries.first().is_some_and(|q| q.last_progress.is_some()) {
+            return Ok(());
+        }
+        if let Some(q) = status.queries.iter().find(|q| q.exception.is_some()) {
+            return Err(StreamError::QueryFailed {
+                name: q.name.clone(),
+                exception: q.exception.clone().unwrap_or_default(),
+            });
+        }
+        if Instant::now() > deadline {
+            return Err(StreamError::QueryFailed {
+                name: config.query_name.clone(),
+                exception: format!("no batch finished within {timeout:?}"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        let s = summarize((1..=100).map(f64::from).collect());
+        let Some(s) = s else { panic!("empty") };
+        assert_eq!((s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms), (50.0, 90.0, 99.0, 100.0));
+        assert!(summarize(vec![]).is_none());
+    }
+
+    #[test]
+    fn sustained_rate_skips_warmup() {
+        // 1 row per ms for 20 s: 1000 rows/s whatever the warm-up.
+        let writes: Vec<i64> = (0..20_000).map(|i| i * 1_000).collect();
+        let rate = sustained_rate(writes, Duration::from_secs(5));
+        assert!((rate - 1000.0).abs() < 1.0, "{rate}");
+    }
+}

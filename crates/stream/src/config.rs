@@ -1,0 +1,322 @@
+//! [`StreamConfig`]: everything the streaming job and its controls need.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+use uuid::Uuid;
+
+use crate::StreamError;
+
+/// Spark Connect URL of the local stack.
+pub const DEFAULT_CONNECT_URL: &str = "sc://127.0.0.1:15002";
+/// Kafka bootstrap servers of the local stack.
+pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
+/// Confluent-compatible API of the local Apicurio registry.
+pub const DEFAULT_REGISTRY_URL: &str = "http://127.0.0.1:8081/apis/ccompat/v7";
+/// Cassandra contact point of the local stack.
+pub const DEFAULT_CASSANDRA: &str = "127.0.0.1:9042";
+/// Name of the users query; the rejected-records query is `<name>-rejected`.
+pub const DEFAULT_QUERY_NAME: &str = "userstream-users";
+
+/// Namespace of the v5 UUIDs that name Spark Connect sessions.
+const SESSION_NAMESPACE: Uuid = Uuid::from_u128(0x5e55_10a5_7d1b_4c3e_9a56_7573_6572_7374);
+
+/// How the Cassandra connector writes (per-write options of the sink; see
+/// `spark-cassandra-connector` `doc/reference.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CassandraOutput {
+    /// `spark.cassandra.output.concurrent.writes`: batches in flight per task.
+    pub concurrent_writes: u32,
+    /// `spark.cassandra.output.consistency.level`, e.g. `LOCAL_ONE`, `LOCAL_QUORUM`.
+    pub consistency_level: String,
+    /// `spark.cassandra.output.batch.grouping.key`: `none`, `replica_set` or `partition`.
+    pub batch_grouping_key: String,
+    /// `spark.cassandra.output.batch.size.rows`; `None` lets the connector size batches by bytes.
+    pub batch_size_rows: Option<u32>,
+}
+
+impl Default for CassandraOutput {
+    fn default() -> Self {
+        Self {
+            // Rows are keyed by random uuids, so each batch holds one partition (one row):
+            // throughput comes from writes in flight, not from batching.
+            concurrent_writes: 16,
+            // One local node: a stronger level is the same single replica.
+            consistency_level: "LOCAL_ONE".into(),
+            batch_grouping_key: "partition".into(),
+            // Multi-partition unlogged batches would trip Cassandra's batch size limits
+            // (5 KiB warn, 50 KiB fail) at about 1 KiB a row.
+            batch_size_rows: None,
+        }
+    }
+}
+
+/// The streaming job: where it reads, where it writes, how it is triggered and supervised.
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    /// Spark Connect server, `sc://host:port` (no parameters: the session is chosen here).
+    pub connect_url: String,
+    /// User id sent to Spark Connect; with the query name it picks the server-side session.
+    pub connect_user: String,
+    /// Kafka bootstrap servers (`kafka.bootstrap.servers` of the source).
+    pub bootstrap_servers: String,
+    /// Schema registry base URL (Confluent API).
+    pub registry_url: Url,
+    /// Registry subject of the values; `None` means `<topic>-value`.
+    pub subject: Option<String>,
+    /// Kafka topic to read.
+    pub topic: String,
+    /// Cassandra contact point, `host:port` (for `verify`, `status` counts, `bench`).
+    pub cassandra_contact_point: String,
+    /// Cassandra keyspace the job writes to.
+    pub keyspace: String,
+    /// Table for decoded users.
+    pub table: String,
+    /// Table for records that could not be decoded.
+    pub rejected_table: String,
+    /// `startingOffsets` on the first start (`earliest`, `latest` or per-partition JSON);
+    /// ignored once a checkpoint exists.
+    pub starting_offsets: String,
+    /// `maxOffsetsPerTrigger`: records read per micro-batch at most.
+    pub max_offsets_per_trigger: u64,
+    /// `failOnDataLoss`: fail the query when offsets it needs were deleted.
+    pub fail_on_data_loss: bool,
+    /// `minPartitions`: split Kafka partitions into at least this many Spark tasks.
+    pub min_partitions: Option<u32>,
+    /// Processing-time trigger of the users query.
+    pub trigger: Duration,
+    /// Processing-time trigger of the rejected-records query (rare records: a slower trigger
+    /// leaves the cores to the users query).
+    pub rejected_trigger: Duration,
+    /// Directory holding one checkpoint directory per query (absolute: the Spark Connect
+    /// server resolves it, not this process).
+    pub checkpoint_root: PathBuf,
+    /// Query name of the users query; the rejected-records query is `<name>-rejected`.
+    pub query_name: String,
+    /// Connector write tuning.
+    pub cassandra_output: CassandraOutput,
+    /// Extra options for the Kafka source (`kafka.*` consumer settings and source options);
+    /// a key the typed fields already set is an error.
+    pub kafka_options: BTreeMap<String, String>,
+    /// Extra options for the Cassandra sink; a key the typed fields already set is an error.
+    pub cassandra_options: BTreeMap<String, String>,
+    /// How often `run` touches the Connect session and checks the queries (Spark 3.5 drops a
+    /// session, and stops its queries, after 1 h without a call).
+    pub keepalive_interval: Duration,
+    /// First delay before restarting a failed query; doubles up to `restart_backoff_max`.
+    pub restart_backoff_initial: Duration,
+    /// Longest delay between restarts.
+    pub restart_backoff_max: Duration,
+    /// Consecutive failed restarts after which `run` gives up with the query's exception.
+    pub max_restarts: u32,
+    /// Timeout of each registry, Kafka and Cassandra request.
+    pub request_timeout: Duration,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self::with_state_dir(".userstream")
+    }
+}
+
+impl StreamConfig {
+    /// Defaults, with checkpoints under `<state_dir>/data/checkpoints` (made absolute against
+    /// the current directory).
+    pub fn with_state_dir(state_dir: impl AsRef<Path>) -> Self {
+        let state_dir = std::path::absolute(state_dir.as_ref())
+            .unwrap_or_else(|_| state_dir.as_ref().to_path_buf());
+        Self {
+            connect_url: DEFAULT_CONNECT_URL.into(),
+            connect_user: "userstream".into(),
+            bootstrap_servers: DEFAULT_BOOTSTRAP.into(),
+            registry_url: Url::parse(DEFAULT_REGISTRY_URL).unwrap_or_else(|_| unreachable_url()),
+            subject: None,
+            topic: "users".into(),
+            cassandra_contact_point: DEFAULT_CASSANDRA.into(),
+            keyspace: "userstream".into(),
+            table: userstream_store::USERS_TABLE.into(),
+            rejected_table: userstream_store::REJECTED_TABLE.into(),
+            starting_offsets: "earliest".into(),
+            max_offsets_per_trigger: 50_000,
+            fail_on_data_loss: true,
+            min_partitions: None,
+            trigger: Duration::from_secs(1),
+            rejected_trigger: Duration::from_secs(5),
+            checkpoint_root: state_dir.join("data").join("checkpoints"),
+            query_name: DEFAULT_QUERY_NAME.into(),
+            cassandra_output: CassandraOutput::default(),
+            kafka_options: BTreeMap::new(),
+            cassandra_options: BTreeMap::new(),
+            keepalive_interval: Duration::from_secs(30),
+            restart_backoff_initial: Duration::from_secs(2),
+            restart_backoff_max: Duration::from_secs(60),
+            max_restarts: 10,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// The registry subject of the topic's values.
+    pub fn subject(&self) -> String {
+        self.subject
+            .clone()
+            .unwrap_or_else(|| userstream_registry::topic_value_subject(&self.topic))
+    }
+
+    /// Name of the rejected-records query.
+    pub fn rejected_query_name(&self) -> String {
+        format!("{}-rejected", self.query_name)
+    }
+
+    /// Checkpoint directory of the query called `name`.
+    pub fn checkpoint_dir(&self, name: &str) -> PathBuf {
+        self.checkpoint_root.join(name)
+    }
+
+    /// The Spark Connect session id: derived from the user and query name, so `start`,
+    /// `status`, `stop` and `run` in different processes share one server-side session and
+    /// see the same queries.
+    pub fn session_id(&self) -> Uuid {
+        Uuid::new_v5(
+            &SESSION_NAMESPACE,
+            format!("{}/{}", self.connect_user, self.query_name).as_bytes(),
+        )
+    }
+
+    /// `(host, port)` of the Connect server.
+    pub fn connect_endpoint(&self) -> Result<(String, u16), StreamError> {
+        let bad = |why: &str| StreamError::Config(vec![format!("connect_url `{}`: {why}", self.connect_url)]);
+        let url = Url::parse(&self.connect_url).map_err(|e| bad(&e.to_string()))?;
+        if url.scheme() != "sc" {
+            return Err(bad("scheme must be sc://"));
+        }
+        if !matches!(url.path(), "" | "/") || url.query().is_some() {
+            return Err(bad("give only sc://host:port; the session is chosen by the query name"));
+        }
+        let host = url.host_str().ok_or_else(|| bad("no host"))?.to_owned();
+        Ok((host, url.port().unwrap_or(15002)))
+    }
+
+    /// Every problem with this configuration, all at once.
+    pub fn validate(&self) -> Result<(), StreamError> {
+        let mut errors = Vec::new();
+        if let Err(StreamError::Config(e)) = self.connect_endpoint() {
+            errors.extend(e);
+        }
+        for (what, name) in [
+            ("keyspace", &self.keyspace),
+            ("table", &self.table),
+            ("rejected_table", &self.rejected_table),
+        ] {
+            if !userstream_store::is_valid_identifier(name) {
+                errors.push(format!("{what} `{name}` is not a valid Cassandra name"));
+            }
+        }
+        if self.topic.is_empty() {
+            errors.push("topic is empty".into());
+        }
+        if self.query_name.is_empty()
+            || !self
+                .query_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            errors.push(format!(
+                "query_name `{}`: letters, digits, `-`, `_`, `.` only (it names a directory)",
+                self.query_name
+            ));
+        }
+        if !self.checkpoint_root.is_absolute() {
+            errors.push(format!(
+                "checkpoint_root `{}` must be absolute (the Spark server resolves it)",
+                self.checkpoint_root.display()
+            ));
+        }
+        if self.max_offsets_per_trigger == 0 {
+            errors.push("max_offsets_per_trigger must be above 0".into());
+        }
+        if self.trigger.is_zero() || self.rejected_trigger.is_zero() {
+            errors.push("triggers must be above 0".into());
+        }
+        if self.keepalive_interval.is_zero() || self.keepalive_interval > Duration::from_secs(1800) {
+            errors.push("keepalive_interval must be within (0, 30m] (sessions expire after 1 h idle)".into());
+        }
+        if self.cassandra_output.concurrent_writes == 0 {
+            errors.push("cassandra_output.concurrent_writes must be above 0".into());
+        }
+        if !["none", "replica_set", "partition"]
+            .contains(&self.cassandra_output.batch_grouping_key.as_str())
+        {
+            errors.push(format!(
+                "cassandra_output.batch_grouping_key `{}`: none, replica_set or partition",
+                self.cassandra_output.batch_grouping_key
+            ));
+        }
+        let typed_kafka = crate::plan::kafka_source_options(self);
+        for key in self.kafka_options.keys() {
+            if typed_kafka.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+                errors.push(format!("kafka_options `{key}` conflicts with a typed setting"));
+            }
+        }
+        let typed_sink = crate::plan::cassandra_sink_options(self, &self.table);
+        for key in self.cassandra_options.keys() {
+            if typed_sink.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+                errors.push(format!("cassandra_options `{key}` conflicts with a typed setting"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(StreamError::Config(errors))
+        }
+    }
+}
+
+#[cold]
+fn unreachable_url() -> Url {
+    // The constant above parses; this only keeps `unwrap` out of library code.
+    Url::from_directory_path("/").unwrap_or_else(|()| unreachable!("`/` is a directory path"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        let config = StreamConfig::with_state_dir("/work/main/.userstream");
+        assert_eq!(config.validate().ok(), Some(()));
+        assert_eq!(
+            config.checkpoint_dir(&config.query_name),
+            PathBuf::from("/work/main/.userstream/data/checkpoints/userstream-users")
+        );
+        assert_eq!(config.subject(), "users-value");
+        assert_eq!(config.rejected_query_name(), "userstream-users-rejected");
+        assert_eq!(config.connect_endpoint().ok(), Some(("127.0.0.1".into(), 15002)));
+    }
+
+    #[test]
+    fn session_id_is_stable_per_query() {
+        let a = StreamConfig::default();
+        let mut b = StreamConfig::default();
+        assert_eq!(a.session_id(), b.session_id());
+        b.query_name = "other".into();
+        assert_ne!(a.session_id(), b.session_id());
+    }
+
+    #[test]
+    fn every_error_at_once() {
+        let mut config = StreamConfig::default();
+        config.keyspace = "bad-name".into();
+        config.max_offsets_per_trigger = 0;
+        config.connect_url = "http://x:1".into();
+        config
+            .kafka_options
+            .insert("maxOffsetsPerTrigger".into(), "5".into());
+        let Err(StreamError::Config(errors)) = config.validate() else {
+            panic!("invalid config accepted");
+        };
+        assert_eq!(errors.len(), 4, "{errors:?}");
+    }
+}

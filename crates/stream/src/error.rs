@@ -1,0 +1,109 @@
+//! [`StreamError`].
+
+use userstream_store::StoreError;
+
+/// Errors of the streaming job and its controls. [`StreamError::is_retryable`] says whether
+/// trying again can help.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The configuration is invalid; every problem is listed.
+    #[error("invalid stream configuration:\n  - {}", .0.join("\n  - "))]
+    Config(Vec<String>),
+    /// The Spark Connect server cannot be reached or did not answer; retryable.
+    #[error("cannot reach Spark Connect at {url}: {reason} (is spark-connect running? `userstream stack status`)")]
+    Connect {
+        /// The `sc://` URL tried.
+        url: String,
+        /// The client's reason.
+        reason: String,
+    },
+    /// The server refused or failed a request (analysis error, bad option, ...).
+    #[error("Spark Connect request failed: {0}")]
+    Query(String),
+    /// The server answered something this client does not understand.
+    #[error("unexpected Spark Connect answer: {0}")]
+    Protocol(String),
+    /// The subject has no schema yet.
+    #[error("schema registry subject `{subject}` has no schema (run `userstream setup`, or produce first)")]
+    NoSchema {
+        /// The subject.
+        subject: String,
+    },
+    /// The schema registry failed; retryable when it is unreachable.
+    #[error("schema registry: {message}")]
+    Registry {
+        /// What failed.
+        message: String,
+        /// Whether a retry can help.
+        retryable: bool,
+    },
+    /// Kafka failed.
+    #[error("Kafka: {0}")]
+    Kafka(String),
+    /// Cassandra failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A streaming query stopped with an exception and could not be restarted.
+    #[error("streaming query `{name}` failed: {exception}")]
+    QueryFailed {
+        /// The query name.
+        name: String,
+        /// The query's exception (or why it could not be restarted).
+        exception: String,
+    },
+    /// A local file (the job state file) could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StreamError {
+    /// Whether trying again later can help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Connect { .. } | Self::Kafka(_) => true,
+            Self::Registry { retryable, .. } => *retryable,
+            Self::Store(StoreError::Connect { .. } | StoreError::Query { .. }) => true,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn from_status(url: &str, status: &tonic::Status) -> Self {
+        use tonic::Code;
+        match status.code() {
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted => {
+                Self::Connect {
+                    url: url.to_owned(),
+                    reason: format!("{:?}: {}", status.code(), status.message()),
+                }
+            }
+            _ => Self::Query(status.message().to_owned()),
+        }
+    }
+
+    pub(crate) fn spark(url: &str, e: spark_connect_rs::errors::SparkError) -> Self {
+        use spark_connect_rs::errors::SparkError as E;
+        match e {
+            E::Unavailable(m)
+            | E::DeadlineExceeded(m)
+            | E::Cancelled(m)
+            | E::Aborted(m)
+            | E::InvalidConnectionUrl(m) => {
+                Self::Connect {
+                    url: url.to_owned(),
+                    reason: m,
+                }
+            }
+            E::ExternalError(m) => Self::Connect {
+                url: url.to_owned(),
+                reason: m.to_string(),
+            },
+            other => Self::Query(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,569 @@
+//! `start`, `status`, `stop`: the two streaming queries of the job.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use spark_connect_rs::spark;
+use spark_connect_rs::streaming::Trigger;
+use spark_connect_rs::{DataFrame, SparkSession, SparkSessionBuilder};
+use userstream_registry::{RegisteredSchema, RegistryClient};
+
+use crate::plan::{self, WriterSchema};
+use crate::rpc::{ActiveQuery, Rpc};
+use crate::{StreamConfig, StreamError};
+
+/// The Cassandra connector's data source.
+const CASSANDRA_FORMAT: &str = "org.apache.spark.sql.cassandra";
+
+/// One streaming query as started or found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryInfo {
+    /// Query name.
+    pub name: String,
+    /// Query id: stable across restarts from the same checkpoint.
+    pub id: String,
+    /// Run id: new at every (re)start.
+    pub run_id: String,
+    /// Its checkpoint directory.
+    pub checkpoint: PathBuf,
+    /// `false` when it was already running and `start` left it alone.
+    pub started_now: bool,
+}
+
+/// What [`start`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobInfo {
+    /// Spark Connect session holding the queries.
+    pub session_id: String,
+    /// The users query.
+    pub users: QueryInfo,
+    /// The rejected-records query.
+    pub rejected: QueryInfo,
+    /// Registry schema ids the job decodes (one per subject version).
+    pub schema_ids: Vec<u32>,
+}
+
+impl fmt::Display for JobInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for q in [&self.users, &self.rejected] {
+            writeln!(
+                f,
+                "{:<28} {}  id {}  run {}  checkpoint {}",
+                q.name,
+                if q.started_now { "started        " } else { "already running" },
+                q.id,
+                q.run_id,
+                q.checkpoint.display()
+            )?;
+        }
+        write!(
+            f,
+            "session {}; decoding schema ids {:?}",
+            self.session_id, self.schema_ids
+        )
+    }
+}
+
+/// Offsets of one source in a progress report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceProgress {
+    /// Spark's description of the source.
+    pub description: String,
+    /// Offsets at the start of the batch (`{"topic": {"0": 123}}`).
+    pub start_offset: serde_json::Value,
+    /// Offsets at its end.
+    pub end_offset: serde_json::Value,
+    /// Latest offsets available when the batch was planned.
+    pub latest_offset: serde_json::Value,
+}
+
+/// The last progress report of a query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    /// Micro-batch id.
+    pub batch_id: i64,
+    /// When the batch started (ISO 8601).
+    pub timestamp: String,
+    /// Rows read in the batch.
+    pub num_input_rows: i64,
+    /// Rows per second arriving (absent when Spark cannot say, e.g. first batch).
+    pub input_rows_per_second: Option<f64>,
+    /// Rows per second processed.
+    pub processed_rows_per_second: Option<f64>,
+    /// Wall time of the whole trigger (`durationMs.triggerExecution`).
+    pub batch_duration_ms: Option<i64>,
+    /// Per-source offsets.
+    pub sources: Vec<SourceProgress>,
+}
+
+impl Progress {
+    /// Parses one `StreamingQueryProgress` JSON document.
+    pub fn from_json(json: &str) -> Result<Self, StreamError> {
+        let v: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| StreamError::Protocol(format!("progress is not JSON: {e}")))?;
+        let sources = v["sources"]
+            .as_array()
+            .map(|sources| {
+                sources
+                    .iter()
+                    .map(|s| SourceProgress {
+                        description: s["description"].as_str().unwrap_or_default().to_owned(),
+                        start_offset: offsets(&s["startOffset"]),
+                        end_offset: offsets(&s["endOffset"]),
+                        latest_offset: offsets(&s["latestOffset"]),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            batch_id: v["batchId"].as_i64().unwrap_or(-1),
+            timestamp: v["timestamp"].as_str().unwrap_or_default().to_owned(),
+            num_input_rows: v["numInputRows"].as_i64().unwrap_or(0),
+            input_rows_per_second: v["inputRowsPerSecond"].as_f64(),
+            processed_rows_per_second: v["processedRowsPerSecond"].as_f64(),
+            batch_duration_ms: v["durationMs"]["triggerExecution"].as_i64(),
+            sources,
+        })
+    }
+}
+
+/// Spark writes offsets as a JSON object, or as a string holding one.
+fn offsets(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::String(s) => {
+            serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.clone()))
+        }
+        other => other.clone(),
+    }
+}
+
+/// The state of one query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueryStatus {
+    /// Query name.
+    pub name: String,
+    /// Whether it runs now.
+    pub active: bool,
+    /// Query id (of the running query, else of the last one started).
+    pub id: Option<String>,
+    /// Run id.
+    pub run_id: Option<String>,
+    /// Spark's status message, e.g. "Waiting for data to arrive".
+    pub message: Option<String>,
+    /// Whether a trigger is executing now.
+    pub trigger_active: bool,
+    /// Last progress report; `None` when no batch has finished yet.
+    pub last_progress: Option<Progress>,
+    /// The exception that stopped it, when it failed.
+    pub exception: Option<String>,
+}
+
+/// The state of the job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamStatus {
+    /// Spark Connect session of the job.
+    pub session_id: String,
+    /// The users query, then the rejected-records query.
+    pub queries: Vec<QueryStatus>,
+}
+
+impl StreamStatus {
+    /// Whether every query of the job runs.
+    pub fn all_active(&self) -> bool {
+        self.queries.iter().all(|q| q.active)
+    }
+}
+
+impl fmt::Display for StreamStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Spark Connect session {}", self.session_id)?;
+        for q in &self.queries {
+            writeln!(
+                f,
+                "{}: {}",
+                q.name,
+                if q.active { "ACTIVE" } else { "not running" }
+            )?;
+            if let (Some(id), Some(run)) = (&q.id, &q.run_id) {
+                writeln!(f, "  id {id}  run {run}")?;
+            }
+            if let Some(m) = &q.message {
+                writeln!(
+                    f,
+                    "  status: {m}{}",
+                    if q.trigger_active { " (trigger running)" } else { "" }
+                )?;
+            }
+            match &q.last_progress {
+                None if q.active => writeln!(f, "  no batch finished yet")?,
+                None => {}
+                Some(p) => {
+                    let rate = |r: Option<f64>| r.map_or("n/a".to_owned(), |r| format!("{r:.1}"));
+                    writeln!(
+                        f,
+                        "  last batch {} at {}: {} rows, input {} rows/s, processed {} rows/s, {} ms",
+                        p.batch_id,
+                        p.timestamp,
+                        p.num_input_rows,
+                        rate(p.input_rows_per_second),
+                        rate(p.processed_rows_per_second),
+                        p.batch_duration_ms.map_or("n/a".to_owned(), |d| d.to_string()),
+                    )?;
+                    for s in &p.sources {
+                        writeln!(f, "  offsets {} -> {} (latest {})", s.start_offset, s.end_offset, s.latest_offset)?;
+                    }
+                }
+            }
+            if let Some(e) = &q.exception {
+                writeln!(f, "  FAILED: {}", first_lines(e, 6))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn first_lines(s: &str, n: usize) -> String {
+    s.lines().take(n).collect::<Vec<_>>().join("\n    ")
+}
+
+/// A Spark Connect session of the crate bound to the job's session id.
+pub(crate) async fn job_session(config: &StreamConfig) -> Result<SparkSession, StreamError> {
+    let (host, port) = config.connect_endpoint()?;
+    let url = format!(
+        "sc://{host}:{port}/;user_id={};session_id={}",
+        config.connect_user,
+        config.session_id()
+    );
+    let builder = SparkSessionBuilder::remote(&url).app_name("userstream");
+    match tokio::time::timeout(config.request_timeout, builder.build()).await {
+        Ok(Ok(session)) => Ok(session),
+        Ok(Err(e)) => Err(StreamError::spark(&config.connect_url, e)),
+        Err(_) => Err(StreamError::Connect {
+            url: config.connect_url.clone(),
+            reason: format!("no session within {:?}", config.request_timeout),
+        }),
+    }
+}
+
+/// Every version of the config's subject, oldest first.
+pub async fn fetch_writer_schemas(config: &StreamConfig) -> Result<Vec<WriterSchema>, StreamError> {
+    let subject = config.subject();
+    let registry_error = |e: userstream_registry::RegistryError| StreamError::Registry {
+        retryable: e.is_retryable(),
+        message: e.to_string(),
+    };
+    let client = RegistryClient::new(config.registry_url.clone(), config.request_timeout)
+        .map_err(registry_error)?;
+    let versions = match client.versions(&subject).await {
+        Ok(v) => v,
+        Err(e) if e.is_not_found() => return Err(StreamError::NoSchema { subject }),
+        Err(e) => return Err(registry_error(e)),
+    };
+    if versions.is_empty() {
+        return Err(StreamError::NoSchema { subject });
+    }
+    let http = reqwest::Client::builder()
+        .timeout(config.request_timeout)
+        .build()
+        .map_err(|e| StreamError::Registry {
+            message: e.to_string(),
+            retryable: false,
+        })?;
+    let mut schemas = Vec::with_capacity(versions.len());
+    for version in versions {
+        // The registry client has no get-by-version; the call is one GET.
+        let mut url = config.registry_url.clone();
+        url.path_segments_mut()
+            .map_err(|()| StreamError::Registry {
+                message: format!("{} cannot be a base URL", config.registry_url),
+                retryable: false,
+            })?
+            .pop_if_empty()
+            .extend(["subjects", &subject, "versions", &version.to_string()]);
+        let fetched: RegisteredSchema = http
+            .get(url.clone())
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| StreamError::Registry {
+                message: format!("GET {url}: {e}"),
+                retryable: true,
+            })?
+            .json()
+            .await
+            .map_err(|e| StreamError::Registry {
+                message: format!("GET {url}: {e}"),
+                retryable: false,
+            })?;
+        schemas.push(WriterSchema {
+            id: fetched.id.0,
+            version: fetched.version,
+            schema: fetched.schema,
+        });
+    }
+    schemas.sort_by_key(|s| s.version);
+    schemas.dedup_by_key(|s| s.id);
+    Ok(schemas)
+}
+
+fn state_file(config: &StreamConfig) -> PathBuf {
+    config
+        .checkpoint_root
+        .join(format!("{}.job.json", config.query_name))
+}
+
+fn save_state(config: &StreamConfig, job: &JobInfo) -> Result<(), StreamError> {
+    let path = state_file(config);
+    let io = |source| StreamError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(&config.checkpoint_root).map_err(io)?;
+    let text = serde_json::to_string_pretty(job)
+        .map_err(|e| StreamError::Protocol(e.to_string()))?;
+    std::fs::write(&path, text).map_err(io)
+}
+
+/// The job as last started by any process, from its state file.
+pub(crate) fn load_state(config: &StreamConfig) -> Option<JobInfo> {
+    let text = std::fs::read_to_string(state_file(config)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+async fn start_query(
+    df: DataFrame,
+    config: &StreamConfig,
+    name: &str,
+    table: &str,
+    trigger: std::time::Duration,
+    extra: &[(&str, &str)],
+) -> Result<QueryInfo, StreamError> {
+    let checkpoint = config.checkpoint_dir(name);
+    let mut writer = df
+        .write_stream()
+        .format(CASSANDRA_FORMAT)
+        .query_name(name)
+        .trigger(Trigger::ProcessingTimeInterval(format!(
+            "{} milliseconds",
+            trigger.as_millis()
+        )))
+        .option("checkpointLocation", &checkpoint.display().to_string());
+    // One `option` per key: `options()` replaces everything set before it in this crate.
+    for (key, value) in plan::cassandra_sink_options(config, table)
+        .into_iter()
+        .chain(config.cassandra_options.clone())
+    {
+        writer = writer.option(&key, &value);
+    }
+    for (key, value) in extra {
+        writer = writer.option(key, value);
+    }
+    let query = writer
+        .start(None)
+        .await
+        .map_err(|e| StreamError::spark(&config.connect_url, e))?;
+    tracing::info!(name, id = query.id(), run_id = query.run_id(), "streaming query started");
+    Ok(QueryInfo {
+        name: name.to_owned(),
+        id: query.id(),
+        run_id: query.run_id(),
+        checkpoint,
+        started_now: true,
+    })
+}
+
+fn running(config: &StreamConfig, q: &ActiveQuery, name: &str) -> QueryInfo {
+    QueryInfo {
+        name: name.to_owned(),
+        id: q.id.id.clone(),
+        run_id: q.id.run_id.clone(),
+        checkpoint: config.checkpoint_dir(name),
+        started_now: false,
+    }
+}
+
+/// Starts the job's queries that are not running (both, normally), resuming from their
+/// checkpoints. Idempotent: a running query is left alone.
+pub async fn start(config: &StreamConfig) -> Result<JobInfo, StreamError> {
+    config.validate()?;
+    let schemas = fetch_writer_schemas(config).await?;
+    start_with(config, &schemas).await
+}
+
+pub(crate) async fn start_with(
+    config: &StreamConfig,
+    schemas: &[WriterSchema],
+) -> Result<JobInfo, StreamError> {
+    let mut rpc = Rpc::connect(config).await?;
+    let users_name = config.query_name.clone();
+    let rejected_name = config.rejected_query_name();
+    let active = rpc.active().await?;
+    let find = |name: &str| active.iter().find(|q| q.name.as_deref() == Some(name));
+    let (users_active, rejected_active) = (find(&users_name), find(&rejected_name));
+
+    let spark = job_session(config).await?;
+    // age_at_ingest and every timestamp function: UTC, whatever the server's zone.
+    rpc.set_conf("spark.sql.session.timeZone", "UTC").await?;
+    let job = plan::build(&spark, config, schemas);
+
+    let users = match users_active {
+        Some(q) => running(config, q, &users_name),
+        None => {
+            start_query(job.users, config, &users_name, &config.table, config.trigger, &[])
+                .await?
+        }
+    };
+    let rejected = match rejected_active {
+        Some(q) => running(config, q, &rejected_name),
+        None => {
+            // Lightweight transaction: a replayed batch keeps the first `first_seen`.
+            start_query(
+                job.rejected,
+                config,
+                &rejected_name,
+                &config.rejected_table,
+                config.rejected_trigger,
+                &[("spark.cassandra.output.ifNotExists", "true")],
+            )
+            .await?
+        }
+    };
+    let info = JobInfo {
+        session_id: config.session_id().to_string(),
+        users,
+        rejected,
+        schema_ids: schemas.iter().map(|s| s.id).collect(),
+    };
+    if info.users.started_now || info.rejected.started_now {
+        save_state(config, &info)?;
+    }
+    Ok(info)
+}
+
+async fn query_status(
+    rpc: &mut Rpc,
+    name: &str,
+    active: Option<&ActiveQuery>,
+    last_known: Option<&QueryInfo>,
+) -> Result<QueryStatus, StreamError> {
+    let Some(q) = active else {
+        // Not running: the server keeps a stopped query of this session for a while, so
+        // ask it why the last run ended.
+        let mut exception = None;
+        if let Some(known) = last_known {
+            let id = spark::StreamingQueryInstanceId {
+                id: known.id.clone(),
+                run_id: known.run_id.clone(),
+            };
+            exception = rpc.exception(&id).await.unwrap_or(None);
+        }
+        return Ok(QueryStatus {
+            name: name.to_owned(),
+            active: false,
+            id: last_known.map(|k| k.id.clone()),
+            run_id: last_known.map(|k| k.run_id.clone()),
+            message: None,
+            trigger_active: false,
+            last_progress: None,
+            exception,
+        });
+    };
+    let status = rpc.status(&q.id).await?;
+    let last_progress = match rpc.recent_progress(&q.id).await?.last() {
+        Some(json) => Some(Progress::from_json(json)?),
+        None => None,
+    };
+    let exception = if status.is_active {
+        None
+    } else {
+        rpc.exception(&q.id).await?
+    };
+    Ok(QueryStatus {
+        name: name.to_owned(),
+        active: status.is_active,
+        id: Some(q.id.id.clone()),
+        run_id: Some(q.id.run_id.clone()),
+        message: Some(status.status_message),
+        trigger_active: status.is_trigger_active,
+        last_progress,
+        exception,
+    })
+}
+
+/// The job's queries: active or not, ids, last progress (or that no batch finished yet) and,
+/// for a stopped query, the exception that stopped it. Touches the Connect session.
+pub async fn status(config: &StreamConfig) -> Result<StreamStatus, StreamError> {
+    config.validate()?;
+    let mut rpc = Rpc::connect(config).await?;
+    let active = rpc.active().await?;
+    let known = load_state(config);
+    let mut queries = Vec::new();
+    for (name, last) in [
+        (config.query_name.clone(), known.as_ref().map(|k| &k.users)),
+        (config.rejected_query_name(), known.as_ref().map(|k| &k.rejected)),
+    ] {
+        let q = active.iter().find(|q| q.name.as_deref() == Some(name.as_str()));
+        queries.push(query_status(&mut rpc, &name, q, last).await?);
+    }
+    Ok(StreamStatus {
+        session_id: config.session_id().to_string(),
+        queries,
+    })
+}
+
+/// Stops the job's running queries (each after its batch in flight) and returns the names
+/// stopped. The checkpoints stay: the next `start` resumes.
+pub async fn stop(config: &StreamConfig) -> Result<Vec<String>, StreamError> {
+    config.validate()?;
+    let mut rpc = Rpc::connect(config).await?;
+    let mut stopped = Vec::new();
+    for name in [config.query_name.clone(), config.rejected_query_name()] {
+        if let Some(q) = rpc.find(&name).await? {
+            rpc.stop(&q.id).await?;
+            tracing::info!(name, "streaming query stopped");
+            stopped.push(name);
+        }
+    }
+    Ok(stopped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_parses_spark_json() -> Result<(), StreamError> {
+        let json = r#"{"id":"a","runId":"b","name":"userstream-users","timestamp":"2026-11-26T14:00:00.000Z",
+          "batchId":3,"numInputRows":500,"inputRowsPerSecond":250.0,"processedRowsPerSecond":900.5,
+          "durationMs":{"triggerExecution":555,"addBatch":400},
+          "sources":[{"description":"KafkaV2[Subscribe[users]]","startOffset":{"users":{"0":0}},
+          "endOffset":{"users":{"0":500}},"latestOffset":{"users":{"0":500}},"numInputRows":500}],
+          "sink":{"description":"cassandra"}}"#;
+        let p = Progress::from_json(json)?;
+        assert_eq!(p.batch_id, 3);
+        assert_eq!(p.num_input_rows, 500);
+        assert_eq!(p.processed_rows_per_second, Some(900.5));
+        assert_eq!(p.batch_duration_ms, Some(555));
+        assert_eq!(p.sources[0].end_offset["users"]["0"], 500);
+        Ok(())
+    }
+
+    #[test]
+    fn status_says_when_no_batch_finished() {
+        let status = StreamStatus {
+            session_id: "s".into(),
+            queries: vec![QueryStatus {
+                name: "userstream-users".into(),
+                active: true,
+                id: Some("i".into()),
+                run_id: Some("r".into()),
+                message: Some("Initializing sources".into()),
+                trigger_active: true,
+                last_progress: None,
+                exception: None,
+            }],
+        };
+        assert!(status.to_string().contains("no batch finished yet"));
+    }
+}

@@ -1,0 +1,255 @@
+//! The Spark Connect calls spark-connect-rs 0.0.2 gets wrong or lacks, made directly with
+//! tonic over the crate's generated protobuf types: streaming-query commands whose crate
+//! wrappers panic (`last_progress`/`recent_progress` before the first batch, `active` on a
+//! query without id) and lookups of queries by name.
+
+use std::time::Duration;
+
+use spark_connect_rs::plan::LogicalPlanBuilder;
+use spark_connect_rs::spark;
+use spark_connect_rs::spark::spark_connect_service_client::SparkConnectServiceClient;
+use spark_connect_rs::spark::streaming_query_command::Command as QueryCommand;
+use spark_connect_rs::spark::streaming_query_command_result::{
+    ExceptionResult, ResultType as QueryResult, StatusResult,
+};
+use spark_connect_rs::spark::streaming_query_manager_command::Command as ManagerCommand;
+use spark_connect_rs::spark::streaming_query_manager_command_result::ResultType as ManagerResult;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::{StreamConfig, StreamError};
+
+/// A query as the server lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ActiveQuery {
+    pub name: Option<String>,
+    pub id: spark::StreamingQueryInstanceId,
+}
+
+/// A raw Spark Connect client bound to the job's session.
+#[derive(Debug, Clone)]
+pub(crate) struct Rpc {
+    client: SparkConnectServiceClient<Channel>,
+    session_id: String,
+    user_id: String,
+    url: String,
+    timeout: Duration,
+}
+
+impl Rpc {
+    pub async fn connect(config: &StreamConfig) -> Result<Self, StreamError> {
+        let (host, port) = config.connect_endpoint()?;
+        let endpoint = format!("http://{host}:{port}");
+        let connect_error = |reason: String| StreamError::Connect {
+            url: config.connect_url.clone(),
+            reason,
+        };
+        let channel = Endpoint::from_shared(endpoint)
+            .map_err(|e| connect_error(e.to_string()))?
+            .connect_timeout(config.request_timeout)
+            .connect()
+            .await
+            .map_err(|e| connect_error(format!("{e}: {}", source_chain(&e))))?;
+        Ok(Self {
+            client: SparkConnectServiceClient::new(channel),
+            session_id: config.session_id().to_string(),
+            user_id: config.connect_user.clone(),
+            url: config.connect_url.clone(),
+            timeout: config.request_timeout,
+        })
+    }
+
+    /// Runs one command and returns every response of its stream.
+    async fn execute(
+        &mut self,
+        command: spark::command::CommandType,
+        timeout: Duration,
+    ) -> Result<Vec<spark::ExecutePlanResponse>, StreamError> {
+        let request = spark::ExecutePlanRequest {
+            session_id: self.session_id.clone(),
+            user_context: Some(spark::UserContext {
+                user_id: self.user_id.clone(),
+                user_name: self.user_id.clone(),
+                extensions: vec![],
+            }),
+            operation_id: Some(uuid::Uuid::new_v4().to_string()),
+            plan: Some(LogicalPlanBuilder::plan_cmd(command)),
+            client_type: Some("userstream".to_owned()),
+            request_options: vec![],
+            tags: vec![],
+        };
+        let url = self.url.clone();
+        let call = async {
+            let mut stream = self.client.execute_plan(request).await?.into_inner();
+            let mut responses = Vec::new();
+            while let Some(response) = stream.message().await? {
+                responses.push(response);
+            }
+            Ok::<_, tonic::Status>(responses)
+        };
+        match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(responses)) => Ok(responses),
+            Ok(Err(status)) => Err(StreamError::from_status(&url, &status)),
+            Err(_) => Err(StreamError::Connect {
+                url,
+                reason: format!("no answer within {timeout:?}"),
+            }),
+        }
+    }
+
+    /// The session's active queries.
+    pub async fn active(&mut self) -> Result<Vec<ActiveQuery>, StreamError> {
+        let command = spark::command::CommandType::StreamingQueryManagerCommand(
+            spark::StreamingQueryManagerCommand {
+                command: Some(ManagerCommand::Active(true)),
+            },
+        );
+        let timeout = self.timeout;
+        for response in self.execute(command, timeout).await? {
+            if let Some(spark::execute_plan_response::ResponseType::StreamingQueryManagerCommandResult(
+                result,
+            )) = response.response_type
+            {
+                if let Some(ManagerResult::Active(active)) = result.result_type {
+                    return Ok(active
+                        .active_queries
+                        .into_iter()
+                        .filter_map(|q| {
+                            Some(ActiveQuery {
+                                name: q.name,
+                                id: q.id?,
+                            })
+                        })
+                        .collect());
+                }
+            }
+        }
+        Err(StreamError::Protocol("no answer to StreamingQueryManagerCommand.active".into()))
+    }
+
+    /// The active query called `name`, if any.
+    pub async fn find(&mut self, name: &str) -> Result<Option<ActiveQuery>, StreamError> {
+        Ok(self
+            .active()
+            .await?
+            .into_iter()
+            .find(|q| q.name.as_deref() == Some(name)))
+    }
+
+    async fn query_command(
+        &mut self,
+        id: &spark::StreamingQueryInstanceId,
+        command: QueryCommand,
+        timeout: Duration,
+    ) -> Result<Option<QueryResult>, StreamError> {
+        let command =
+            spark::command::CommandType::StreamingQueryCommand(spark::StreamingQueryCommand {
+                query_id: Some(id.clone()),
+                command: Some(command),
+            });
+        for response in self.execute(command, timeout).await? {
+            if let Some(spark::execute_plan_response::ResponseType::StreamingQueryCommandResult(
+                result,
+            )) = response.response_type
+            {
+                return Ok(result.result_type);
+            }
+        }
+        Ok(None)
+    }
+
+    pub async fn status(
+        &mut self,
+        id: &spark::StreamingQueryInstanceId,
+    ) -> Result<StatusResult, StreamError> {
+        let timeout = self.timeout;
+        match self.query_command(id, QueryCommand::Status(true), timeout).await? {
+            Some(QueryResult::Status(status)) => Ok(status),
+            other => Err(StreamError::Protocol(format!("status answered {other:?}"))),
+        }
+    }
+
+    /// Progress reports (JSON), oldest first; empty before the first batch finished (where
+    /// the crate's `last_progress` panics).
+    pub async fn recent_progress(
+        &mut self,
+        id: &spark::StreamingQueryInstanceId,
+    ) -> Result<Vec<String>, StreamError> {
+        let timeout = self.timeout;
+        match self
+            .query_command(id, QueryCommand::RecentProgress(true), timeout)
+            .await?
+        {
+            Some(QueryResult::RecentProgress(p)) => Ok(p.recent_progress_json),
+            other => Err(StreamError::Protocol(format!("recentProgress answered {other:?}"))),
+        }
+    }
+
+    /// The exception that ended the query, if it failed.
+    pub async fn exception(
+        &mut self,
+        id: &spark::StreamingQueryInstanceId,
+    ) -> Result<Option<String>, StreamError> {
+        let timeout = self.timeout;
+        match self.query_command(id, QueryCommand::Exception(true), timeout).await? {
+            Some(QueryResult::Exception(ExceptionResult {
+                exception_message: Some(message),
+                error_class,
+                ..
+            })) => Ok(Some(match error_class {
+                Some(class) => format!("{message} [{class}]"),
+                None => message,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Stops the query; returns when it has stopped (Spark waits for the running batch).
+    pub async fn stop(&mut self, id: &spark::StreamingQueryInstanceId) -> Result<(), StreamError> {
+        // A batch in flight must finish first.
+        let timeout = self.timeout.max(Duration::from_secs(120));
+        self.query_command(id, QueryCommand::Stop(true), timeout).await?;
+        Ok(())
+    }
+
+    /// Sets a session SQL conf.
+    pub async fn set_conf(&mut self, key: &str, value: &str) -> Result<(), StreamError> {
+        let request = spark::ConfigRequest {
+            session_id: self.session_id.clone(),
+            user_context: Some(spark::UserContext {
+                user_id: self.user_id.clone(),
+                user_name: self.user_id.clone(),
+                extensions: vec![],
+            }),
+            client_type: Some("userstream".to_owned()),
+            operation: Some(spark::config_request::Operation {
+                op_type: Some(spark::config_request::operation::OpType::Set(
+                    spark::config_request::Set {
+                        pairs: vec![spark::KeyValue {
+                            key: key.to_owned(),
+                            value: Some(value.to_owned()),
+                        }],
+                    },
+                )),
+            }),
+        };
+        let url = self.url.clone();
+        match tokio::time::timeout(self.timeout, self.client.config(request)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(status)) => Err(StreamError::from_status(&url, &status)),
+            Err(_) => Err(StreamError::Connect {
+                url,
+                reason: "no answer to a config request".into(),
+            }),
+        }
+    }
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.join(": ")
+}

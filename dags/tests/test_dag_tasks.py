@@ -1,0 +1,249 @@
+"""The DAGs' task functions, run against a fake `userstream` binary.
+
+The fake (fake_userstream.py) keeps its state in a JSON file (is the query active, what verify
+reports) and appends every command line it receives to a log, so the tests see exactly what the
+tasks ran.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from airflow.models.dagbag import DagBag
+from airflow.sdk import Variable
+
+DAGS_DIR = Path(__file__).resolve().parent.parent
+FAKE = Path(__file__).resolve().with_name("fake_userstream.py")
+
+
+GOOD_REPORT = {
+    "kafka_unique_ids": 100,
+    "cassandra_rows": 100,
+    "missing_count": 0,
+    "missing_ids": [],
+    "extra_count": 0,
+    "field_mismatch_count": 0,
+    "field_mismatches": [],
+    "rejected_rows": 0,
+    "dlq_count": 3,
+}
+GOOD_COUNTS = {
+    "kafka_count": 100,
+    "cassandra_count": 100,
+    "missing": 0,
+    "extra": 0,
+    "field_mismatches": 0,
+    "rejected_rows": 0,
+    "dlq_count": 3,
+}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    return DagBag(dag_folder=str(DAGS_DIR), include_examples=False)
+
+
+class Fake:
+    def __init__(self, tmp_path: Path, monkeypatch):
+        self.state_file = tmp_path / "state.json"
+        self.calls_file = tmp_path / "calls.jsonl"
+        exe = tmp_path / "userstream"
+        exe.write_text(f"#!{sys.executable}\n" + FAKE.read_text())
+        exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+        self.set(active=True)
+        monkeypatch.setenv("USERSTREAM_BIN", str(exe))
+        monkeypatch.setenv("FAKE_STATE", str(self.state_file))
+        monkeypatch.setenv("FAKE_CALLS", str(self.calls_file))
+        monkeypatch.delenv("USERSTREAM_SOURCE", raising=False)
+        self.variables: dict[str, str] = {}
+        monkeypatch.setattr(Variable, "get", lambda key, default=None: self.variables.get(key, default))
+
+    def set(self, **state):
+        self.state_file.write_text(json.dumps(state))
+
+    def calls(self) -> list[list[str]]:
+        if not self.calls_file.exists():
+            return []
+        return [json.loads(line) for line in self.calls_file.read_text().splitlines()]
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    return Fake(tmp_path, monkeypatch)
+
+
+def run_task(dagbag, monkeypatch, dag_id, task_id, *args, logical_date=None, params=None, ti=None):
+    """Call a task's function with a minimal context, as the task runner would."""
+    dag = dagbag.dags[dag_id]
+    fn = dag.get_task(task_id).python_callable
+    merged = dag.params.dump()
+    merged.update(params or {})
+    context = {
+        "params": merged,
+        "logical_date": logical_date,
+        "dag_run": SimpleNamespace(run_after=datetime(2026, 11, 26, 15, 0, tzinfo=UTC)),
+        "ti": ti,
+    }
+    if "get_current_context" in fn.__globals__:
+        monkeypatch.setitem(fn.__globals__, "get_current_context", lambda: context)
+    if "time" in fn.__globals__:
+        monkeypatch.setattr(fn.__globals__["time"], "sleep", lambda s: None)
+    return fn(*args)
+
+
+def test_setup_runs_setup(dagbag, monkeypatch, fake):
+    run_task(dagbag, monkeypatch, "users_setup", "setup")
+    assert fake.calls() == [["setup"]]
+
+
+def test_setup_failure_fails_the_task(dagbag, monkeypatch, fake):
+    import userstream_common as us
+
+    fake.set(setup_exit=5)
+    with pytest.raises(us.CommandFailed, match="exited with code 5"):
+        run_task(dagbag, monkeypatch, "users_setup", "setup")
+
+
+def test_ingest_seed_from_logical_date_and_default_source(dagbag, monkeypatch, fake):
+    when = datetime(2026, 11, 26, 14, 5, tzinfo=UTC)
+    summary = run_task(dagbag, monkeypatch, "users_ingest", "produce", logical_date=when)
+    assert fake.calls() == [
+        [
+            "produce",
+            "--count",
+            "2000",
+            "--source",
+            "http://127.0.0.1:8765/api/",
+            "--seed",
+            "userstream-20261126T140500Z",
+            "--start-page",
+            "1",
+            "--json",
+        ]
+    ]
+    assert summary["produced"] == 2000 and summary["seed"] == "userstream-20261126T140500Z"
+    # A rerun of the same run is a replay: the same command.
+    run_task(dagbag, monkeypatch, "users_ingest", "produce", logical_date=when)
+    assert fake.calls()[0] == fake.calls()[1]
+
+
+def test_ingest_params_and_variable_source(dagbag, monkeypatch, fake):
+    fake.variables["userstream_source"] = "https://randomuser.me/api/"
+    run_task(dagbag, monkeypatch, "users_ingest", "produce", params={"count": 10, "start_page": 4})
+    call = fake.calls()[0]
+    assert call[call.index("--source") + 1] == "https://randomuser.me/api/"
+    assert call[call.index("--count") + 1] == "10"
+    assert call[call.index("--start-page") + 1] == "4"
+    assert call[call.index("--seed") + 1] == "userstream-20261126T150000Z"  # run_after: manual run
+    run_task(dagbag, monkeypatch, "users_ingest", "produce", params={"source": "http://other:1/api/"})
+    call = fake.calls()[1]
+    assert call[call.index("--source") + 1] == "http://other:1/api/"
+
+
+def test_stream_active_is_left_alone(dagbag, monkeypatch, fake):
+    fake.set(active=True, last_progress={"batchId": 7, "numInputRows": 50})
+    status = run_task(dagbag, monkeypatch, "users_stream", "check_status")
+    status = run_task(dagbag, monkeypatch, "users_stream", "ensure_running", status)
+    progress = run_task(dagbag, monkeypatch, "users_stream", "record_progress", status)
+    assert progress["queries"]["users"]["progress"]["batch_id"] == 7
+    assert progress["queries"]["users"]["id"] == "q1"
+    assert ["stream", "start"] not in fake.calls()
+
+
+def test_stream_inactive_is_restarted(dagbag, monkeypatch, fake):
+    fake.set(active=False, exception="session expired", polls_until_active=2)
+    status = run_task(dagbag, monkeypatch, "users_stream", "check_status")
+    assert status["active"] is False
+    status = run_task(dagbag, monkeypatch, "users_stream", "ensure_running", status)
+    assert status["active"] is True
+    assert ["stream", "start"] in fake.calls()
+    progress = run_task(dagbag, monkeypatch, "users_stream", "record_progress", status)
+    assert progress["queries"]["users"]["progress"] is None
+
+
+def test_stream_that_cannot_be_kept_up_fails_with_its_exception(dagbag, monkeypatch, fake):
+    fake.set(active=False, exception=None, start_fails=True)
+    status = run_task(dagbag, monkeypatch, "users_stream", "check_status")
+    with pytest.raises(Exception, match="StreamingQueryException: Cassandra down"):
+        run_task(dagbag, monkeypatch, "users_stream", "ensure_running", status)
+
+
+def test_stream_restart_timeout(dagbag, monkeypatch, fake):
+    fake.set(active=False, exception="old failure")
+    status = run_task(dagbag, monkeypatch, "users_stream", "check_status")
+    with pytest.raises(Exception, match="(?s)still not active.*old failure"):
+        run_task(
+            dagbag, monkeypatch, "users_stream", "ensure_running", status, params={"start_timeout_seconds": 0}
+        )
+
+
+class FakeTI:
+    def __init__(self, previous_report):
+        self.previous_report = previous_report
+
+    def get_previous_dagrun(self):
+        return None if self.previous_report is None else SimpleNamespace(run_id="scheduled__prev")
+
+    def xcom_pull(self, task_ids, run_id):
+        assert task_ids == "verify" and run_id == "scheduled__prev"
+        return self.previous_report
+
+
+def test_quality_waits_for_rows_in_flight_then_passes(dagbag, monkeypatch, fake):
+    lagging = {**GOOD_REPORT, "cassandra_rows": 90, "missing_count": 10}
+    fake.set(verify=[lagging, lagging, GOOD_REPORT])
+    report = run_task(dagbag, monkeypatch, "users_quality", "verify")
+    assert report == {"counts": GOOD_COUNTS, "exit_code": 0, "samples": {}}
+    assert fake.calls().count(["verify", "--json"]) == 3
+    ti = FakeTI({"counts": {**GOOD_COUNTS, "dlq_count": 1}, "exit_code": 0})
+    result = run_task(dagbag, monkeypatch, "users_quality", "check", report, ti=ti)
+    assert result["passed"] and result["checks"]["DLQ growth"] == 2
+
+
+def test_quality_fails_with_a_readable_report(dagbag, monkeypatch, fake):
+    bad = {
+        **GOOD_REPORT,
+        "field_mismatch_count": 2,
+        "field_mismatches": [{"id": "u1", "field": "email", "expected": "a@x", "actual": "b@x"}],
+        "missing_count": 1,
+        "missing_ids": ["9b2f0c1e-0000-4000-8000-000000000001"],
+        "cassandra_rows": 99,
+        "dlq_count": 500,
+    }
+    fake.set(verify=[bad])
+    report = run_task(dagbag, monkeypatch, "users_quality", "verify")
+    assert fake.calls().count(["verify", "--json"]) == 1  # not just lag: no waiting
+    assert report["exit_code"] == 1
+    ti = FakeTI({"counts": GOOD_COUNTS, "exit_code": 0})
+    with pytest.raises(Exception) as err:
+        run_task(dagbag, monkeypatch, "users_quality", "check", report, ti=ti)
+    text = str(err.value)
+    assert "3 of 5 check(s) failed" in text
+    assert "FAIL field mismatches" in text and "FAIL missing in Cassandra" in text
+    assert "FAIL DLQ growth" in text and "3 -> 500" in text
+    assert "9b2f0c1e-0000-4000-8000-000000000001" in text and '"field": "email"' in text
+
+
+def test_quality_fails_when_verify_reports_a_difference_the_limits_allow(dagbag, monkeypatch, fake):
+    loose = {"max_missing": 5}
+    fake.set(verify=[{**GOOD_REPORT, "missing_count": 2, "cassandra_rows": 98}])
+    report = run_task(dagbag, monkeypatch, "users_quality", "verify", params=loose)
+    with pytest.raises(Exception, match="exited with code 1"):
+        run_task(dagbag, monkeypatch, "users_quality", "check", report, params=loose, ti=FakeTI(None))
+    loose["require_verify_ok"] = False
+    result = run_task(dagbag, monkeypatch, "users_quality", "check", report, params=loose, ti=FakeTI(None))
+    assert result["passed"]
+
+
+def test_quality_gives_up_waiting_after_settle_time(dagbag, monkeypatch, fake):
+    lagging = {**GOOD_REPORT, "cassandra_rows": 90, "missing_count": 10}
+    fake.set(verify=[lagging])
+    report = run_task(dagbag, monkeypatch, "users_quality", "verify", params={"settle_seconds": 0})
+    with pytest.raises(Exception, match="FAIL missing in Cassandra"):
+        run_task(dagbag, monkeypatch, "users_quality", "check", report, ti=FakeTI(None))

@@ -1,0 +1,677 @@
+"""Helpers shared by the userstream DAGs.
+
+Find the ``userstream`` binary (Airflow Variable ``userstream_bin``, else env ``USERSTREAM_BIN``,
+never a guessed path), run it with its stdout and stderr streamed line by line into the task
+log, and read the JSON it prints with ``--json``.
+
+Everything here except :func:`find_binary`, :func:`check_executable`, :func:`run_userstream`
+and :func:`run_userstream_json` is pure (no I/O) and unit-tested in ``tests/``. Nothing runs at
+import time: the DAG files import this module while Airflow parses them.
+
+This file holds no DAG; ``.airflowignore`` keeps the DAG processor from parsing it as one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow.exceptions import AirflowFailException
+
+log = logging.getLogger(__name__)
+
+BIN_VARIABLE = "userstream_bin"
+"""Airflow Variable naming the ``userstream`` binary (wins over the environment)."""
+BIN_ENV = "USERSTREAM_BIN"
+"""Environment variable naming the binary; the stack sets it for every Airflow process."""
+SOURCE_VARIABLE = "userstream_source"
+"""Airflow Variable with the default users source URL for ``users_ingest``."""
+SOURCE_ENV = "USERSTREAM_SOURCE"
+"""Environment variable with the default users source URL (after the Variable)."""
+SOURCE_CLI_ENV = "USERSTREAM_SOURCE_URL"
+"""The variable `userstream produce` itself reads; honoured last, so one setting serves both."""
+DEFAULT_SOURCE = "http://127.0.0.1:8765/api/"
+"""The local users-api (`userstream users-api`), used when nothing else is configured."""
+TAIL_LINES = 20
+"""How many of the command's last output lines a failure message quotes."""
+KILL_GRACE_SECONDS = 10.0
+"""How long a command gets to exit after SIGTERM before it is killed."""
+
+
+class UserstreamError(Exception):
+    """A ``userstream`` command failed or printed something unusable; a retry may help."""
+
+
+class UserstreamConfigError(AirflowFailException):
+    """The DAGs are misconfigured (binary not set or not executable, bad parameter).
+
+    An ``AirflowFailException``: the task fails without retrying, since retrying cannot help.
+    """
+
+
+class CommandFailed(UserstreamError):
+    """The command exited with a code it should not have."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, tail: Sequence[str]):
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.tail = tuple(tail)
+        super().__init__(failure_message(argv, returncode, tail))
+
+
+class CommandTimedOut(UserstreamError):
+    """The command ran past its timeout and was stopped."""
+
+
+class JsonOutputError(UserstreamError):
+    """The command's stdout held no JSON object."""
+
+
+@dataclass(frozen=True)
+class Binary:
+    """The ``userstream`` executable and where its path came from (for error messages)."""
+
+    path: str
+    origin: str
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a finished command left behind."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    tail: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --- pure functions -------------------------------------------------------------------------
+
+
+def resolve_binary(variable_value: str | None, env: Mapping[str, str]) -> Binary:
+    """Pick the binary: the Airflow Variable if set, else ``USERSTREAM_BIN``; never a guess."""
+    candidates = (
+        (f"Airflow Variable '{BIN_VARIABLE}'", variable_value),
+        (f"environment variable {BIN_ENV}", env.get(BIN_ENV)),
+    )
+    for origin, value in candidates:
+        if value is None or not str(value).strip():
+            continue
+        path = str(value).strip()
+        if not os.path.isabs(path):
+            raise UserstreamConfigError(
+                f"the userstream binary path {path!r} from the {origin} is not absolute; "
+                "set it to the absolute path of the binary"
+            )
+        return Binary(path=path, origin=origin)
+    raise UserstreamConfigError(
+        "cannot find the userstream binary: set the Airflow Variable "
+        f"'{BIN_VARIABLE}' or the environment variable {BIN_ENV} (the stack sets it for "
+        "every Airflow process) to the absolute path of the `userstream` binary"
+    )
+
+
+def resolve_source(param: str | None, variable_value: str | None, env: Mapping[str, str]) -> str:
+    """The users source URL: the run's ``source`` param, the Variable, the env, the local API.
+
+    The local users-api URL is the producer's own default: given it with nothing listening
+    there, `userstream produce` serves users in process for the run.
+    """
+    for value in (param, variable_value, env.get(SOURCE_ENV), env.get(SOURCE_CLI_ENV)):
+        if value is not None and str(value).strip():
+            return validate_source(str(value).strip())
+    return DEFAULT_SOURCE
+
+
+def validate_source(url: str) -> str:
+    """Accept only absolute http(s) URLs, so a typo fails here and not deep in the producer."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UserstreamConfigError(f"source {url!r} is not an http(s) URL")
+    return url
+
+
+def seed_for_run(logical_date: datetime | None, run_after: datetime) -> str:
+    """The users-source seed of one DAG run.
+
+    Derived from the logical date (or, for a manual run without one, the run's ``run_after``),
+    so clearing and re-running a run fetches the very same users again; Cassandra upserts them.
+    """
+    when = logical_date if logical_date is not None else run_after
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return "userstream-" + when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserstreamConfigError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def setup_command() -> list[str]:
+    """``userstream setup``: topics, subject, keyspace and tables (idempotent)."""
+    return ["setup"]
+
+
+def produce_command(count: int, source: str, seed: str, start_page: int = 1) -> list[str]:
+    """``userstream produce``: one bounded, reproducible batch, with a JSON summary."""
+    count = _positive_int("count", count)
+    start_page = _positive_int("start_page", start_page)
+    if not seed or any(c.isspace() for c in seed):
+        raise UserstreamConfigError(f"seed must be a non-empty word, got {seed!r}")
+    return [
+        "produce",
+        "--count",
+        str(count),
+        "--source",
+        validate_source(source),
+        "--seed",
+        seed,
+        "--start-page",
+        str(start_page),
+        "--json",
+    ]
+
+
+def stream_status_command() -> list[str]:
+    """``userstream stream status --json``."""
+    return ["stream", "status", "--json"]
+
+
+def stream_start_command() -> list[str]:
+    """``userstream stream start`` (starts the query only if it is not running)."""
+    return ["stream", "start"]
+
+
+def verify_command() -> list[str]:
+    """``userstream verify --json`` (exits non-zero when Kafka and Cassandra differ)."""
+    return ["verify", "--json"]
+
+
+def display_command(argv: Sequence[str]) -> str:
+    """The command as a shell would show it."""
+    return shlex.join(argv)
+
+
+def failure_message(argv: Sequence[str], returncode: int, tail: Sequence[str]) -> str:
+    """A readable failure: the command, its exit code and its last output lines."""
+    how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
+    lines = list(tail)[-TAIL_LINES:]
+    text = f"`{display_command(argv)}` {how}"
+    if lines:
+        text += f"; last {len(lines)} output line(s):\n" + "\n".join(f"  | {line}" for line in lines)
+    else:
+        text += " and printed nothing"
+    return text
+
+
+def parse_json_output(stdout: str) -> dict[str, Any]:
+    """The JSON object a ``--json`` command printed on stdout.
+
+    The whole of stdout is tried first; then, in case log lines came before it, the text from
+    the last line that starts with ``{`` (a one-line document) or from the line that opens a
+    pretty-printed one.
+    """
+    text = stdout.strip()
+    if not text:
+        raise JsonOutputError("the command printed nothing on stdout, expected a JSON object")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        doc = None
+        lines = text.splitlines()
+        for start in range(len(lines) - 1, -1, -1):
+            if not lines[start].startswith("{"):
+                continue
+            try:
+                doc = json.loads("\n".join(lines[start:]))
+            except json.JSONDecodeError:
+                continue
+            break
+        if doc is None:
+            tail = "\n".join(f"  | {line}" for line in lines[-5:])
+            raise JsonOutputError(f"no JSON object in the command's stdout; it ended with:\n{tail}") from None
+    if not isinstance(doc, dict):
+        raise JsonOutputError(f"expected a JSON object on stdout, got {type(doc).__name__}")
+    return doc
+
+
+def count_of(value: Any) -> int:
+    """A count from a report field that may be a number, a list of ids, or ``{"count": n}``."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (list, tuple)):
+        return len(value)
+    if isinstance(value, dict) and "count" in value:
+        return count_of(value["count"])
+    raise UserstreamError(f"expected a count, got {value!r}")
+
+
+def _pick(doc: Mapping[str, Any], *keys: str) -> Any:
+    """The first of ``keys`` present in ``doc`` (``KeyError`` naming them all when none is)."""
+    for key in keys:
+        if key in doc:
+            return doc[key]
+    raise KeyError(" or ".join(keys))
+
+
+def _counts(doc: Mapping[str, Any], fields: Mapping[str, tuple[str, ...]], what: str) -> dict[str, int]:
+    counts, absent = {}, []
+    for name, keys in fields.items():
+        try:
+            counts[name] = count_of(_pick(doc, *keys))
+        except KeyError as missing:
+            absent.append(str(missing).strip("'\""))
+    if absent:
+        raise UserstreamError(
+            f"{what} lacks {', '.join(absent)}: {json.dumps(dict(doc), default=str)[:2000]}"
+        )
+    return counts
+
+
+# Accepted spellings of each count, preferred first. A `*_count` field beats a list of ids,
+# since reports list only a few ids.
+PRODUCE_FIELDS = {
+    "produced": ("produced", "users_produced"),
+    "rejected": ("rejected",),
+    "dlq": ("dlq", "dlq_produced"),
+}
+
+
+def produce_summary(doc: Mapping[str, Any], count: int) -> dict[str, Any]:
+    """Check ``produce --json`` output; a batch that produced nothing is an error."""
+    summary: dict[str, Any] = _counts(doc, PRODUCE_FIELDS, "produce summary")
+    summary["users_per_second"] = doc.get("users_per_second", doc.get("users_per_sec"))
+    for key in ("resume_page", "stop_reason", "failure"):
+        if key in doc:
+            summary[key] = doc[key]
+    if count > 0 and summary["produced"] == 0:
+        raise UserstreamError(
+            f"produce asked for {count} users and produced none "
+            f"(rejected {summary['rejected']}, dead-lettered {summary['dlq']})"
+        )
+    return summary
+
+
+def _exception_value(exc: Any) -> str | None:
+    if exc is None or exc == "":
+        return None
+    if isinstance(exc, str):
+        return exc
+    if isinstance(exc, Mapping):
+        parts = [str(exc[k]) for k in ("message", "error", "description", "stack_trace") if exc.get(k)]
+        if parts:
+            return "\n".join(parts)
+    return json.dumps(exc, sort_keys=True, default=str)
+
+
+def _query(doc: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(doc.get("active"), bool):
+        raise UserstreamError(f"stream status has no boolean 'active': {dict(doc)}")
+    return {
+        "name": doc.get("name"),
+        "id": doc.get("id"),
+        "active": doc["active"],
+        "message": doc.get("message"),
+        "exception": _exception_value(doc.get("exception")),
+        "last_progress": doc.get("last_progress"),
+    }
+
+
+def stream_status(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalise ``stream status --json`` output to ``{active, session_id, queries: [...]}``.
+
+    Accepts one query at the top level (``active``, ``id``, ``name``, ``last_progress``,
+    ``exception``) or a job of several (``queries: [...]``); the job is active when every
+    query is.
+    """
+    raw = doc.get("queries")
+    if isinstance(raw, list):
+        if not raw:
+            queries: list[dict[str, Any]] = []
+        else:
+            queries = [_query(q) for q in raw if isinstance(q, Mapping)]
+        active = bool(queries) and all(q["active"] for q in queries)
+    else:
+        queries = [_query(doc)]
+        active = queries[0]["active"]
+    return {"active": active, "session_id": doc.get("session_id"), "queries": queries}
+
+
+def exception_text(status: Mapping[str, Any]) -> str | None:
+    """The exceptions of a normalised status's queries, as text (``None`` when there are none)."""
+    parts = []
+    for q in status.get("queries", []):
+        if q.get("exception"):
+            parts.append(f"{q.get('name') or 'query'}: {q['exception']}")
+    return "\n".join(parts) or None
+
+
+def _first(progress: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if key in progress:
+            return progress[key]
+    return None
+
+
+def progress_summary(last_progress: Any) -> dict[str, Any] | None:
+    """The few numbers worth keeping from a streaming query's last progress (or ``None``).
+
+    Spark's progress JSON is camelCase; snake_case keys are accepted as well.
+    """
+    if last_progress is None:
+        return None
+    if isinstance(last_progress, str):
+        try:
+            last_progress = json.loads(last_progress)
+        except json.JSONDecodeError:
+            return {"raw": last_progress}
+    if not isinstance(last_progress, Mapping):
+        return {"raw": last_progress}
+    return {
+        "batch_id": _first(last_progress, "batchId", "batch_id"),
+        "timestamp": _first(last_progress, "timestamp"),
+        "num_input_rows": _first(last_progress, "numInputRows", "num_input_rows"),
+        "input_rows_per_second": _first(last_progress, "inputRowsPerSecond", "input_rows_per_second"),
+        "processed_rows_per_second": _first(
+            last_progress, "processedRowsPerSecond", "processed_rows_per_second"
+        ),
+    }
+
+
+def stream_progress(status: Mapping[str, Any]) -> dict[str, Any]:
+    """Per query name: its id, whether it is active, and its progress summary."""
+    return {
+        str(q.get("name") or i): {
+            "id": q.get("id"),
+            "active": q.get("active"),
+            "progress": progress_summary(q.get("last_progress")),
+        }
+        for i, q in enumerate(status.get("queries", []))
+    }
+
+
+@dataclass(frozen=True)
+class Check:
+    """One data-quality check: a measured value against its limit."""
+
+    name: str
+    value: int | None
+    limit: int
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Passed, or not measurable (``value`` is ``None``)."""
+        return self.value is None or self.value <= self.limit
+
+
+@dataclass(frozen=True)
+class QualityLimits:
+    """Thresholds of ``users_quality`` (its params)."""
+
+    max_missing: int = 0
+    max_extra: int = 0
+    max_field_mismatches: int = 0
+    max_rejected_growth: int = 0
+    max_dlq_growth: int = 100
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> QualityLimits:
+        """Read the limits from a run's params (missing keys keep their defaults)."""
+        values = {}
+        for name in cls.__dataclass_fields__:
+            if name in params and params[name] is not None:
+                value = params[name]
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise UserstreamConfigError(f"param {name} must be a non-negative integer, got {value!r}")
+                values[name] = value
+        return cls(**values)
+
+
+VERIFY_FIELDS = {
+    "kafka_count": ("kafka_count", "kafka_unique_ids", "kafka_records"),
+    "cassandra_count": ("cassandra_count", "cassandra_rows"),
+    "missing": ("missing_count", "missing_ids", "missing"),
+    "extra": ("extra_count", "extra", "extra_ids"),
+    "field_mismatches": ("field_mismatch_count", "field_mismatches"),
+    "rejected_rows": ("rejected_rows", "rejected_count"),
+}
+DLQ_KEYS = ("dlq_count", "dlq_records", "dlq")
+
+
+def verify_counts(doc: Mapping[str, Any]) -> dict[str, int | None]:
+    """The counts of a ``verify --json`` report; ``dlq_count`` is ``None`` when not reported."""
+    counts: dict[str, int | None] = dict(_counts(doc, VERIFY_FIELDS, "verify report"))
+    try:
+        counts["dlq_count"] = count_of(_pick(doc, *DLQ_KEYS))
+    except KeyError:
+        counts["dlq_count"] = None
+    return counts
+
+
+def only_lagging(counts: Mapping[str, int | None], limits: QualityLimits) -> bool:
+    """True when the only failure is rows still on their way to Cassandra (worth waiting for)."""
+    return (
+        (counts["missing"] or 0) > limits.max_missing
+        and (counts["extra"] or 0) <= limits.max_extra
+        and (counts["field_mismatches"] or 0) <= limits.max_field_mismatches
+    )
+
+
+def _growth(now: int | None, before: int | None) -> tuple[int | None, str]:
+    if now is None:
+        return None, "not in the verify report"
+    if before is None:
+        return now, f"{now} in all (no earlier run to compare with)"
+    return now - before, f"{before} -> {now}"
+
+
+def quality_checks(
+    counts: Mapping[str, int | None], limits: QualityLimits, previous: Mapping[str, int | None] | None
+) -> list[Check]:
+    """Evaluate one verify report. Rejected rows and dead letters only ever accumulate, so they
+    are measured as growth since the previous run's report (the whole count when there is none).
+    """
+    previous = previous or {}
+    rejected, rejected_detail = _growth(counts["rejected_rows"], previous.get("rejected_rows"))
+    dlq, dlq_detail = _growth(counts["dlq_count"], previous.get("dlq_count"))
+    return [
+        Check(
+            "missing in Cassandra",
+            counts["missing"],
+            limits.max_missing,
+            f"Kafka {counts['kafka_count']}, Cassandra {counts['cassandra_count']}",
+        ),
+        Check("extra in Cassandra", counts["extra"], limits.max_extra),
+        Check("field mismatches", counts["field_mismatches"], limits.max_field_mismatches),
+        Check("new rejected rows", rejected, limits.max_rejected_growth, rejected_detail),
+        Check("DLQ growth", dlq, limits.max_dlq_growth, dlq_detail),
+    ]
+
+
+SAMPLE_SIZE = 5
+"""How many ids or field mismatches a quality report quotes per kind."""
+
+
+def report_samples(doc: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """A few of the ids and field mismatches a verify report lists, for a readable failure."""
+    samples = {}
+    for key in ("missing_ids", "extra_ids", "field_mismatches"):
+        value = doc.get(key)
+        if isinstance(value, list) and value:
+            samples[key] = value[:SAMPLE_SIZE]
+    return samples
+
+
+def quality_report(checks: Sequence[Check], samples: Mapping[str, Sequence[Any]] | None = None) -> str:
+    """A fixed-width table of the checks, failures marked, then samples of what differs."""
+    width = max(len(c.name) for c in checks)
+    lines = []
+    for c in checks:
+        status = "ok  " if c.ok else "FAIL"
+        value = "n/a" if c.value is None else str(c.value)
+        line = f"{status} {c.name:<{width}}  {value:>8} (limit {c.limit})"
+        if c.detail:
+            line += f"  {c.detail}"
+        lines.append(line)
+    failed = [c.name for c in checks if not c.ok]
+    head = (
+        f"data quality: {len(failed)} of {len(checks)} check(s) failed"
+        if failed
+        else "data quality: all checks passed"
+    )
+    for key, values in (samples or {}).items():
+        lines.append(f"some {key.replace('_', ' ')}:")
+        lines.extend(f"  {json.dumps(v, sort_keys=True, default=str)}" for v in values)
+    return head + "\n" + "\n".join(lines)
+
+
+# --- I/O: only ever called from inside a running task ---------------------------------------
+
+
+def check_executable(binary: Binary) -> Binary:
+    """Fail clearly (and without retries) when the configured binary cannot be run."""
+    if not os.path.isfile(binary.path):
+        raise UserstreamConfigError(
+            f"the userstream binary {binary.path} (from the {binary.origin}) does not exist"
+        )
+    if not os.access(binary.path, os.X_OK):
+        raise UserstreamConfigError(
+            f"the userstream binary {binary.path} (from the {binary.origin}) is not executable"
+        )
+    return binary
+
+
+def optional_variable(key: str, otherwise: str) -> str | None:
+    """An Airflow Variable, or ``None`` when it is unset."""
+    from airflow.sdk import Variable
+
+    # Airflow logs an unset Variable at error level; say beforehand that unset is fine.
+    log.info("reading Airflow Variable %r (unset is fine: then %s)", key, otherwise)
+    return Variable.get(key, default=None)
+
+
+def find_binary() -> Binary:
+    """Resolve and check the binary from the Airflow Variable or the environment."""
+    variable = optional_variable(BIN_VARIABLE, f"the environment variable {BIN_ENV} is used")
+    return check_executable(resolve_binary(variable, os.environ))
+
+
+def _pump(stream: Any, name: str, tail: deque[str], lock: threading.Lock, keep: list[str] | None) -> None:
+    for raw in stream:
+        line = raw.rstrip("\r\n")
+        if keep is not None:
+            keep.append(line)
+        if not line.strip():
+            continue
+        log.info("[%s] %s", name, line)
+        with lock:
+            tail.append(f"{name}: {line}")
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=KILL_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_userstream(
+    args: Sequence[str],
+    *,
+    timeout: float,
+    binary: Binary | None = None,
+    check: bool = True,
+) -> CommandResult:
+    """Run ``userstream <args>``, streaming its stdout and stderr into the task log line by line.
+
+    With ``check`` a non-zero exit raises :class:`CommandFailed` quoting the exit code and the
+    last output lines. The command is stopped (SIGTERM, then SIGKILL) when it outlives
+    ``timeout`` seconds or when the task itself is interrupted.
+    """
+    binary = binary or find_binary()
+    argv = [binary.path, *args]
+    log.info("running %s (binary from the %s)", display_command(argv), binary.origin)
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    lock = threading.Lock()
+    stdout_lines: list[str] = []
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        bufsize=1,
+    )
+    pumps = [
+        threading.Thread(target=_pump, args=(proc.stdout, "stdout", tail, lock, stdout_lines), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, "stderr", tail, lock, None), daemon=True),
+    ]
+    for pump in pumps:
+        pump.start()
+    try:
+        returncode = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        for pump in pumps:
+            pump.join(timeout=5)
+        with lock:
+            lines = list(tail)
+        raise CommandTimedOut(
+            f"`{display_command(argv)}` did not finish within {timeout:g}s and was stopped; "
+            "last output:\n" + "\n".join(f"  | {line}" for line in lines)
+        ) from None
+    except BaseException:
+        # The task is being stopped (execution timeout, SIGTERM): do not leave the child behind.
+        _stop(proc)
+        raise
+    for pump in pumps:
+        pump.join(timeout=5)
+    with lock:
+        lines = list(tail)
+    log.info("%s exited with code %d", display_command(argv), returncode)
+    if check and returncode != 0:
+        raise CommandFailed(argv, returncode, lines)
+    return CommandResult(tuple(argv), returncode, "\n".join(stdout_lines), tuple(lines))
+
+
+def run_userstream_json(
+    args: Sequence[str], *, timeout: float, binary: Binary | None = None, allow_nonzero: bool = False
+) -> tuple[dict[str, Any], CommandResult]:
+    """Run a ``--json`` command and parse its stdout.
+
+    With ``allow_nonzero`` a non-zero exit still counts when it printed its JSON report (``verify``
+    exits non-zero on a difference and still reports); without a report the command failed.
+    """
+    result = run_userstream(args, timeout=timeout, binary=binary, check=not allow_nonzero)
+    try:
+        doc = parse_json_output(result.stdout)
+    except JsonOutputError:
+        if result.returncode != 0:
+            raise CommandFailed(result.argv, result.returncode, result.tail) from None
+        raise
+    return doc, result
