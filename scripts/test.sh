@@ -37,12 +37,14 @@ step "stack up"
 "$bin" stack up
 "$bin" stack status
 export USERSTREAM_STACK_STARTED=1
+export USERSTREAM_BIN="$bin"
 
 step "unit and integration tests (cargo test)"
 cargo test --release --locked --workspace --no-fail-fast 2>&1 | tee "$repo/test-output/cargo-test.log"
 
 if [[ -d "$repo/dags/tests" ]]; then
-  step "DAG tests (pytest in the Airflow venv)"
+  step "DAG lint and tests (ruff, pytest in the Airflow venv)"
+  "$USERSTREAM_RUNTIME_DIR/airflow/venv/bin/ruff" check "$repo/dags"
   "$USERSTREAM_RUNTIME_DIR/airflow/venv/bin/python" -m pytest -q "$repo/dags/tests" 2>&1 | tee "$repo/test-output/pytest.log"
 fi
 
