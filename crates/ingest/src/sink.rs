@@ -31,8 +31,9 @@ pub fn producer_config(kafka: &KafkaConfig) -> ClientConfig {
         .set("max.in.flight.requests.per.connection", "5")
         .set("compression.type", kafka.compression.as_str())
         .set("linger.ms", kafka.linger.as_millis().to_string())
-        .set("batch.size", "4000000")
-        .set("batch.num.messages", "20000")
+        // Batches as large as a request may carry (message.max.bytes caps them anyway).
+        .set("batch.size", "1000000")
+        .set("batch.num.messages", "10000")
         .set("queue.buffering.max.messages", queue_messages.to_string())
         .set("queue.buffering.max.kbytes", "1048576")
         .set(

@@ -106,6 +106,19 @@ pub fn install(options: &InstallOptions<'_>) -> Result<Vec<InstalledComponent>, 
         log.display()
     );
 
+    if let Err(outdated) = is_installed(layout) {
+        let running = running_services(layout);
+        if !running.is_empty() {
+            return Err(InstallError::Missing {
+                what: format!("a stopped stack (runtimes to update: {})", outdated.join(", ")),
+                hint: format!(
+                    "{} run from these runtimes; run `userstream stack down` first, then install again",
+                    running.join(", ")
+                ),
+            });
+        }
+    }
+
     let total = 8;
     let mut done = Vec::new();
 
@@ -195,6 +208,20 @@ pub fn is_installed(layout: &Layout) -> Result<(), Vec<&'static str>> {
     } else {
         Err(missing)
     }
+}
+
+/// Services whose pid file names a live process.
+fn running_services(layout: &Layout) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(layout.run()) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| crate::process::running(&e.path()).is_some())
+        .filter_map(|e| Some(e.path().file_stem()?.to_str()?.to_owned()))
+        .collect();
+    names.sort();
+    names
 }
 
 const MARKER: &str = ".installed";

@@ -64,7 +64,11 @@ impl Replication {
                 }
                 let mut parts = vec!["'class': 'NetworkTopologyStrategy'".to_owned()];
                 for (dc, rf) in data_centers {
-                    if dc.is_empty() || !dc.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+                    if dc.is_empty()
+                        || !dc
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+                    {
                         return Err(StoreError::InvalidReplication(format!(
                             "data centre name `{dc}` (letters, digits, `_`, `-`, `.`)"
                         )));
@@ -90,9 +94,14 @@ impl FromStr for Replication {
             .split(',')
             .map(|p| p.trim().split_once(':').ok_or_else(|| bad("missing `:`")))
             .collect::<Result<_, _>>()?;
-        let parse_rf = |rf: &str| rf.trim().parse::<u32>().map_err(|_| bad("factor is not a number"));
+        let parse_rf = |rf: &str| {
+            rf.trim()
+                .parse::<u32>()
+                .map_err(|_| bad("factor is not a number"))
+        };
         if let [(class, rf)] = pairs.as_slice() {
-            if class.eq_ignore_ascii_case("simple") || class.eq_ignore_ascii_case("SimpleStrategy") {
+            if class.eq_ignore_ascii_case("simple") || class.eq_ignore_ascii_case("SimpleStrategy")
+            {
                 let replication = Self::Simple {
                     replication_factor: parse_rf(rf)?,
                 };
@@ -255,7 +264,12 @@ pub async fn migrate(
             .query_unpaged(record.as_str(), (migration.version, migration.name, now))
             .await
             .map_err(|e| StoreError::query(&record, &e))?;
-        tracing::info!(keyspace, version = migration.version, name = migration.name, "migration applied");
+        tracing::info!(
+            keyspace,
+            version = migration.version,
+            name = migration.name,
+            "migration applied"
+        );
         applied.push(AppliedMigration {
             version: migration.version,
             name: migration.name.to_owned(),
@@ -302,7 +316,12 @@ mod tests {
             "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}"
         );
         assert_eq!(nts.to_string(), "dc1:3,dc2:2");
-        assert_eq!("simple:3".parse::<Replication>()?, Replication::Simple { replication_factor: 3 });
+        assert_eq!(
+            "simple:3".parse::<Replication>()?,
+            Replication::Simple {
+                replication_factor: 3
+            }
+        );
         assert!("simple:0".parse::<Replication>().is_err());
         assert!("simple".parse::<Replication>().is_err());
         assert!("dc'1:3".parse::<Replication>().is_err());

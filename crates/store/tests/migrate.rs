@@ -18,7 +18,10 @@ async fn migrate_is_versioned_and_idempotent() -> anyhow::Result<()> {
         }
         Err(e) => bail!("{e} (USERSTREAM_STACK_STARTED=1: Cassandra must be up)"),
     };
-    let keyspace = format!("t_migrate_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let keyspace = format!(
+        "t_migrate_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
     let result = async {
         let first = migrate(&session, &keyspace, &Replication::default()).await?;
         ensure!(first.len() == MIGRATIONS.len(), "{first:?}");
@@ -26,12 +29,14 @@ async fn migrate_is_versioned_and_idempotent() -> anyhow::Result<()> {
         ensure!(second.is_empty(), "nothing left to apply: {second:?}");
         ensure!(userstream_store::count_users(&session, &keyspace).await? == 0);
         ensure!(userstream_store::count_rejected(&session, &keyspace, None).await? == 0);
-        let insert = format!(
-            "INSERT INTO {keyspace}.users (id, username, produced_at) VALUES (?, 'u', ?)"
-        );
+        let insert =
+            format!("INSERT INTO {keyspace}.users (id, username, produced_at) VALUES (?, 'u', ?)");
         let id = uuid::Uuid::new_v4();
         session
-            .query_unpaged(insert.as_str(), (id, userstream_store::CqlTimestamp(1_700_000_000_000)))
+            .query_unpaged(
+                insert.as_str(),
+                (id, userstream_store::CqlTimestamp(1_700_000_000_000)),
+            )
             .await?;
         let rows = userstream_store::users_by_id(&session, &keyspace, &[id]).await?;
         ensure!(rows.len() == 1 && rows[0].username.as_deref() == Some("u"));

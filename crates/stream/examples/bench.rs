@@ -38,10 +38,16 @@ async fn main() -> anyhow::Result<()> {
     if let Ok(v) = std::env::var("BENCH_GROUPING") {
         config.cassandra_output.batch_grouping_key = v;
     }
+    if let Ok(v) = std::env::var("BENCH_BATCH_BYTES") {
+        config.cassandra_output.batch_size_bytes = Some(v.parse()?);
+    }
     if let Ok(v) = std::env::var("BENCH_BATCH_ROWS") {
         config.cassandra_output.batch_size_rows = Some(v.parse()?);
     }
-    let partitions = std::env::var("BENCH_PARTITIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    let partitions = std::env::var("BENCH_PARTITIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
     let options = BenchOptions {
         mode,
         partitions,

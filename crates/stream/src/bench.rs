@@ -160,14 +160,21 @@ fn sustained_rate(mut write_micros: Vec<i64>, warmup: Duration) -> f64 {
     if span <= 0.0 {
         // Everything landed within the warm-up: rate over the whole span.
         let whole = (last - first) as f64 / 1e6;
-        return if whole > 0.0 { write_micros.len() as f64 / whole } else { 0.0 };
+        return if whole > 0.0 {
+            write_micros.len() as f64 / whole
+        } else {
+            0.0
+        };
     }
     counted as f64 / span
 }
 
 /// Runs the bench on a fresh topic, keyspace and query derived from `base` (same endpoints
 /// and tuning), then removes them unless `options.keep`.
-pub async fn bench_e2e(base: &StreamConfig, options: &BenchOptions) -> Result<BenchReport, StreamError> {
+pub async fn bench_e2e(
+    base: &StreamConfig,
+    options: &BenchOptions,
+) -> Result<BenchReport, StreamError> {
     let suffix = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
     let mut config = base.clone();
     config.topic = format!("userstream-bench-{suffix}");
@@ -178,14 +185,21 @@ pub async fn bench_e2e(base: &StreamConfig, options: &BenchOptions) -> Result<Be
     config.validate()?;
 
     create_topic(&config.bootstrap_servers, &config.topic, options.partitions).await?;
-    let session = userstream_store::connect(&config.cassandra_contact_point, config.request_timeout).await?;
+    let session =
+        userstream_store::connect(&config.cassandra_contact_point, config.request_timeout).await?;
     userstream_store::migrate(&session, &config.keyspace, &Replication::default()).await?;
     let registry = RegistryClient::new(config.registry_url.clone(), config.request_timeout)
         .map_err(|e| StreamError::Registry {
             retryable: false,
             message: e.to_string(),
         })?;
-    let producer = FramedProducer::new(&config.bootstrap_servers, &registry, &config.subject(), &config.topic).await?;
+    let producer = FramedProducer::new(
+        &config.bootstrap_servers,
+        &registry,
+        &config.subject(),
+        &config.topic,
+    )
+    .await?;
 
     let result = measure(&config, options, &producer, &session).await;
 
@@ -201,7 +215,11 @@ pub async fn bench_e2e(base: &StreamConfig, options: &BenchOptions) -> Result<Be
         for name in [config.query_name.clone(), config.rejected_query_name()] {
             let _ = std::fs::remove_dir_all(config.checkpoint_dir(&name));
         }
-        let _ = std::fs::remove_file(config.checkpoint_root.join(format!("{}.job.json", config.query_name)));
+        let _ = std::fs::remove_file(
+            config
+                .checkpoint_root
+                .join(format!("{}.job.json", config.query_name)),
+        );
         let _ = registry.delete_subject(&config.subject(), false).await;
         let _ = registry.delete_subject(&config.subject(), true).await;
     }
@@ -221,14 +239,17 @@ async fn measure(
             // Let the queries reach their first trigger before offering load.
             wait_first_batch(config, Duration::from_secs(120)).await?;
             let rows = (rate * duration.as_secs_f64()).round() as u64;
-            let users = (0..rows).map(|i| synthetic_user(&seed, u32::try_from(i).unwrap_or(u32::MAX)));
+            let users =
+                (0..rows).map(|i| synthetic_user(&seed, u32::try_from(i).unwrap_or(u32::MAX)));
             let stats = producer.send_users(users, Some(*rate)).await?;
             let from = stats.started_at
-                + chrono::Duration::from_std(options.warmup).unwrap_or_else(|_| chrono::Duration::zero());
+                + chrono::Duration::from_std(options.warmup)
+                    .unwrap_or_else(|_| chrono::Duration::zero());
             (stats.delivered, stats.elapsed.as_secs_f64(), Some(from))
         }
         BenchMode::Throughput { rows } => {
-            let users = (0..*rows).map(|i| synthetic_user(&seed, u32::try_from(i).unwrap_or(u32::MAX)));
+            let users =
+                (0..*rows).map(|i| synthetic_user(&seed, u32::try_from(i).unwrap_or(u32::MAX)));
             let stats = producer.send_users(users, None).await?;
             job::start(config).await?;
             (stats.delivered, stats.elapsed.as_secs_f64(), None)
@@ -258,7 +279,10 @@ async fn measure(
     });
     let mut settings = vec![
         ("trigger".to_owned(), format!("{:?}", config.trigger)),
-        ("maxOffsetsPerTrigger".to_owned(), config.max_offsets_per_trigger.to_string()),
+        (
+            "maxOffsetsPerTrigger".to_owned(),
+            config.max_offsets_per_trigger.to_string(),
+        ),
     ];
     settings.extend(
         crate::plan::cassandra_sink_options(config, &config.table)
@@ -271,7 +295,11 @@ async fn measure(
         keyspace: config.keyspace.clone(),
         partitions: options.partitions,
         produced,
-        produced_rows_per_sec: if produce_secs > 0.0 { produced as f64 / produce_secs } else { 0.0 },
+        produced_rows_per_sec: if produce_secs > 0.0 {
+            produced as f64 / produce_secs
+        } else {
+            0.0
+        },
         landed,
         landed_rows_per_sec: sustained_rate(writes, options.warmup),
         latency,
@@ -284,7 +312,11 @@ async fn wait_first_batch(config: &StreamConfig, timeout: Duration) -> Result<()
     let deadline = Instant::now() + timeout;
     loop {
         let status = job::status(config).await?;
-        if status.queries.first().is_some_and(|q| q.last_progress.is_some()) {
+        if status
+            .queries
+            .first()
+            .is_some_and(|q| q.last_progress.is_some())
+        {
             return Ok(());
         }
         if let Some(q) = status.queries.iter().find(|q| q.exception.is_some()) {
@@ -311,7 +343,10 @@ mod tests {
     fn percentiles() {
         let s = summarize((1..=100).map(f64::from).collect());
         let Some(s) = s else { panic!("empty") };
-        assert_eq!((s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms), (50.0, 90.0, 99.0, 100.0));
+        assert_eq!(
+            (s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms),
+            (50.0, 90.0, 99.0, 100.0)
+        );
         assert!(summarize(vec![]).is_none());
     }
 

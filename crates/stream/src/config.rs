@@ -33,8 +33,13 @@ pub struct CassandraOutput {
     pub consistency_level: String,
     /// `spark.cassandra.output.batch.grouping.key`: `none`, `replica_set` or `partition`.
     pub batch_grouping_key: String,
-    /// `spark.cassandra.output.batch.size.rows`; `None` lets the connector size batches by bytes.
+    /// `spark.cassandra.output.batch.size.rows`; `None` lets the connector size batches by
+    /// `batch_size_bytes`.
     pub batch_size_rows: Option<u32>,
+    /// `spark.cassandra.output.batch.size.bytes` (connector default 1024: one ~1.3 KiB user
+    /// per batch). Keep it under Cassandra's `batch_size_warn_threshold` (5 KiB) or every
+    /// batch logs a warning.
+    pub batch_size_bytes: Option<u32>,
 }
 
 impl Default for CassandraOutput {
@@ -49,6 +54,7 @@ impl Default for CassandraOutput {
             // Multi-partition unlogged batches would trip Cassandra's batch size limits
             // (5 KiB warn, 50 KiB fail) at about 1 KiB a row.
             batch_size_rows: None,
+            batch_size_bytes: None,
         }
     }
 }
@@ -186,13 +192,17 @@ impl StreamConfig {
 
     /// `(host, port)` of the Connect server.
     pub fn connect_endpoint(&self) -> Result<(String, u16), StreamError> {
-        let bad = |why: &str| StreamError::Config(vec![format!("connect_url `{}`: {why}", self.connect_url)]);
+        let bad = |why: &str| {
+            StreamError::Config(vec![format!("connect_url `{}`: {why}", self.connect_url)])
+        };
         let url = Url::parse(&self.connect_url).map_err(|e| bad(&e.to_string()))?;
         if url.scheme() != "sc" {
             return Err(bad("scheme must be sc://"));
         }
         if !matches!(url.path(), "" | "/") || url.query().is_some() {
-            return Err(bad("give only sc://host:port; the session is chosen by the query name"));
+            return Err(bad(
+                "give only sc://host:port; the session is chosen by the query name",
+            ));
         }
         let host = url.host_str().ok_or_else(|| bad("no host"))?.to_owned();
         Ok((host, url.port().unwrap_or(15002)))
@@ -239,8 +249,12 @@ impl StreamConfig {
         if self.trigger.is_zero() || self.rejected_trigger.is_zero() {
             errors.push("triggers must be above 0".into());
         }
-        if self.keepalive_interval.is_zero() || self.keepalive_interval > Duration::from_secs(1800) {
-            errors.push("keepalive_interval must be within (0, 30m] (sessions expire after 1 h idle)".into());
+        if self.keepalive_interval.is_zero() || self.keepalive_interval > Duration::from_secs(1800)
+        {
+            errors.push(
+                "keepalive_interval must be within (0, 30m] (sessions expire after 1 h idle)"
+                    .into(),
+            );
         }
         if self.cassandra_output.concurrent_writes == 0 {
             errors.push("cassandra_output.concurrent_writes must be above 0".into());
@@ -256,13 +270,17 @@ impl StreamConfig {
         let typed_kafka = crate::plan::kafka_source_options(self);
         for key in self.kafka_options.keys() {
             if typed_kafka.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
-                errors.push(format!("kafka_options `{key}` conflicts with a typed setting"));
+                errors.push(format!(
+                    "kafka_options `{key}` conflicts with a typed setting"
+                ));
             }
         }
         let typed_sink = crate::plan::cassandra_sink_options(self, &self.table);
         for key in self.cassandra_options.keys() {
             if typed_sink.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
-                errors.push(format!("cassandra_options `{key}` conflicts with a typed setting"));
+                errors.push(format!(
+                    "cassandra_options `{key}` conflicts with a typed setting"
+                ));
             }
         }
         if errors.is_empty() {
@@ -293,7 +311,10 @@ mod tests {
         );
         assert_eq!(config.subject(), "users-value");
         assert_eq!(config.rejected_query_name(), "userstream-users-rejected");
-        assert_eq!(config.connect_endpoint().ok(), Some(("127.0.0.1".into(), 15002)));
+        assert_eq!(
+            config.connect_endpoint().ok(),
+            Some(("127.0.0.1".into(), 15002))
+        );
     }
 
     #[test]
@@ -307,10 +328,12 @@ mod tests {
 
     #[test]
     fn every_error_at_once() {
-        let mut config = StreamConfig::default();
-        config.keyspace = "bad-name".into();
-        config.max_offsets_per_trigger = 0;
-        config.connect_url = "http://x:1".into();
+        let mut config = StreamConfig {
+            keyspace: "bad-name".into(),
+            max_offsets_per_trigger: 0,
+            connect_url: "http://x:1".into(),
+            ..StreamConfig::default()
+        };
         config
             .kafka_options
             .insert("maxOffsetsPerTrigger".into(), "5".into());

@@ -93,12 +93,10 @@ impl StreamError {
             | E::DeadlineExceeded(m)
             | E::Cancelled(m)
             | E::Aborted(m)
-            | E::InvalidConnectionUrl(m) => {
-                Self::Connect {
-                    url: url.to_owned(),
-                    reason: m,
-                }
-            }
+            | E::InvalidConnectionUrl(m) => Self::Connect {
+                url: url.to_owned(),
+                reason: m,
+            },
             E::ExternalError(m) => Self::Connect {
                 url: url.to_owned(),
                 reason: m.to_string(),

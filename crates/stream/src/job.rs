@@ -51,7 +51,11 @@ impl fmt::Display for JobInfo {
                 f,
                 "{:<28} {}  id {}  run {}  checkpoint {}",
                 q.name,
-                if q.started_now { "started        " } else { "already running" },
+                if q.started_now {
+                    "started        "
+                } else {
+                    "already running"
+                },
                 q.id,
                 q.run_id,
                 q.checkpoint.display()
@@ -116,13 +120,32 @@ impl Progress {
                     .collect()
             })
             .unwrap_or_default();
+        // The query-level figures are the sums over the sources; Spark Connect 3.5 sends
+        // them only per source, so add them up when the top level lacks them.
+        let per_source = |key: &str| -> Option<f64> {
+            let values: Vec<f64> = v["sources"]
+                .as_array()?
+                .iter()
+                .filter_map(|s| s[key].as_f64())
+                .collect();
+            (!values.is_empty()).then(|| values.iter().sum())
+        };
         Ok(Self {
             batch_id: v["batchId"].as_i64().unwrap_or(-1),
             timestamp: v["timestamp"].as_str().unwrap_or_default().to_owned(),
-            num_input_rows: v["numInputRows"].as_i64().unwrap_or(0),
-            input_rows_per_second: v["inputRowsPerSecond"].as_f64(),
-            processed_rows_per_second: v["processedRowsPerSecond"].as_f64(),
-            batch_duration_ms: v["durationMs"]["triggerExecution"].as_i64(),
+            num_input_rows: v["numInputRows"]
+                .as_i64()
+                .or_else(|| per_source("numInputRows").map(|n| n as i64))
+                .unwrap_or(0),
+            input_rows_per_second: v["inputRowsPerSecond"]
+                .as_f64()
+                .or_else(|| per_source("inputRowsPerSecond")),
+            processed_rows_per_second: v["processedRowsPerSecond"]
+                .as_f64()
+                .or_else(|| per_source("processedRowsPerSecond")),
+            batch_duration_ms: v["durationMs"]["triggerExecution"]
+                .as_i64()
+                .or_else(|| v["batchDuration"].as_i64()),
             sources,
         })
     }
@@ -192,7 +215,11 @@ impl fmt::Display for StreamStatus {
                 writeln!(
                     f,
                     "  status: {m}{}",
-                    if q.trigger_active { " (trigger running)" } else { "" }
+                    if q.trigger_active {
+                        " (trigger running)"
+                    } else {
+                        ""
+                    }
                 )?;
             }
             match &q.last_progress {
@@ -211,7 +238,11 @@ impl fmt::Display for StreamStatus {
                         p.batch_duration_ms.map_or("n/a".to_owned(), |d| d.to_string()),
                     )?;
                     for s in &p.sources {
-                        writeln!(f, "  offsets {} -> {} (latest {})", s.start_offset, s.end_offset, s.latest_offset)?;
+                        writeln!(
+                            f,
+                            "  offsets {} -> {} (latest {})",
+                            s.start_offset, s.end_offset, s.latest_offset
+                        )?;
                     }
                 }
             }
@@ -320,8 +351,8 @@ fn save_state(config: &StreamConfig, job: &JobInfo) -> Result<(), StreamError> {
         source,
     };
     std::fs::create_dir_all(&config.checkpoint_root).map_err(io)?;
-    let text = serde_json::to_string_pretty(job)
-        .map_err(|e| StreamError::Protocol(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(job).map_err(|e| StreamError::Protocol(e.to_string()))?;
     std::fs::write(&path, text).map_err(io)
 }
 
@@ -359,11 +390,31 @@ async fn start_query(
     for (key, value) in extra {
         writer = writer.option(key, value);
     }
-    let query = writer
-        .start(None)
-        .await
-        .map_err(|e| StreamError::spark(&config.connect_url, e))?;
-    tracing::info!(name, id = query.id(), run_id = query.run_id(), "streaming query started");
+    // The connector's driver learns of new keyspaces and tables through debounced schema
+    // events: right after `migrate` it may not see them yet. Retry that case briefly.
+    let mut attempt = 0;
+    let query = loop {
+        match writer.clone().start(None).await {
+            Ok(query) => break query,
+            Err(e) => {
+                let e = StreamError::spark(&config.connect_url, e);
+                let unknown_schema = matches!(&e, StreamError::Query(m)
+                    if m.contains("Couldn't find") || m.contains("not found"));
+                attempt += 1;
+                if !unknown_schema || attempt >= 10 {
+                    return Err(e);
+                }
+                tracing::info!(name, error = %e, "Cassandra schema not visible to Spark yet; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+        }
+    };
+    tracing::info!(
+        name,
+        id = query.id(),
+        run_id = query.run_id(),
+        "streaming query started"
+    );
     Ok(QueryInfo {
         name: name.to_owned(),
         id: query.id(),
@@ -410,8 +461,15 @@ pub(crate) async fn start_with(
     let users = match users_active {
         Some(q) => running(config, q, &users_name),
         None => {
-            start_query(job.users, config, &users_name, &config.table, config.trigger, &[])
-                .await?
+            start_query(
+                job.users,
+                config,
+                &users_name,
+                &config.table,
+                config.trigger,
+                &[],
+            )
+            .await?
         }
     };
     let rejected = match rejected_active {
@@ -471,7 +529,10 @@ async fn query_status(
     };
     let status = rpc.status(&q.id).await?;
     let last_progress = match rpc.recent_progress(&q.id).await?.last() {
-        Some(json) => Some(Progress::from_json(json)?),
+        Some(json) => {
+            tracing::debug!(name, progress = %json, "last progress");
+            Some(Progress::from_json(json)?)
+        }
         None => None,
     };
     let exception = if status.is_active {
@@ -501,9 +562,14 @@ pub async fn status(config: &StreamConfig) -> Result<StreamStatus, StreamError> 
     let mut queries = Vec::new();
     for (name, last) in [
         (config.query_name.clone(), known.as_ref().map(|k| &k.users)),
-        (config.rejected_query_name(), known.as_ref().map(|k| &k.rejected)),
+        (
+            config.rejected_query_name(),
+            known.as_ref().map(|k| &k.rejected),
+        ),
     ] {
-        let q = active.iter().find(|q| q.name.as_deref() == Some(name.as_str()));
+        let q = active
+            .iter()
+            .find(|q| q.name.as_deref() == Some(name.as_str()));
         queries.push(query_status(&mut rpc, &name, q, last).await?);
     }
     Ok(StreamStatus {
@@ -546,6 +612,21 @@ mod tests {
         assert_eq!(p.processed_rows_per_second, Some(900.5));
         assert_eq!(p.batch_duration_ms, Some(555));
         assert_eq!(p.sources[0].end_offset["users"]["0"], 500);
+        Ok(())
+    }
+
+    #[test]
+    fn progress_sums_sources_when_connect_leaves_the_totals_out() -> Result<(), StreamError> {
+        // As a 3.5 Connect server sends it: totals only per source, offsets as strings.
+        let json = r#"{"batchId":1,"batchDuration":1998,"durationMs":{"triggerExecution":1998},
+          "sources":[{"description":"KafkaV2","startOffset":"{\"t\":{\"0\":990}}",
+          "endOffset":"{\"t\":{\"0\":1977}}","latestOffset":"{\"t\":{\"0\":1977}}",
+          "numInputRows":2000,"inputRowsPerSecond":4000.0,"processedRowsPerSecond":1001.0}]}"#;
+        let p = Progress::from_json(json)?;
+        assert_eq!(p.num_input_rows, 2000);
+        assert_eq!(p.input_rows_per_second, Some(4000.0));
+        assert_eq!(p.processed_rows_per_second, Some(1001.0));
+        assert_eq!(p.sources[0].end_offset["t"]["0"], 1977);
         Ok(())
     }
 

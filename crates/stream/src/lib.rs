@@ -44,7 +44,8 @@ pub use verify::{verify, FieldMismatch, VerifyOptions, VerifyReport};
 /// Opens a Spark Connect session. `url` is an `sc://host:port` URL (parameters allowed).
 pub async fn session(url: &str) -> Result<SparkSession, StreamError> {
     // The crate panics on a URL it cannot parse; refuse it here instead.
-    let invalid = |reason: String| StreamError::Config(vec![format!("Spark Connect URL `{url}`: {reason}")]);
+    let invalid =
+        |reason: String| StreamError::Config(vec![format!("Spark Connect URL `{url}`: {reason}")]);
     for param in url.split(';').skip(1) {
         if let Some(id) = param.strip_prefix("session_id=") {
             uuid::Uuid::parse_str(id).map_err(|e| invalid(format!("session_id: {e}")))?;

@@ -28,7 +28,10 @@ pub fn kafka_source_options(config: &StreamConfig) -> Vec<(String, String)> {
             config.bootstrap_servers.clone(),
         ),
         ("subscribe".to_owned(), config.topic.clone()),
-        ("startingOffsets".to_owned(), config.starting_offsets.clone()),
+        (
+            "startingOffsets".to_owned(),
+            config.starting_offsets.clone(),
+        ),
         (
             "maxOffsetsPerTrigger".to_owned(),
             config.max_offsets_per_trigger.to_string(),
@@ -63,6 +66,12 @@ pub fn cassandra_sink_options(config: &StreamConfig, table: &str) -> Vec<(String
             out.batch_grouping_key.clone(),
         ),
     ];
+    if let Some(bytes) = out.batch_size_bytes {
+        options.push((
+            "spark.cassandra.output.batch.size.bytes".to_owned(),
+            bytes.to_string(),
+        ));
+    }
     if let Some(rows) = out.batch_size_rows {
         options.push((
             "spark.cassandra.output.batch.size.rows".to_owned(),
@@ -87,8 +96,12 @@ const UUID_REGEX: &str =
 /// A decoded record is valid when `from_avro` produced a non-null `id` (PERMISSIVE turns a
 /// corrupt datum into a struct of nulls, and `id` is required by the schema) that is a UUID
 /// (the Cassandra key; a bad one would fail the whole batch).
+///
+/// `_pin >= 0` is always true: it references the non-deterministic `_pin` column so that
+/// Catalyst neither prunes it nor pushes this filter below the projection that decodes
+/// (which would inline `from_avro` into the filter and decode each record three times).
 pub fn valid_sql() -> String {
-    format!("decoded.id IS NOT NULL AND decoded.id RLIKE '{UUID_REGEX}'")
+    format!("_pin >= 0 AND decoded.id IS NOT NULL AND decoded.id RLIKE '{UUID_REGEX}'")
 }
 
 /// Rows the users query drops and the rejected query keeps.
@@ -286,7 +299,12 @@ fn framed(spark: &SparkSession, config: &StreamConfig, schemas: &[WriterSchema])
         col("value"),
         expr(SCHEMA_ID_SQL).alias("schema_id"),
     ])
-    .select([col("*"), decoded_column(schemas).alias("decoded")])
+    // `spark_partition_id()` is non-deterministic: see `valid_sql`.
+    .select([
+        col("*"),
+        decoded_column(schemas).alias("decoded"),
+        expr("spark_partition_id()").alias("_pin"),
+    ])
 }
 
 /// Builds both DataFrames for `schemas` (at least one).
@@ -346,7 +364,10 @@ mod tests {
         assert_eq!(function_name(&c), Some(("when", 4)));
         let text = format!("{:?}", c.expression);
         assert!(text.contains("schema_id = 7") && text.contains("schema_id = 9"));
-        assert!(text.contains("avroSchema"), "old version gets the reader schema");
+        assert!(
+            text.contains("avroSchema"),
+            "old version gets the reader schema"
+        );
     }
 
     #[test]
@@ -362,7 +383,14 @@ mod tests {
         assert_eq!(unique.len(), names.len(), "{names:?}");
         // 31 fields of the record (display_address recomputed) + 9 added by the job.
         assert_eq!(names.len(), 31 + 9 - 1 + 1, "{names:?}");
-        for must in ["id", "email", "full_name", "email_domain", "age_at_ingest", "processed_at"] {
+        for must in [
+            "id",
+            "email",
+            "full_name",
+            "email_domain",
+            "age_at_ingest",
+            "processed_at",
+        ] {
             assert!(names.contains(&must), "{must}");
         }
     }

@@ -22,47 +22,85 @@ const MAX_IN_FLIGHT: usize = 20_000;
 /// A synthetic user, deterministic in `(seed, index)` except `id` (random) and
 /// `produced_at` (set when sent). Covers non-Latin names, null fields and upper-case email.
 pub fn synthetic_user(seed: &str, index: u32) -> User {
-    const FIRST: &[&str] = &["Ava", "Jonas", "Zoé", "Mehmet", "Léa", "Нина", "آرمان", "Sofía"];
-    const LAST: &[&str] = &["Smith", "Müller", "Dubois", "Yılmaz", "García", "Иванова", "کریمی"];
-    const CITY: &[&str] = &["Billings", "Köln", "Lyon", "Ankara", "Sevilla", "Tomsk", "Tabriz"];
+    const FIRST: &[&str] = &[
+        "Ava",
+        "Jonas",
+        "Zoé",
+        "Mehmet",
+        "Léa",
+        "Нина",
+        "آرمان",
+        "Sofía",
+    ];
+    const LAST: &[&str] = &[
+        "Smith",
+        "Müller",
+        "Dubois",
+        "Yılmaz",
+        "García",
+        "Иванова",
+        "کریمی",
+    ];
+    const CITY: &[&str] = &[
+        "Billings", "Köln", "Lyon", "Ankara", "Sevilla", "Tomsk", "Tabriz",
+    ];
     const NAT: &[&str] = &["US", "DE", "FR", "TR", "ES", "RU", "IR"];
     let i = index as usize;
     let pick = |list: &[&'static str], k: usize| list[(i / k.max(1) + k) % list.len()].to_owned();
     let first = pick(FIRST, 1);
     let last = pick(LAST, 3);
-    let dob = Utc.timestamp_millis_opt(-631_152_000_000 + (i as i64 % 20_000) * 86_400_000 * 2 + 37_000);
+    let dob =
+        Utc.timestamp_millis_opt(-631_152_000_000 + (i as i64 % 20_000) * 86_400_000 * 2 + 37_000);
     let registered = Utc.timestamp_millis_opt(1_100_000_000_000 + i as i64 * 1_000_003);
     let ascii_first: String = first.chars().filter(char::is_ascii_alphanumeric).collect();
-    let ascii_first = if ascii_first.is_empty() { "user".to_owned() } else { ascii_first.to_lowercase() };
+    let ascii_first = if ascii_first.is_empty() {
+        "user".to_owned()
+    } else {
+        ascii_first.to_lowercase()
+    };
     User {
         id: Uuid::new_v4(),
-        title: (i % 11 != 0).then(|| ["Mr", "Ms", "Mrs", "Miss", "Monsieur"][i % 5].to_owned()),
+        title: (!i.is_multiple_of(11))
+            .then(|| ["Mr", "Ms", "Mrs", "Miss", "Monsieur"][i % 5].to_owned()),
         first_name: Some(first),
-        last_name: (i % 13 != 0).then_some(last),
-        gender: Some(if i % 2 == 0 { "female" } else { "male" }.to_owned()),
-        street_number: (i % 7 != 0).then_some((i % 9_999) as i32 + 1),
+        last_name: (!i.is_multiple_of(13)).then_some(last),
+        gender: Some(
+            if i.is_multiple_of(2) {
+                "female"
+            } else {
+                "male"
+            }
+            .to_owned(),
+        ),
+        street_number: (!i.is_multiple_of(7)).then_some((i % 9_999) as i32 + 1),
         street_name: Some(format!("{} Street", pick(CITY, 5))),
         city: Some(pick(CITY, 2)),
-        state: (i % 17 != 0).then(|| "Province".to_owned()),
+        state: (!i.is_multiple_of(17)).then(|| "Province".to_owned()),
         country: Some(pick(NAT, 2)),
-        postcode: (i % 5 != 0).then(|| format!("{:05}", i % 100_000)),
+        postcode: (!i.is_multiple_of(5)).then(|| format!("{:05}", i % 100_000)),
         display_address: None,
         latitude: Some(((i % 18_000) as f64) / 100.0 - 90.0),
         longitude: Some(((i % 36_000) as f64) / 100.0 - 180.0),
         timezone_offset: Some(["+5:30", "0:00", "-3:30", "+1:00"][i % 4].to_owned()),
         timezone_description: Some("Somewhere".to_owned()),
-        email: (i % 19 != 0).then(|| format!("{ascii_first}.{i}@Example{}.COM", i % 3)),
+        email: (!i.is_multiple_of(19)).then(|| format!("{ascii_first}.{i}@Example{}.COM", i % 3)),
         username: format!("{ascii_first}{i}"),
         dob: dob.single(),
         registered: registered.single(),
         phone: Some(format!("(555) {:03}-{:04}", i % 1000, i % 10_000)),
         cell: Some(format!("0{:09}", i)),
-        id_name: (i % 3 == 0).then(|| "SSN".to_owned()),
-        id_value: (i % 6 == 0).then(|| format!("{i:09}")),
-        picture_url: Some(format!("https://randomuser.me/api/portraits/women/{}.jpg", i % 100)),
+        id_name: (i.is_multiple_of(3)).then(|| "SSN".to_owned()),
+        id_value: (i.is_multiple_of(6)).then(|| format!("{i:09}")),
+        picture_url: Some(format!(
+            "https://randomuser.me/api/portraits/women/{}.jpg",
+            i % 100
+        )),
         nationality: Some(pick(NAT, 2)),
         produced_at: Utc::now(),
-        source_url: format!("https://randomuser.me/api/?seed={seed}&page={}", i / 5000 + 1),
+        source_url: format!(
+            "https://randomuser.me/api/?seed={seed}&page={}",
+            i / 5000 + 1
+        ),
         source_seed: seed.to_owned(),
         source_page: (i / 5000) as i32 + 1,
         source_index: (i % 5000) as i32,
@@ -93,7 +131,10 @@ pub async fn create_topic(
         .map_err(|e| StreamError::Kafka(e.to_string()))?;
     let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
     let results = admin
-        .create_topics([&new], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))))
+        .create_topics(
+            [&new],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
         .await
         .map_err(|e| StreamError::Kafka(e.to_string()))?;
     for result in results {
@@ -109,7 +150,9 @@ pub async fn create_topic(
 
 /// Deletes `topic`, best effort (tests clean up after themselves).
 pub async fn delete_topic(bootstrap: &str, topic: &str) {
-    let Ok(admin) = base_config(bootstrap).create_with_context::<_, AdminClient<TracingContext>>(TracingContext) else {
+    let Ok(admin) = base_config(bootstrap)
+        .create_with_context::<_, AdminClient<TracingContext>>(TracingContext)
+    else {
         return;
     };
     let _ = admin.delete_topics(&[topic], &AdminOptions::new()).await;
@@ -150,12 +193,13 @@ impl FramedProducer {
         subject: &str,
         topic: &str,
     ) -> Result<Self, StreamError> {
-        let serializer = Serializer::register(registry, subject)
-            .await
-            .map_err(|e| StreamError::Registry {
-                retryable: e.is_retryable(),
-                message: e.to_string(),
-            })?;
+        let serializer =
+            Serializer::register(registry, subject)
+                .await
+                .map_err(|e| StreamError::Registry {
+                    retryable: e.is_retryable(),
+                    message: e.to_string(),
+                })?;
         let producer = base_config(bootstrap)
             .set("linger.ms", "5")
             .set("compression.type", "lz4")
@@ -198,8 +242,7 @@ impl FramedProducer {
         let started_at = Utc::now();
         let mut in_flight = FuturesUnordered::new();
         let mut delivered = 0u64;
-        let mut sent = 0u64;
-        for mut user in users {
+        for (sent, mut user) in users.into_iter().enumerate() {
             if let Some(rate) = rate.filter(|r| *r > 0.0) {
                 let due = start + Duration::from_secs_f64(sent as f64 / rate);
                 if due > Instant::now() {
@@ -241,7 +284,6 @@ impl FramedProducer {
                     Err((e, _)) => return Err(StreamError::Kafka(e.to_string())),
                 }
             }
-            sent += 1;
             // Drain finished deliveries without waiting.
             while let Some(Some(result)) = futures::FutureExt::now_or_never(in_flight.next()) {
                 delivery(result)?;
@@ -261,7 +303,10 @@ impl FramedProducer {
 }
 
 fn delivery(
-    result: Result<rdkafka::producer::future_producer::OwnedDeliveryResult, futures::channel::oneshot::Canceled>,
+    result: Result<
+        rdkafka::producer::future_producer::OwnedDeliveryResult,
+        futures::channel::oneshot::Canceled,
+    >,
 ) -> Result<(), StreamError> {
     match result {
         Ok(Ok(_)) => Ok(()),

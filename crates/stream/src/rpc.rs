@@ -105,9 +105,11 @@ impl Rpc {
         );
         let timeout = self.timeout;
         for response in self.execute(command, timeout).await? {
-            if let Some(spark::execute_plan_response::ResponseType::StreamingQueryManagerCommandResult(
-                result,
-            )) = response.response_type
+            if let Some(
+                spark::execute_plan_response::ResponseType::StreamingQueryManagerCommandResult(
+                    result,
+                ),
+            ) = response.response_type
             {
                 if let Some(ManagerResult::Active(active)) = result.result_type {
                     return Ok(active
@@ -123,7 +125,9 @@ impl Rpc {
                 }
             }
         }
-        Err(StreamError::Protocol("no answer to StreamingQueryManagerCommand.active".into()))
+        Err(StreamError::Protocol(
+            "no answer to StreamingQueryManagerCommand.active".into(),
+        ))
     }
 
     /// The active query called `name`, if any.
@@ -162,7 +166,10 @@ impl Rpc {
         id: &spark::StreamingQueryInstanceId,
     ) -> Result<StatusResult, StreamError> {
         let timeout = self.timeout;
-        match self.query_command(id, QueryCommand::Status(true), timeout).await? {
+        match self
+            .query_command(id, QueryCommand::Status(true), timeout)
+            .await?
+        {
             Some(QueryResult::Status(status)) => Ok(status),
             other => Err(StreamError::Protocol(format!("status answered {other:?}"))),
         }
@@ -180,7 +187,9 @@ impl Rpc {
             .await?
         {
             Some(QueryResult::RecentProgress(p)) => Ok(p.recent_progress_json),
-            other => Err(StreamError::Protocol(format!("recentProgress answered {other:?}"))),
+            other => Err(StreamError::Protocol(format!(
+                "recentProgress answered {other:?}"
+            ))),
         }
     }
 
@@ -190,7 +199,10 @@ impl Rpc {
         id: &spark::StreamingQueryInstanceId,
     ) -> Result<Option<String>, StreamError> {
         let timeout = self.timeout;
-        match self.query_command(id, QueryCommand::Exception(true), timeout).await? {
+        match self
+            .query_command(id, QueryCommand::Exception(true), timeout)
+            .await?
+        {
             Some(QueryResult::Exception(ExceptionResult {
                 exception_message: Some(message),
                 error_class,
@@ -207,7 +219,8 @@ impl Rpc {
     pub async fn stop(&mut self, id: &spark::StreamingQueryInstanceId) -> Result<(), StreamError> {
         // A batch in flight must finish first.
         let timeout = self.timeout.max(Duration::from_secs(120));
-        self.query_command(id, QueryCommand::Stop(true), timeout).await?;
+        self.query_command(id, QueryCommand::Stop(true), timeout)
+            .await?;
         Ok(())
     }
 

@@ -95,10 +95,7 @@ pub async fn run(
         if failures > config.max_restarts {
             return Err(StreamError::QueryFailed {
                 name: config.query_name.clone(),
-                exception: format!(
-                    "gave up after {} attempts; last: {last_failure}",
-                    failures
-                ),
+                exception: format!("gave up after {} attempts; last: {last_failure}", failures),
             });
         }
         let wait = if failures == 0 || !need_start {
@@ -179,7 +176,10 @@ async fn check(config: &StreamConfig) -> Result<Vec<(String, Option<String>)>, S
             known.as_ref().map(|k| &k.rejected),
         ),
     ] {
-        if active.iter().any(|q| q.name.as_deref() == Some(name.as_str())) {
+        if active
+            .iter()
+            .any(|q| q.name.as_deref() == Some(name.as_str()))
+        {
             continue;
         }
         let mut exception = None;

@@ -95,7 +95,11 @@ pub struct VerifyReport {
 
 impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "verify {} (Kafka) vs {}.users (Cassandra)", self.topic, self.keyspace)?;
+        writeln!(
+            f,
+            "verify {} (Kafka) vs {}.users (Cassandra)",
+            self.topic, self.keyspace
+        )?;
         writeln!(
             f,
             "  kafka:     {} records, {} decoded ({} distinct ids), {} undecodable",
@@ -120,9 +124,21 @@ impl fmt::Display for VerifyReport {
             self.sampled, self.field_mismatch_count
         )?;
         for m in &self.field_mismatches {
-            writeln!(f, "    {} {}: expected {:?}, found {:?}", m.id, m.field, m.expected, m.actual)?;
+            writeln!(
+                f,
+                "    {} {}: expected {:?}, found {:?}",
+                m.id, m.field, m.expected, m.actual
+            )?;
         }
-        write!(f, "{}", if self.ok { "OK: no difference" } else { "DIFFERENCE FOUND" })
+        write!(
+            f,
+            "{}",
+            if self.ok {
+                "OK: no difference"
+            } else {
+                "DIFFERENCE FOUND"
+            }
+        )
     }
 }
 
@@ -214,7 +230,10 @@ fn read_topic(bootstrap: &str, topic: &str, timeout: Duration) -> Result<Vec<Rec
 
 /// Compares the topic with the keyspace: counts, missing and extra ids, every field of a
 /// random sample, and undecodable records against `rejected_rows`.
-pub async fn verify(config: &StreamConfig, options: &VerifyOptions) -> Result<VerifyReport, StreamError> {
+pub async fn verify(
+    config: &StreamConfig,
+    options: &VerifyOptions,
+) -> Result<VerifyReport, StreamError> {
     config.validate()?;
     let (bootstrap, topic, timeout) = (
         config.bootstrap_servers.clone(),
@@ -259,12 +278,14 @@ pub async fn verify(config: &StreamConfig, options: &VerifyOptions) -> Result<Ve
         }
     }
 
-    let session = userstream_store::connect(&config.cassandra_contact_point, config.request_timeout).await?;
+    let session =
+        userstream_store::connect(&config.cassandra_contact_point, config.request_timeout).await?;
     let settle_until = Instant::now() + options.settle;
     let (stored_ids, rejected) = loop {
         let ids = userstream_store::user_ids(&session, &config.keyspace).await?;
         let rejected =
-            userstream_store::count_rejected(&session, &config.keyspace, Some(&config.topic)).await?;
+            userstream_store::count_rejected(&session, &config.keyspace, Some(&config.topic))
+                .await?;
         let caught_up = ids.len() >= expected.len() && rejected as u64 >= undecodable;
         if caught_up || Instant::now() >= settle_until {
             break (ids, rejected);
@@ -272,10 +293,22 @@ pub async fn verify(config: &StreamConfig, options: &VerifyOptions) -> Result<Ve
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
     let stored: HashSet<Uuid> = stored_ids.iter().copied().collect();
-    let missing: Vec<Uuid> = expected.keys().filter(|id| !stored.contains(id)).copied().collect();
-    let extra: Vec<Uuid> = stored.iter().filter(|id| !expected.contains_key(id)).copied().collect();
+    let missing: Vec<Uuid> = expected
+        .keys()
+        .filter(|id| !stored.contains(id))
+        .copied()
+        .collect();
+    let extra: Vec<Uuid> = stored
+        .iter()
+        .filter(|id| !expected.contains_key(id))
+        .copied()
+        .collect();
 
-    let mut present: Vec<Uuid> = expected.keys().filter(|id| stored.contains(id)).copied().collect();
+    let mut present: Vec<Uuid> = expected
+        .keys()
+        .filter(|id| stored.contains(id))
+        .copied()
+        .collect();
     present.sort_unstable();
     let sample: Vec<Uuid> = present
         .choose_multiple(&mut rand::thread_rng(), options.sample)
@@ -332,10 +365,16 @@ fn join_present(sep: &str, parts: &[Option<&str>]) -> Option<String> {
 /// The job's `display_address` rule (see `plan::DISPLAY_ADDRESS_SQL`), in Rust.
 pub(crate) fn display_address(u: &User) -> Option<String> {
     let number = u.street_number.map(|n| n.to_string());
-    let street = join_present(" ", &[number.as_deref(), non_empty(u.street_name.as_deref())]);
+    let street = join_present(
+        " ",
+        &[number.as_deref(), non_empty(u.street_name.as_deref())],
+    );
     let region = join_present(
         " ",
-        &[non_empty(u.state.as_deref()), non_empty(u.postcode.as_deref())],
+        &[
+            non_empty(u.state.as_deref()),
+            non_empty(u.postcode.as_deref()),
+        ],
     );
     join_present(
         ", ",
@@ -352,7 +391,10 @@ pub(crate) fn display_address(u: &User) -> Option<String> {
 pub(crate) fn full_name(u: &User) -> Option<String> {
     join_present(
         " ",
-        &[non_empty(u.first_name.as_deref()), non_empty(u.last_name.as_deref())],
+        &[
+            non_empty(u.first_name.as_deref()),
+            non_empty(u.last_name.as_deref()),
+        ],
     )
 }
 
@@ -360,7 +402,9 @@ pub(crate) fn full_name(u: &User) -> Option<String> {
 pub(crate) fn email_and_domain(u: &User) -> (Option<String>, Option<String>) {
     let email = u.email.as_deref().map(|e| spark_trim(e).to_lowercase());
     let domain = match (&u.email, &email) {
-        (Some(raw), Some(lower)) if raw.contains('@') => lower.rsplit('@').next().map(str::to_owned),
+        (Some(raw), Some(lower)) if raw.contains('@') => {
+            lower.rsplit('@').next().map(str::to_owned)
+        }
         _ => None,
     };
     (email, domain)
@@ -380,7 +424,13 @@ fn cql(t: Option<CqlTimestamp>) -> Option<i64> {
     t.map(|t| t.0)
 }
 
-fn compare(u: &User, topic: &str, partition: i32, offset: i64, row: &StoredUser) -> Vec<FieldMismatch> {
+fn compare(
+    u: &User,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    row: &StoredUser,
+) -> Vec<FieldMismatch> {
     let mut out = Vec::new();
     let mut check = |field: &str, expected: String, actual: String| {
         if expected != actual {
@@ -421,20 +471,64 @@ fn compare(u: &User, topic: &str, partition: i32, offset: i64, row: &StoredUser)
     same!(id_value);
     same!(picture_url);
     same!(nationality);
-    check("username", format!("{:?}", Some(&u.username)), format!("{:?}", row.username.as_ref()));
-    check("dob", format!("{:?}", ts(u.dob)), format!("{:?}", cql(row.dob)));
-    check("registered", format!("{:?}", ts(u.registered)), format!("{:?}", cql(row.registered)));
-    check("produced_at", format!("{:?}", Some(u.produced_at.timestamp_millis())), format!("{:?}", cql(row.produced_at)));
-    check("source_url", format!("{:?}", Some(&u.source_url)), format!("{:?}", row.source_url.as_ref()));
-    check("source_seed", format!("{:?}", Some(&u.source_seed)), format!("{:?}", row.source_seed.as_ref()));
-    check("source_page", format!("{:?}", Some(u.source_page)), format!("{:?}", row.source_page));
-    check("source_index", format!("{:?}", Some(u.source_index)), format!("{:?}", row.source_index));
+    check(
+        "username",
+        format!("{:?}", Some(&u.username)),
+        format!("{:?}", row.username.as_ref()),
+    );
+    check(
+        "dob",
+        format!("{:?}", ts(u.dob)),
+        format!("{:?}", cql(row.dob)),
+    );
+    check(
+        "registered",
+        format!("{:?}", ts(u.registered)),
+        format!("{:?}", cql(row.registered)),
+    );
+    check(
+        "produced_at",
+        format!("{:?}", Some(u.produced_at.timestamp_millis())),
+        format!("{:?}", cql(row.produced_at)),
+    );
+    check(
+        "source_url",
+        format!("{:?}", Some(&u.source_url)),
+        format!("{:?}", row.source_url.as_ref()),
+    );
+    check(
+        "source_seed",
+        format!("{:?}", Some(&u.source_seed)),
+        format!("{:?}", row.source_seed.as_ref()),
+    );
+    check(
+        "source_page",
+        format!("{:?}", Some(u.source_page)),
+        format!("{:?}", row.source_page),
+    );
+    check(
+        "source_index",
+        format!("{:?}", Some(u.source_index)),
+        format!("{:?}", row.source_index),
+    );
     // The job's transformations.
     let (email, domain) = email_and_domain(u);
     check("email", format!("{email:?}"), format!("{:?}", row.email));
-    check("email_domain", format!("{domain:?}"), format!("{:?}", row.email_domain));
-    check("full_name", format!("{:?}", full_name(u)), format!("{:?}", row.full_name));
-    check("display_address", format!("{:?}", display_address(u)), format!("{:?}", row.display_address));
+    check(
+        "email_domain",
+        format!("{domain:?}"),
+        format!("{:?}", row.email_domain),
+    );
+    check(
+        "full_name",
+        format!("{:?}", full_name(u)),
+        format!("{:?}", row.full_name),
+    );
+    check(
+        "display_address",
+        format!("{:?}", display_address(u)),
+        format!("{:?}", row.display_address),
+    );
     let processed = row
         .processed_at
         .and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.0));
@@ -442,13 +536,29 @@ fn compare(u: &User, topic: &str, partition: i32, offset: i64, row: &StoredUser)
         (Some(dob), Some(at)) => Some(age_at(dob, at)),
         _ => None,
     };
-    check("age_at_ingest", format!("{age:?}"), format!("{:?}", row.age_at_ingest));
+    check(
+        "age_at_ingest",
+        format!("{age:?}"),
+        format!("{:?}", row.age_at_ingest),
+    );
     if processed.is_none() {
         check("processed_at", "a timestamp".into(), "null".into());
     }
-    check("kafka_topic", format!("{:?}", Some(topic)), format!("{:?}", row.kafka_topic.as_deref()));
-    check("kafka_partition", format!("{:?}", Some(partition)), format!("{:?}", row.kafka_partition));
-    check("kafka_offset", format!("{:?}", Some(offset)), format!("{:?}", row.kafka_offset));
+    check(
+        "kafka_topic",
+        format!("{:?}", Some(topic)),
+        format!("{:?}", row.kafka_topic.as_deref()),
+    );
+    check(
+        "kafka_partition",
+        format!("{:?}", Some(partition)),
+        format!("{:?}", row.kafka_partition),
+    );
+    check(
+        "kafka_offset",
+        format!("{:?}", Some(offset)),
+        format!("{:?}", row.kafka_offset),
+    );
     out
 }
 
@@ -477,7 +587,10 @@ mod tests {
         u.last_name = Some("Smith".into());
         assert_eq!(
             email_and_domain(&u),
-            (Some("ava.8@example2.com".into()), Some("example2.com".into()))
+            (
+                Some("ava.8@example2.com".into()),
+                Some("example2.com".into())
+            )
         );
         assert_eq!(full_name(&u), Some("Smith".into()));
         u.email = Some("no-at-sign".into());

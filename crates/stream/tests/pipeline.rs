@@ -27,11 +27,21 @@ async fn produced_users_land_with_transformations() -> anyhow::Result<()> {
         let users: Vec<_> = (0..n).map(|i| synthetic_user("land", i)).collect();
         fx.producer.send_users(users, None).await?;
         let info = userstream_stream::start(&fx.config).await?;
-        ensure!(info.users.started_now && info.rejected.started_now, "{info}");
+        ensure!(
+            info.users.started_now && info.rejected.started_now,
+            "{info}"
+        );
         let again = userstream_stream::start(&fx.config).await?;
         ensure!(!again.users.started_now, "start is idempotent: {again}");
         fx.wait_for(n as usize, 0, Duration::from_secs(300)).await?;
-        let report = verify(&fx.config, &VerifyOptions { sample: 500, ..VerifyOptions::default() }).await?;
+        let report = verify(
+            &fx.config,
+            &VerifyOptions {
+                sample: 500,
+                ..VerifyOptions::default()
+            },
+        )
+        .await?;
         println!("{report}");
         ensure!(report.ok, "{report}");
         ensure!(report.cassandra_rows == n as usize && report.kafka_unique_ids == n as usize);
@@ -92,7 +102,8 @@ async fn poison_records_are_kept_and_the_query_runs_on() -> anyhow::Result<()> {
         // More good records after the poison: the query must still be running.
         let second: Vec<_> = (500..1000).map(|i| synthetic_user("poison", i)).collect();
         fx.producer.send_users(second, None).await?;
-        fx.wait_for(1000, poison.len(), Duration::from_secs(240)).await?;
+        fx.wait_for(1000, poison.len(), Duration::from_secs(240))
+            .await?;
 
         let rows = userstream_store::rejected_rows(&fx.session, &fx.config.keyspace, None).await?;
         ensure!(rows.len() == poison.len(), "{rows:?}");
@@ -100,16 +111,27 @@ async fn poison_records_are_kept_and_the_query_runs_on() -> anyhow::Result<()> {
             let row = rows
                 .iter()
                 .find(|r| r.kafka_partition == *partition && r.kafka_offset == *offset)
-                .ok_or_else(|| anyhow::anyhow!("no rejected row at {partition}/{offset} ({reason})"))?;
-            ensure!(row.reason.as_deref() == Some(reason.as_str()), "{row:?} should be {reason}");
-            ensure!(row.payload.as_deref() == Some(bytes.as_slice()), "payload kept for {reason}");
+                .ok_or_else(|| {
+                    anyhow::anyhow!("no rejected row at {partition}/{offset} ({reason})")
+                })?;
+            ensure!(
+                row.reason.as_deref() == Some(reason.as_str()),
+                "{row:?} should be {reason}"
+            );
+            ensure!(
+                row.payload.as_deref() == Some(bytes.as_slice()),
+                "payload kept for {reason}"
+            );
             ensure!(row.topic == fx.config.topic && row.first_seen.is_some());
         }
         let status = userstream_stream::status(&fx.config).await?;
         ensure!(status.all_active(), "{status}");
         let report = verify(&fx.config, &VerifyOptions::default()).await?;
         println!("{report}");
-        ensure!(report.ok && report.kafka_undecodable == 5 && report.rejected_rows == 5, "{report}");
+        ensure!(
+            report.ok && report.kafka_undecodable == 5 && report.rejected_rows == 5,
+            "{report}"
+        );
         Ok(())
     }
     .await;
@@ -123,7 +145,11 @@ async fn restart_from_checkpoint_loses_and_duplicates_nothing() -> anyhow::Resul
         return Ok(());
     };
     let result = async {
-        let batch = |from: u32, to: u32| (from..to).map(|i| synthetic_user("restart", i)).collect::<Vec<_>>();
+        let batch = |from: u32, to: u32| {
+            (from..to)
+                .map(|i| synthetic_user("restart", i))
+                .collect::<Vec<_>>()
+        };
         fx.producer.send_users(batch(0, 1_500), None).await?;
         let first = userstream_stream::start(&fx.config).await?;
         fx.wait_for(1_500, 0, Duration::from_secs(240)).await?;
@@ -131,20 +157,32 @@ async fn restart_from_checkpoint_loses_and_duplicates_nothing() -> anyhow::Resul
         let stopped = userstream_stream::stop(&fx.config).await?;
         ensure!(stopped.len() == 2, "{stopped:?}");
         let status = userstream_stream::status(&fx.config).await?;
-        ensure!(status.queries.iter().all(|q| !q.active && q.exception.is_none()), "{status}");
+        ensure!(
+            status
+                .queries
+                .iter()
+                .all(|q| !q.active && q.exception.is_none()),
+            "{status}"
+        );
 
         // Records that arrive while the job is down, and a replay of ids already stored.
         fx.producer.send_users(batch(1_500, 3_000), None).await?;
         let second = userstream_stream::start(&fx.config).await?;
         ensure!(second.users.started_now, "{second}");
-        ensure!(second.users.id == first.users.id, "same checkpoint, same query id");
+        ensure!(
+            second.users.id == first.users.id,
+            "same checkpoint, same query id"
+        );
         ensure!(second.users.run_id != first.users.run_id, "a new run");
         fx.wait_for(3_000, 0, Duration::from_secs(240)).await?;
         // Give a replayed batch, if any, time to land before counting exactly.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let report = verify(&fx.config, &VerifyOptions::default()).await?;
         println!("{report}");
-        ensure!(report.ok && report.cassandra_rows == 3_000 && report.kafka_records == 3_000, "{report}");
+        ensure!(
+            report.ok && report.cassandra_rows == 3_000 && report.kafka_records == 3_000,
+            "{report}"
+        );
         Ok(())
     }
     .await;
@@ -195,17 +233,20 @@ async fn run_resumes_after_the_connect_server_dies() -> anyhow::Result<()> {
             .send_users((0..half).map(|i| synthetic_user("kill", i)), Some(2_000.0))
             .await?;
         tokio::time::sleep(Duration::from_secs(3)).await;
-        shell(std::env::var("USERSTREAM_TEST_KILL_CONNECT").unwrap_or_else(|_| {
-            "kill -9 $(cut -d' ' -f1 .userstream/run/spark-connect.pid)".into()
-        }))
+        shell(
+            std::env::var("USERSTREAM_TEST_KILL_CONNECT").unwrap_or_else(|_| {
+                "kill -9 $(cut -d' ' -f1 .userstream/run/spark-connect.pid)".into()
+            }),
+        )
         .await?;
         // Produced while Spark is down.
         fx.producer
             .send_users((half..n).map(|i| synthetic_user("kill", i)), Some(2_000.0))
             .await?;
-        shell(std::env::var("USERSTREAM_TEST_START_CONNECT").unwrap_or_else(|_| {
-            "./target/debug/userstream stack up".into()
-        }))
+        shell(
+            std::env::var("USERSTREAM_TEST_START_CONNECT")
+                .unwrap_or_else(|_| "./target/debug/userstream stack up".into()),
+        )
         .await?;
         fx.wait_for(n as usize, 0, Duration::from_secs(600)).await?;
         let report = verify(&fx.config, &VerifyOptions::default()).await?;
@@ -228,7 +269,13 @@ async fn status_before_start_and_run_until_shutdown() -> anyhow::Result<()> {
     fx.config.keepalive_interval = Duration::from_secs(2);
     let result = async {
         let before = userstream_stream::status(&fx.config).await?;
-        ensure!(before.queries.iter().all(|q| !q.active && q.last_progress.is_none()), "{before}");
+        ensure!(
+            before
+                .queries
+                .iter()
+                .all(|q| !q.active && q.last_progress.is_none()),
+            "{before}"
+        );
         fx.producer
             .send_users((0..300).map(|i| synthetic_user("run", i)), None)
             .await?;
@@ -259,11 +306,18 @@ async fn status_before_start_and_run_until_shutdown() -> anyhow::Result<()> {
         shutdown.cancel();
         supervisor.await??;
         let after = userstream_stream::status(&fx.config).await?;
-        ensure!(after.queries.iter().all(|q| !q.active), "stopped on shutdown: {after}");
+        ensure!(
+            after.queries.iter().all(|q| !q.active),
+            "stopped on shutdown: {after}"
+        );
         let events = events.lock().map(|v| v.clone()).unwrap_or_default();
         println!("{events:?}");
         ensure!(
-            events.iter().filter(|e| matches!(e, userstream_stream::RunEvent::Started { .. })).count() >= 2,
+            events
+                .iter()
+                .filter(|e| matches!(e, userstream_stream::RunEvent::Started { .. }))
+                .count()
+                >= 2,
             "{events:?}"
         );
         Ok(())

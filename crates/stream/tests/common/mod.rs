@@ -43,10 +43,20 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
         .context("temp dir")?;
     let mut config = StreamConfig::with_state_dir(checkpoints.path());
     config.checkpoint_root = checkpoints.path().to_path_buf();
-    config.connect_url = env_or("USERSTREAM_SPARK_CONNECT_URL", userstream_stream::DEFAULT_CONNECT_URL);
-    config.bootstrap_servers = env_or("USERSTREAM_KAFKA_BOOTSTRAP", userstream_stream::DEFAULT_BOOTSTRAP);
-    config.registry_url = Url::parse(&env_or("USERSTREAM_REGISTRY_URL", userstream_stream::DEFAULT_REGISTRY_URL))?;
-    config.cassandra_contact_point = env_or("USERSTREAM_CASSANDRA", userstream_stream::DEFAULT_CASSANDRA);
+    config.connect_url = env_or(
+        "USERSTREAM_SPARK_CONNECT_URL",
+        userstream_stream::DEFAULT_CONNECT_URL,
+    );
+    config.bootstrap_servers = env_or(
+        "USERSTREAM_KAFKA_BOOTSTRAP",
+        userstream_stream::DEFAULT_BOOTSTRAP,
+    );
+    config.registry_url = Url::parse(&env_or(
+        "USERSTREAM_REGISTRY_URL",
+        userstream_stream::DEFAULT_REGISTRY_URL,
+    ))?;
+    config.cassandra_contact_point =
+        env_or("USERSTREAM_CASSANDRA", userstream_stream::DEFAULT_CASSANDRA);
     let unique = uuid::Uuid::new_v4().simple().to_string();
     config.topic = format!("test-{test}-{}", &unique[..12]);
     config.keyspace = format!("t_{}_{}", test.replace('-', "_"), &unique[..12]);
@@ -58,21 +68,32 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
     if let Err(e) = userstream_stream::ping(&config.connect_url).await {
         return skip_or_fail(&format!("Spark Connect at {}: {e}", config.connect_url));
     }
-    let session = match userstream_store::connect(&config.cassandra_contact_point, Duration::from_secs(10)).await {
-        Ok(s) => s,
-        Err(e) => return skip_or_fail(&e.to_string()),
-    };
+    let session =
+        match userstream_store::connect(&config.cassandra_contact_point, Duration::from_secs(10))
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => return skip_or_fail(&e.to_string()),
+        };
     let registry = RegistryClient::new(config.registry_url.clone(), Duration::from_secs(10))?;
     if let Err(e) = registry.subjects().await {
         return skip_or_fail(&format!("registry: {e}"));
     }
-    if let Err(e) = userstream_kafka::fetch_metadata(&config.bootstrap_servers, Duration::from_secs(10)).await {
+    if let Err(e) =
+        userstream_kafka::fetch_metadata(&config.bootstrap_servers, Duration::from_secs(10)).await
+    {
         return skip_or_fail(&e.to_string());
     }
 
     create_topic(&config.bootstrap_servers, &config.topic, 2).await?;
     userstream_store::migrate(&session, &config.keyspace, &Replication::default()).await?;
-    let producer = FramedProducer::new(&config.bootstrap_servers, &registry, &config.subject(), &config.topic).await?;
+    let producer = FramedProducer::new(
+        &config.bootstrap_servers,
+        &registry,
+        &config.subject(),
+        &config.topic,
+    )
+    .await?;
     Ok(Some(Fixture {
         config,
         producer,
@@ -97,19 +118,31 @@ impl Fixture {
         let drop = format!("DROP KEYSPACE IF EXISTS {}", self.config.keyspace);
         let _ = self.session.query_unpaged(drop.as_str(), &[]).await;
         delete_topic(&self.config.bootstrap_servers, &self.config.topic).await;
-        let _ = self.registry.delete_subject(&self.config.subject(), false).await;
-        let _ = self.registry.delete_subject(&self.config.subject(), true).await;
+        let _ = self
+            .registry
+            .delete_subject(&self.config.subject(), false)
+            .await;
+        let _ = self
+            .registry
+            .delete_subject(&self.config.subject(), true)
+            .await;
     }
 
     /// Waits until `users` holds `n` rows (and `rejected_rows` `rejected`), failing early
     /// with the query's exception if one stops.
-    pub async fn wait_for(&self, n: usize, rejected: usize, timeout: Duration) -> anyhow::Result<()> {
+    pub async fn wait_for(
+        &self,
+        n: usize,
+        rejected: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         let mut last_check = Instant::now();
         loop {
             let have = userstream_store::count_users(&self.session, &self.config.keyspace).await?;
             let have_rejected =
-                userstream_store::count_rejected(&self.session, &self.config.keyspace, None).await?;
+                userstream_store::count_rejected(&self.session, &self.config.keyspace, None)
+                    .await?;
             if have >= n && have_rejected >= rejected {
                 return Ok(());
             }
@@ -121,7 +154,9 @@ impl Fixture {
                 }
             }
             if Instant::now() > deadline {
-                let status = userstream_stream::status(&self.config).await.map(|s| s.to_string());
+                let status = userstream_stream::status(&self.config)
+                    .await
+                    .map(|s| s.to_string());
                 bail!(
                     "after {timeout:?}: {have}/{n} users, {have_rejected}/{rejected} rejected\n{}",
                     status.unwrap_or_else(|e| e.to_string())
