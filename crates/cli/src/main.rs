@@ -33,9 +33,9 @@ enum Command {
     UsersApi(commands::users_api::UsersApiArgs),
     /// Fetch users from a randomuser-compatible API, validate them and produce them to
     /// Kafka as Avro (invalid ones to the dead-letter topic).
-    Produce(commands::produce::ProduceArgs),
+    Produce(Box<commands::produce::ProduceArgs>),
     /// Throughput and latency reports.
-    Bench(commands::bench::BenchArgs),
+    Bench(Box<commands::bench::BenchArgs>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,8 +59,8 @@ fn main() -> std::process::ExitCode {
             Command::Stack(args) => commands::stack::run(args).await,
             Command::Setup(args) => commands::setup::run(args).await,
             Command::UsersApi(args) => commands::users_api::run(args).await,
-            Command::Produce(args) => commands::produce::run(args).await,
-            Command::Bench(args) => commands::bench::run(args).await,
+            Command::Produce(args) => commands::produce::run(*args).await,
+            Command::Bench(args) => commands::bench::run(*args).await,
         }
     });
     match result {

@@ -36,7 +36,7 @@ fn admin(bootstrap: &str) -> Result<AdminClient<TracingContext>, IngestError> {
         .map_err(|source| IngestError::Kafka {
             action: "creating the admin client".to_owned(),
             bootstrap: bootstrap.to_owned(),
-            source,
+            source: Box::new(source),
         })
 }
 
@@ -66,7 +66,7 @@ pub async fn ensure_topics(
         .map_err(|source| IngestError::Kafka {
             action: "creating topics".to_owned(),
             bootstrap: bootstrap.to_owned(),
-            source,
+            source: Box::new(source),
         })?;
     let mut outcomes = Vec::with_capacity(results.len());
     for result in results {
@@ -111,7 +111,7 @@ pub async fn delete_topics(
         .map_err(|source| IngestError::Kafka {
             action: "deleting topics".to_owned(),
             bootstrap: bootstrap.to_owned(),
-            source,
+            source: Box::new(source),
         })?;
     for result in results {
         match result {

@@ -14,9 +14,9 @@ pub enum IngestError {
         action: String,
         /// The bootstrap servers.
         bootstrap: String,
-        /// librdkafka's error.
+        /// librdkafka's error (boxed: it is large, and errors travel in every `Result`).
         #[source]
-        source: rdkafka::error::KafkaError,
+        source: Box<rdkafka::error::KafkaError>,
     },
     /// A topic could not be created.
     #[error("Kafka: creating topic {topic}: {reason}")]

@@ -56,7 +56,7 @@ pub fn create_producer(kafka: &KafkaConfig) -> Result<FutureProducer<TracingCont
         .map_err(|source| IngestError::Kafka {
             action: "creating the producer".to_owned(),
             bootstrap: kafka.bootstrap.clone(),
-            source,
+            source: Box::new(source),
         })
 }
 
@@ -188,7 +188,7 @@ impl Sink {
             }
         }
         self.sends += 1;
-        if self.sends % 64 == 0 {
+        if self.sends.is_multiple_of(64) {
             self.reap_ready();
         }
     }

@@ -210,7 +210,7 @@ pub(crate) async fn obtain_page(
                 body_attempts += 1;
                 let last = body_attempts >= policy.body_attempts;
                 let stats = Arc::clone(&ctx.stats);
-                let encoder = ctx.encoder.clone();
+                let encoder = ctx.encoder;
                 let position = Arc::clone(&position);
                 let attempts = body_attempts;
                 let prepared = tokio::task::spawn_blocking(move || {
