@@ -36,6 +36,9 @@ enum Command {
     Produce(Box<commands::produce::ProduceArgs>),
     /// Throughput and latency reports.
     Bench(Box<commands::bench::BenchArgs>),
+    /// The whole pipeline from nothing on the embedded defaults: install, start the stack,
+    /// set up, start the stream, produce users, wait for them in Cassandra, verify, summarize.
+    Demo(commands::demo::DemoArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -61,6 +64,10 @@ fn main() -> std::process::ExitCode {
             Command::UsersApi(args) => commands::users_api::run(args).await,
             Command::Produce(args) => commands::produce::run(*args).await,
             Command::Bench(args) => commands::bench::run(*args).await,
+            Command::Demo(args) => tokio::task::spawn_blocking(move || commands::demo::run(&args))
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|result| result),
         }
     });
     match result {

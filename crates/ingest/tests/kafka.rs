@@ -54,7 +54,7 @@ async fn stack_is_up() -> anyhow::Result<bool> {
     };
     let problem = match (kafka, registry) {
         (Ok(_), Ok(())) => return Ok(true),
-        (Err(e), _) => format!("Kafka at {}: {e}", bootstrap()),
+        (Err(e), _) => e.to_string(),
         (_, Err(e)) => format!("schema registry: {e:#}"),
     };
     if stack_started() {

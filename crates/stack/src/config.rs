@@ -48,7 +48,7 @@ impl FromStr for MemSize {
 
 impl fmt::Display for MemSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.mebibytes % 1024 == 0 {
+        if self.mebibytes.is_multiple_of(1024) {
             write!(f, "{}g", self.mebibytes / 1024)
         } else {
             write!(f, "{}m", self.mebibytes)

@@ -44,11 +44,16 @@ async fn main() -> anyhow::Result<()> {
     if let Ok(v) = std::env::var("BENCH_BATCH_ROWS") {
         config.cassandra_output.batch_size_rows = Some(v.parse()?);
     }
+    if std::env::var("BENCH_IGNORE_NULLS").is_ok_and(|v| v == "1") {
+        config.cassandra_output.ignore_nulls = true;
+    }
     // Raw connector options, e.g. BENCH_SINK_OPTIONS=spark.cassandra.output.ignoreNulls=true
     if let Ok(v) = std::env::var("BENCH_SINK_OPTIONS") {
         for pair in v.split(',') {
             if let Some((k, val)) = pair.split_once('=') {
-                config.cassandra_options.insert(k.to_owned(), val.to_owned());
+                config
+                    .cassandra_options
+                    .insert(k.to_owned(), val.to_owned());
             }
         }
     }

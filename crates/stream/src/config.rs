@@ -40,6 +40,11 @@ pub struct CassandraOutput {
     /// per batch). Keep it under Cassandra's `batch_size_warn_threshold` (5 KiB) or every
     /// batch logs a warning.
     pub batch_size_bytes: Option<u32>,
+    /// `spark.cassandra.output.ignoreNulls`: leave null columns unset instead of writing a
+    /// tombstone per null cell. Measured here: ~40 % more rows/s landed. Off by default: with
+    /// it, a newer record with a field now null keeps the old value in Cassandra, so the row
+    /// is no longer exactly the latest record (and `verify` reports the difference).
+    pub ignore_nulls: bool,
 }
 
 impl Default for CassandraOutput {
@@ -56,6 +61,7 @@ impl Default for CassandraOutput {
             // About three 1.3 KiB users per batch: under Cassandra's 5 KiB warn threshold
             // and its 10-partition unlogged-batch warning.
             batch_size_bytes: Some(4_800),
+            ignore_nulls: false,
         }
     }
 }

@@ -66,6 +66,12 @@ pub fn cassandra_sink_options(config: &StreamConfig, table: &str) -> Vec<(String
             out.batch_grouping_key.clone(),
         ),
     ];
+    if out.ignore_nulls {
+        options.push((
+            "spark.cassandra.output.ignoreNulls".to_owned(),
+            "true".to_owned(),
+        ));
+    }
     if let Some(bytes) = out.batch_size_bytes {
         options.push((
             "spark.cassandra.output.batch.size.bytes".to_owned(),

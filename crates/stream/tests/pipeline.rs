@@ -248,9 +248,13 @@ async fn run_resumes_after_the_connect_server_dies() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "./target/debug/userstream stack up".into()),
         )
         .await?;
-        fx.wait_for(n as usize, 0, Duration::from_secs(600)).await?;
+        fx.wait_supervised(n as usize, Duration::from_secs(600))
+            .await?;
         let report = verify(&fx.config, &VerifyOptions::default()).await?;
         println!("{report}");
+        let status = userstream_stream::status(&fx.config).await?;
+        println!("{status}");
+        ensure!(status.all_active(), "{status}");
         shutdown.cancel();
         supervisor.await??;
         ensure!(report.ok && report.cassandra_rows == n as usize, "{report}");

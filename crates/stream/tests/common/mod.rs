@@ -136,6 +136,22 @@ impl Fixture {
         rejected: usize,
         timeout: Duration,
     ) -> anyhow::Result<()> {
+        self.wait(n, rejected, timeout, true).await
+    }
+
+    /// Like `wait_for`, without failing when a query is down or Spark unreachable (a
+    /// supervisor is expected to bring it back).
+    pub async fn wait_supervised(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
+        self.wait(n, 0, timeout, false).await
+    }
+
+    async fn wait(
+        &self,
+        n: usize,
+        rejected: usize,
+        timeout: Duration,
+        fail_when_stopped: bool,
+    ) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         let mut last_check = Instant::now();
         loop {
@@ -146,7 +162,7 @@ impl Fixture {
             if have >= n && have_rejected >= rejected {
                 return Ok(());
             }
-            if last_check.elapsed() > Duration::from_secs(10) {
+            if fail_when_stopped && last_check.elapsed() > Duration::from_secs(10) {
                 last_check = Instant::now();
                 let status: StreamStatus = userstream_stream::status(&self.config).await?;
                 if let Some(q) = status.queries.iter().find(|q| !q.active) {
