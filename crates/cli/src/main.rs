@@ -26,14 +26,19 @@ enum Command {
     /// Install, start, inspect and stop the real stack (Kafka, Schema Registry, Cassandra,
     /// Spark, Airflow) as local processes.
     Stack(commands::stack::StackArgs),
-    /// Create what the pipeline needs: Kafka topics, the value subject (BACKWARD).
-    /// Idempotent.
+    /// Create what the pipeline needs: Kafka topics, the value subject (BACKWARD), the
+    /// Cassandra keyspace and tables (versioned migrations). Idempotent.
     Setup(commands::setup::SetupArgs),
     /// Serve the local randomuser-compatible API (deterministic users, fault injection).
     UsersApi(commands::users_api::UsersApiArgs),
     /// Fetch users from a randomuser-compatible API, validate them and produce them to
     /// Kafka as Avro (invalid ones to the dead-letter topic).
     Produce(Box<commands::produce::ProduceArgs>),
+    /// Control the Structured Streaming job on the Spark cluster (Kafka → Cassandra).
+    Stream(Box<commands::stream::StreamArgs>),
+    /// Compare what Kafka holds with what Cassandra holds: counts, missing and extra ids,
+    /// fields of a sample. Exits non-zero on any difference.
+    Verify(Box<commands::stream::VerifyArgs>),
     /// Throughput and latency reports.
     Bench(Box<commands::bench::BenchArgs>),
     /// The whole pipeline from nothing on the embedded defaults: install, start the stack,
@@ -64,6 +69,8 @@ fn main() -> std::process::ExitCode {
             Command::UsersApi(args) => commands::users_api::run(args).await,
             Command::Produce(args) => commands::produce::run(*args).await,
             Command::Bench(args) => commands::bench::run(*args).await,
+            Command::Stream(args) => commands::stream::run(*args).await,
+            Command::Verify(args) => commands::stream::verify(*args).await,
             Command::Demo(args) => tokio::task::spawn_blocking(move || commands::demo::run(&args))
                 .await
                 .map_err(anyhow::Error::from)

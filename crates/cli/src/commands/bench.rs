@@ -19,6 +19,72 @@ enum BenchWhat {
     /// in-process generator straight to Kafka and through HTTP from an in-process
     /// users-api. Writes to a fresh topic, deleted afterwards. Build with --release.
     Produce(ProduceBenchArgs),
+    /// End to end, producer to Cassandra: rows/s landed (sustained, after warm-up) and
+    /// latency p50/p99 from `produced_at` to Cassandra's WRITETIME at a fixed offered rate
+    /// (`--rate`), or the rate a backlog drains at (`--backlog`). Uses a fresh topic,
+    /// keyspace and query, removed afterwards unless --keep.
+    E2e(E2eBenchArgs),
+}
+
+/// Arguments of `userstream bench e2e`.
+#[derive(Debug, clap::Args)]
+struct E2eBenchArgs {
+    /// Offered load, rows/s (latency mode).
+    #[arg(
+        long,
+        env = "USERSTREAM_BENCH_RATE",
+        default_value_t = 7000.0,
+        conflicts_with = "backlog"
+    )]
+    rate: f64,
+    /// How long to offer the load.
+    #[arg(long, env = "USERSTREAM_BENCH_DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    duration: std::time::Duration,
+    /// Throughput mode: produce this many rows first, then measure the drain.
+    #[arg(long, env = "USERSTREAM_BENCH_BACKLOG")]
+    backlog: Option<u64>,
+    /// Left out of the figures.
+    #[arg(long, env = "USERSTREAM_BENCH_WARMUP", default_value = "10s", value_parser = humantime::parse_duration)]
+    warmup: std::time::Duration,
+    /// Partitions of the bench topic.
+    #[arg(long, env = "USERSTREAM_BENCH_PARTITIONS", default_value_t = 2)]
+    partitions: i32,
+    /// Keep the bench topic, keyspace and checkpoints.
+    #[arg(long)]
+    keep: bool,
+    #[command(flatten)]
+    job: super::stream::JobArgs,
+    /// Print the report as JSON on stdout.
+    #[arg(long, env = "USERSTREAM_JSON")]
+    json: bool,
+}
+
+async fn e2e(args: E2eBenchArgs) -> anyhow::Result<ExitCode> {
+    use userstream_stream::{BenchMode as E2eMode, BenchOptions};
+    if cfg!(debug_assertions) {
+        eprintln!("bench: this is a debug build; figures mean little (cargo build --release)");
+    }
+    let config = args.job.config();
+    let options = BenchOptions {
+        mode: match args.backlog {
+            Some(rows) => E2eMode::Throughput { rows },
+            None => E2eMode::Latency {
+                rate: args.rate,
+                duration: args.duration,
+            },
+        },
+        warmup: args.warmup,
+        partitions: args.partitions,
+        keep: args.keep,
+        ..BenchOptions::default()
+    };
+    let report = userstream_stream::bench_e2e(&config, &options).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Arguments of `userstream bench produce`.
@@ -63,6 +129,7 @@ enum Mode {
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.what {
         BenchWhat::Produce(args) => produce(args).await,
+        BenchWhat::E2e(args) => e2e(args).await,
     }
 }
 

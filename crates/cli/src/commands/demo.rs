@@ -26,7 +26,11 @@ struct Step<'a> {
 }
 
 fn run_step(bin: &Path, index: usize, total: usize, step: &Step<'_>) -> anyhow::Result<()> {
-    eprintln!("\n[{index}/{total}] {} — userstream {}", step.title, step.args.join(" "));
+    eprintln!(
+        "\n[{index}/{total}] {} — userstream {}",
+        step.title,
+        step.args.join(" ")
+    );
     let began = Instant::now();
     let status = Command::new(bin)
         .args(step.args)
@@ -63,10 +67,22 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let count = args.count.to_string();
     let seed = format!("demo-{}", chrono_like_now());
     let steps = [
-        Step { title: "install the stack runtimes (cached)", args: &["stack", "install"] },
-        Step { title: "start the stack", args: &["stack", "up"] },
-        Step { title: "create topics, subject, keyspace and tables", args: &["setup"] },
-        Step { title: "start the streaming query on Spark", args: &["stream", "start"] },
+        Step {
+            title: "install the stack runtimes (cached)",
+            args: &["stack", "install"],
+        },
+        Step {
+            title: "start the stack",
+            args: &["stack", "up"],
+        },
+        Step {
+            title: "create topics, subject, keyspace and tables",
+            args: &["setup"],
+        },
+        Step {
+            title: "start the streaming query on Spark",
+            args: &["stream", "start"],
+        },
         Step {
             title: "produce users from the local users-api",
             args: &["produce", "--count", &count, "--seed", &seed],
@@ -77,7 +93,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         run_step(&bin, i + 1, total, step)?;
     }
 
-    eprintln!("\n[{}/{total}] wait until every user is in Cassandra (up to {:?})", total - 1, args.wait);
+    eprintln!(
+        "\n[{}/{total}] wait until every user is in Cassandra (up to {:?})",
+        total - 1,
+        args.wait
+    );
     let deadline = Instant::now() + args.wait;
     let report = loop {
         let (ok, report) = verify_json(&bin)?;

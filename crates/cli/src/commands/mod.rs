@@ -6,4 +6,5 @@ pub mod demo;
 pub mod produce;
 pub mod setup;
 pub mod stack;
+pub mod stream;
 pub mod users_api;

@@ -1,0 +1,248 @@
+//! `userstream stream start|status|stop|run`, `userstream verify`, and the flags they share.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use userstream_stream::{StreamConfig, VerifyOptions};
+
+use super::common::shutdown_on_signals;
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("`{s}` is not key=value"))
+}
+
+/// Where the streaming job reads and writes, and how it runs. Shared by `stream`, `verify`
+/// and `bench e2e`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JobArgs {
+    /// Spark Connect server.
+    #[arg(long, env = "USERSTREAM_SPARK_CONNECT_URL", default_value = userstream_stream::DEFAULT_CONNECT_URL)]
+    pub connect_url: String,
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "USERSTREAM_KAFKA_BOOTSTRAP", default_value = userstream_stream::DEFAULT_BOOTSTRAP)]
+    pub bootstrap: String,
+    /// Schema Registry base URL (Confluent API).
+    #[arg(long, env = "USERSTREAM_REGISTRY_URL", default_value = userstream_stream::DEFAULT_REGISTRY_URL)]
+    pub registry_url: url::Url,
+    /// Cassandra contact point, host:port.
+    #[arg(long, env = "USERSTREAM_CASSANDRA", default_value = userstream_stream::DEFAULT_CASSANDRA)]
+    pub cassandra: String,
+    /// Kafka topic to read.
+    #[arg(long, env = "USERSTREAM_TOPIC", default_value = "users")]
+    pub topic: String,
+    /// Cassandra keyspace to write.
+    #[arg(long, env = "USERSTREAM_KEYSPACE", default_value = "userstream")]
+    pub keyspace: String,
+    /// Name of the streaming query (the rejected-records query is `<name>-rejected`).
+    #[arg(long, env = "USERSTREAM_QUERY_NAME", default_value = userstream_stream::DEFAULT_QUERY_NAME)]
+    pub query_name: String,
+    /// Offsets to start from when no checkpoint exists: earliest, latest or per-partition JSON.
+    #[arg(long, env = "USERSTREAM_STARTING_OFFSETS", default_value = "earliest")]
+    pub starting_offsets: String,
+    /// Records read per micro-batch at most (maxOffsetsPerTrigger).
+    #[arg(
+        long,
+        env = "USERSTREAM_MAX_OFFSETS_PER_TRIGGER",
+        default_value_t = 50_000
+    )]
+    pub max_offsets_per_trigger: u64,
+    /// Fail the query when offsets it needs were deleted from Kafka (failOnDataLoss).
+    #[arg(long, env = "USERSTREAM_FAIL_ON_DATA_LOSS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub fail_on_data_loss: bool,
+    /// Processing-time trigger of the users query.
+    #[arg(long, env = "USERSTREAM_TRIGGER", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub trigger: Duration,
+    /// Checkpoint directory root. Default: <state-dir>/data/checkpoints.
+    #[arg(long, env = "USERSTREAM_CHECKPOINT_ROOT")]
+    pub checkpoint_root: Option<PathBuf>,
+    /// State directory (for the default checkpoint root).
+    #[arg(long, env = "USERSTREAM_STATE_DIR", default_value = ".userstream")]
+    pub state_dir: PathBuf,
+    /// How often `stream run` touches the Connect session and checks the queries.
+    #[arg(long, env = "USERSTREAM_KEEPALIVE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub keepalive: Duration,
+    /// Consecutive failed restarts after which `stream run` gives up.
+    #[arg(long, env = "USERSTREAM_MAX_RESTARTS", default_value_t = 10)]
+    pub max_restarts: u32,
+    /// Concurrent writes per Spark task to Cassandra (spark.cassandra.output.concurrent.writes).
+    #[arg(long, env = "USERSTREAM_CASSANDRA_CONCURRENT_WRITES")]
+    pub concurrent_writes: Option<u32>,
+    /// Write consistency level (spark.cassandra.output.consistency.level).
+    #[arg(long, env = "USERSTREAM_CASSANDRA_CONSISTENCY")]
+    pub consistency_level: Option<String>,
+    /// Skip null columns when writing (faster; a later record cannot clear a field).
+    #[arg(long, env = "USERSTREAM_CASSANDRA_IGNORE_NULLS")]
+    pub ignore_nulls: bool,
+    /// Extra Kafka source option, key=value (repeatable); may not repeat a typed flag.
+    #[arg(long = "kafka-option", env = "USERSTREAM_KAFKA_OPTIONS", value_delimiter = ',', value_parser = parse_key_value)]
+    pub kafka_options: Vec<(String, String)>,
+    /// Extra Cassandra sink option, key=value (repeatable); may not repeat a typed flag.
+    #[arg(long = "cassandra-option", env = "USERSTREAM_CASSANDRA_OPTIONS", value_delimiter = ',', value_parser = parse_key_value)]
+    pub cassandra_options: Vec<(String, String)>,
+}
+
+impl JobArgs {
+    /// The job configuration these flags describe.
+    pub fn config(&self) -> StreamConfig {
+        let mut config = StreamConfig::with_state_dir(&self.state_dir);
+        config.connect_url = self.connect_url.clone();
+        config.bootstrap_servers = self.bootstrap.clone();
+        config.registry_url = self.registry_url.clone();
+        config.cassandra_contact_point = self.cassandra.clone();
+        config.topic = self.topic.clone();
+        config.keyspace = self.keyspace.clone();
+        config.query_name = self.query_name.clone();
+        config.starting_offsets = self.starting_offsets.clone();
+        config.max_offsets_per_trigger = self.max_offsets_per_trigger;
+        config.fail_on_data_loss = self.fail_on_data_loss;
+        config.trigger = self.trigger;
+        if let Some(root) = &self.checkpoint_root {
+            config.checkpoint_root = std::path::absolute(root).unwrap_or_else(|_| root.clone());
+        }
+        config.keepalive_interval = self.keepalive;
+        config.max_restarts = self.max_restarts;
+        if let Some(writes) = self.concurrent_writes {
+            config.cassandra_output.concurrent_writes = writes;
+        }
+        if let Some(level) = &self.consistency_level {
+            config.cassandra_output.consistency_level = level.clone();
+        }
+        config.cassandra_output.ignore_nulls = self.ignore_nulls;
+        config.kafka_options = self
+            .kafka_options
+            .iter()
+            .cloned()
+            .collect::<BTreeMap<_, _>>();
+        config.cassandra_options = self
+            .cassandra_options
+            .iter()
+            .cloned()
+            .collect::<BTreeMap<_, _>>();
+        config
+    }
+}
+
+/// Arguments of `userstream stream`.
+#[derive(Debug, clap::Args)]
+pub struct StreamArgs {
+    #[command(flatten)]
+    job: JobArgs,
+    #[command(subcommand)]
+    action: StreamAction,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum StreamAction {
+    /// Start the streaming queries on the Spark cluster if they are not running (idempotent).
+    /// They resume from their checkpoints.
+    Start {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show whether the queries are active, their ids and last progress (rows/s, batch
+    /// duration, offsets). Exit 0 when all are active, 1 when one failed, 3 when not running.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop the queries cleanly (their checkpoints are kept).
+    Stop,
+    /// Start and supervise: keep the Spark Connect session alive, restart the queries from
+    /// their checkpoints when they die, exit non-zero with the query's exception when they
+    /// cannot be kept up. Ctrl-C stops the queries and exits.
+    Run,
+}
+
+/// Runs `userstream stream ...`.
+pub async fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
+    let config = args.job.config();
+    match args.action {
+        StreamAction::Start { json } => {
+            let info = userstream_stream::start(&config).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                println!("{info}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StreamAction::Status { json } => {
+            let status = userstream_stream::status(&config).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{status}");
+            }
+            let failed = status.queries.iter().any(|q| q.exception.is_some());
+            let code = if status.all_active() {
+                0
+            } else if failed {
+                1
+            } else {
+                3
+            };
+            Ok(ExitCode::from(code))
+        }
+        StreamAction::Stop => {
+            let stopped = userstream_stream::stop(&config).await?;
+            if stopped.is_empty() {
+                println!("no query was running");
+            } else {
+                println!("stopped: {}", stopped.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StreamAction::Run => {
+            let shutdown = shutdown_on_signals("stream run");
+            userstream_stream::run(&config, shutdown, |event| eprintln!("stream: {event:?}"))
+                .await
+                .context("the streaming job could not be kept up")?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Arguments of `userstream verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    job: JobArgs,
+    /// Users compared field by field (a random sample of those in both).
+    #[arg(long, env = "USERSTREAM_VERIFY_SAMPLE", default_value_t = 200)]
+    sample: usize,
+    /// Keep re-reading Cassandra for up to this long while it has not caught up with Kafka.
+    #[arg(long, env = "USERSTREAM_VERIFY_SETTLE", default_value = "0s", value_parser = humantime::parse_duration)]
+    settle: Duration,
+    /// Print the report as JSON on stdout.
+    #[arg(long, env = "USERSTREAM_JSON")]
+    json: bool,
+}
+
+/// Runs `userstream verify`: exit 0 when Kafka and Cassandra agree, 1 on any difference.
+pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let config = args.job.config();
+    let options = VerifyOptions {
+        sample: args.sample,
+        settle: args.settle,
+        ..VerifyOptions::default()
+    };
+    let report = userstream_stream::verify(&config, &options).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
