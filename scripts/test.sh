@@ -42,6 +42,13 @@ export USERSTREAM_BIN="$bin"
 step "unit and integration tests (cargo test)"
 cargo test --release --locked --workspace --no-fail-fast 2>&1 | tee "$repo/test-output/cargo-test.log"
 
+step "fault tests: Kafka stopped mid-produce, Spark Connect killed mid-stream"
+# These stop shared services, so they run alone, after everything else has finished with the stack.
+export USERSTREAM_TEST_KILL_CONNECT="kill -9 \$(cut -d' ' -f1 '$USERSTREAM_STATE_DIR/run/spark-connect.pid')"
+export USERSTREAM_TEST_START_CONNECT="'$bin' stack up"
+cargo test --release --locked -p userstream-ingest --test kafka -- --ignored 2>&1 | tee "$repo/test-output/fault-kafka.log"
+cargo test --release --locked -p userstream-stream --test pipeline -- --ignored 2>&1 | tee "$repo/test-output/fault-connect.log"
+
 if [[ -d "$repo/dags/tests" ]]; then
   step "DAG lint and tests (ruff, pytest in the Airflow venv)"
   "$USERSTREAM_RUNTIME_DIR/airflow/venv/bin/ruff" check "$repo/dags"
