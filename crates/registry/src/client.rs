@@ -213,15 +213,22 @@ impl RegistryClient {
         level: CompatibilityLevel,
     ) -> Result<CompatibilityLevel, RegistryError> {
         let url = self.url(&["config", subject], None)?;
-        let body: ConfigBody = self
-            .send(
+        let put = || {
+            self.send::<ConfigBody>(
                 Method::PUT,
-                url,
+                url.clone(),
                 Some(json!({ "compatibility": level })),
                 Some(subject),
             )
-            .await?;
-        Ok(body.compatibility)
+        };
+        match put().await {
+            Ok(body) => Ok(body.compatibility),
+            // Apicurio creates the subject's rule on the first PUT; two clients doing that at
+            // once make the loser fail with "A rule named 'COMPATIBILITY' already exists".
+            // The second PUT then updates the existing rule.
+            Err(e) if e.to_string().contains("already exists") => Ok(put().await?.compatibility),
+            Err(e) => Err(e),
+        }
     }
 
     /// `subject`'s own compatibility level; `None` when it has none (the global default
