@@ -46,8 +46,9 @@ step "fault tests: Kafka stopped mid-produce, Spark Connect killed mid-stream"
 # These stop shared services, so they run alone, after everything else has finished with the stack.
 export USERSTREAM_TEST_KILL_CONNECT="kill -9 \$(cut -d' ' -f1 '$USERSTREAM_STATE_DIR/run/spark-connect.pid')"
 export USERSTREAM_TEST_START_CONNECT="'$bin' stack up"
-cargo test --release --locked -p userstream-ingest --test kafka -- --ignored 2>&1 | tee "$repo/test-output/fault-kafka.log"
-cargo test --release --locked -p userstream-stream --test pipeline -- --ignored 2>&1 | tee "$repo/test-output/fault-connect.log"
+# --workspace keeps the feature set of the run above, so nothing is rebuilt.
+cargo test --release --locked --workspace --test kafka -- --ignored a_kafka_outage 2>&1 | tee "$repo/test-output/fault-kafka.log"
+cargo test --release --locked --workspace --test pipeline -- --ignored run_resumes_after 2>&1 | tee "$repo/test-output/fault-connect.log"
 
 if [[ -d "$repo/dags/tests" ]]; then
   step "DAG lint and tests (ruff, pytest in the Airflow venv)"
