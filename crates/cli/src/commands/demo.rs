@@ -4,7 +4,7 @@
 //! exactly what a user typing the commands would, with their own progress output.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -25,25 +25,30 @@ struct Step<'a> {
     args: &'a [&'a str],
 }
 
-fn run_step(bin: &Path, index: usize, total: usize, step: &Step<'_>) -> anyhow::Result<()> {
+/// Runs one step, its progress (stderr) shown live; returns what it printed on stdout.
+fn run_step(bin: &Path, index: usize, total: usize, step: &Step<'_>) -> anyhow::Result<Vec<u8>> {
     eprintln!(
         "\n[{index}/{total}] {} — userstream {}",
         step.title,
         step.args.join(" ")
     );
     let began = Instant::now();
-    let status = Command::new(bin)
+    let output = Command::new(bin)
         .args(step.args)
-        .status()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .output()
         .with_context(|| format!("cannot run `userstream {}`", step.args.join(" ")))?;
+    let status = output.status;
     if !status.success() {
+        print!("{}", String::from_utf8_lossy(&output.stdout));
         bail!(
             "step `{}` failed ({status}); its output is above. Fix the cause and run `userstream demo` again: finished steps are skipped quickly.",
             step.title
         );
     }
     eprintln!("      done in {:.1}s", began.elapsed().as_secs_f64());
-    Ok(())
+    Ok(output.stdout)
 }
 
 fn verify_json(bin: &Path) -> anyhow::Result<(bool, serde_json::Value)> {
@@ -85,12 +90,18 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         },
         Step {
             title: "produce users from the local users-api",
-            args: &["produce", "--count", &count, "--seed", &seed],
+            args: &["produce", "--count", &count, "--seed", &seed, "--json"],
         },
     ];
     let total = steps.len() + 2;
+    let mut produced = serde_json::Value::Null;
     for (i, step) in steps.iter().enumerate() {
-        run_step(&bin, i + 1, total, step)?;
+        let stdout = run_step(&bin, i + 1, total, step)?;
+        if step.args.first() == Some(&"produce") {
+            produced = serde_json::from_slice(&stdout).unwrap_or_default();
+        } else {
+            print!("{}", String::from_utf8_lossy(&stdout));
+        }
     }
 
     eprintln!(
@@ -109,8 +120,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             bail!("users did not all land within {:?}; see `userstream stream status` and .userstream/logs/spark-connect.log", args.wait);
         }
         eprintln!(
-            "      Kafka {} / Cassandra {}",
-            report["kafka_count"], report["cassandra_count"]
+            "      Kafka {} ids / Cassandra {} rows",
+            report["kafka_unique_ids"], report["cassandra_rows"]
         );
         std::thread::sleep(Duration::from_secs(3));
     };
@@ -119,20 +130,24 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let state = std::env::var("USERSTREAM_STATE_DIR").unwrap_or_else(|_| ".userstream".into());
     println!(
         "\nuserstream demo: verified in {:.0}s\n\
-         \x20 Kafka records       {}\n\
-         \x20 Cassandra rows      {}\n\
-         \x20 dead-lettered       {}\n\
-         \x20 rejected rows       {}\n\
+         \x20 produced            {} users at {} users/s, {} dead-lettered (topic users.dlq)\n\
+         \x20 Kafka (topic users) {} records, {} distinct ids\n\
+         \x20 Cassandra           {} rows in userstream.users, {} rejected rows, {} missing, {} field mismatches\n\
          \x20 Airflow UI          http://127.0.0.1:8080  (user admin, password in {state}/data/airflow/secrets.json)\n\
          \x20 Spark UIs           http://127.0.0.1:8082 (master), http://127.0.0.1:4040 (streaming query)\n\
          \x20 Registry UI         http://127.0.0.1:8081/ui\n\
          \x20 Logs                {state}/logs/\n\
          \x20 Stop everything     userstream stack down",
         started.elapsed().as_secs_f64(),
-        report["kafka_count"],
-        report["cassandra_count"],
-        report["dlq_count"],
+        produced["users_produced"],
+        produced["users_per_sec"].as_f64().map(|r| format!("{r:.0}")).unwrap_or_else(|| "?".into()),
+        produced["dlq_produced"],
+        report["kafka_records"],
+        report["kafka_unique_ids"],
+        report["cassandra_rows"],
         report["rejected_rows"],
+        report["missing_count"],
+        report["field_mismatch_count"],
     );
     Ok(ExitCode::SUCCESS)
 }
