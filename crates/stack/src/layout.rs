@@ -48,9 +48,13 @@ impl Layout {
     pub fn pid_file(&self, service: &str) -> PathBuf {
         self.run().join(format!("{service}.pid"))
     }
-    /// Rendered configuration files.
+    /// Rendered configuration files of `service`.
     pub fn conf(&self, service: &str) -> PathBuf {
-        self.state.join("conf").join(service)
+        self.conf_root().join(service)
+    }
+    /// Root of all rendered configuration files.
+    pub fn conf_root(&self) -> PathBuf {
+        self.state.join("conf")
     }
     /// Data directory of `service` (kept by `down`, removed by `down --purge`).
     pub fn data(&self, service: &str) -> PathBuf {

@@ -560,15 +560,8 @@ pub fn down(config: &StackConfig, purge: bool) -> Result<(), StackError> {
         );
     }
     if purge {
-        for dir in [
-            layout.data_root(),
-            layout
-                .conf("")
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default(),
-            layout.run(),
-        ] {
+        // Data, rendered configs and pid files go; logs and installed runtimes stay.
+        for dir in [layout.data_root(), layout.conf_root(), layout.run()] {
             if dir.exists() {
                 fs::remove_dir_all(&dir).map_err(io_err("remove", &dir))?;
             }
@@ -624,6 +617,31 @@ mod tests {
         assert!(table.contains("1m 5s"));
         assert!(table.contains("NO"));
         assert!(table.contains("1 of 2 healthy; total RSS 512 MiB"));
+    }
+
+    #[test]
+    fn purge_removes_data_but_keeps_runtimes_and_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = StackConfig::with_state_dir(dir.path());
+        config.runtime_dir = None;
+        let layout = config.layout();
+        for keep_or_go in [
+            layout.data("kafka"),
+            layout.conf("kafka"),
+            layout.run(),
+            layout.kafka_lib(),
+            layout.logs(),
+        ] {
+            fs::create_dir_all(&keep_or_go).unwrap();
+        }
+        down(&config, true).unwrap();
+        assert!(!layout.data_root().exists());
+        assert!(!layout.conf_root().exists());
+        assert!(
+            layout.kafka_lib().exists(),
+            "the installed runtime must survive --purge"
+        );
+        assert!(layout.logs().exists());
     }
 
     #[test]
