@@ -173,7 +173,7 @@ pub struct Started {
     pub detail: String,
 }
 
-/// Starts every service not yet running, in dependency waves, each health-gated.
+/// Starts every service not yet running, each as soon as its dependencies are healthy.
 pub async fn up(config: &StackConfig) -> Result<Vec<Started>, StackError> {
     let (layout, specs) = specs(config)?;
     let started = Instant::now();

@@ -450,29 +450,6 @@ fn fnv128(bytes: &[u8]) -> [u8; 16] {
     out
 }
 
-/// Start waves: every service's dependencies are in an earlier wave. Services of one wave
-/// start together.
-pub fn waves(specs: &[ServiceSpec]) -> Vec<Vec<&ServiceSpec>> {
-    let mut placed: Vec<&str> = Vec::new();
-    let mut remaining: Vec<&ServiceSpec> = specs.iter().collect();
-    let mut waves = Vec::new();
-    while !remaining.is_empty() {
-        let (ready, blocked): (Vec<&ServiceSpec>, Vec<&ServiceSpec>) = remaining
-            .into_iter()
-            .partition(|s| s.depends_on.iter().all(|d| placed.contains(d)));
-        if ready.is_empty() {
-            // A dependency on an unknown or cyclic service: start the rest last, in order,
-            // rather than never.
-            waves.push(blocked);
-            break;
-        }
-        placed.extend(ready.iter().map(|s| s.name));
-        waves.push(ready);
-        remaining = blocked;
-    }
-    waves
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,28 +479,18 @@ mod tests {
     }
 
     #[test]
-    fn waves_respect_dependencies() {
+    fn every_dependency_is_listed_before_its_dependents() {
+        // `up` gates each service on the services listed before it.
         let specs = specs();
-        let waves = waves(&specs);
-        let names: Vec<Vec<&str>> = waves
-            .iter()
-            .map(|w| w.iter().map(|s| s.name).collect())
-            .collect();
-        assert_eq!(
-            names[0],
-            ["kafka", "cassandra", "spark-master", "airflow-api-server"]
-        );
-        assert_eq!(
-            names[1],
-            [
-                "registry",
-                "spark-worker",
-                "airflow-scheduler",
-                "airflow-dag-processor",
-                "airflow-triggerer"
-            ]
-        );
-        assert_eq!(names[2], ["spark-connect"]);
+        for (i, spec) in specs.iter().enumerate() {
+            for dep in &spec.depends_on {
+                assert!(
+                    specs[..i].iter().any(|s| s.name == *dep),
+                    "{} depends on {dep}, listed later or not at all",
+                    spec.name
+                );
+            }
+        }
     }
 
     #[test]
