@@ -44,6 +44,9 @@ enum Command {
     /// The whole pipeline from nothing on the embedded defaults: install, start the stack,
     /// set up, start the stream, produce users, wait for them in Cassandra, verify, summarize.
     Demo(commands::demo::DemoArgs),
+    /// Serve the console on 127.0.0.1:8088: one live page (and JSON API) over the whole
+    /// pipeline, from the users API to Cassandra, with the stack's health.
+    Console(Box<commands::console::ConsoleArgs>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,6 +74,7 @@ fn main() -> std::process::ExitCode {
             Command::Bench(args) => commands::bench::run(*args).await,
             Command::Stream(args) => commands::stream::run(*args).await,
             Command::Verify(args) => commands::stream::verify(*args).await,
+            Command::Console(args) => commands::console::run(*args).await,
             Command::Demo(args) => tokio::task::spawn_blocking(move || commands::demo::run(&args))
                 .await
                 .map_err(anyhow::Error::from)

@@ -3,7 +3,9 @@
 //! librdkafka logs are routed into `tracing` here so every component logs the same way.
 
 mod context;
+mod inspect;
 mod metadata;
 
 pub use context::{base_config, TracingContext};
+pub use inspect::{newest_messages, topic_offsets, PartitionOffsets, PeekedMessage, TopicOffsets};
 pub use metadata::{fetch_metadata, ClusterSummary, KafkaError};

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod common;
+pub mod console;
 pub mod demo;
 pub mod produce;
 pub mod setup;

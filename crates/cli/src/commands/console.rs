@@ -1,0 +1,76 @@
+//! `userstream console`: the live page over the whole pipeline.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use url::Url;
+use userstream_console::{ConsoleConfig, DEFAULT_LISTEN, DEFAULT_SOURCE};
+use userstream_stack::StackConfig;
+
+use super::common::shutdown_on_signals;
+
+/// Arguments of `userstream console`.
+///
+/// Serves one page, refreshed live: the flow (users API → Kafka → Spark → Cassandra) with
+/// rates and red marks on stages that are down or behind; Kafka topics, offsets and dead
+/// letters; registry subjects and the current schema; the streaming query's rates, lag and
+/// errors; Cassandra counts and newest rows; Airflow DAG runs; every service's health.
+/// The same figures are JSON under /api (e.g. /api/snapshot, /api/kafka). Engine addresses
+/// come from the stack flags (ports) so they match `stack up`. Ctrl-C stops it.
+#[derive(Debug, clap::Args)]
+pub struct ConsoleArgs {
+    #[command(flatten)]
+    stack: StackConfig,
+    /// Address to serve the page on (keep it on loopback: the page shows data and errors).
+    #[arg(long, env = "USERSTREAM_CONSOLE_LISTEN", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Kafka topic of valid users.
+    #[arg(long, env = "USERSTREAM_TOPIC", default_value = "users")]
+    topic: String,
+    /// Dead-letter topic.
+    #[arg(long, env = "USERSTREAM_DLQ_TOPIC", default_value = "users.dlq")]
+    dlq_topic: String,
+    /// Cassandra keyspace of the pipeline.
+    #[arg(long, env = "USERSTREAM_KEYSPACE", default_value = "userstream")]
+    keyspace: String,
+    /// Name of the streaming query (the rejected-records query is `<name>-rejected`).
+    #[arg(long, env = "USERSTREAM_QUERY_NAME", default_value = userstream_stream::DEFAULT_QUERY_NAME)]
+    query_name: String,
+    /// The users API the producer reads (probed with a one-user request).
+    #[arg(long, env = "USERSTREAM_SOURCE_URL", default_value = DEFAULT_SOURCE)]
+    source: Url,
+    /// How often Kafka and Spark are sampled (the rest every 2.5× this).
+    #[arg(long, env = "USERSTREAM_CONSOLE_REFRESH", default_value = "2s", value_parser = humantime::parse_duration)]
+    refresh: Duration,
+}
+
+/// Runs `userstream console`.
+pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
+    if let Err(problems) = args.stack.validate() {
+        anyhow::bail!("invalid stack configuration:\n  {}", problems.join("\n  "));
+    }
+    if args.refresh < Duration::from_millis(200) {
+        anyhow::bail!(
+            "--refresh {:?} is too short; use 200ms or more",
+            args.refresh
+        );
+    }
+    let mut config = ConsoleConfig::new(args.stack);
+    config.listen = args.listen;
+    config.stream.topic = args.topic;
+    config.stream.keyspace = args.keyspace;
+    config.stream.query_name = args.query_name;
+    config.dlq_topic = args.dlq_topic;
+    config.source_url = args.source;
+    config.fast_interval = args.refresh;
+    config.slow_interval = args.refresh.mul_f64(2.5);
+    eprintln!(
+        "console: http://{} (JSON under /api); state directory {}; Ctrl-C stops it",
+        config.listen,
+        config.stack.state_dir.display()
+    );
+    let cancel = shutdown_on_signals("console");
+    userstream_console::serve(config, cancel).await?;
+    Ok(ExitCode::SUCCESS)
+}

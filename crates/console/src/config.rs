@@ -1,0 +1,69 @@
+//! Where the console listens and what it watches.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use url::Url;
+use userstream_stack::StackConfig;
+use userstream_stream::StreamConfig;
+
+/// Default listen address: loopback only, like every service of the stack.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
+
+/// The local users API (`userstream users-api`).
+pub const DEFAULT_SOURCE: &str = "http://127.0.0.1:8765/api/";
+
+/// Everything the console needs to know.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// Where the page is served.
+    pub listen: SocketAddr,
+    /// The stack (state directory, ports): for `stack status` and the engines' addresses.
+    pub stack: StackConfig,
+    /// The streaming job (topic, keyspace, query name, endpoints).
+    pub stream: StreamConfig,
+    /// The dead-letter topic.
+    pub dlq_topic: String,
+    /// The users API the producer reads (probed with a one-user request).
+    pub source_url: Url,
+    /// How often the quick areas (Kafka, Spark) are gathered.
+    pub fast_interval: Duration,
+    /// How often the heavier ones (stack health, registry, Cassandra counts, Airflow) are.
+    pub slow_interval: Duration,
+    /// How long one gather may take before it counts as failed.
+    pub gather_timeout: Duration,
+    /// Dead letters and newest users listed.
+    pub newest: usize,
+}
+
+impl ConsoleConfig {
+    /// The console over the stack `stack`, with the pipeline's default names.
+    pub fn new(stack: StackConfig) -> Self {
+        let mut stream = StreamConfig::with_state_dir(&stack.state_dir);
+        stream.connect_url = stack.spark_connect_url();
+        stream.bootstrap_servers = stack.kafka_bootstrap();
+        if let Ok(url) = Url::parse(&stack.registry_url()) {
+            stream.registry_url = url;
+        }
+        stream.cassandra_contact_point = stack.cassandra_contact_point();
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8088)),
+            stack,
+            stream,
+            dlq_topic: "users.dlq".to_owned(),
+            source_url: Url::parse(DEFAULT_SOURCE).expect("the default source URL parses"),
+            fast_interval: Duration::from_secs(2),
+            slow_interval: Duration::from_secs(5),
+            gather_timeout: Duration::from_secs(10),
+            newest: 8,
+        }
+    }
+
+    /// The pipeline's value subject.
+    pub fn subject(&self) -> String {
+        self.stream
+            .subject
+            .clone()
+            .unwrap_or_else(|| userstream_registry::topic_value_subject(&self.stream.topic))
+    }
+}
