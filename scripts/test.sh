@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: format and lint checks, unit tests, integration tests against the real stack
-# (installed and started here), DAG tests, then the stack is stopped and its ports checked free.
+# (installed and started here), DAG tests, the console in headless Chromium, then the stack is
+# stopped and its ports checked free. Screenshots and logs land in test-output/.
 # This is the README's test command; .ci/run calls it.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,6 +17,17 @@ step() { echo; echo "=== $* ($(( $(date +%s) - started ))s)"; }
 
 step "bootstrap: system packages and the release build"
 scripts/bootstrap.sh
+
+step "headless browser for the console test (Debian chromium + chromium-driver)"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    echo "missing chromium/chromedriver; install them (Debian: sudo apt-get install -y chromium chromium-driver)" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver
+fi
+chromedriver --version
 
 step "format and lint"
 cargo fmt --all --check
@@ -55,6 +67,9 @@ if [[ -d "$repo/dags/tests" ]]; then
   "$USERSTREAM_RUNTIME_DIR/airflow/venv/bin/ruff" check "$repo/dags"
   "$USERSTREAM_RUNTIME_DIR/airflow/venv/bin/python" -m pytest -q "$repo/dags/tests" 2>&1 | tee "$repo/test-output/pytest.log"
 fi
+
+step "console in headless Chromium (stops the registry and brings it back)"
+cargo test --release --locked --workspace --test browser -- --ignored --nocapture 2>&1 | tee "$repo/test-output/browser.log"
 
 trap - EXIT
 stop_stack

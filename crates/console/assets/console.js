@@ -124,11 +124,11 @@ function renderSpark(section, history, links) {
   const uis = `<p>Spark UIs: <a href="${links.spark_master}">master</a> · <a href="${links.spark_worker}">worker</a> · <a href="${links.spark_driver}">application (streaming tab)</a></p>`;
   if (!s) { el.innerHTML = sectionError(section) + uis; return; }
   const queries = s.queries.map((q) => `<tr data-query="${esc(q.name)}" data-active="${q.active}">
-      <td>${esc(q.name)}</td><td><span class="pill ${q.active ? "ok" : "down"}">${q.active ? "active" : "stopped"}</span></td>
+      <td>${esc(q.name)}<br><span class="muted">${esc(q.message ?? "")}</span></td>
+      <td><span class="pill ${q.active ? "ok" : "down"}">${q.active ? "active" : "stopped"}</span></td>
       <td class="num">${q.batch_id ?? "–"}</td><td class="num">${rate(q.input_rows_per_second)}</td>
-      <td class="num">${rate(q.processed_rows_per_second)}</td><td class="num">${q.batch_duration_ms ?? "–"} ms</td>
-      <td>${esc(q.message ?? "")}</td></tr>
-      ${q.exception ? `<tr><td colspan="7"><div class="error">${esc(q.exception.split("\n").slice(0, 6).join("\n"))}</div></td></tr>` : ""}`).join("");
+      <td class="num">${rate(q.processed_rows_per_second)}</td><td class="num">${q.batch_duration_ms ?? "–"} ms</td></tr>
+      ${q.exception ? `<tr><td colspan="6"><div class="error">${esc(q.exception.split("\n").slice(0, 6).join("\n"))}</div></td></tr>` : ""}`).join("");
   const last = history.length ? history[history.length - 1] : null;
   el.innerHTML = sectionError(section) +
     `<div class="figures">
@@ -137,22 +137,23 @@ function renderSpark(section, history, links) {
      </div>
      ${chart(history)}
      <table id="spark-queries"><tr><th>query</th><th>state</th><th class="num">batch</th><th class="num">input</th>
-     <th class="num">processed</th><th class="num">duration</th><th>status</th></tr>${queries}</table>${uis}`;
+     <th class="num">processed</th><th class="num">last batch</th></tr>${queries}</table>${uis}`;
 }
 
 function renderCassandra(section, now) {
   const el = document.querySelector("#cassandra .body");
   const c = section.data;
   if (!c) { el.innerHTML = sectionError(section); return; }
-  const users = c.newest_users.map((u) => `<tr><td>${esc(u.full_name)}</td><td>${esc(u.email)}</td>
-      <td>${esc(u.country)}</td><td class="num">${u.age_at_ingest ?? "–"}</td><td>${time(u.processed_at_ms)}</td></tr>`).join("");
+  const users = c.newest_users.map((u) => `<tr title="${esc(u.id)} · Kafka ${esc(u.kafka_position)}"><td>${esc(u.full_name)}</td>
+      <td>${esc(u.email)}</td><td>${esc(u.country)}</td><td class="num">${u.age_at_ingest ?? "–"}</td></tr>`).join("");
   const rejected = c.newest_rejected.map((r) => `<tr><td>${esc(r.topic)} ${r.partition}/${r.offset}</td>
       <td>${esc(r.reason)}</td><td>${time(r.first_seen_ms)}</td></tr>`).join("");
   el.innerHTML = sectionError(section) +
     `<div class="figures">${figure("cassandra-users", num(c.users), `rows in ${c.keyspace}.users`)}
+       ${figure("cassandra-writes", num(c.users_writes), "writes to it since Cassandra started")}
        ${figure("cassandra-rejected", num(c.rejected), "rejected rows")}</div>
      <h3>Newest users landed</h3>
-     ${users ? `<table id="cassandra-newest"><tr><th>name</th><th>email</th><th>country</th><th class="num">age</th><th>processed</th></tr>${users}</table>` : `<p class="muted">None of the newest Kafka records has landed yet.</p>`}
+     ${users ? `<table id="cassandra-newest"><tr><th>name</th><th>email</th><th>country</th><th class="num">age</th></tr>${users}</table>` : `<p class="muted">None of the newest Kafka records has landed yet.</p>`}
      <h3>Newest rejected rows</h3>
      ${rejected ? `<table><tr><th>position</th><th>reason</th><th>first seen</th></tr>${rejected}</table>` : `<p class="muted">None.</p>`}`;
 }

@@ -627,7 +627,15 @@ pub fn flow(inputs: &FlowInputs<'_>) -> Flow {
             } else {
                 NodeState::Idle
             },
-            detail: format!("{} not answering", s.url),
+            detail: if moving(inputs.produced_per_second) {
+                format!(
+                    "producing {} from another source ({} not answering)",
+                    rate_text(inputs.produced_per_second),
+                    s.url
+                )
+            } else {
+                format!("{} not answering", s.url)
+            },
         },
         None => FlowNode {
             id: "source",

@@ -1,0 +1,407 @@
+//! The console in a real browser: headless Chromium driven over WebDriver (chromedriver)
+//! loads the page while users flow, checks the figures are there and moving, sees a stopped
+//! service marked down, and saves screenshots under `test-output/console/`.
+//!
+//! It stops a shared service (the registry), so `cargo test` skips it; `scripts/test.sh`
+//! runs it last with `--ignored`. Needs `USERSTREAM_BIN` (the release binary), `chromium`
+//! and `chromedriver` (Debian: `chromium`, `chromium-driver`; the test script installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use base64::Engine;
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+use userstream_tests::{stack_config, stack_started};
+
+/// A WebDriver session, spoken over plain HTTP (the W3C protocol is a small JSON API).
+struct Browser {
+    http: reqwest::Client,
+    session: String,
+}
+
+impl Browser {
+    async fn open(driver: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::new();
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-extensions",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--window-size=1400,2100",
+        ];
+        let mut options = json!({ "args": args });
+        if let Ok(binary) = std::env::var("USERSTREAM_CHROMIUM") {
+            options["binary"] = json!(binary);
+        }
+        let body = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome", "goog:chromeOptions": options }}});
+        let answer: Value = http
+            .post(format!("{driver}/session"))
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let session = answer["value"]["sessionId"]
+            .as_str()
+            .with_context(|| format!("chromedriver did not open a session: {answer}"))?;
+        Ok(Self {
+            http,
+            session: format!("{driver}/session/{session}"),
+        })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> anyhow::Result<Value> {
+        let mut request = self.http.request(method, format!("{}{path}", self.session));
+        // chromedriver refuses a GET that carries a body, even `null`.
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let answer: Value = request.send().await?.json().await?;
+        if answer["value"]["error"].is_string() {
+            bail!("WebDriver {path}: {}", answer["value"]);
+        }
+        Ok(answer["value"].clone())
+    }
+
+    async fn goto(&self, url: &str) -> anyhow::Result<()> {
+        self.call(reqwest::Method::POST, "/url", json!({ "url": url }))
+            .await
+            .map(|_| ())
+    }
+
+    /// Runs `script` in the page and returns its value.
+    async fn js(&self, script: &str) -> anyhow::Result<Value> {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": script, "args": []}),
+        )
+        .await
+    }
+
+    /// The text of the element `selector` (null when there is none).
+    async fn text(&self, selector: &str) -> anyhow::Result<Option<String>> {
+        let script = format!(
+            "const e = document.querySelector({}); return e ? e.textContent.trim() : null;",
+            json!(selector)
+        );
+        Ok(self.js(&script).await?.as_str().map(str::to_owned))
+    }
+
+    /// A `data-*` attribute of `selector`.
+    async fn data(&self, selector: &str, key: &str) -> anyhow::Result<Option<String>> {
+        let script = format!(
+            "const e = document.querySelector({}); return e ? (e.dataset[{}] ?? null) : null;",
+            json!(selector),
+            json!(key)
+        );
+        Ok(self.js(&script).await?.as_str().map(str::to_owned))
+    }
+
+    async fn screenshot(&self, path: &Path) -> anyhow::Result<()> {
+        let value = self
+            .call(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await?;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(value.as_str().context("screenshot is not base64")?)?;
+        std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("screenshot: {}", path.display());
+        Ok(())
+    }
+
+    async fn close(self) {
+        let _ = self.http.delete(&self.session).send().await;
+    }
+}
+
+/// Polls `check` every 500 ms until it returns `Some`, or fails after `timeout` with `what`.
+async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut last_error = None;
+    loop {
+        match check().await {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            Err(e) => last_error = Some(e),
+        }
+        if Instant::now() > deadline {
+            bail!("timed out after {timeout:?} waiting for {what} (last error: {last_error:?})");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn number(text: &str) -> Option<f64> {
+    let digits: String = text
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+        .filter(|c| *c != ',')
+        .collect();
+    digits.parse().ok()
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn output_dir() -> anyhow::Result<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test-output/console");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Starts `program args`, logging to `log`; killed when dropped.
+fn spawn(program: &Path, args: &[&str], log: &Path) -> anyhow::Result<Child> {
+    let file = std::fs::File::create(log)?;
+    Command::new(program)
+        .args(args)
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", program.display()))
+}
+
+async fn run(bin: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new(bin).args(args).status().await?;
+    ensure!(
+        status.success(),
+        "`userstream {}` failed: {status}",
+        args.join(" ")
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "stops the registry; scripts/test.sh runs it last with --ignored"]
+async fn the_console_in_chromium_shows_the_flow_and_a_service_going_down() -> anyhow::Result<()> {
+    let Some(bin) = std::env::var_os("USERSTREAM_BIN").map(PathBuf::from) else {
+        ensure!(!stack_started(), "USERSTREAM_BIN is not set");
+        eprintln!("skipped: USERSTREAM_BIN is not set");
+        return Ok(());
+    };
+    let config = stack_config();
+    let out = output_dir()?;
+
+    // The pipeline on its defaults, as a user runs it.
+    run(&bin, &["setup"]).await?;
+    run(&bin, &["stream", "start"]).await?;
+    let console_port = free_port()?;
+    let listen = format!("127.0.0.1:{console_port}");
+    let _console = spawn(
+        &bin,
+        &["console", "--listen", &listen, "--refresh", "1s"],
+        &out.join("console.log"),
+    )?;
+    let mut producer = spawn(
+        &bin,
+        &[
+            "produce",
+            "--rate",
+            "400",
+            "--duration",
+            "40s",
+            "--progress-interval",
+            "0s",
+        ],
+        &out.join("produce.log"),
+    )?;
+    let driver_port = free_port()?;
+    let driver_bin =
+        std::env::var("USERSTREAM_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let _driver = spawn(
+        Path::new(&driver_bin),
+        &[&format!("--port={driver_port}")],
+        &out.join("chromedriver.log"),
+    )?;
+    let driver = format!("http://127.0.0.1:{driver_port}");
+    let http = reqwest::Client::new();
+    wait_for("chromedriver", Duration::from_secs(30), || async {
+        let ready: Value = http
+            .get(format!("{driver}/status"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(ready["value"]["ready"].as_bool().filter(|r| *r))
+    })
+    .await?;
+    wait_for("the console", Duration::from_secs(30), || async {
+        Ok(http
+            .get(format!("http://{listen}/healthz"))
+            .send()
+            .await?
+            .status()
+            .is_success()
+            .then_some(()))
+    })
+    .await?;
+
+    let browser = Browser::open(&driver).await?;
+    let result = async {
+        browser.goto(&format!("http://{listen}/")).await?;
+
+        // The figures are there...
+        let users_end = r#"#kafka-topics tr[data-topic="users"] .end"#;
+        let first = wait_for(
+            "the users topic's end offset",
+            Duration::from_secs(60),
+            || async { Ok(browser.text(users_end).await?.as_deref().and_then(number)) },
+        )
+        .await?;
+        // ...and moving: the end offset grows while the producer runs, the edges carry rates.
+        let later = wait_for(
+            "the end offset to grow",
+            Duration::from_secs(30),
+            || async {
+                Ok(browser
+                    .text(users_end)
+                    .await?
+                    .as_deref()
+                    .and_then(number)
+                    .filter(|n| *n > first))
+            },
+        )
+        .await?;
+        eprintln!("users end offset {first} -> {later}");
+        for edge in ["source-kafka", "kafka-spark", "spark-cassandra"] {
+            let selector = format!(r#"[data-edge="{edge}"] .rate"#);
+            let rate = wait_for(
+                &format!("a rate on {edge}"),
+                Duration::from_secs(60),
+                || async {
+                    Ok(browser
+                        .text(&selector)
+                        .await?
+                        .as_deref()
+                        .and_then(number)
+                        .filter(|r| *r > 0.0))
+                },
+            )
+            .await?;
+            eprintln!("{edge}: {rate}/s");
+        }
+        let rows = wait_for("Cassandra rows", Duration::from_secs(60), || async {
+            Ok(browser
+                .text("#cassandra-users")
+                .await?
+                .as_deref()
+                .and_then(number)
+                .filter(|n| *n > 0.0))
+        })
+        .await?;
+        let newest = browser
+            .js("return document.querySelectorAll('#cassandra-newest tr').length")
+            .await?;
+        ensure!(
+            newest.as_u64().unwrap_or(0) > 1,
+            "newest users listed: {newest}"
+        );
+        let healthy = browser.text("#stack-healthy").await?.unwrap_or_default();
+        let (up, all) = healthy.split_once('/').context("healthy as n/m")?;
+        ensure!(up == all, "every service healthy: {healthy}");
+        ensure!(
+            browser
+                .data(
+                    r#"#spark-queries tr[data-query="userstream-users"]"#,
+                    "active"
+                )
+                .await?
+                == Some("true".into()),
+            "the users query shows active"
+        );
+        ensure!(browser.data("#flow [data-node=kafka]", "state").await? == Some("ok".into()));
+        for section in [
+            "kafka",
+            "spark",
+            "cassandra",
+            "registry",
+            "airflow",
+            "stack",
+        ] {
+            let ok = browser.data(&format!("#{section}"), "ok").await?;
+            ensure!(
+                ok.as_deref() == Some("true"),
+                "{section} section ok: {ok:?}"
+            );
+        }
+        ensure!(
+            browser.text("#registry-subject").await?.as_deref() == Some("users-value"),
+            "the pipeline subject"
+        );
+        eprintln!("Cassandra rows {rows}; stack {healthy}");
+        browser.screenshot(&out.join("console.png")).await?;
+
+        // A service goes down: its row and its area turn red, the rest keeps working.
+        producer.wait().await?;
+        ensure!(
+            userstream_stack::stop_service(&config, "registry")?,
+            "registry was running"
+        );
+        wait_for(
+            "the registry marked down",
+            Duration::from_secs(60),
+            || async {
+                let row = browser
+                    .data(r#"tr[data-service="registry"]"#, "healthy")
+                    .await?;
+                let area = browser.data("#registry", "ok").await?;
+                Ok(
+                    (row.as_deref() == Some("false") && area.as_deref() == Some("false"))
+                        .then_some(()),
+                )
+            },
+        )
+        .await?;
+        ensure!(
+            browser.data("#kafka", "ok").await?.as_deref() == Some("true"),
+            "Kafka area still fine"
+        );
+        ensure!(
+            browser.data("#cassandra", "ok").await?.as_deref() == Some("true"),
+            "Cassandra area still fine"
+        );
+        let error = browser.text("#registry .error").await?.unwrap_or_default();
+        ensure!(
+            error.contains("registry"),
+            "the registry's error is shown: {error}"
+        );
+        browser
+            .screenshot(&out.join("console-registry-down.png"))
+            .await?;
+        Ok(())
+    }
+    .await;
+
+    // Bring the registry back whatever happened, and see the page recover.
+    run(&bin, &["stack", "up"]).await?;
+    if result.is_ok() {
+        wait_for("the registry back", Duration::from_secs(60), || async {
+            Ok((browser.data("#registry", "ok").await?.as_deref() == Some("true")).then_some(()))
+        })
+        .await?;
+    }
+    browser.close().await;
+    result
+}

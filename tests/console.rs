@@ -1,0 +1,348 @@
+//! The console's data gathering against the real stack: every area from its real service,
+//! then the whole console served over HTTP. Uses its own topics, keyspace and query, so it
+//! runs beside the other tests.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use url::Url;
+use userstream_console::gather;
+use userstream_console::model::{lag, NodeState};
+use userstream_console::{Console, ConsoleConfig};
+use userstream_registry::RegistryClient;
+use userstream_stream::produce::{create_topic, delete_topic, synthetic_user, FramedProducer};
+use userstream_tests::{stack_config, stack_started};
+
+const USERS: u32 = 300;
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The console over a private topic/keyspace/query; `None` (skipped) without a stack.
+async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::TempDir)>> {
+    let stack = stack_config();
+    if let Err(error) = userstream_kafka::fetch_metadata(&stack.kafka_bootstrap(), TIMEOUT).await {
+        if stack_started() {
+            bail!("Kafka: {error}");
+        }
+        eprintln!("skipped: stack not up ({error})");
+        return Ok(None);
+    }
+    let checkpoints = tempfile::tempdir()?;
+    let mut config = ConsoleConfig::new(stack);
+    let id = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    config.stream.topic = format!("console-test-{id}");
+    config.dlq_topic = format!("console-test-{id}.dlq");
+    config.stream.keyspace = format!("console_test_{id}");
+    config.stream.query_name = format!("console-test-{id}");
+    config.stream.checkpoint_root = checkpoints.path().to_path_buf();
+    config.stream.trigger = Duration::from_millis(500);
+    config.fast_interval = Duration::from_millis(500);
+    config.slow_interval = Duration::from_secs(1);
+    Ok(Some((config, checkpoints)))
+}
+
+async fn send_dead_letter(bootstrap: &str, topic: &str) -> anyhow::Result<()> {
+    let producer: FutureProducer = userstream_kafka::base_config(bootstrap).create()?;
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: "reason",
+            value: Some("email: `x` is not an address"),
+        })
+        .insert(Header {
+            key: "error_code",
+            value: Some("invalid_email"),
+        })
+        .insert(Header {
+            key: "scope",
+            value: Some("record"),
+        });
+    producer
+        .send(
+            FutureRecord::to(topic)
+                .key("k")
+                .payload("{}")
+                .headers(headers),
+            TIMEOUT,
+        )
+        .await
+        .map_err(|(e, _)| e)?;
+    Ok(())
+}
+
+async fn cleanup(config: &ConsoleConfig, registry: &RegistryClient) {
+    let stream = &config.stream;
+    let _ = userstream_stream::stop(stream).await;
+    if let Ok(session) = userstream_store::connect(&stream.cassandra_contact_point, TIMEOUT).await {
+        let drop = format!("DROP KEYSPACE IF EXISTS {}", stream.keyspace);
+        let _ = session.query_unpaged(drop.as_str(), &[]).await;
+    }
+    delete_topic(&stream.bootstrap_servers, &stream.topic).await;
+    delete_topic(&stream.bootstrap_servers, &config.dlq_topic).await;
+    let _ = registry.delete_subject(&config.subject(), false).await;
+    let _ = registry.delete_subject(&config.subject(), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_area_is_gathered_from_its_real_service() -> anyhow::Result<()> {
+    let Some((config, _checkpoints)) = console_config().await? else {
+        return Ok(());
+    };
+    let registry = RegistryClient::new(config.stream.registry_url.clone(), TIMEOUT)?;
+    let result = gather_each_area(&config, &registry).await;
+    cleanup(&config, &registry).await;
+    result
+}
+
+async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> anyhow::Result<()> {
+    let stream = &config.stream;
+    let bootstrap = &stream.bootstrap_servers;
+    create_topic(bootstrap, &stream.topic, 2).await?;
+    create_topic(bootstrap, &config.dlq_topic, 1).await?;
+    let session = userstream_store::connect(&stream.cassandra_contact_point, TIMEOUT).await?;
+    userstream_store::migrate(&session, &stream.keyspace, &Default::default()).await?;
+    let producer =
+        FramedProducer::new(bootstrap, registry, &config.subject(), &stream.topic).await?;
+    let users: Vec<_> = (0..USERS).map(|i| synthetic_user("console", i)).collect();
+    let sent: BTreeSet<String> = users.iter().map(|u| u.id.to_string()).collect();
+    producer.send_users(users, None).await?;
+    send_dead_letter(bootstrap, &config.dlq_topic).await?;
+    userstream_stream::start(stream)
+        .await
+        .context("stream start")?;
+
+    // Wait until the query has processed everything (Spark), then compare every area.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let spark = loop {
+        let view = gather::spark(stream).await.map_err(anyhow::Error::msg)?;
+        let done = view.queries[0]
+            .committed
+            .get(&stream.topic)
+            .is_some_and(|p| p.values().sum::<i64>() == i64::from(USERS));
+        if done {
+            break view;
+        }
+        if let Some(e) = &view.queries[0].exception {
+            bail!("the query failed: {e}");
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the query did not process {USERS} records: {view:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let users_query = &spark.queries[0];
+    ensure!(
+        users_query.active,
+        "users query not active: {users_query:?}"
+    );
+    ensure!(spark.queries.len() == 2, "both queries listed: {spark:?}");
+
+    // Kafka: offsets, the dead letter with its reason, the newest processed user ids.
+    let processed = users_query.committed.get(&stream.topic);
+    let kafka = gather::kafka(
+        bootstrap,
+        &stream.topic,
+        &config.dlq_topic,
+        processed,
+        5,
+        TIMEOUT,
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    let topic = kafka
+        .topics
+        .iter()
+        .find(|t| t.name == stream.topic)
+        .context("users topic listed")?;
+    ensure!(
+        topic.end_total() == i64::from(USERS) && topic.partitions.len() == 2,
+        "{topic:?}"
+    );
+    ensure!(kafka.dead_letters.len() == 1, "{:?}", kafka.dead_letters);
+    ensure!(kafka.dead_letters[0].error_code == "invalid_email");
+    ensure!(kafka.dead_letters[0].reason.contains("not an address"));
+    ensure!(!kafka.newest_user_ids.is_empty() && kafka.newest_user_ids.len() <= 5);
+    ensure!(
+        kafka.newest_user_ids.iter().all(|id| sent.contains(id)),
+        "ids we sent"
+    );
+    ensure!(
+        lag(topic, users_query) == Some(0),
+        "no lag once all is processed"
+    );
+    ensure!(
+        !kafka.topics.iter().any(|t| t.name.starts_with("__")),
+        "internal topics are left out"
+    );
+
+    // Cassandra: the count, Cassandra's own write counter, and the newest users' rows.
+    let mut cassandra_client = gather::CassandraClient::new(
+        stream.cassandra_contact_point.clone(),
+        stream.keyspace.clone(),
+        TIMEOUT,
+    );
+    let cassandra = gather::cassandra(&mut cassandra_client, &kafka.newest_user_ids, 5)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    ensure!(cassandra.users == USERS as usize, "{cassandra:?}");
+    ensure!(cassandra.rejected == 0);
+    ensure!(
+        cassandra
+            .users_writes
+            .is_some_and(|w| w >= i64::from(USERS)),
+        "write counter from system_views: {:?}",
+        cassandra.users_writes
+    );
+    ensure!(
+        cassandra.newest_users.len() == kafka.newest_user_ids.len(),
+        "every processed newest id is in Cassandra: {:?}",
+        cassandra.newest_users
+    );
+    ensure!(
+        cassandra.newest_users[0].id == kafka.newest_user_ids[0],
+        "Kafka's order kept"
+    );
+    ensure!(cassandra.newest_users.iter().all(|u| u.full_name.is_some()));
+
+    // Registry: the pipeline subject in full.
+    let view = gather::registry(registry, &config.subject())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let subject = view.pipeline_subject.context("pipeline subject")?;
+    ensure!(subject.versions == vec![1], "{subject:?}");
+    ensure!(subject.latest_id == Some(producer.schema_id()));
+    ensure!(subject
+        .latest_schema
+        .is_some_and(|s| s.contains("\"dev.userstream\"") || s.contains("User")));
+    ensure!(view.subjects.contains(&config.subject()));
+
+    // Airflow: the four pipeline DAGs through the REST API with the stack's admin login.
+    let mut airflow = gather::AirflowClient::new(
+        reqwest::Client::new(),
+        config.stack.airflow_url(),
+        config.stack.layout().airflow_secrets(),
+    );
+    let dags = gather::airflow(&mut airflow, 3, TIMEOUT)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let ids: Vec<&str> = dags.dags.iter().map(|d| d.dag_id.as_str()).collect();
+    ensure!(
+        ids == [
+            "users_ingest",
+            "users_quality",
+            "users_setup",
+            "users_stream"
+        ],
+        "{ids:?}"
+    );
+
+    // Stack: every service healthy.
+    let rows = gather::stack(&config.stack)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    ensure!(rows.len() >= 10, "{rows:?}");
+    ensure!(rows.iter().all(|r| r.healthy), "{rows:?}");
+    ensure!(rows.iter().all(|r| r.pid.is_some() && r.rss_bytes > 0));
+
+    // Source: a users API that answers, and one that does not.
+    let api = userstream_users_api::bind(userstream_users_api::UsersApiConfig {
+        bind: "127.0.0.1:0".parse()?,
+        ..Default::default()
+    })
+    .await?;
+    let api_url = Url::parse(&format!("http://{}/api/", api.local_addr()))?;
+    let stop_api = tokio_util::sync::CancellationToken::new();
+    let stopped = stop_api.clone();
+    let server = tokio::spawn(api.serve(async move { stopped.cancelled().await }));
+    let http = reqwest::Client::new();
+    let up = gather::source(&http, &api_url, TIMEOUT).await;
+    stop_api.cancel();
+    let _ = server.await;
+    ensure!(up.reachable, "{up:?}");
+    let down = gather::source(&http, &api_url, Duration::from_secs(2)).await;
+    ensure!(
+        !down.reachable && down.detail.contains("not answering"),
+        "{down:?}"
+    );
+
+    // The whole console over HTTP: every area answers and the flow is drawn.
+    console_over_http(config).await
+}
+
+async fn console_over_http(config: &ConsoleConfig) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let console = Console::new(config.clone());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    console.spawn_sampler(&cancel)?;
+    let router = userstream_console::router(console);
+    let stop = cancel.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+    });
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let outcome = loop {
+        let snapshot: serde_json::Value = http
+            .get(format!("{base}/api/snapshot"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let failing: Vec<String> = [
+            "stack",
+            "kafka",
+            "registry",
+            "spark",
+            "cassandra",
+            "airflow",
+        ]
+        .iter()
+        .filter(|area| snapshot[**area]["ok"] != true)
+        .map(|area| format!("{area}: {}", snapshot[*area]["error"]))
+        .collect();
+        if failing.is_empty() {
+            break Ok(snapshot);
+        }
+        if Instant::now() > deadline {
+            break Err(anyhow::anyhow!("areas still failing: {failing:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let result = async {
+        let snapshot = outcome?;
+        let states: Vec<&str> = snapshot["flow"]["nodes"]
+            .as_array()
+            .context("flow nodes")?
+            .iter()
+            .filter_map(|n| n["state"].as_str())
+            .collect();
+        ensure!(states.len() == 4, "{states:?}");
+        let spark_state = serde_json::to_value(NodeState::Down)?;
+        ensure!(
+            snapshot["flow"]["nodes"][2]["state"] != spark_state,
+            "the query runs, Spark is not down: {}",
+            snapshot["flow"]
+        );
+        let page = http.get(&base).send().await?.text().await?;
+        ensure!(page.contains("userstream") && page.contains("/assets/console.js"));
+        let kafka: serde_json::Value = http
+            .get(format!("{base}/api/kafka"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        ensure!(kafka["data"]["dlq_size"] == 1, "{kafka}");
+        let missing = http.get(format!("{base}/api/nope")).send().await?;
+        ensure!(missing.status() == 404);
+        Ok(())
+    }
+    .await;
+    cancel.cancel();
+    let _ = server.await;
+    result
+}
