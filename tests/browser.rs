@@ -207,26 +207,47 @@ async fn the_console_in_chromium_shows_the_flow_and_a_service_going_down() -> an
     // The pipeline on its defaults, as a user runs it.
     run(&bin, &["setup"]).await?;
     run(&bin, &["stream", "start"]).await?;
-    let console_port = free_port()?;
-    let listen = format!("127.0.0.1:{console_port}");
-    let _console = spawn(
-        &bin,
-        &["console", "--listen", &listen, "--refresh", "1s"],
-        &out.join("console.log"),
-    )?;
-    let mut producer = spawn(
-        &bin,
-        &[
-            "produce",
-            "--rate",
-            "400",
-            "--duration",
-            "40s",
-            "--progress-interval",
-            "0s",
-        ],
-        &out.join("produce.log"),
-    )?;
+    // A local users API that cuts one response in five short: with one attempt per body,
+    // those pages go to the dead-letter topic, so the page has dead letters to show.
+    let api = format!("127.0.0.1:{}", free_port()?);
+    let source = format!("http://{api}/api/");
+    let api_args = [
+        "users-api",
+        "--bind",
+        &api,
+        "--malformed-rate",
+        "0.2",
+        "--fault-seed",
+        "7",
+    ];
+    let _api = spawn(&bin, &api_args, &out.join("users-api.log"))?;
+    let listen = format!("127.0.0.1:{}", free_port()?);
+    let console_args = [
+        "console",
+        "--listen",
+        &listen,
+        "--refresh",
+        "1s",
+        "--source",
+        &source,
+    ];
+    let _console = spawn(&bin, &console_args, &out.join("console.log"))?;
+    let produce_args = [
+        "produce",
+        "--source",
+        &source,
+        "--rate",
+        "400",
+        "--duration",
+        "40s",
+        "--results-per-page",
+        "200",
+        "--body-attempts",
+        "1",
+        "--progress-interval",
+        "0s",
+    ];
+    let mut producer = spawn(&bin, &produce_args, &out.join("produce.log"))?;
     let driver_port = free_port()?;
     let driver_bin =
         std::env::var("USERSTREAM_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
@@ -317,6 +338,24 @@ async fn the_console_in_chromium_shows_the_flow_and_a_service_going_down() -> an
         ensure!(
             newest.as_u64().unwrap_or(0) > 1,
             "newest users listed: {newest}"
+        );
+        let dead_letters = wait_for("dead letters listed", Duration::from_secs(60), || async {
+            let rows = browser
+                .js("return document.querySelectorAll('#kafka-dlq tr').length")
+                .await?;
+            Ok(rows.as_u64().filter(|n| *n > 1))
+        })
+        .await?;
+        let reason = browser
+            .text("#kafka-dlq tr:nth-child(2) td:nth-child(4)")
+            .await?;
+        ensure!(
+            reason.as_deref().is_some_and(|r| !r.is_empty()),
+            "a dead letter shows its reason: {reason:?}"
+        );
+        eprintln!(
+            "dead letters listed: {}; newest reason: {reason:?}",
+            dead_letters - 1
         );
         let healthy = browser.text("#stack-healthy").await?.unwrap_or_default();
         let (up, all) = healthy.split_once('/').context("healthy as n/m")?;
