@@ -85,6 +85,7 @@ in
   spark = image "spark" [ ];
   # The DAGs call the binary; on PATH too for `docker compose exec airflow-... userstream`.
   airflow = image "airflow" [ packages.userstream ];
-  # users-api, setup, stream (`stream run` supervises the Spark Connect job), produce, verify.
+  # users-api, setup, stream (`stream run` supervises the Spark Connect job), console, produce,
+  # verify.
   userstream = image "userstream" [ packages.userstream ];
 }

@@ -21,6 +21,7 @@ let
     sparkDriverUiPort = 4040;
     airflowPort = 8080;
     usersApiPort = 8765;
+    consolePort = 8088;
     kafkaHeap = "1g";
     registryHeap = "512m";
     cassandraHeap = "2g";

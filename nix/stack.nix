@@ -184,9 +184,8 @@ let
     (airflowService "airflow-scheduler" [ "scheduler" "--skip-serve-logs" ] { })
     (airflowService "airflow-dag-processor" [ "dag-processor" ] { })
     (airflowService "airflow-triggerer" [ "triggerer" "--skip-serve-logs" ] { })
-    # The binary's own services. users-api, setup and produce (--source, --count) are the CLI's
-    # as it stands; [guess] `stream run` and `verify` follow DESIGN.md's command line (those
-    # sub-commands were still being written).
+    # The binary's own services: users-api, setup, `stream run` (supervises the Spark Connect
+    # job), the console, and produce/verify on demand.
     (service {
       name = "users-api";
       image = "userstream";
@@ -212,6 +211,16 @@ let
       dependsOn = [ "setup" "spark-connect" ];
       command = [ bin "stream" "run" ];
       env = userstreamEnv;
+    })
+    (service {
+      name = "console";
+      image = "userstream";
+      engine = "userstream";
+      # Waits for nothing: it shows each engine as down until it answers.
+      command = [ bin "console" "--listen" "127.0.0.1:${s c.consolePort}" ];
+      env = userstreamEnv;
+      ports = [ c.consolePort ];
+      healthPort = c.consolePort;
     })
     (service {
       name = "produce";

@@ -14,6 +14,7 @@ let
   renderRs = builtins.readFile (root + "/crates/stack/src/render.rs");
   servicesRs = builtins.readFile (root + "/crates/stack/src/services.rs");
   usersApiRs = builtins.readFile (root + "/crates/users-api/src/config.rs");
+  consoleRs = builtins.readFile (root + "/crates/console/src/config.rs");
 
   inherit (builtins) all attrNames elem filter length map toJSON;
 
@@ -28,7 +29,7 @@ let
   expectedNames = [
     "kafka" "registry" "cassandra" "spark-master" "spark-worker" "spark-connect"
     "airflow-api-server" "airflow-scheduler" "airflow-dag-processor" "airflow-triggerer"
-    "users-api" "setup" "stream" "produce" "verify"
+    "users-api" "setup" "stream" "console" "produce" "verify"
   ];
   # DESIGN.md's default endpoints.
   expectedPorts = {
@@ -40,6 +41,7 @@ let
     spark-connect = [ 15002 4040 ];
     airflow-api-server = [ 8080 ];
     users-api = [ 8765 ];
+    console = [ 8088 ];
   };
   portOf = name: idx: builtins.elemAt svc.${name}.ports idx;
   # Each Nix port against the Rust default of the same setting.
@@ -105,6 +107,7 @@ versionChecks ++ [
     (builtins.intersectAttrs expectedPorts (builtins.mapAttrs (_: s: s.ports) svc)))
   (check "ports equal the Rust defaults (crates/stack/src/config.rs)" (rustPortMismatches == [ ]) (toJSON rustPortMismatches))
   (check "users-api port equals the Rust default" (contains "Ipv4Addr::LOCALHOST), ${toString svc.users-api.ports}" usersApiRs) "8765 not in users-api config.rs")
+  (check "console port equals the Rust default" (contains "\"127.0.0.1:${toString svc.console.ports}\"" consoleRs) "8088 not in console config.rs")
   (check "no port used twice" (length allPorts == length (builtins.attrNames (builtins.listToAttrs (map (p: { name = toString p; value = p; }) allPorts)))) (toJSON allPorts))
   (eq "compose port labels follow the table"
     { kafka = "9092,9093"; registry = "8081,9000"; cassandra = "9042,7000,7199"; spark-connect = "15002,4040"; users-api = "8765"; }

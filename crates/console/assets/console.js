@@ -43,7 +43,7 @@ function figure(id, value, label) {
   return `<div class="figure"><b id="${id}">${value}</b><span>${esc(label)}</span></div>`;
 }
 
-function sparkline(values, width = 120, height = 24, color = "#2563eb") {
+function sparkline(values, width = 90, height = 24, color = "#2563eb") {
   if (!values || values.length < 2) return `<svg width="${width}" height="${height}"></svg>`;
   const max = Math.max(...values, 1);
   const step = width / (values.length - 1);
@@ -152,6 +152,7 @@ function renderCassandra(section, now) {
     `<div class="figures">${figure("cassandra-users", num(c.users), `rows in ${c.keyspace}.users`)}
        ${figure("cassandra-writes", num(c.users_writes), "writes to it since Cassandra started")}
        ${figure("cassandra-rejected", num(c.rejected), "rejected rows")}</div>
+     <p class="muted">Rows counted ${ago(c.counted_at_ms, now)} (a full scan taking ${num(c.count_took_ms)} ms; repeated at most every 20× that).</p>
      <h3>Newest users landed</h3>
      ${users ? `<table id="cassandra-newest"><tr><th>name</th><th>email</th><th>country</th><th class="num">age</th></tr>${users}</table>` : `<p class="muted">None of the newest Kafka records has landed yet.</p>`}
      <h3>Newest rejected rows</h3>

@@ -47,7 +47,9 @@ impl ConsoleConfig {
         }
         stream.cassandra_contact_point = stack.cassandra_contact_point();
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8088)),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("the default listen address parses"),
             stack,
             stream,
             dlq_topic: "users.dlq".to_owned(),

@@ -257,6 +257,11 @@ pub struct CassandraView {
     pub users: usize,
     /// Writes to `users` since Cassandra started (its own metrics).
     pub users_writes: Option<i64>,
+    /// When `users` and `rejected` were counted (full scans, repeated at a cadence that
+    /// adapts to their cost), ms since the epoch.
+    pub counted_at_ms: i64,
+    /// How long that count took.
+    pub count_took_ms: u64,
     /// Rows in `rejected_rows`.
     pub rejected: usize,
     /// The rows of the newest records in the users topic that have landed.

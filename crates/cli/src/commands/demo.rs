@@ -133,6 +133,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
          \x20 produced            {} users at {} users/s, {} dead-lettered (topic users.dlq)\n\
          \x20 Kafka (topic users) {} records, {} distinct ids\n\
          \x20 Cassandra           {} rows in userstream.users, {} rejected rows, {} missing, {} field mismatches\n\
+         \x20 Watch it live       userstream console  (then http://127.0.0.1:8088)\n\
          \x20 Airflow UI          http://127.0.0.1:8080  (user admin, password in {state}/data/airflow/secrets.json)\n\
          \x20 Spark UIs           http://127.0.0.1:8082 (master), http://127.0.0.1:4040 (streaming query)\n\
          \x20 Registry UI         http://127.0.0.1:8081/ui\n\

@@ -1,16 +1,33 @@
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use futures::TryStreamExt;
 use scylla::client::session::Session;
+use scylla::value::CqlTimestamp;
 
 use crate::model::{CassandraView, RejectedView, UserRowView};
 
+/// A full scan (the row counts) is repeated no sooner than this many times its own duration:
+/// watching the pipeline must not load Cassandra, its slowest stage.
+const SCAN_COST_FACTOR: u32 = 20;
+
+/// Row counts from the last full scan.
+#[derive(Debug, Clone)]
+struct Counts {
+    users: usize,
+    rejected: Vec<RejectedView>,
+    at: Instant,
+    at_ms: i64,
+    took: Duration,
+}
+
 /// A Cassandra session opened on first use and dropped after a failure, so the console
-/// reconnects by itself once Cassandra is back.
+/// reconnects by itself once Cassandra is back. Keeps the last counts between rounds.
 pub struct CassandraClient {
     contact_point: String,
     keyspace: String,
     timeout: Duration,
     session: Option<Session>,
+    counts: Option<Counts>,
 }
 
 impl CassandraClient {
@@ -21,6 +38,7 @@ impl CassandraClient {
             keyspace,
             timeout,
             session: None,
+            counts: None,
         }
     }
 
@@ -35,9 +53,17 @@ impl CassandraClient {
             .as_ref()
             .ok_or_else(|| "Cassandra: no session".to_owned())
     }
+
+    /// Whether the counts are due: none yet, or the last scan is old relative to its cost.
+    fn counts_due(&self, min_interval: Duration) -> bool {
+        self.counts
+            .as_ref()
+            .is_none_or(|c| c.at.elapsed() >= min_interval.max(c.took * SCAN_COST_FACTOR))
+    }
 }
 
-/// Counts, the rows of the newest users in Kafka that have landed, the newest rejected rows.
+/// Counts (rescanned at a cadence that adapts to their cost), Cassandra's own write counter,
+/// the rows of the newest processed users, the newest rejected rows.
 pub async fn cassandra(
     client: &mut CassandraClient,
     newest_user_ids: &[String],
@@ -56,14 +82,26 @@ async fn gather(
     newest: usize,
 ) -> Result<CassandraView, String> {
     let keyspace = client.keyspace.clone();
+    let due = client.counts_due(Duration::from_secs(5));
     let session = client.session().await?;
     let failed = |e: userstream_store::StoreError| format!("Cassandra: {e}");
-    let users = userstream_store::count_users(session, &keyspace)
-        .await
-        .map_err(failed)?;
-    let mut rejected_rows = userstream_store::rejected_rows(session, &keyspace, None)
-        .await
-        .map_err(failed)?;
+    let counts = if due {
+        let started = Instant::now();
+        let users = userstream_store::count_users(session, &keyspace)
+            .await
+            .map_err(failed)?;
+        let rejected = rejected_positions(session, &keyspace).await?;
+        Some(Counts {
+            users,
+            rejected,
+            at: Instant::now(),
+            at_ms: chrono::Utc::now().timestamp_millis(),
+            took: started.elapsed(),
+        })
+    } else {
+        None
+    };
+    let writes = table_writes(session, &keyspace, userstream_store::USERS_TABLE).await?;
     let ids: Vec<uuid::Uuid> = newest_user_ids
         .iter()
         .filter_map(|k| k.parse().ok())
@@ -71,6 +109,13 @@ async fn gather(
     let mut found = userstream_store::users_by_id(session, &keyspace, &ids)
         .await
         .map_err(failed)?;
+    if let Some(counts) = counts {
+        client.counts = Some(counts);
+    }
+    let counts = client
+        .counts
+        .as_ref()
+        .ok_or_else(|| "Cassandra: no counts yet".to_owned())?;
     // Keep Kafka's order (newest first).
     found.sort_by_key(|u| ids.iter().position(|id| *id == u.id));
     let newest_users = found
@@ -88,30 +133,51 @@ async fn gather(
             },
         })
         .collect();
-    let writes = table_writes(session, &keyspace, userstream_store::USERS_TABLE)
-        .await
-        .map_err(|e| format!("Cassandra: {e}"))?;
-    let rejected = rejected_rows.len();
-    rejected_rows.sort_by_key(|r| std::cmp::Reverse(r.first_seen.map(|t| t.0)));
-    let newest_rejected = rejected_rows
-        .into_iter()
-        .take(newest)
-        .map(|r| RejectedView {
-            topic: r.topic,
-            partition: r.kafka_partition,
-            offset: r.kafka_offset,
-            reason: r.reason,
-            first_seen_ms: r.first_seen.map(|t| t.0),
-        })
-        .collect();
     Ok(CassandraView {
         keyspace,
-        users,
+        users: counts.users,
         users_writes: writes,
-        rejected,
+        counted_at_ms: counts.at_ms,
+        count_took_ms: counts.took.as_millis() as u64,
+        rejected: counts.rejected.len(),
         newest_users,
-        newest_rejected,
+        newest_rejected: counts.rejected.iter().take(newest).cloned().collect(),
     })
+}
+
+/// Every rejected row's position and reason (not its payload), newest first.
+async fn rejected_positions(
+    session: &Session,
+    keyspace: &str,
+) -> Result<Vec<RejectedView>, String> {
+    let cql = format!(
+        "SELECT topic, kafka_partition, kafka_offset, reason, first_seen FROM {keyspace}.{}",
+        userstream_store::REJECTED_TABLE
+    );
+    let failed = |e: &dyn std::fmt::Display| format!("Cassandra: {cql}: {e}");
+    type Row = (String, i32, i64, Option<String>, Option<CqlTimestamp>);
+    let mut rows: Vec<Row> = session
+        .query_iter(cql.as_str(), &[])
+        .await
+        .map_err(|e| failed(&e))?
+        .rows_stream::<Row>()
+        .map_err(|e| failed(&e))?
+        .try_collect()
+        .await
+        .map_err(|e| failed(&e))?;
+    rows.sort_by_key(|r| std::cmp::Reverse(r.4.map(|t| t.0)));
+    Ok(rows
+        .into_iter()
+        .map(
+            |(topic, partition, offset, reason, first_seen)| RejectedView {
+                topic,
+                partition,
+                offset,
+                reason,
+                first_seen_ms: first_seen.map(|t| t.0),
+            },
+        )
+        .collect())
 }
 
 /// Writes Cassandra has served to `keyspace.table` since it started, from its own metrics
@@ -127,11 +193,11 @@ async fn table_writes(
     let rows = session
         .query_unpaged(cql, (keyspace, table))
         .await
-        .map_err(|e| format!("{cql}: {e}"))?
+        .map_err(|e| format!("Cassandra: {cql}: {e}"))?
         .into_rows_result()
-        .map_err(|e| format!("{cql}: {e}"))?;
+        .map_err(|e| format!("Cassandra: {cql}: {e}"))?;
     let first = rows
         .maybe_first_row::<(Option<i64>,)>()
-        .map_err(|e| format!("{cql}: {e}"))?;
+        .map_err(|e| format!("Cassandra: {cql}: {e}"))?;
     Ok(first.and_then(|(count,)| count))
 }
