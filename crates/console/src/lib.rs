@@ -105,7 +105,6 @@ impl Console {
             config.fast_interval,
             move |console| async move {
                 let c = &console.config;
-                let started = Instant::now();
                 let processed = {
                     let state = console.state.read().unwrap_or_else(|p| p.into_inner());
                     state
@@ -114,7 +113,7 @@ impl Console {
                         .and_then(|s| s.queries.first())
                         .and_then(|q| q.committed.get(&c.stream.topic).cloned())
                 };
-                let outcome = gather::with_timeout(
+                let (outcome, took) = gather::timed(
                     "Kafka",
                     timeout,
                     gather::kafka(
@@ -127,7 +126,6 @@ impl Console {
                     ),
                 )
                 .await;
-                let took = started.elapsed().as_millis() as u64;
                 console.update(|s| s.record_kafka(c, outcome, now_ms(), took));
             },
         );
@@ -139,10 +137,8 @@ impl Console {
             config.fast_interval,
             move |console| async move {
                 let c = &console.config;
-                let started = Instant::now();
-                let outcome =
-                    gather::with_timeout("Spark Connect", timeout, gather::spark(&c.stream)).await;
-                let took = started.elapsed().as_millis() as u64;
+                let (outcome, took) =
+                    gather::timed("Spark Connect", timeout, gather::spark(&c.stream)).await;
                 console.update(|s| s.record_spark(c, outcome, now_ms(), took));
             },
         );
@@ -153,14 +149,12 @@ impl Console {
             cancel,
             config.slow_interval,
             move |console| async move {
-                let started = Instant::now();
-                let outcome = gather::with_timeout(
+                let (outcome, took) = gather::timed(
                     "stack status",
                     timeout,
                     gather::stack(&console.config.stack),
                 )
                 .await;
-                let took = started.elapsed().as_millis() as u64;
                 console.update(|s| s.stack.record(outcome, now_ms(), took));
             },
         );
@@ -188,15 +182,9 @@ impl Console {
         every(self, cancel, config.slow_interval, move |console| {
             let registry = Arc::clone(&registry);
             async move {
-                let started = Instant::now();
                 let subject = console.config.subject();
-                let outcome = gather::with_timeout(
-                    "registry",
-                    timeout,
-                    gather::registry(&registry, &subject),
-                )
-                .await;
-                let took = started.elapsed().as_millis() as u64;
+                let (outcome, took) =
+                    gather::timed("registry", timeout, gather::registry(&registry, &subject)).await;
                 console.update(|s| s.registry.record(outcome, now_ms(), took));
             }
         });
@@ -210,7 +198,6 @@ impl Console {
         every(self, cancel, config.slow_interval, move |console| {
             let cassandra = Arc::clone(&cassandra);
             async move {
-                let started = Instant::now();
                 let ids = {
                     let state = console.state.read().unwrap_or_else(|p| p.into_inner());
                     state
@@ -220,13 +207,12 @@ impl Console {
                         .unwrap_or_default()
                 };
                 let mut client = cassandra.lock().await;
-                let outcome = gather::with_timeout(
+                let (outcome, took) = gather::timed(
                     "Cassandra",
                     timeout,
                     gather::cassandra(&mut client, &ids, console.config.newest),
                 )
                 .await;
-                let took = started.elapsed().as_millis() as u64;
                 console.update(|s| s.record_cassandra(outcome, now_ms(), took));
             }
         });
@@ -240,15 +226,13 @@ impl Console {
         every(self, cancel, config.slow_interval, move |console| {
             let airflow = Arc::clone(&airflow);
             async move {
-                let started = Instant::now();
                 let mut client = airflow.lock().await;
-                let outcome = gather::with_timeout(
+                let (outcome, took) = gather::timed(
                     "Airflow",
                     timeout,
                     gather::airflow(&mut client, 5, Duration::from_secs(5)),
                 )
                 .await;
-                let took = started.elapsed().as_millis() as u64;
                 console.update(|s| s.airflow.record(outcome, now_ms(), took));
             }
         });

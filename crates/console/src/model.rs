@@ -605,176 +605,147 @@ fn services_down(services: Option<&[ServiceRow]>, prefix: &str) -> Vec<String> {
         .collect()
 }
 
+fn node(id: &'static str, label: &'static str, state: NodeState, detail: String) -> FlowNode {
+    FlowNode {
+        id,
+        label,
+        state,
+        detail,
+    }
+}
+
+/// Ok when records move at `rate`, idle when not.
+fn ok_or_idle(rate: Option<f64>) -> NodeState {
+    if rate.is_some_and(|r| r > 0.0) {
+        NodeState::Ok
+    } else {
+        NodeState::Idle
+    }
+}
+
+fn rate_text(rate: Option<f64>) -> String {
+    rate.map_or("no rate yet".to_owned(), |r| format!("{r:.0}/s"))
+}
+
 /// The diagram: each stage's state from its services, its gather and its rates.
 pub fn flow(inputs: &FlowInputs<'_>) -> Flow {
-    let moving = |rate: Option<f64>| rate.is_some_and(|r| r > 0.0);
-    let rate_text =
-        |rate: Option<f64>| rate.map_or("no rate yet".to_owned(), |r| format!("{r:.0}/s"));
-
+    let produced = inputs.produced_per_second;
+    // The producer may read the real randomuser.me or an in-process generator: a silent local
+    // API is idle, not an error.
     let source = match inputs.source {
-        Some(s) if s.reachable => FlowNode {
-            id: "source",
-            label: "users API",
-            state: if moving(inputs.produced_per_second) {
-                NodeState::Ok
-            } else {
-                NodeState::Idle
-            },
-            detail: format!("producing {}", rate_text(inputs.produced_per_second)),
-        },
-        // The producer may use the real randomuser.me or an in-process generator: a silent
-        // local API is idle, not an error, unless records are not arriving either.
-        Some(s) => FlowNode {
-            id: "source",
-            label: "users API",
-            state: if moving(inputs.produced_per_second) {
-                NodeState::Ok
-            } else {
-                NodeState::Idle
-            },
-            detail: if moving(inputs.produced_per_second) {
-                format!(
-                    "producing {} from another source ({} not answering)",
-                    rate_text(inputs.produced_per_second),
-                    s.url
-                )
+        None => node(
+            "source",
+            "users API",
+            NodeState::Idle,
+            "not checked yet".into(),
+        ),
+        Some(s) if s.reachable || ok_or_idle(produced) == NodeState::Idle => node(
+            "source",
+            "users API",
+            ok_or_idle(produced),
+            if s.reachable {
+                format!("producing {}", rate_text(produced))
             } else {
                 format!("{} not answering", s.url)
             },
-        },
-        None => FlowNode {
-            id: "source",
-            label: "users API",
-            state: NodeState::Idle,
-            detail: "not checked yet".to_owned(),
-        },
+        ),
+        Some(s) => node(
+            "source",
+            "users API",
+            NodeState::Ok,
+            format!(
+                "producing {} from another source ({} not answering)",
+                rate_text(produced),
+                s.url
+            ),
+        ),
     };
 
     let kafka_down = services_down(inputs.services, "kafka");
     let kafka = if let Some(error) = inputs.kafka_error {
-        FlowNode {
-            id: "kafka",
-            label: "Kafka",
-            state: NodeState::Down,
-            detail: error.to_owned(),
-        }
+        node("kafka", "Kafka", NodeState::Down, error.to_owned())
     } else if !kafka_down.is_empty() {
-        FlowNode {
-            id: "kafka",
-            label: "Kafka",
-            state: NodeState::Down,
-            detail: format!("{} down", kafka_down.join(", ")),
-        }
+        node(
+            "kafka",
+            "Kafka",
+            NodeState::Down,
+            format!("{} down", kafka_down.join(", ")),
+        )
     } else {
-        FlowNode {
-            id: "kafka",
-            label: "Kafka",
-            state: if moving(inputs.produced_per_second) {
-                NodeState::Ok
-            } else {
-                NodeState::Idle
-            },
-            detail: format!("in {}", rate_text(inputs.produced_per_second)),
-        }
+        node(
+            "kafka",
+            "Kafka",
+            ok_or_idle(produced),
+            format!("in {}", rate_text(produced)),
+        )
     };
 
     let spark_down = services_down(inputs.services, "spark");
+    let lag = inputs.lag.map_or("n/a".to_owned(), |l| l.to_string());
     let spark = if !spark_down.is_empty() {
-        FlowNode {
-            id: "spark",
-            label: "Spark",
-            state: NodeState::Down,
-            detail: format!("{} down", spark_down.join(", ")),
-        }
+        node(
+            "spark",
+            "Spark",
+            NodeState::Down,
+            format!("{} down", spark_down.join(", ")),
+        )
     } else if let Some(error) = inputs.spark_error {
-        FlowNode {
-            id: "spark",
-            label: "Spark",
-            state: NodeState::Down,
-            detail: error.to_owned(),
-        }
+        node("spark", "Spark", NodeState::Down, error.to_owned())
     } else {
         match inputs.users_query {
-            Some(q) if q.exception.is_some() => FlowNode {
-                id: "spark",
-                label: "Spark",
-                state: NodeState::Down,
-                detail: "query failed".to_owned(),
-            },
-            Some(q) if q.active && inputs.behind => FlowNode {
-                id: "spark",
-                label: "Spark",
-                state: NodeState::Behind,
-                detail: format!("behind: lag {}", inputs.lag.unwrap_or(0)),
-            },
-            Some(q) if q.active => FlowNode {
-                id: "spark",
-                label: "Spark",
-                state: if moving(inputs.processed_per_second) {
-                    NodeState::Ok
-                } else {
-                    NodeState::Idle
-                },
-                detail: format!(
-                    "lag {}",
-                    inputs.lag.map_or("n/a".to_owned(), |l| l.to_string())
-                ),
-            },
-            _ => FlowNode {
-                id: "spark",
-                label: "Spark",
-                state: NodeState::Down,
-                detail: "streaming query not running (`userstream stream start`)".to_owned(),
-            },
+            Some(q) if q.exception.is_some() => {
+                node("spark", "Spark", NodeState::Down, "query failed".into())
+            }
+            Some(q) if q.active && inputs.behind => node(
+                "spark",
+                "Spark",
+                NodeState::Behind,
+                format!("behind: lag {lag}"),
+            ),
+            Some(q) if q.active => node(
+                "spark",
+                "Spark",
+                ok_or_idle(inputs.processed_per_second),
+                format!("lag {lag}"),
+            ),
+            _ => node(
+                "spark",
+                "Spark",
+                NodeState::Down,
+                "streaming query not running (`userstream stream start`)".into(),
+            ),
         }
     };
 
-    let cassandra_down = services_down(inputs.services, "cassandra");
     let cassandra = if let Some(error) = inputs.cassandra_error {
-        FlowNode {
-            id: "cassandra",
-            label: "Cassandra",
-            state: NodeState::Down,
-            detail: error.to_owned(),
-        }
-    } else if !cassandra_down.is_empty() {
-        FlowNode {
-            id: "cassandra",
-            label: "Cassandra",
-            state: NodeState::Down,
-            detail: "cassandra down".to_owned(),
-        }
+        node("cassandra", "Cassandra", NodeState::Down, error.to_owned())
+    } else if !services_down(inputs.services, "cassandra").is_empty() {
+        node(
+            "cassandra",
+            "Cassandra",
+            NodeState::Down,
+            "cassandra down".into(),
+        )
     } else {
-        FlowNode {
-            id: "cassandra",
-            label: "Cassandra",
-            state: if moving(inputs.landed_per_second) {
-                NodeState::Ok
-            } else {
-                NodeState::Idle
-            },
-            detail: format!("landing {}", rate_text(inputs.landed_per_second)),
-        }
+        node(
+            "cassandra",
+            "Cassandra",
+            ok_or_idle(inputs.landed_per_second),
+            format!("landing {}", rate_text(inputs.landed_per_second)),
+        )
     };
 
+    let edge = |from, to, rate_per_second| FlowEdge {
+        from,
+        to,
+        rate_per_second,
+    };
     Flow {
         nodes: vec![source, kafka, spark, cassandra],
         edges: vec![
-            FlowEdge {
-                from: "source",
-                to: "kafka",
-                rate_per_second: inputs.produced_per_second,
-            },
-            FlowEdge {
-                from: "kafka",
-                to: "spark",
-                rate_per_second: inputs.processed_per_second,
-            },
-            FlowEdge {
-                from: "spark",
-                to: "cassandra",
-                rate_per_second: inputs.landed_per_second,
-            },
+            edge("source", "kafka", produced),
+            edge("kafka", "spark", inputs.processed_per_second),
+            edge("spark", "cassandra", inputs.landed_per_second),
         ],
         lag: inputs.lag,
     }
@@ -967,6 +938,29 @@ mod tests {
             ..FlowInputs::default()
         });
         assert_eq!(kafka_error.nodes[1].state, NodeState::Down);
+    }
+
+    #[test]
+    fn a_silent_local_api_is_idle_unless_records_arrive_from_elsewhere() {
+        let silent = SourceView {
+            url: "http://127.0.0.1:8765/api/".into(),
+            reachable: false,
+            detail: String::new(),
+        };
+        let idle = flow(&FlowInputs {
+            source: Some(&silent),
+            produced_per_second: Some(0.0),
+            ..FlowInputs::default()
+        });
+        assert_eq!(idle.nodes[0].state, NodeState::Idle);
+        assert!(idle.nodes[0].detail.contains("not answering"));
+        let elsewhere = flow(&FlowInputs {
+            source: Some(&silent),
+            produced_per_second: Some(250.0),
+            ..FlowInputs::default()
+        });
+        assert_eq!(elsewhere.nodes[0].state, NodeState::Ok);
+        assert!(elsewhere.nodes[0].detail.contains("another source"));
     }
 
     #[test]

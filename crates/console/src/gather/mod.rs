@@ -16,16 +16,19 @@ pub use spark::spark;
 pub use stack::{source, stack};
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Runs `gather` with a time limit; a gather that hangs (a half-dead service) fails instead.
-pub async fn with_timeout<T>(
+/// Runs `gather` with a time limit (a gather that hangs, on a half-dead service, fails
+/// instead) and returns its outcome with how long it took in milliseconds.
+pub async fn timed<T>(
     what: &str,
     timeout: Duration,
     gather: impl Future<Output = Result<T, String>>,
-) -> Result<T, String> {
-    match tokio::time::timeout(timeout, gather).await {
+) -> (Result<T, String>, u64) {
+    let started = Instant::now();
+    let outcome = match tokio::time::timeout(timeout, gather).await {
         Ok(result) => result,
         Err(_) => Err(format!("{what} did not answer within {timeout:?}")),
-    }
+    };
+    (outcome, started.elapsed().as_millis() as u64)
 }
