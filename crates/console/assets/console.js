@@ -196,7 +196,8 @@ function renderStack(section) {
   const rows = section.data;
   if (!rows) { el.innerHTML = sectionError(section); return; }
   const healthy = rows.filter((r) => r.healthy).length;
-  el.innerHTML = sectionError(section) +
+  const hint = healthy === 0 ? `<div class="error">Nothing runs: start the stack with <code>./userstream stack up</code>.</div>` : "";
+  el.innerHTML = sectionError(section) + hint +
     `<div class="figures">${figure("stack-healthy", `${healthy}/${rows.length}`, "services healthy")}
        ${figure("stack-rss", bytes(rows.reduce((a, r) => a + r.rss_bytes, 0)), "memory (RSS)")}</div>
      <table id="stack-services"><tr><th>service</th><th></th><th class="num">pid</th><th class="num">uptime</th><th class="num">RSS</th><th>detail</th></tr>

@@ -30,6 +30,9 @@ pub struct VerifyOptions {
     pub settle: Duration,
     /// Longest time reading the topic may take.
     pub kafka_timeout: Duration,
+    /// The producer's dead-letter topic, counted in the report (not part of the verdict:
+    /// dead letters never reach the users topic). `None`: not counted.
+    pub dlq_topic: Option<String>,
 }
 
 impl Default for VerifyOptions {
@@ -38,6 +41,7 @@ impl Default for VerifyOptions {
             sample: 200,
             settle: Duration::ZERO,
             kafka_timeout: Duration::from_secs(120),
+            dlq_topic: Some("users.dlq".to_owned()),
         }
     }
 }
@@ -74,6 +78,9 @@ pub struct VerifyReport {
     pub cassandra_rows: usize,
     /// Rows of this topic in `rejected_rows`.
     pub rejected_rows: usize,
+    /// Messages held in the dead-letter topic (0 when it does not exist); `None` when not
+    /// asked for.
+    pub dlq_count: Option<i64>,
     /// Ids in Kafka but not in Cassandra.
     pub missing_count: usize,
     /// Some of them.
@@ -110,6 +117,12 @@ impl fmt::Display for VerifyReport {
             "  cassandra: {} users, {} rejected rows",
             self.cassandra_rows, self.rejected_rows
         )?;
+        if let Some(dlq) = self.dlq_count {
+            writeln!(
+                f,
+                "  dead letters: {dlq} (not compared: they never reach the topic)"
+            )?;
+        }
         writeln!(f, "  missing in cassandra: {}", self.missing_count)?;
         for id in &self.missing_ids {
             writeln!(f, "    {id}")?;
@@ -278,6 +291,17 @@ pub async fn verify(
         }
     }
 
+    let dlq_count = match &options.dlq_topic {
+        Some(dlq) => Some(
+            userstream_kafka::topic_offsets(&config.bootstrap_servers, config.request_timeout)
+                .await
+                .map_err(|e| StreamError::Kafka(e.to_string()))?
+                .iter()
+                .find(|t| &t.name == dlq)
+                .map_or(0, |t| t.held()),
+        ),
+        None => None,
+    };
     let session =
         userstream_store::connect(&config.cassandra_contact_point, config.request_timeout).await?;
     let settle_until = Instant::now() + options.settle;
@@ -336,6 +360,7 @@ pub async fn verify(
         kafka_unique_ids: expected.len(),
         cassandra_rows: stored_ids.len(),
         rejected_rows: rejected,
+        dlq_count,
         missing_count: missing.len(),
         missing_ids: missing.into_iter().take(LIST_LIMIT).collect(),
         extra_count: extra.len(),

@@ -221,6 +221,9 @@ pub struct VerifyArgs {
     /// Keep re-reading Cassandra for up to this long while it has not caught up with Kafka.
     #[arg(long, env = "USERSTREAM_VERIFY_SETTLE", default_value = "0s", value_parser = humantime::parse_duration)]
     settle: Duration,
+    /// Dead-letter topic whose size the report includes.
+    #[arg(long, env = "USERSTREAM_DLQ_TOPIC", default_value = "users.dlq")]
+    dlq_topic: String,
     /// Print the report as JSON on stdout.
     #[arg(long, env = "USERSTREAM_JSON")]
     json: bool,
@@ -232,6 +235,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let options = VerifyOptions {
         sample: args.sample,
         settle: args.settle,
+        dlq_topic: Some(args.dlq_topic),
         ..VerifyOptions::default()
     };
     let report = userstream_stream::verify(&config, &options).await?;
