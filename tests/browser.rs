@@ -149,6 +149,40 @@ where
     }
 }
 
+/// The page's verdict at one refresh: every area readable, every service healthy, the users
+/// query active, Kafka taking records. `Some("n/n")` when all hold.
+async fn all_ok(browser: &Browser) -> anyhow::Result<Option<String>> {
+    let mut not_ok = Vec::new();
+    for section in [
+        "kafka",
+        "spark",
+        "cassandra",
+        "registry",
+        "airflow",
+        "stack",
+    ] {
+        let ok = browser.data(&format!("#{section}"), "ok").await?;
+        if ok.as_deref() != Some("true") {
+            not_ok.push(section);
+        }
+    }
+    let healthy = browser.text("#stack-healthy").await?.unwrap_or_default();
+    let all_up = healthy.split_once('/').is_some_and(|(up, all)| up == all);
+    let query = r#"#spark-queries tr[data-query="userstream-users"]"#;
+    let active = browser.data(query, "active").await?;
+    let kafka = browser.data("#flow [data-node=kafka]", "state").await?;
+    let done = not_ok.is_empty()
+        && all_up
+        && active.as_deref() == Some("true")
+        && kafka.as_deref() == Some("ok");
+    if !done {
+        eprintln!(
+            "waiting: not ok {not_ok:?}, healthy {healthy}, active {active:?}, Kafka {kafka:?}"
+        );
+    }
+    Ok(done.then_some(healthy))
+}
+
 fn number(text: &str) -> Option<f64> {
     let digits: String = text
         .chars()
@@ -332,13 +366,14 @@ async fn the_console_in_chromium_shows_the_flow_and_a_service_going_down() -> an
                 .filter(|n| *n > 0.0))
         })
         .await?;
-        let newest = browser
-            .js("return document.querySelectorAll('#cassandra-newest tr').length")
-            .await?;
-        ensure!(
-            newest.as_u64().unwrap_or(0) > 1,
-            "newest users listed: {newest}"
-        );
+        // The newest users appear once a Cassandra round has the ids of processed records.
+        let newest = wait_for("newest users listed", Duration::from_secs(60), || async {
+            let rows = browser
+                .js("return document.querySelectorAll('#cassandra-newest tr').length")
+                .await?;
+            Ok(rows.as_u64().filter(|n| *n > 1))
+        })
+        .await?;
         let dead_letters = wait_for("dead letters listed", Duration::from_secs(60), || async {
             let rows = browser
                 .js("return document.querySelectorAll('#kafka-dlq tr').length")
@@ -357,39 +392,22 @@ async fn the_console_in_chromium_shows_the_flow_and_a_service_going_down() -> an
             "dead letters listed: {}; newest reason: {reason:?}",
             dead_letters - 1
         );
-        let healthy = browser.text("#stack-healthy").await?.unwrap_or_default();
-        let (up, all) = healthy.split_once('/').context("healthy as n/m")?;
-        ensure!(up == all, "every service healthy: {healthy}");
-        ensure!(
-            browser
-                .data(
-                    r#"#spark-queries tr[data-query="userstream-users"]"#,
-                    "active"
-                )
-                .await?
-                == Some("true".into()),
-            "the users query shows active"
-        );
-        ensure!(browser.data("#flow [data-node=kafka]", "state").await? == Some("ok".into()));
-        for section in [
-            "kafka",
-            "spark",
-            "cassandra",
-            "registry",
-            "airflow",
-            "stack",
-        ] {
-            let ok = browser.data(&format!("#{section}"), "ok").await?;
-            ensure!(
-                ok.as_deref() == Some("true"),
-                "{section} section ok: {ok:?}"
-            );
-        }
+        // Every area readable, every service healthy, the query active, Kafka taking records:
+        // all at once on one refresh (each area refreshes on its own loop, so wait for it).
+        let healthy = wait_for(
+            "every area ok, all healthy",
+            Duration::from_secs(60),
+            || all_ok(&browser),
+        )
+        .await?;
         ensure!(
             browser.text("#registry-subject").await?.as_deref() == Some("users-value"),
             "the pipeline subject"
         );
-        eprintln!("Cassandra rows {rows}; stack {healthy}");
+        eprintln!(
+            "Cassandra rows {rows}, newest users listed {}; stack {healthy}",
+            newest - 1
+        );
         browser.screenshot(&out.join("console.png")).await?;
 
         // A service goes down: its row and its area turn red, the rest keeps working.
