@@ -172,6 +172,22 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
         lag(topic, users_query) == Some(0),
         "no lag once all is processed"
     );
+    // Reading up to a bound below the end (a query behind the producer) returns only messages
+    // below it, though the consumer fetches past it.
+    let mut bounded = topic.clone();
+    for p in &mut bounded.partitions {
+        p.high -= 50;
+    }
+    let below = userstream_kafka::newest_messages(bootstrap, &bounded, 5, TIMEOUT).await?;
+    ensure!(below.len() == 10, "5 per partition: {below:?}");
+    for m in &below {
+        let bound = bounded.partitions[m.partition as usize].high;
+        ensure!(
+            m.offset < bound && m.offset >= bound - 5,
+            "{m:?} outside [{}, {bound})",
+            bound - 5
+        );
+    }
     ensure!(
         !kafka.topics.iter().any(|t| t.name.starts_with("__")),
         "internal topics are left out"

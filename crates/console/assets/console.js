@@ -108,8 +108,8 @@ function renderKafka(section, now) {
       <td>${esc(t.name)}</td><td class="num">${t.partitions.length}</td>
       <td class="num end">${num(t.end_offset)}</td><td class="num">${num(t.messages)}</td>
       <td class="num rate">${rate(t.rate_per_second)}</td><td>${sparkline(t.rate_history)}</td></tr>`).join("");
-  const dlq = k.dlq_newest.map((d) => `<tr><td>${time(d.timestamp_ms)}</td><td>${d.partition}/${d.offset}</td>
-      <td>${esc(d.error_code)}</td><td>${esc(d.reason)}</td></tr>`).join("");
+  const dlq = k.dlq_newest.map((d) => `<tr><td class="num">${time(d.timestamp_ms)}</td><td class="num">${d.partition}/${d.offset}</td>
+      <td class="num">${esc(d.error_code)}</td><td>${esc(d.reason)}</td></tr>`).join("");
   el.innerHTML = sectionError(section) +
     `<div class="figures">${figure("kafka-dlq-size", num(k.dlq_size ?? 0), `in ${k.dlq_topic} (dead letters)`)}</div>
      <div class="scroll"><table id="kafka-topics"><tr><th>topic</th><th class="num">partitions</th><th class="num">end offset</th>

@@ -115,9 +115,9 @@ pub async fn topic_offsets(
     .map_err(|e| KafkaError::Task(e.to_string()))?
 }
 
-/// The newest `per_partition` messages of each partition of `topic` (`offsets` as returned
-/// by [`topic_offsets`]), newest first across partitions by timestamp. Reads what arrives
-/// within `timeout` and returns that.
+/// The newest `per_partition` messages of each partition of `topic` below its `high` offsets
+/// (as returned by [`topic_offsets`], or lowered to read up to a consumer's position), newest
+/// first across partitions by timestamp. Reads what arrives within `timeout` and returns that.
 pub async fn newest_messages(
     bootstrap_servers: &str,
     topic: &TopicOffsets,
@@ -145,6 +145,7 @@ pub async fn newest_messages(
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
+        let ends = wanted.clone();
         let consumer = consumer(&bootstrap)?;
         consumer
             .assign(&assignment)
@@ -161,13 +162,16 @@ pub async fn newest_messages(
             let Ok(message) = result else { continue };
             let partition = message.partition();
             let offset = message.offset();
-            if let Some(&end) = wanted.get(&partition) {
-                if offset + 1 >= end {
-                    wanted.remove(&partition);
-                }
-                if offset >= end {
-                    continue;
-                }
+            // The consumer reads on past `end` when the topic has grown since (or when `end` is a
+            // bound below the topic's end): those messages are not asked for.
+            let Some(&end) = ends.get(&partition) else {
+                continue;
+            };
+            if offset + 1 >= end {
+                wanted.remove(&partition);
+            }
+            if offset >= end {
+                continue;
             }
             let headers = message
                 .headers()
