@@ -82,6 +82,15 @@ impl Console {
         state.snapshot(&self.config, now_ms())
     }
 
+    fn read<T>(&self, look: impl FnOnce(&State) -> T) -> T {
+        look(
+            &self
+                .state
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
     fn update(&self, apply: impl FnOnce(&mut State)) {
         let mut state = self
             .state
@@ -105,14 +114,13 @@ impl Console {
             config.fast_interval,
             move |console| async move {
                 let c = &console.config;
-                let processed = {
-                    let state = console.state.read().unwrap_or_else(|p| p.into_inner());
+                let processed = console.read(|state| {
                     state
                         .spark
                         .fresh()
                         .and_then(|s| s.queries.first())
                         .and_then(|q| q.committed.get(&c.stream.topic).cloned())
-                };
+                });
                 let (outcome, took) = gather::timed(
                     "Kafka",
                     timeout,
@@ -198,14 +206,13 @@ impl Console {
         every(self, cancel, config.slow_interval, move |console| {
             let cassandra = Arc::clone(&cassandra);
             async move {
-                let ids = {
-                    let state = console.state.read().unwrap_or_else(|p| p.into_inner());
+                let ids = console.read(|state| {
                     state
                         .kafka_sample
                         .as_ref()
                         .map(|k| k.newest_user_ids.clone())
                         .unwrap_or_default()
-                };
+                });
                 let mut client = cassandra.lock().await;
                 let (outcome, took) = gather::timed(
                     "Cassandra",

@@ -489,11 +489,6 @@ pub struct SparkSample {
     pub lag: i64,
 }
 
-/// Offsets the query has processed in `topic`, summed over partitions.
-pub fn committed_total(query: &QueryView, topic: &str) -> Option<i64> {
-    query.committed.get(topic).map(|p| p.values().sum())
-}
-
 /// Records of `topic` the query has not processed: per partition, end offset minus the
 /// offset the query has reached (a partition it has not seen counts from its log start).
 pub fn lag(topic: &userstream_kafka::TopicOffsets, query: &QueryView) -> Option<i64> {
