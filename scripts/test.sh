@@ -47,7 +47,9 @@ trap stop_stack EXIT
 
 step "stack up"
 "$bin" stack up
-"$bin" stack status
+# A report, not a gate: `stack up` has just waited for every service to be healthy, and the tests
+# below check every engine they use. Exit code 3 here would mean a health check flapped since.
+"$bin" stack status || echo "(stack status exited $?: a service changed state since \`stack up\`; the tests below use every engine)"
 export USERSTREAM_STACK_STARTED=1
 export USERSTREAM_BIN="$bin"
 
