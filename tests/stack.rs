@@ -124,3 +124,33 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
     );
     Ok(())
 }
+
+/// A secrets file that exists but cannot be parsed stops `stack status` with a message that
+/// says what to do, and is never replaced (new secrets would orphan Airflow's encrypted data).
+#[test]
+fn a_corrupt_secrets_file_stops_status_and_is_left_untouched() -> anyhow::Result<()> {
+    let Some(bin) = std::env::var_os("USERSTREAM_BIN") else {
+        eprintln!("skipped: USERSTREAM_BIN not set (scripts/test.sh sets it)");
+        return Ok(());
+    };
+    let state = tempfile::tempdir()?;
+    let secrets = state.path().join("data/airflow/secrets.json");
+    std::fs::create_dir_all(secrets.parent().context("parent")?)?;
+    let corrupt = "{\"jwt_secret\": \"abc\", \"fernet_k";
+    std::fs::write(&secrets, corrupt)?;
+    let out = std::process::Command::new(bin)
+        .args(["stack", "status"])
+        .env("USERSTREAM_STATE_DIR", state.path())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success(), "status succeeded on corrupt secrets");
+    ensure!(
+        stderr.contains("secrets.json") && stderr.contains("cannot be parsed"),
+        "unclear message: {stderr}"
+    );
+    ensure!(
+        std::fs::read_to_string(&secrets)? == corrupt,
+        "the secrets file was changed"
+    );
+    Ok(())
+}

@@ -27,7 +27,8 @@ enum Command {
     /// Spark, Airflow) as local processes.
     Stack(commands::stack::StackArgs),
     /// Create what the pipeline needs: Kafka topics, the value subject (BACKWARD), the
-    /// Cassandra keyspace and tables (versioned migrations). Idempotent.
+    /// Cassandra keyspace and tables (versioned migrations), then turn orchestration on: the
+    /// scheduled Airflow DAGs are unpaused (`--keep-dags-paused` leaves them). Idempotent.
     Setup(commands::setup::SetupArgs),
     /// Serve the local randomuser-compatible API (deterministic users, fault injection).
     UsersApi(commands::users_api::UsersApiArgs),
@@ -36,8 +37,10 @@ enum Command {
     Produce(Box<commands::produce::ProduceArgs>),
     /// Control the Structured Streaming job on the Spark cluster (Kafka → Cassandra).
     Stream(Box<commands::stream::StreamArgs>),
-    /// Compare what Kafka holds with what Cassandra holds: counts, missing and extra ids,
-    /// fields of a sample. Exits non-zero on any difference.
+    /// Compare what Kafka holds with what Cassandra holds at one consistent cut of offsets:
+    /// counts, missing and extra ids, fields of a sample; rows from later records and from
+    /// records deleted by retention are reported, not counted as differences. Memory stays
+    /// bounded whatever the topic's size. Exits non-zero on any difference.
     Verify(Box<commands::stream::VerifyArgs>),
     /// Throughput and latency reports.
     Bench(Box<commands::bench::BenchArgs>),

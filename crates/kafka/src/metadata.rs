@@ -25,6 +25,15 @@ pub enum KafkaError {
         #[source]
         source: rdkafka::error::KafkaError,
     },
+    /// A read (offsets, messages) failed: where, what, and the client's error.
+    #[error("{0}")]
+    Read(String),
+    /// The topic does not exist.
+    #[error("topic {0} does not exist (create it with `userstream setup`)")]
+    NoSuchTopic(String),
+    /// A read did not finish in time (what, and the limit).
+    #[error("{0}: not finished after {1:?} (is Kafka overloaded or the topic huge? raise the time limit)")]
+    Timeout(String, Duration),
     /// A blocking client call could not be scheduled.
     #[error("Kafka client task failed: {0}")]
     Task(String),

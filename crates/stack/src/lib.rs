@@ -4,6 +4,7 @@
 //! `install` fetches runtimes from Maven Central and PyPI; `up` starts everything health-gated;
 //! `status` and `down` do what they say. Everything lives under one state directory.
 
+pub mod airflow_api;
 mod config;
 mod health;
 pub mod install;
@@ -13,6 +14,7 @@ pub mod process;
 pub mod render;
 pub mod services;
 
+pub use airflow_api::{AirflowApi, AirflowApiError, DagState, SCHEDULED_DAGS};
 pub use config::{MemSize, StackConfig};
 pub use layout::Layout;
 pub use lifecycle::{

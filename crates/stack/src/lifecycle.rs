@@ -68,6 +68,15 @@ pub enum StackError {
     /// Process handling failed.
     #[error(transparent)]
     Process(#[from] process::ProcessError),
+    /// The secrets file exists but cannot be used. Never replaced silently: new secrets would
+    /// make what Airflow encrypted with the old Fernet key unreadable and log everybody out.
+    #[error("the stack's secrets file {path} exists but {problem}. It is left untouched. Restore it from a backup (it must be a JSON object with jwt_secret, secret_key, fernet_key, admin_password), or, to start Airflow over with new secrets, stop the stack and delete it together with Airflow's data (`userstream stack down --purge --yes`)")]
+    SecretsUnusable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A file could not be written.
     #[error("{action} {path}: {source}")]
     Io {
@@ -115,12 +124,23 @@ pub fn specs(config: &StackConfig) -> Result<(Layout, Vec<ServiceSpec>), StackEr
     Ok((layout, specs))
 }
 
-/// Loads the Airflow secrets, generating them (and the admin password) on first use.
+/// Loads the Airflow secrets, generating them (and the admin password) when the file does not
+/// exist. A file that exists but cannot be read or parsed is an error, never replaced.
 pub fn airflow_secrets(layout: &Layout) -> Result<AirflowSecrets, StackError> {
     let path = layout.airflow_secrets();
-    if let Ok(text) = fs::read_to_string(&path) {
-        if let Ok(secrets) = serde_json::from_str(&text) {
-            return Ok(secrets);
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            return serde_json::from_str(&text).map_err(|e| StackError::SecretsUnusable {
+                path: path.clone(),
+                problem: format!("cannot be parsed ({e})"),
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(StackError::SecretsUnusable {
+                path: path.clone(),
+                problem: format!("cannot be read ({e})"),
+            })
         }
     }
     use base64::Engine;
@@ -146,18 +166,23 @@ pub fn airflow_secrets(layout: &Layout) -> Result<AirflowSecrets, StackError> {
     Ok(secrets)
 }
 
+/// Writes `text` to `path` with mode 0600, through a temporary file renamed into place, so a
+/// crash never leaves a half-written file (which the next start would refuse).
 fn write_private(path: &Path, text: &str) -> Result<(), StackError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    let partial = path.with_extension("partial");
     let mut file = fs::OpenOptions::new()
         .create(true)
         .write(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)
-        .map_err(io_err("write", path))?;
+        .open(&partial)
+        .map_err(io_err("write", &partial))?;
     file.write_all(text.as_bytes())
-        .map_err(io_err("write", path))
+        .and_then(|()| file.sync_all())
+        .map_err(io_err("write", &partial))?;
+    fs::rename(&partial, path).map_err(io_err("rename into place", path))
 }
 
 /// The outcome of `up` for one service.
@@ -658,5 +683,21 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_corrupt_secrets_file_is_an_error_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path().into(), dir.path().join("rt"), "/d".into());
+        fs::create_dir_all(layout.airflow_home()).unwrap();
+        let corrupt = "{\"jwt_secret\": \"x\", trunc";
+        fs::write(layout.airflow_secrets(), corrupt).unwrap();
+        let err = airflow_secrets(&layout).unwrap_err().to_string();
+        assert!(err.contains("cannot be parsed"), "{err}");
+        assert!(err.contains("left untouched"), "{err}");
+        assert_eq!(
+            fs::read_to_string(layout.airflow_secrets()).unwrap(),
+            corrupt
+        );
     }
 }

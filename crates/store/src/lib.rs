@@ -22,8 +22,8 @@ pub use migrate::{
     REJECTED_TABLE, USERS_TABLE,
 };
 pub use queries::{
-    count_rejected, count_users, latency_samples, rejected_rows, user_ids, users_by_id,
-    LatencySample, RejectedRow, StoredUser,
+    count_rejected, count_users, for_each_user_source, latency_samples, rejected_rows, user_ids,
+    users_by_id, LatencySample, RejectedRow, StoredUser, UserSource,
 };
 pub use scylla::value::CqlTimestamp;
 

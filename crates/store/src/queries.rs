@@ -170,6 +170,49 @@ pub async fn user_ids(session: &Session, keyspace: &str) -> Result<Vec<Uuid>, St
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
+/// Where one row of `<keyspace>.users` came from: its id and the Kafka topic, partition and
+/// offset of the record it was written from.
+#[derive(Debug, Clone, PartialEq, Eq, DeserializeRow)]
+pub struct UserSource {
+    /// The user id.
+    pub id: Uuid,
+    /// Topic of the record.
+    pub kafka_topic: Option<String>,
+    /// Partition of the record.
+    pub kafka_partition: Option<i32>,
+    /// Offset of the record.
+    pub kafka_offset: Option<i64>,
+}
+
+/// Calls `on_row` with the source of every row of `<keyspace>.users`, page by page (memory
+/// does not grow with the table). Stops at the first error `on_row` returns.
+pub async fn for_each_user_source<E>(
+    session: &Session,
+    keyspace: &str,
+    mut on_row: impl FnMut(UserSource) -> Result<(), E>,
+) -> Result<Result<(), E>, StoreError> {
+    check_identifier(keyspace)?;
+    let cql = format!(
+        "SELECT id, kafka_topic, kafka_partition, kafka_offset FROM {keyspace}.{USERS_TABLE}"
+    );
+    let mut rows = session
+        .query_iter(paged(&cql), &[])
+        .await
+        .map_err(|e| StoreError::query(&cql, &e))?
+        .rows_stream::<UserSource>()
+        .map_err(|e| StoreError::query(&cql, &e))?;
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .map_err(|e| StoreError::query(&cql, &e))?
+    {
+        if let Err(e) = on_row(row) {
+            return Ok(Err(e));
+        }
+    }
+    Ok(Ok(()))
+}
+
 /// Number of rows in `<keyspace>.users` (by paging through the ids: `count(*)` times out on
 /// large tables).
 pub async fn count_users(session: &Session, keyspace: &str) -> Result<usize, StoreError> {

@@ -21,6 +21,7 @@ mod error;
 mod job;
 pub mod plan;
 pub mod produce;
+mod reconcile;
 mod rpc;
 mod supervise;
 mod verify;

@@ -1,31 +1,41 @@
-//! `verify`: what Kafka holds against what Cassandra holds.
+//! `verify`: what Kafka holds against what Cassandra holds, at one consistent cut.
+//!
+//! 1. The cut: each partition's log-start and end offsets, taken first.
+//! 2. Kafka: every record inside the cut is decoded (undecodable ones must be in
+//!    `rejected_rows`) and reduced to (user id, partition, offset), sorted in bounded memory.
+//! 3. Cassandra: every row's (id, source partition, source offset), sorted the same way.
+//! 4. The two sorted streams are walked side by side ([`crate::reconcile`]): rows written
+//!    from records after the cut are neither extra nor missing, rows whose record Kafka has
+//!    deleted are out of reach, and a random sample of matched users is compared field by field.
+//!
+//! Memory stays bounded whatever the topic's size: runs of sorted references spill to disk.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, Utc};
-use rand::seq::SliceRandom;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
 use serde::Serialize;
-use userstream_kafka::{base_config, TracingContext};
+use userstream_kafka::{CutError, CutPosition, TopicCut};
 use userstream_model::User;
 use userstream_registry::{Deserializer, RegistryClient};
 use userstream_store::{CqlTimestamp, StoredUser};
 use uuid::Uuid;
 
+use crate::reconcile::{
+    reconcile, ExternalSorter, Reservoir, Sorted, SourceRef, Tally, DEFAULT_RUN_LEN, NOT_FROM_TOPIC,
+};
 use crate::{StreamConfig, StreamError};
-
-/// How many ids and mismatches a report lists (counts are always complete).
-const LIST_LIMIT: usize = 20;
 
 /// How `verify` runs.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
-    /// Users compared field by field (random sample of those present in both).
+    /// Users compared field by field (random sample of those whose row comes from their
+    /// newest record inside the cut).
     pub sample: usize,
-    /// Keep re-reading Cassandra for up to this long while it has not caught up with Kafka
+    /// Keep re-reading Cassandra for up to this long while it has not caught up with the cut
     /// (zero: compare once).
     pub settle: Duration,
     /// Longest time reading the topic may take.
@@ -33,6 +43,10 @@ pub struct VerifyOptions {
     /// The producer's dead-letter topic, counted in the report (not part of the verdict:
     /// dead letters never reach the users topic). `None`: not counted.
     pub dlq_topic: Option<String>,
+    /// Where sorted runs are spilled (a temporary directory inside it, removed at the end).
+    pub spill_dir: PathBuf,
+    /// References kept in memory per sorted run.
+    pub run_len: usize,
 }
 
 impl Default for VerifyOptions {
@@ -40,8 +54,10 @@ impl Default for VerifyOptions {
         Self {
             sample: 200,
             settle: Duration::ZERO,
-            kafka_timeout: Duration::from_secs(120),
+            kafka_timeout: Duration::from_secs(600),
             dlq_topic: Some("users.dlq".to_owned()),
+            spill_dir: std::env::temp_dir(),
+            run_len: DEFAULT_RUN_LEN,
         }
     }
 }
@@ -66,37 +82,54 @@ pub struct VerifyReport {
     pub topic: String,
     /// Keyspace read.
     pub keyspace: String,
-    /// Records in the topic.
+    /// The cut compared: per partition, `low` (older records were deleted by retention) and
+    /// `high` (records from there on came after the cut and are not compared).
+    pub cut: TopicCut,
+    /// Records read inside the cut.
     pub kafka_records: u64,
     /// Records that decode to a `User`.
     pub kafka_decoded: u64,
     /// Records that do not (expected in `rejected_rows`).
     pub kafka_undecodable: u64,
     /// Distinct user ids among the decoded records.
-    pub kafka_unique_ids: usize,
+    pub kafka_unique_ids: u64,
+    /// Records Kafka already deleted (retention): the sum of the partitions' log starts.
+    pub kafka_deleted: i64,
     /// Rows in `users`.
-    pub cassandra_rows: usize,
-    /// Rows of this topic in `rejected_rows`.
-    pub rejected_rows: usize,
+    pub cassandra_rows: u64,
+    /// Rows of this topic in `rejected_rows` whose record lies inside the cut.
+    pub rejected_rows: u64,
     /// Messages held in the dead-letter topic (0 when it does not exist); `None` when not
     /// asked for.
     pub dlq_count: Option<i64>,
-    /// Ids in Kafka but not in Cassandra.
-    pub missing_count: usize,
-    /// Some of them.
+    /// Ids whose newest record inside the cut Cassandra does not reflect.
+    pub missing_count: u64,
+    /// Of those, ids whose row exists but was written from an older record.
+    pub outdated_count: u64,
+    /// Some missing ids.
     pub missing_ids: Vec<Uuid>,
-    /// Ids in Cassandra but not in Kafka.
-    pub extra_count: usize,
+    /// Rows no record accounts for (their source lies inside the cut, or another topic).
+    pub extra_count: u64,
     /// Some of them.
     pub extra_ids: Vec<Uuid>,
+    /// Rows written from records after the cut: not compared.
+    pub past_cut_rows: u64,
+    /// Rows whose source record Kafka has deleted: out of reach, neither extra nor missing.
+    pub out_of_reach_rows: u64,
     /// Users compared field by field.
     pub sampled: usize,
     /// Differing fields found in the sample.
     pub field_mismatch_count: usize,
     /// Some of them.
     pub field_mismatches: Vec<FieldMismatch>,
-    /// No missing or extra ids, no differing field, and as many rejected rows as
-    /// undecodable records.
+    /// Sorted runs spilled to disk (Kafka side + Cassandra side; 0 = all fit in memory).
+    pub spilled_runs: usize,
+    /// Peak resident memory of this process (Linux `VmHWM`), bytes.
+    pub peak_rss_bytes: Option<u64>,
+    /// Time taken.
+    pub took_ms: u64,
+    /// No missing or extra ids, no differing field, and at least as many rejected rows as
+    /// undecodable records inside the cut.
     pub ok: bool,
 }
 
@@ -104,18 +137,25 @@ impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "verify {} (Kafka) vs {}.users (Cassandra)",
-            self.topic, self.keyspace
+            "verify {} (Kafka) vs {}.users (Cassandra), cut at offsets {}",
+            self.topic,
+            self.keyspace,
+            self.cut
+                .partitions
+                .iter()
+                .map(|p| format!("{}:{}..{}", p.partition, p.low, p.high))
+                .collect::<Vec<_>>()
+                .join(" ")
         )?;
         writeln!(
             f,
-            "  kafka:     {} records, {} decoded ({} distinct ids), {} undecodable",
-            self.kafka_records, self.kafka_decoded, self.kafka_unique_ids, self.kafka_undecodable
+            "  kafka:     {} records in the cut, {} decoded ({} distinct ids), {} undecodable; {} older records deleted by retention",
+            self.kafka_records, self.kafka_decoded, self.kafka_unique_ids, self.kafka_undecodable, self.kafka_deleted
         )?;
         writeln!(
             f,
-            "  cassandra: {} users, {} rejected rows",
-            self.cassandra_rows, self.rejected_rows
+            "  cassandra: {} users, {} rejected rows; {} rows from records after the cut, {} from deleted records (out of reach)",
+            self.cassandra_rows, self.rejected_rows, self.past_cut_rows, self.out_of_reach_rows
         )?;
         if let Some(dlq) = self.dlq_count {
             writeln!(
@@ -123,7 +163,11 @@ impl fmt::Display for VerifyReport {
                 "  dead letters: {dlq} (not compared: they never reach the topic)"
             )?;
         }
-        writeln!(f, "  missing in cassandra: {}", self.missing_count)?;
+        writeln!(
+            f,
+            "  missing in cassandra: {} ({} with a row from an older record)",
+            self.missing_count, self.outdated_count
+        )?;
         for id in &self.missing_ids {
             writeln!(f, "    {id}")?;
         }
@@ -143,6 +187,15 @@ impl fmt::Display for VerifyReport {
                 m.id, m.field, m.expected, m.actual
             )?;
         }
+        if let Some(rss) = self.peak_rss_bytes {
+            writeln!(
+                f,
+                "  took {:.1}s, peak memory {} MiB, {} sorted runs spilled to disk",
+                self.took_ms as f64 / 1000.0,
+                rss / (1024 * 1024),
+                self.spilled_runs
+            )?;
+        }
         write!(
             f,
             "{}",
@@ -155,131 +208,63 @@ impl fmt::Display for VerifyReport {
     }
 }
 
-/// One record of the topic.
-struct Record {
-    partition: i32,
-    offset: i64,
-    value: Option<Vec<u8>>,
+/// Peak resident set size of this process, from `/proc/self/status` (Linux).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
-/// Reads every record of `topic` from the start to the high watermark seen at the start.
-fn read_topic(bootstrap: &str, topic: &str, timeout: Duration) -> Result<Vec<Record>, StreamError> {
-    let kafka = |e: rdkafka::error::KafkaError| StreamError::Kafka(format!("reading {topic}: {e}"));
-    let consumer: BaseConsumer<TracingContext> = base_config(bootstrap)
-        .set("group.id", format!("userstream-verify-{}", Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .create_with_context(TracingContext)
-        .map_err(kafka)?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .map_err(kafka)?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic)
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    if partitions.is_empty() {
-        return Err(StreamError::Kafka(format!("topic {topic} does not exist")));
-    }
-    let mut assignment = TopicPartitionList::new();
-    let mut ends: HashMap<i32, i64> = HashMap::new();
-    for p in partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, p, Duration::from_secs(10))
-            .map_err(kafka)?;
-        if high > low {
-            assignment
-                .add_partition_offset(topic, p, Offset::Offset(low))
-                .map_err(kafka)?;
-            ends.insert(p, high);
-        }
-    }
-    if ends.is_empty() {
-        return Ok(Vec::new());
-    }
-    consumer.assign(&assignment).map_err(kafka)?;
-    let deadline = Instant::now() + timeout;
-    let mut records = Vec::new();
-    let mut done: HashSet<i32> = HashSet::new();
-    while done.len() < ends.len() {
-        if Instant::now() > deadline {
-            return Err(StreamError::Kafka(format!(
-                "reading {topic}: not at the end after {timeout:?}"
-            )));
-        }
-        match consumer.poll(Duration::from_millis(500)) {
-            Some(Ok(m)) => {
-                let end = ends.get(&m.partition()).copied().unwrap_or(0);
-                if m.offset() < end {
-                    records.push(Record {
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        value: m.payload().map(<[u8]>::to_vec),
-                    });
-                }
-                if m.offset() + 1 >= end {
-                    done.insert(m.partition());
-                }
-            }
-            Some(Err(e)) => return Err(kafka(e)),
-            None => {
-                // Compacted or transactional gaps: the position tells when a partition ends.
-                if let Ok(position) = consumer.position() {
-                    for e in position.elements() {
-                        if let Offset::Offset(o) = e.offset() {
-                            if ends.get(&e.partition()).is_some_and(|end| o >= *end) {
-                                done.insert(e.partition());
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Ok(records)
+fn spill_error(e: std::io::Error) -> StreamError {
+    StreamError::Kafka(format!(
+        "verify cannot write its sorted runs (temporary directory full or not writable? set TMPDIR): {e}"
+    ))
 }
 
-/// Compares the topic with the keyspace: counts, missing and extra ids, every field of a
-/// random sample, and undecodable records against `rejected_rows`.
-pub async fn verify(
+/// The Kafka side: every record inside the cut, decoded.
+struct KafkaSide {
+    sorted: Sorted,
+    records: u64,
+    decoded: u64,
+    undecodable: u64,
+}
+
+/// Reads the cut, decoding each record, and sorts the (id, position) references.
+async fn read_kafka_side(
     config: &StreamConfig,
     options: &VerifyOptions,
-) -> Result<VerifyReport, StreamError> {
-    config.validate()?;
-    let (bootstrap, topic, timeout) = (
+    cut: &TopicCut,
+    deserializer: &Deserializer,
+) -> Result<KafkaSide, StreamError> {
+    // The blocking reader hands records over through a bounded channel: backpressure, so
+    // at most a channel's worth of payloads is in memory.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(i32, i64, Option<Vec<u8>>)>(1024);
+    let (bootstrap, reader_cut, timeout) = (
         config.bootstrap_servers.clone(),
-        config.topic.clone(),
+        cut.clone(),
         options.kafka_timeout,
     );
-    let records = tokio::task::spawn_blocking(move || read_topic(&bootstrap, &topic, timeout))
-        .await
-        .map_err(|e| StreamError::Kafka(format!("reader task: {e}")))??;
-
-    let registry = RegistryClient::new(config.registry_url.clone(), config.request_timeout)
-        .map_err(|e| StreamError::Registry {
-            retryable: false,
-            message: e.to_string(),
-        })?;
-    let deserializer = Deserializer::new(registry);
-    // Per id, the record with the highest (partition, offset): the one Cassandra keeps.
-    let mut expected: HashMap<Uuid, (User, i32, i64)> = HashMap::new();
-    let (mut decoded, mut undecodable) = (0u64, 0u64);
-    for r in &records {
-        let Some(value) = &r.value else {
+    let reader = tokio::task::spawn_blocking(move || {
+        userstream_kafka::read_cut(&bootstrap, &reader_cut, timeout, |r| {
+            tx.blocking_send((r.partition, r.offset, r.payload.map(<[u8]>::to_vec)))
+                .map_err(|_| "verify stopped reading")
+        })
+    });
+    let mut sorter = ExternalSorter::new(&options.spill_dir, options.run_len);
+    let (mut records, mut decoded, mut undecodable) = (0u64, 0u64, 0u64);
+    while let Some((partition, offset, payload)) = rx.recv().await {
+        records += 1;
+        let Some(payload) = payload else {
             undecodable += 1;
             continue;
         };
-        match deserializer.deserialize(value).await {
+        match deserializer.deserialize(&payload).await {
             Ok(user) => {
                 decoded += 1;
-                let newer = expected
-                    .get(&user.id)
-                    .is_none_or(|(_, p, o)| (r.partition, r.offset) > (*p, *o));
-                if newer {
-                    expected.insert(user.id, (user, r.partition, r.offset));
-                }
+                sorter
+                    .push(SourceRef::new(user.id, partition, offset))
+                    .map_err(spill_error)?;
             }
             Err(e) if e.is_retryable() => {
                 return Err(StreamError::Registry {
@@ -290,6 +275,86 @@ pub async fn verify(
             Err(_) => undecodable += 1,
         }
     }
+    match reader.await {
+        Ok(Ok(())) => {}
+        Ok(Err(CutError::Kafka(e))) => return Err(StreamError::Kafka(e.to_string())),
+        Ok(Err(CutError::Callback(e))) => return Err(StreamError::Kafka(e.to_owned())),
+        Err(e) => return Err(StreamError::Kafka(format!("reader task: {e}"))),
+    }
+    Ok(KafkaSide {
+        sorted: sorter.finish().map_err(spill_error)?,
+        records,
+        decoded,
+        undecodable,
+    })
+}
+
+/// Every row's (id, source position), sorted; rows from another topic are marked.
+async fn read_cassandra_side(
+    session: &scylla::client::session::Session,
+    config: &StreamConfig,
+    options: &VerifyOptions,
+) -> Result<Sorted, StreamError> {
+    let mut sorter = ExternalSorter::new(&options.spill_dir, options.run_len);
+    let topic = config.topic.as_str();
+    userstream_store::for_each_user_source(session, &config.keyspace, |row| {
+        let entry = match (
+            row.kafka_topic.as_deref(),
+            row.kafka_partition,
+            row.kafka_offset,
+        ) {
+            (Some(t), Some(p), Some(o)) if t == topic => SourceRef::new(row.id, p, o),
+            _ => SourceRef::new(row.id, NOT_FROM_TOPIC, -1),
+        };
+        sorter.push(entry)
+    })
+    .await?
+    .map_err(spill_error)?;
+    sorter.finish().map_err(spill_error)
+}
+
+/// Rejected rows of this topic whose record lies inside the cut.
+async fn rejected_in_cut(
+    session: &scylla::client::session::Session,
+    config: &StreamConfig,
+    cut: &TopicCut,
+) -> Result<u64, StreamError> {
+    let rows =
+        userstream_store::rejected_rows(session, &config.keyspace, Some(&config.topic)).await?;
+    Ok(rows
+        .iter()
+        .filter(|r| cut.position(r.kafka_partition, r.kafka_offset) == CutPosition::Within)
+        .count() as u64)
+}
+
+/// Compares the topic with the keyspace at one cut: counts, missing and extra ids, every
+/// field of a random sample, and undecodable records against `rejected_rows`.
+pub async fn verify(
+    config: &StreamConfig,
+    options: &VerifyOptions,
+) -> Result<VerifyReport, StreamError> {
+    config.validate()?;
+    let started = Instant::now();
+    let (bootstrap, topic, timeout) = (
+        config.bootstrap_servers.clone(),
+        config.topic.clone(),
+        config.request_timeout.max(Duration::from_secs(10)),
+    );
+    // The cut comes first: everything after it is left out of the comparison.
+    let cut = tokio::task::spawn_blocking(move || {
+        userstream_kafka::take_cut(&bootstrap, &topic, timeout)
+    })
+    .await
+    .map_err(|e| StreamError::Kafka(format!("offsets task: {e}")))?
+    .map_err(|e| StreamError::Kafka(e.to_string()))?;
+
+    let registry = RegistryClient::new(config.registry_url.clone(), config.request_timeout)
+        .map_err(|e| StreamError::Registry {
+            retryable: false,
+            message: e.to_string(),
+        })?;
+    let deserializer = Deserializer::new(registry);
+    let kafka = read_kafka_side(config, options, &cut, &deserializer).await?;
 
     let dlq_count = match &options.dlq_topic {
         Some(dlq) => Some(
@@ -305,71 +370,124 @@ pub async fn verify(
     let session =
         userstream_store::connect(&config.cassandra_contact_point, config.request_timeout).await?;
     let settle_until = Instant::now() + options.settle;
-    let (stored_ids, rejected) = loop {
-        let ids = userstream_store::user_ids(&session, &config.keyspace).await?;
-        let rejected =
-            userstream_store::count_rejected(&session, &config.keyspace, Some(&config.topic))
-                .await?;
-        let caught_up = ids.len() >= expected.len() && rejected as u64 >= undecodable;
+    let mut rng = SmallRng::from_entropy();
+    let (tally, sample, rejected, spilled) = loop {
+        let rows = read_cassandra_side(&session, config, options).await?;
+        let rejected = rejected_in_cut(&session, config, &cut).await?;
+        let mut sample = Reservoir::new(options.sample);
+        let tally = reconcile(
+            kafka.sorted.iter().map_err(spill_error)?,
+            rows.iter().map_err(spill_error)?,
+            &cut,
+            &mut sample,
+            &mut rng,
+        )
+        .map_err(spill_error)?;
+        let caught_up = tally.missing == 0 && rejected >= kafka.undecodable;
         if caught_up || Instant::now() >= settle_until {
-            break (ids, rejected);
+            let spilled = kafka.sorted.spilled_runs() + rows.spilled_runs();
+            break (tally, sample.into_items(), rejected, spilled);
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
-    let stored: HashSet<Uuid> = stored_ids.iter().copied().collect();
-    let missing: Vec<Uuid> = expected
-        .keys()
-        .filter(|id| !stored.contains(id))
-        .copied()
-        .collect();
-    let extra: Vec<Uuid> = stored
-        .iter()
-        .filter(|id| !expected.contains_key(id))
-        .copied()
-        .collect();
 
-    let mut present: Vec<Uuid> = expected
-        .keys()
-        .filter(|id| stored.contains(id))
-        .copied()
-        .collect();
-    present.sort_unstable();
-    let sample: Vec<Uuid> = present
-        .choose_multiple(&mut rand::thread_rng(), options.sample)
-        .copied()
-        .collect();
-    let rows = userstream_store::users_by_id(&session, &config.keyspace, &sample).await?;
-    let mut mismatches = Vec::new();
-    for row in &rows {
-        if let Some((user, partition, offset)) = expected.get(&row.id) {
-            mismatches.extend(compare(user, &config.topic, *partition, *offset, row));
-        }
-    }
-
-    let ok = missing.is_empty()
-        && extra.is_empty()
-        && mismatches.is_empty()
-        && rows.len() == sample.len()
-        && rejected as u64 == undecodable;
+    let mismatches = compare_sample(config, options, &session, &deserializer, &sample).await?;
+    let (sampled, mismatches) = mismatches;
+    let Tally {
+        kafka_unique_ids,
+        cassandra_rows,
+        missing,
+        outdated,
+        missing_ids,
+        extra,
+        extra_ids,
+        past_cut,
+        out_of_reach,
+        matched: _,
+    } = tally;
+    let ok = missing == 0 && extra == 0 && mismatches.is_empty() && rejected >= kafka.undecodable;
     Ok(VerifyReport {
         topic: config.topic.clone(),
         keyspace: config.keyspace.clone(),
-        kafka_records: records.len() as u64,
-        kafka_decoded: decoded,
-        kafka_undecodable: undecodable,
-        kafka_unique_ids: expected.len(),
-        cassandra_rows: stored_ids.len(),
+        kafka_deleted: cut.deleted(),
+        cut,
+        kafka_records: kafka.records,
+        kafka_decoded: kafka.decoded,
+        kafka_undecodable: kafka.undecodable,
+        kafka_unique_ids,
+        cassandra_rows,
         rejected_rows: rejected,
         dlq_count,
-        missing_count: missing.len(),
-        missing_ids: missing.into_iter().take(LIST_LIMIT).collect(),
-        extra_count: extra.len(),
-        extra_ids: extra.into_iter().take(LIST_LIMIT).collect(),
-        sampled: rows.len(),
+        missing_count: missing,
+        outdated_count: outdated,
+        missing_ids,
+        extra_count: extra,
+        extra_ids,
+        past_cut_rows: past_cut,
+        out_of_reach_rows: out_of_reach,
+        sampled,
         field_mismatch_count: mismatches.len(),
-        field_mismatches: mismatches.into_iter().take(LIST_LIMIT).collect(),
+        field_mismatches: mismatches
+            .into_iter()
+            .take(crate::reconcile::LIST_LIMIT)
+            .collect(),
+        spilled_runs: spilled,
+        peak_rss_bytes: peak_rss_bytes(),
+        took_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         ok,
     })
+}
+
+/// Reads the sampled records back from Kafka and their rows from Cassandra, and compares
+/// every field. Returns how many users were compared and the differing fields.
+async fn compare_sample(
+    config: &StreamConfig,
+    options: &VerifyOptions,
+    session: &scylla::client::session::Session,
+    deserializer: &Deserializer,
+    sample: &[SourceRef],
+) -> Result<(usize, Vec<FieldMismatch>), StreamError> {
+    if sample.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let mut positions: Vec<(i32, i64)> = sample.iter().map(|r| (r.partition, r.offset)).collect();
+    positions.sort_unstable();
+    let (bootstrap, topic, timeout, asked) = (
+        config.bootstrap_servers.clone(),
+        config.topic.clone(),
+        options.kafka_timeout,
+        positions.clone(),
+    );
+    let values = tokio::task::spawn_blocking(move || {
+        userstream_kafka::read_at(&bootstrap, &topic, &asked, timeout)
+    })
+    .await
+    .map_err(|e| StreamError::Kafka(format!("reader task: {e}")))?
+    .map_err(|e| StreamError::Kafka(e.to_string()))?;
+    let mut users = Vec::with_capacity(values.len());
+    for ((partition, offset), value) in positions.into_iter().zip(values) {
+        // Deleted by retention since the cut: nothing left to compare with.
+        let Some(value) = value else { continue };
+        let user = deserializer
+            .deserialize(&value)
+            .await
+            .map_err(|e| StreamError::Registry {
+                retryable: e.is_retryable(),
+                message: e.to_string(),
+            })?;
+        users.push((user, partition, offset));
+    }
+    let ids: Vec<Uuid> = users.iter().map(|(u, _, _)| u.id).collect();
+    let rows = userstream_store::users_by_id(session, &config.keyspace, &ids).await?;
+    let mut mismatches = Vec::new();
+    let mut compared = 0;
+    for (user, partition, offset) in &users {
+        if let Some(row) = rows.iter().find(|r| r.id == user.id) {
+            compared += 1;
+            mismatches.extend(compare(user, &config.topic, *partition, *offset, row));
+        }
+    }
+    Ok((compared, mismatches))
 }
 
 /// Spark's `trim`: spaces only.

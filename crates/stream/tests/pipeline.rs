@@ -44,7 +44,7 @@ async fn produced_users_land_with_transformations() -> anyhow::Result<()> {
         .await?;
         println!("{report}");
         ensure!(report.ok, "{report}");
-        ensure!(report.cassandra_rows == n as usize && report.kafka_unique_ids == n as usize);
+        ensure!(report.cassandra_rows == n as u64 && report.kafka_unique_ids == n as u64);
         let status = userstream_stream::status(&fx.config).await?;
         println!("{status}");
         ensure!(status.all_active(), "{status}");
@@ -257,7 +257,7 @@ async fn run_resumes_after_the_connect_server_dies() -> anyhow::Result<()> {
         ensure!(status.all_active(), "{status}");
         shutdown.cancel();
         supervisor.await??;
-        ensure!(report.ok && report.cassandra_rows == n as usize, "{report}");
+        ensure!(report.ok && report.cassandra_rows == n as u64, "{report}");
         Ok(())
     }
     .await;

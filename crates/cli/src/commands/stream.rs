@@ -218,9 +218,16 @@ pub struct VerifyArgs {
     /// Users compared field by field (a random sample of those in both).
     #[arg(long, env = "USERSTREAM_VERIFY_SAMPLE", default_value_t = 200)]
     sample: usize,
-    /// Keep re-reading Cassandra for up to this long while it has not caught up with Kafka.
+    /// Keep re-reading Cassandra for up to this long while it has not caught up with the cut.
     #[arg(long, env = "USERSTREAM_VERIFY_SETTLE", default_value = "0s", value_parser = humantime::parse_duration)]
     settle: Duration,
+    /// Longest time reading the topic up to the cut may take.
+    #[arg(long, env = "USERSTREAM_VERIFY_KAFKA_TIMEOUT", default_value = "10m", value_parser = humantime::parse_duration)]
+    kafka_timeout: Duration,
+    /// Where sorted runs of (id, offset) references are spilled when they do not fit in
+    /// memory (about 30 bytes per record; removed at the end). Default: the temp directory.
+    #[arg(long, env = "USERSTREAM_VERIFY_SPILL_DIR")]
+    spill_dir: Option<std::path::PathBuf>,
     /// Dead-letter topic whose size the report includes.
     #[arg(long, env = "USERSTREAM_DLQ_TOPIC", default_value = "users.dlq")]
     dlq_topic: String,
@@ -230,13 +237,18 @@ pub struct VerifyArgs {
 }
 
 /// Runs `userstream verify`: exit 0 when Kafka and Cassandra agree, 1 on any difference.
+/// It compares one consistent cut: each partition's offsets are taken first, and rows
+/// written from later records are neither extra nor missing.
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let config = args.job.config();
+    let defaults = VerifyOptions::default();
     let options = VerifyOptions {
         sample: args.sample,
         settle: args.settle,
+        kafka_timeout: args.kafka_timeout,
         dlq_topic: Some(args.dlq_topic),
-        ..VerifyOptions::default()
+        spill_dir: args.spill_dir.unwrap_or(defaults.spill_dir.clone()),
+        ..defaults
     };
     let report = userstream_stream::verify(&config, &options).await?;
     if args.json {

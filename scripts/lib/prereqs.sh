@@ -1,0 +1,213 @@
+# Prerequisites of userstream, each checked by what it must do (not by a binary's presence),
+# and the Debian packages that provide it. Sourced by scripts/bootstrap.sh; the pure functions
+# (parsing, planning, messages) are tested by scripts/tests/prereqs_test.sh.
+#
+# Every system package the build, the stack and the tests use is named in PREREQ_PACKAGES.
+
+# name -> Debian packages that provide it ("" = not installable with apt here: say what to do).
+declare -gA PREREQ_PACKAGES=(
+  [protoc]="protobuf-compiler libprotobuf-dev"  # spark-connect-rs compiles Spark's protos, which import google/protobuf/*.proto
+  [cxx]="cmake g++ make"                        # rdkafka builds librdkafka from source with CMake
+  [pkg-config]="pkg-config"                     # librdkafka's build looks up zlib/zstd with it
+  [maven]="maven"                               # `stack install` resolves the connector jars with Maven
+  [java17]="openjdk-17-jdk-headless"            # Kafka, Cassandra 5.0 (11 or 17 only) and Spark 3.5
+  [java21]=""                                   # Apicurio Registry 3.3 is compiled for Java 21
+  [python]="python3 python3-venv"               # pyspark and Airflow venvs
+  [iproute2]="iproute2"                         # `ss`: the test command checks the ports are free
+  [cargo]=""                                    # Rust toolchain, from rustup
+  [chromium]="chromium chromium-driver"         # tests only: the console in headless Chromium
+)
+
+# name -> what to do when apt cannot provide it (or is not available).
+declare -gA PREREQ_MANUAL=(
+  [protoc]="install protoc with its well-known types (Debian: protobuf-compiler libprotobuf-dev)"
+  [cxx]="install cmake, make and a C++ compiler"
+  [pkg-config]="install pkg-config"
+  [maven]="install Apache Maven 3.8+"
+  [java17]="install a Java 17 JDK (e.g. openjdk-17-jdk-headless) or set USERSTREAM_JAVA_HOME"
+  [java21]="install a Java 21 or newer JDK under /usr/lib/jvm (e.g. Temurin 21 from adoptium.net) or set USERSTREAM_REGISTRY_JAVA_HOME"
+  [python]="install Python 3.10-3.13 with the venv module (Debian: python3 python3-venv)"
+  [iproute2]="install iproute2 (the \`ss\` command)"
+  [cargo]="install Rust >= 1.89 with rustup (https://rustup.rs), then open a new shell"
+  [chromium]="install Chromium and its WebDriver (Debian: chromium chromium-driver)"
+)
+
+# The checks bootstrap runs for the build and the stack; tests add "chromium".
+PREREQS_BASE=(cargo protoc cxx pkg-config maven java17 java21 python iproute2)
+
+# --- pure functions -------------------------------------------------------------------------
+
+# Major version from the first line of `java -version` output on stdin:
+#   openjdk version "17.0.15" 2025-04-15 -> 17;  java version "1.8.0_402" -> 8;  "25" -> 25.
+java_major_from_version_output() {
+  local line version major rest
+  line=$(grep -m1 -E 'version "' || true)
+  [[ $line =~ version\ \"([^\"]+)\" ]] || return 1
+  version=${BASH_REMATCH[1]}
+  major=${version%%[.+_-]*}
+  if [[ $major == 1 ]]; then
+    rest=${version#1.}
+    major=${rest%%[.+_-]*}
+  fi
+  [[ $major =~ ^[0-9]+$ ]] || return 1
+  echo "$major"
+}
+
+# Major.minor of `cargo --version` / `rustc --version` on stdin: "cargo 1.95.0 (…)" -> "1 95".
+rust_version_from_output() {
+  local line
+  line=$(head -n1)
+  [[ $line =~ [a-z]+\ ([0-9]+)\.([0-9]+)\. ]] || return 1
+  echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
+}
+
+# The Debian packages that provide the failed checks named in "$@", deduplicated, in order.
+# Checks with no package are left out (see prereq_manual_steps).
+packages_for() {
+  local name pkg seen=" " out=()
+  for name in "$@"; do
+    for pkg in ${PREREQ_PACKAGES[$name]-}; do
+      if [[ $seen != *" $pkg "* ]]; then
+        seen+="$pkg "
+        out+=("$pkg")
+      fi
+    done
+  done
+  echo "${out[*]}"
+}
+
+# The failed checks in "$@" that apt cannot fix: one per line.
+manual_only() {
+  local name
+  for name in "$@"; do
+    [[ -z ${PREREQ_PACKAGES[$name]-} ]] && echo "$name"
+  done
+  return 0
+}
+
+# What to tell a user who cannot (or may not) let the script install: the exact commands.
+# $1: "apt" when apt-get exists, anything else otherwise; the rest: failed check names.
+prereq_advice() {
+  local have_apt=$1
+  shift
+  local name pkgs
+  for name in "$@"; do
+    echo "  - $name: ${PREREQ_MANUAL[$name]}"
+  done
+  pkgs=$(packages_for "$@")
+  if [[ -n $pkgs && $have_apt == apt ]]; then
+    echo "  Debian/Ubuntu, in one go: sudo apt-get update && sudo apt-get install -y $pkgs"
+  fi
+}
+
+# --- checks (I/O): each proves the capability by using it; prints why on failure ---------------
+
+check_cargo() {
+  local v
+  command -v cargo >/dev/null || { echo "cargo not on PATH"; return 1; }
+  v=$(cargo --version 2>/dev/null) && v=$(rust_version_from_output <<<"$v") || { echo "cargo --version failed"; return 1; }
+  read -r major minor <<<"$v"
+  if ((major < 1 || (major == 1 && minor < 89))); then
+    echo "Rust $major.$minor is too old (Cargo.lock needs 1.89)"
+    return 1
+  fi
+}
+
+check_protoc() {
+  local dir out
+  command -v protoc >/dev/null || { echo "protoc not on PATH"; return 1; }
+  dir=$(mktemp -d)
+  printf 'syntax = "proto3";\nimport "google/protobuf/any.proto";\nmessage Probe { google.protobuf.Any a = 1; }\n' >"$dir/probe.proto"
+  if ! out=$(protoc -I"$dir" --descriptor_set_out="$dir/out.pb" "$dir/probe.proto" 2>&1); then
+    rm -rf "$dir"
+    echo "protoc cannot compile a file importing google/protobuf/any.proto: ${out%%$'\n'*}"
+    return 1
+  fi
+  rm -rf "$dir"
+}
+
+check_cxx() {
+  local dir
+  command -v cmake >/dev/null && cmake --version >/dev/null 2>&1 || { echo "cmake does not run"; return 1; }
+  command -v make >/dev/null || { echo "make not on PATH"; return 1; }
+  dir=$(mktemp -d)
+  if ! printf '#include <string>\nint main() { std::string s("ok"); return s.size() == 2 ? 0 : 1; }\n' |
+    g++ -x c++ - -o "$dir/probe" 2>/dev/null || ! "$dir/probe"; then
+    rm -rf "$dir"
+    echo "g++ cannot compile and run a C++ program"
+    return 1
+  fi
+  rm -rf "$dir"
+}
+
+check_pkg-config() {
+  pkg-config --version >/dev/null 2>&1 || { echo "pkg-config does not run"; return 1; }
+}
+
+check_maven() {
+  mvn -v >/dev/null 2>&1 || { echo "mvn -v failed (is Maven installed?)"; return 1; }
+}
+
+# JDK homes to consider: explicit setting, JAVA_HOME, the java on PATH, /usr/lib/jvm/*.
+jdk_homes() {
+  local explicit=$1 java
+  [[ -n $explicit ]] && echo "$explicit"
+  [[ -n ${JAVA_HOME:-} ]] && echo "$JAVA_HOME"
+  if java=$(command -v java 2>/dev/null); then
+    java=$(readlink -f "$java")
+    dirname "$(dirname "$java")"
+  fi
+  local home
+  for home in /usr/lib/jvm/*; do
+    [[ -d $home && ! -L $home ]] && echo "$home"
+  done
+  return 0
+}
+
+# Prints "<major> <home>" for every JDK home whose bin/java runs.
+runnable_jdks() {
+  local home major output
+  while read -r home; do
+    [[ -x $home/bin/java ]] || continue
+    output=$("$home/bin/java" -version 2>&1) || continue
+    major=$(java_major_from_version_output <<<"$output") || continue
+    echo "$major $home"
+  done < <(jdk_homes "$1")
+}
+
+# (The lists are captured before matching: `grep -q` closing a pipe early fails it under pipefail.)
+check_java17() {
+  local jdks
+  jdks=$(runnable_jdks "${USERSTREAM_JAVA_HOME:-}")
+  if ! grep -qE '^17 ' <<<"$jdks"; then
+    echo "no Java 17 runs (checked USERSTREAM_JAVA_HOME, JAVA_HOME, PATH, /usr/lib/jvm)"
+    return 1
+  fi
+}
+
+check_java21() {
+  local jdks
+  jdks=$(runnable_jdks "${USERSTREAM_REGISTRY_JAVA_HOME:-}")
+  if ! awk '$1 >= 21 { found = 1 } END { exit !found }' <<<"$jdks"; then
+    echo "no Java 21 or newer runs (checked USERSTREAM_REGISTRY_JAVA_HOME, JAVA_HOME, PATH, /usr/lib/jvm)"
+    return 1
+  fi
+}
+
+check_python() {
+  local py=${USERSTREAM_PYTHON:-python3}
+  command -v "$py" >/dev/null || { echo "$py not on PATH"; return 1; }
+  if ! "$py" -c 'import sys, venv, ensurepip; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 3)' 2>/dev/null; then
+    echo "$py is not Python 3.10-3.13 with the venv and ensurepip modules ($("$py" --version 2>&1))"
+    return 1
+  fi
+}
+
+check_iproute2() {
+  ss -ltn >/dev/null 2>&1 || { echo "ss -ltn does not run"; return 1; }
+}
+
+check_chromium() {
+  chromium --version >/dev/null 2>&1 || { echo "chromium does not run"; return 1; }
+  chromedriver --version >/dev/null 2>&1 || { echo "chromedriver does not run"; return 1; }
+}
