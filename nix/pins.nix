@@ -23,10 +23,10 @@ in
   sparkScala = grab ".*<artifactId>spark-connect_([0-9.]+)</artifactId>.*" sparkPom;
   sparkCassandraConnector =
     grab ".*<artifactId>spark-cassandra-connector_[0-9.]+</artifactId><version>([^<]+)</version>.*" sparkPom;
-  pyspark = grab "pyspark==(.+)" "stack/python/pyspark.lock";
-  py4j = grab "py4j==(.+)" "stack/python/pyspark.lock";
+  pyspark = grab "pyspark==([^ ]+).*" "stack/python/pyspark.lock";
+  py4j = grab "py4j==([^ ]+).*" "stack/python/pyspark.lock";
   apicurio = grab ".*<apicurio.version>([^<]+)</apicurio.version>.*" "stack/maven/registry/pom.xml";
-  airflow = grab "apache-airflow==(.+)" "stack/python/airflow.lock";
+  airflow = grab "apache-airflow==([^ ]+).*" "stack/python/airflow.lock";
   # The Rust side's default ports (crates/stack/src/config.rs): `env = "X"` is followed by
   # `default_value_t = N` on the next line.
   portDefault = env:

@@ -528,12 +528,15 @@ fn venv(
     let lock_path = venv.join("requirements.lock");
     fs::write(&lock_path, lock).map_err(io_err("write", &lock_path))?;
     // Every package is pinned in the lock, so no resolver runs: what is reviewed is installed.
+    // Every pin carries the sha256 of each of its release's files (scripts/lock-python.sh), and
+    // --require-hashes makes pip refuse any file that is not one of them.
     run_step(
         &format!("pip install the {name} lock"),
         Command::new(venv.join("bin/pip"))
             .args([
                 "install",
                 "--no-deps",
+                "--require-hashes",
                 "--disable-pip-version-check",
                 "--progress-bar",
                 "off",
@@ -666,6 +669,78 @@ mod tests {
         assert!(pins::PYSPARK_LOCK.contains("pyspark==3.5.7"));
         assert!(pins::AIRFLOW_LOCK.contains("apache-airflow==3.1.8"));
         assert!(pins::SPARK_POM.contains("<spark.version>3.5.7</spark.version>"));
+    }
+
+    /// What keeps a lock from installing in pip's hash mode: every requirement (comments and
+    /// blank lines dropped, a line ending in `\` joined with the next, as pip reads it) must be
+    /// `name==version` followed by at least one `--hash=sha256:<64 hex>`.
+    fn hash_mode_problems(lock: &str) -> Vec<String> {
+        let mut requirements = Vec::new();
+        let mut current = String::new();
+        for line in lock.lines() {
+            if current.is_empty() && (line.trim().is_empty() || line.starts_with('#')) {
+                continue;
+            }
+            match line.strip_suffix('\\') {
+                Some(head) => current.push_str(head),
+                None => requirements.push(std::mem::take(&mut current) + line),
+            }
+        }
+        let mut problems = Vec::new();
+        if !current.is_empty() {
+            problems.push(format!("ends in a continuation: {current}"));
+        }
+        if requirements.is_empty() {
+            problems.push("no requirements".into());
+        }
+        for req in requirements {
+            let mut words = req.split_whitespace();
+            let pin = words.next().unwrap_or_default();
+            let (name, version) = pin.split_once("==").unwrap_or_default();
+            let name_ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            let version_ok =
+                !version.is_empty() && !version.contains(['=', '<', '>', '!', '~', '*', ';']);
+            if !name_ok || !version_ok {
+                problems.push(format!("`{pin}` is not name==version"));
+            }
+            let hashes: Vec<&str> = words.collect();
+            if hashes.is_empty() {
+                problems.push(format!("{pin} has no --hash"));
+            }
+            for hash in hashes {
+                let hex = hash.strip_prefix("--hash=sha256:").unwrap_or_default();
+                if hex.len() != 64 || !hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+                    problems.push(format!("{pin}: `{hash}` is not --hash=sha256:<64 hex>"));
+                }
+            }
+        }
+        problems
+    }
+
+    #[test]
+    fn every_locked_requirement_is_pinned_and_hashed() {
+        assert_eq!(hash_mode_problems(pins::PYSPARK_LOCK), Vec::<String>::new());
+        assert_eq!(hash_mode_problems(pins::AIRFLOW_LOCK), Vec::<String>::new());
+        // The check itself: a well-formed lock passes, and each way to break one is caught.
+        let hash = format!("--hash=sha256:{}", "ab12".repeat(16));
+        let good =
+            format!("# header\na==1.0 \\\n    {hash} \\\n    {hash}\n\nb_c.d==2 \\\n    {hash}\n");
+        assert_eq!(hash_mode_problems(&good), Vec::<String>::new());
+        for bad in [
+            "# only comments\n".to_string(),
+            "a==1.0\n".to_string(),             // no hash
+            format!("a>=1.0 \\\n    {hash}\n"), // not pinned
+            format!("a==1.0\n    {hash}\n"),    // hash cut off by a missing `\`
+            format!("a==1.0 \\\n    {hash} \\\nb==2 \\\n    {hash}\n"), // `\` joins two pins
+            format!("a==1.0 \\\n    {hash} \\\n"), // ends in a continuation
+            "a==1.0 \\\n    --hash=sha256:abc\n".to_string(), // short hash
+            format!("a==1.0 \\\n    --hash=md5:{}\n", "ab12".repeat(16)),
+        ] {
+            assert!(!hash_mode_problems(&bad).is_empty(), "not caught:\n{bad}");
+        }
     }
 
     #[test]
