@@ -160,8 +160,12 @@ def _positive_int(name: str, value: Any) -> int:
 
 
 def setup_command() -> list[str]:
-    """``userstream setup``: topics, subject, keyspace and tables (idempotent)."""
-    return ["setup"]
+    """``userstream setup``: topics, subject, keyspace and tables (idempotent).
+
+    ``--dags unchanged``: which DAGs run is the operator's choice in Airflow; a run of
+    users_setup must not unpause DAGs someone paused on purpose.
+    """
+    return ["setup", "--dags", "unchanged"]
 
 
 def produce_command(count: int, source: str, seed: str, start_page: int = 1) -> list[str]:

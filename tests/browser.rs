@@ -233,7 +233,8 @@ async fn the_console_in_chromium_shows_the_flow_and_a_service_going_down() -> an
     let out = output_dir()?;
 
     // The pipeline on its defaults, as a user runs it.
-    run(&bin, &["setup"]).await?;
+    // DAGs stay paused: scheduled runs would race this test, which stops the registry.
+    run(&bin, &["setup", "--dags", "paused"]).await?;
     run(&bin, &["stream", "start"]).await?;
     // A local users API that cuts one response in five short: with one attempt per body,
     // those pages go to the dead-letter topic, so the page has dead letters to show.

@@ -99,7 +99,7 @@ def run_task(dagbag, monkeypatch, dag_id, task_id, *args, logical_date=None, par
 
 def test_setup_runs_setup(dagbag, monkeypatch, fake):
     run_task(dagbag, monkeypatch, "users_setup", "setup")
-    assert fake.calls() == [["setup"]]
+    assert fake.calls() == [["setup", "--dags", "unchanged"]]
 
 
 def test_setup_failure_fails_the_task(dagbag, monkeypatch, fake):

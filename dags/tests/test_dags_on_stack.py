@@ -288,3 +288,70 @@ def test_trigger_users_setup_through_the_rest_api(stack):
         f"run {run_id} of {dag_id} ended {run['state']!r} (or timed out after {REST_RUN_TIMEOUT}s):\n"
         + api.failure_logs(dag_id, run_id)
     )
+
+
+SCHEDULED = ("users_ingest", "users_stream", "users_quality")
+SCHEDULED_RUN_TIMEOUT = 900
+
+
+def _scheduled_runs(api: Api, dag_id: str, since: str) -> list[dict]:
+    runs = api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?order_by=-start_date&limit=20")["dag_runs"]
+    return [r for r in runs if r.get("run_type") == "scheduled" and (r.get("queued_at") or "") >= since]
+
+
+@pytest.mark.stack
+@on_stack
+def test_setup_turns_orchestration_on_and_scheduled_runs_succeed_while_users_flow(stack):
+    """`userstream setup` unpauses the scheduled DAGs; Airflow then runs each on its own, and
+    users_quality is green although users_ingest and a producer write while it verifies."""
+    api = Api(stack.url, stack.admin_password)
+    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())  # Airflow's timestamps are UTC ISO 8601
+    done = _run([stack.bin, "setup"], stack.env, timeout=600)
+    assert done.returncode == 0, f"setup exited {done.returncode}:\n{_tail(done.stdout)}\n{_tail(done.stderr)}"
+    for dag_id in SCHEDULED:
+        assert api.call("GET", f"/api/v2/dags/{dag_id}")["is_paused"] is False, f"{dag_id} still paused"
+    # Records keep arriving while the scheduled runs verify: the quality check compares one cut.
+    producer = subprocess.Popen(
+        [stack.bin, "produce", "--duration", "600s", "--rate", "100", "--seed", f"scheduled-{int(time.time())}"],
+        env=dict(stack.env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=str(REPO),
+    )
+    finished: dict[str, dict] = {}
+    try:
+        deadline = time.monotonic() + SCHEDULED_RUN_TIMEOUT
+        while len(finished) < len(SCHEDULED) and time.monotonic() < deadline:
+            for dag_id in SCHEDULED:
+                if dag_id in finished:
+                    continue
+                done_runs = [r for r in _scheduled_runs(api, dag_id, since) if r["state"] in ("success", "failed")]
+                if done_runs:
+                    finished[dag_id] = done_runs[-1]
+            time.sleep(5)
+        assert producer.poll() is None, f"the background producer stopped early (exit {producer.returncode})"
+    finally:
+        producer.terminate()
+        try:
+            producer.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            producer.kill()
+        # Quiet again for the tests that follow (they stop services on purpose).
+        for dag_id in SCHEDULED:
+            api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": True})
+    missing = [d for d in SCHEDULED if d not in finished]
+    assert not missing, f"no scheduled run of {missing} finished within {SCHEDULED_RUN_TIMEOUT}s of unpausing"
+    for dag_id, run in finished.items():
+        assert run["state"] == "success", (
+            f"scheduled run {run['dag_run_id']} of {dag_id} ended {run['state']}:\n"
+            + api.failure_logs(dag_id, run["dag_run_id"])
+        )
+    ingest, quality = finished["users_ingest"], finished["users_quality"]
+    overlap = (ingest["start_date"] or "") < (quality["end_date"] or "") and (quality["start_date"] or "") < (
+        ingest["end_date"] or ""
+    )
+    print(
+        f"scheduled runs: ingest {ingest['start_date']}..{ingest['end_date']}, "
+        f"quality {quality['start_date']}..{quality['end_date']} (overlap: {overlap}); "
+        "a producer wrote at 100 users/s throughout"
+    )

@@ -113,7 +113,7 @@ def test_seed_falls_back_to_run_after_for_manual_runs():
 
 
 def test_commands():
-    assert us.setup_command() == ["setup"]
+    assert us.setup_command() == ["setup", "--dags", "unchanged"]
     assert us.stream_status_command() == ["stream", "status", "--json"]
     assert us.stream_start_command() == ["stream", "start"]
     assert us.verify_command() == ["verify", "--json"]

@@ -28,7 +28,7 @@ enum Command {
     Stack(commands::stack::StackArgs),
     /// Create what the pipeline needs: Kafka topics, the value subject (BACKWARD), the
     /// Cassandra keyspace and tables (versioned migrations), then turn orchestration on: the
-    /// scheduled Airflow DAGs are unpaused (`--keep-dags-paused` leaves them). Idempotent.
+    /// scheduled Airflow DAGs are unpaused (`--dags paused|unchanged` for otherwise). Idempotent.
     Setup(commands::setup::SetupArgs),
     /// Serve the local randomuser-compatible API (deterministic users, fault injection).
     UsersApi(commands::users_api::UsersApiArgs),

@@ -214,12 +214,13 @@ impl AirflowApi {
         .map(|_| ())
     }
 
-    /// Waits (up to `wait`) until Airflow lists every DAG in `dag_ids`, then unpauses those
-    /// that are paused. Returns their state afterwards.
-    pub async fn unpause(
+    /// Waits (up to `wait`) until Airflow lists every DAG in `dag_ids`, then pauses or
+    /// unpauses those not yet so. Returns their state afterwards.
+    pub async fn set_scheduled_paused(
         &mut self,
         tag: &str,
         dag_ids: &[&str],
+        paused: bool,
         wait: Duration,
     ) -> Result<Vec<DagState>, AirflowApiError> {
         let started = Instant::now();
@@ -241,8 +242,8 @@ impl AirflowApi {
             .iter()
             .filter(|d| dag_ids.contains(&d.dag_id.as_str()))
         {
-            if dag.is_paused {
-                self.set_paused(&dag.dag_id, false).await?;
+            if dag.is_paused != paused {
+                self.set_paused(&dag.dag_id, paused).await?;
             }
         }
         let after = self.dags(tag).await?;

@@ -18,6 +18,10 @@ pub struct DemoArgs {
     /// How long to wait for every produced user to land in Cassandra.
     #[arg(long, env = "USERSTREAM_DEMO_WAIT", default_value = "240s", value_parser = humantime::parse_duration)]
     wait: Duration,
+    /// Leave Airflow's scheduled DAGs paused (by default the demo turns orchestration on:
+    /// Airflow then ingests, supervises the stream and checks quality on its schedules).
+    #[arg(long, env = "USERSTREAM_DEMO_DAGS_PAUSED")]
+    dags_paused: bool,
 }
 
 struct Step<'a> {
@@ -81,8 +85,17 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             args: &["stack", "up"],
         },
         Step {
-            title: "create topics, subject, keyspace and tables",
-            args: &["setup"],
+            title: "create topics, subject, keyspace and tables; turn orchestration on",
+            args: &[
+                "setup",
+                "--json",
+                "--dags",
+                if args.dags_paused {
+                    "paused"
+                } else {
+                    "running"
+                },
+            ],
         },
         Step {
             title: "start the streaming query on Spark",
@@ -95,10 +108,13 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     ];
     let total = steps.len() + 2;
     let mut produced = serde_json::Value::Null;
+    let mut setup = serde_json::Value::Null;
     for (i, step) in steps.iter().enumerate() {
         let stdout = run_step(&bin, i + 1, total, step)?;
         if step.args.first() == Some(&"produce") {
             produced = serde_json::from_slice(&stdout).unwrap_or_default();
+        } else if step.args.first() == Some(&"setup") {
+            setup = serde_json::from_slice(&stdout).unwrap_or_default();
         } else {
             print!("{}", String::from_utf8_lossy(&stdout));
         }
@@ -133,6 +149,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
          \x20 produced            {} users at {} users/s, {} dead-lettered (topic users.dlq)\n\
          \x20 Kafka (topic users) {} records, {} distinct ids\n\
          \x20 Cassandra           {} rows in userstream.users, {} rejected rows, {} missing, {} field mismatches\n\
+         \x20 Airflow now         {}\n\
          \x20 Watch it live       userstream console  (then http://127.0.0.1:8088)\n\
          \x20 Airflow UI          http://127.0.0.1:8080  (user admin, password in {state}/data/airflow/secrets.json)\n\
          \x20 Spark UIs           http://127.0.0.1:8082 (master), http://127.0.0.1:4040 (streaming query)\n\
@@ -149,8 +166,36 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         report["rejected_rows"],
         report["missing_count"],
         report["field_mismatch_count"],
+        airflow_summary(&setup["airflow_dags"]),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What Airflow does now, from `setup --json`'s `airflow_dags`: one line per DAG with its
+/// schedule and next run, and how to pause them.
+fn airflow_summary(dags: &serde_json::Value) -> String {
+    let Some(dags) = dags.as_array().filter(|d| !d.is_empty()) else {
+        return "runs nothing on a schedule (DAGs paused); `userstream setup` turns it on".into();
+    };
+    let mut lines = Vec::new();
+    for dag in dags {
+        lines.push(format!(
+            "{} {} (schedule {}, next run after {})",
+            dag["dag_id"].as_str().unwrap_or("?"),
+            if dag["is_paused"].as_bool() == Some(false) {
+                "runs"
+            } else {
+                "is PAUSED"
+            },
+            dag["timetable_summary"].as_str().unwrap_or("none"),
+            dag["next_dagrun_run_after"].as_str().unwrap_or("-"),
+        ));
+    }
+    lines.push(
+        "pause them: `userstream setup --dags paused` or the toggles at http://127.0.0.1:8080"
+            .into(),
+    );
+    lines.join("\n                      ")
 }
 
 fn chrono_like_now() -> u64 {

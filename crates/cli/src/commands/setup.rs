@@ -1,6 +1,6 @@
 //! `userstream setup`: everything the pipeline needs before data flows: Kafka topics, the
 //! registry subject, the Cassandra keyspace and tables; then orchestration on: the
-//! scheduled Airflow DAGs are unpaused (`--keep-dags-paused` leaves them). Idempotent.
+//! scheduled Airflow DAGs are unpaused (`--dags paused|unchanged` for otherwise). Idempotent.
 //!
 //! Each part is one step below; a part owned by another crate (Cassandra's keyspace and
 //! table) is added as one more step.
@@ -32,11 +32,11 @@ pub struct SetupArgs {
         default_value = "simple:1"
     )]
     replication: userstream_store::Replication,
-    /// Leave the pipeline's scheduled Airflow DAGs as they are (new DAGs start paused) instead
-    /// of unpausing them. Pause them later in the Airflow UI or with
-    /// `airflow dags pause <dag_id>`.
-    #[arg(long, env = "USERSTREAM_KEEP_DAGS_PAUSED")]
-    keep_dags_paused: bool,
+    /// What to do with the pipeline's scheduled Airflow DAGs (users_ingest, users_stream,
+    /// users_quality): `running` unpauses them so Airflow runs them on their schedules,
+    /// `paused` pauses them, `unchanged` leaves them as they are (new DAGs start paused).
+    #[arg(long, env = "USERSTREAM_DAGS", value_enum, default_value_t = DagsWanted::Running)]
+    dags: DagsWanted,
     /// Airflow's API port on 127.0.0.1 (the stack's `--airflow-port`).
     #[arg(long, env = "USERSTREAM_AIRFLOW_PORT", default_value_t = 8080)]
     airflow_port: u16,
@@ -50,6 +50,17 @@ pub struct SetupArgs {
     /// Print a JSON report on stdout instead of text.
     #[arg(long, env = "USERSTREAM_JSON")]
     json: bool,
+}
+
+/// The state `setup` leaves the scheduled DAGs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DagsWanted {
+    /// Unpaused: Airflow runs them on their schedules.
+    Running,
+    /// Paused: no scheduled runs.
+    Paused,
+    /// As they are.
+    Unchanged,
 }
 
 /// Runs `userstream setup`.
@@ -95,13 +106,14 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         )?,
     );
 
-    // Step: orchestration on. Airflow creates DAGs paused; the pipeline is built to run on
-    // its schedule, so setup unpauses the scheduled ones (the manual users_setup stays).
-    if args.keep_dags_paused {
+    // Step: orchestration. Airflow creates DAGs paused; the pipeline is built to run on its
+    // schedules, so by default setup unpauses the scheduled ones (users_setup is manual).
+    if args.dags == DagsWanted::Unchanged {
         if !args.json {
-            println!("airflow: DAGs left as they are (--keep-dags-paused)");
+            println!("airflow: DAGs left as they are (--dags unchanged)");
         }
     } else {
+        let paused = args.dags == DagsWanted::Paused;
         let mut stack = userstream_stack::StackConfig::with_state_dir(args.state_dir.clone());
         stack.airflow_port = args.airflow_port;
         let mut airflow = userstream_stack::AirflowApi::new(
@@ -111,15 +123,21 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         );
         if !args.json {
             eprintln!(
-                "airflow: waiting for the DAGs to be listed, then unpausing the scheduled ones"
+                "airflow: waiting for the DAGs to be listed, then {} the scheduled ones",
+                if paused { "pausing" } else { "unpausing" }
             );
         }
         let dags = airflow
-            .unpause("userstream", &userstream_stack::SCHEDULED_DAGS, args.dags_wait)
+            .set_scheduled_paused(
+                "userstream",
+                &userstream_stack::SCHEDULED_DAGS,
+                paused,
+                args.dags_wait,
+            )
             .await
             .map_err(|e| {
                 anyhow::anyhow!(
-                    "{e}\nTopics, subject and tables are set up; to skip this step run `userstream setup --keep-dags-paused`"
+                    "{e}\nTopics, subject and tables are set up; to skip this step run `userstream setup --dags unchanged`"
                 )
             })?;
         if !args.json {

@@ -182,3 +182,35 @@ impl Fixture {
         }
     }
 }
+
+/// Deletes every record of `topic` below its current end offsets, as retention would: the
+/// log start moves up and the records are gone for every reader. Returns the new log starts.
+pub async fn delete_records_up_to_now(bootstrap: &str, topic: &str) -> anyhow::Result<Vec<i64>> {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::{Offset, TopicPartitionList};
+    let cut = {
+        let (bootstrap, topic) = (bootstrap.to_owned(), topic.to_owned());
+        tokio::task::spawn_blocking(move || {
+            userstream_kafka::take_cut(&bootstrap, &topic, Duration::from_secs(10))
+        })
+        .await??
+    };
+    let mut offsets = TopicPartitionList::new();
+    for p in &cut.partitions {
+        offsets.add_partition_offset(topic, p.partition, Offset::Offset(p.high))?;
+    }
+    let admin: AdminClient<userstream_kafka::TracingContext> =
+        userstream_kafka::base_config(bootstrap)
+            .create_with_context(userstream_kafka::TracingContext)?;
+    let result = admin.delete_records(&offsets, &AdminOptions::new()).await?;
+    let mut starts = Vec::new();
+    for e in result.elements() {
+        e.error().map_err(|err| {
+            anyhow::anyhow!("delete records of partition {}: {err}", e.partition())
+        })?;
+        if let Offset::Offset(o) = e.offset() {
+            starts.push(o);
+        }
+    }
+    Ok(starts)
+}
