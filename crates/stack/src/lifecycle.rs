@@ -166,6 +166,30 @@ pub fn airflow_secrets(layout: &Layout) -> Result<AirflowSecrets, StackError> {
     Ok(secrets)
 }
 
+/// Holds the stack's lock file (`run/stack.lock`) until dropped: two `stack up` (or `up` and
+/// `down`) at once would format Kafka's storage or migrate Airflow's database twice and
+/// corrupt both. The second one waits and says so.
+pub fn lock_stack(layout: &Layout) -> Result<fs::File, StackError> {
+    let path = layout.run().join("stack.lock");
+    fs::create_dir_all(layout.run()).map_err(io_err("create", &layout.run()))?;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err("open", &path))?;
+    match file.try_lock() {
+        Ok(()) => return Ok(file),
+        Err(fs::TryLockError::WouldBlock) => eprintln!(
+            "another `userstream stack` command is changing this stack ({}); waiting for it to finish",
+            layout.state().display()
+        ),
+        Err(fs::TryLockError::Error(e)) => return Err(io_err("lock", &path)(e)),
+    }
+    file.lock().map_err(io_err("lock", &path))?;
+    Ok(file)
+}
+
 /// Writes `text` to `path` with mode 0600, through a temporary file renamed into place, so a
 /// crash never leaves a half-written file (which the next start would refuse).
 fn write_private(path: &Path, text: &str) -> Result<(), StackError> {
@@ -201,6 +225,7 @@ pub struct Started {
 /// Starts every service not yet running, each as soon as its dependencies are healthy.
 pub async fn up(config: &StackConfig) -> Result<Vec<Started>, StackError> {
     let (layout, specs) = specs(config)?;
+    let _lock = lock_stack(&layout)?;
     let started = Instant::now();
     let http = http_client();
     let mut results = Vec::new();
@@ -543,6 +568,7 @@ pub fn format_bytes(bytes: u64) -> String {
 pub fn down(config: &StackConfig, purge: bool) -> Result<(), StackError> {
     config.validate().map_err(StackError::Config)?;
     let layout = config.layout();
+    let _lock = lock_stack(&layout)?;
     // Stop by pid files, so `down` works even if the install is gone or half-done.
     let order = [
         "airflow-triggerer",
@@ -683,6 +709,17 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn the_stack_lock_is_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path().into(), dir.path().join("rt"), "/d".into());
+        let held = lock_stack(&layout).unwrap();
+        let other = fs::File::open(layout.run().join("stack.lock")).unwrap();
+        assert!(matches!(other.try_lock(), Err(fs::TryLockError::WouldBlock)));
+        drop(held);
+        assert!(other.try_lock().is_ok());
     }
 
     #[test]
