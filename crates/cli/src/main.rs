@@ -57,7 +57,11 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("USERSTREAM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // Cassandra attaches a warning to every page of a scan that meets tombstones
+                // (null columns the Spark sink writes); one line per page drowns everything else.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,scylla::network::connection=error")
+                }),
         )
         .init();
     let cli = Cli::parse();

@@ -91,6 +91,9 @@ fn consumer(bootstrap: &str) -> Result<BaseConsumer<TracingContext>, KafkaError>
         .set("enable.partition.eof", "false")
         // Retention may delete the oldest records while we read: continue from what is left.
         .set("auto.offset.reset", "earliest")
+        // librdkafka prefetches up to 64 MiB per partition by default; a reader that streams
+        // needs far less, and this keeps its memory small whatever the topic's size.
+        .set("queued.max.messages.kbytes", "4096")
         .create_with_context(TracingContext)
         .map_err(|source| KafkaError::Metadata {
             bootstrap: bootstrap.to_owned(),
