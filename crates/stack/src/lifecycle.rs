@@ -717,7 +717,10 @@ mod tests {
         let layout = Layout::new(dir.path().into(), dir.path().join("rt"), "/d".into());
         let held = lock_stack(&layout).unwrap();
         let other = fs::File::open(layout.run().join("stack.lock")).unwrap();
-        assert!(matches!(other.try_lock(), Err(fs::TryLockError::WouldBlock)));
+        assert!(matches!(
+            other.try_lock(),
+            Err(fs::TryLockError::WouldBlock)
+        ));
         drop(held);
         assert!(other.try_lock().is_ok());
     }
