@@ -352,15 +352,6 @@ async fn the_console_in_chromium_shows_the_flow_and_a_service_going_down() -> an
             .await?;
             eprintln!("{edge}: {rate}/s");
         }
-        let rows = wait_for("Cassandra rows", Duration::from_secs(60), || async {
-            Ok(browser
-                .text("#cassandra-users")
-                .await?
-                .as_deref()
-                .and_then(number)
-                .filter(|n| *n > 0.0))
-        })
-        .await?;
         // The newest users appear once a Cassandra round has the ids of processed records.
         let newest = wait_for("newest users listed", Duration::from_secs(60), || async {
             let rows = browser
@@ -369,6 +360,44 @@ async fn the_console_in_chromium_shows_the_flow_and_a_service_going_down() -> an
             Ok(rows.as_u64().filter(|n| *n > 1))
         })
         .await?;
+        // Cassandra's own estimate of the users rows, labelled as one: never a scan.
+        let estimate = wait_for("the users estimate", Duration::from_secs(60), || async {
+            let labelled = browser.data("#cassandra-users", "estimate").await?;
+            let rows = browser
+                .data("#cassandra-users", "rows")
+                .await?
+                .and_then(|r| r.parse::<i64>().ok());
+            let text = browser.text("#cassandra-users").await?.unwrap_or_default();
+            let shown = labelled.as_deref() == Some("true") && text.starts_with('≈');
+            Ok(rows.filter(|r| shown && *r > 0))
+        })
+        .await?;
+        // The exact count is the explicit action: the button counts (rows have landed), or
+        // says how far it got within its time limit on a large table.
+        browser
+            .js("document.getElementById('cassandra-count').click(); return true")
+            .await?;
+        let rows = wait_for("the exact count", Duration::from_secs(120), || async {
+            let state = browser.data("#cassandra-count-result", "state").await?;
+            let rows = browser
+                .data("#cassandra-count-result", "rows")
+                .await?
+                .and_then(|r| r.parse::<u64>().ok());
+            Ok(match (state.as_deref(), rows) {
+                (Some("finished" | "timed_out"), Some(rows)) if rows > 0 => Some(rows),
+                (Some("failed"), _) => bail!(
+                    "the count failed: {:?}",
+                    browser.text("#cassandra-count-result").await?
+                ),
+                _ => None,
+            })
+        })
+        .await?;
+        let summary = browser
+            .text("#cassandra-count-result")
+            .await?
+            .unwrap_or_default();
+        eprintln!("users estimate {estimate}; count: {summary}");
         let dead_letters = wait_for("dead letters listed", Duration::from_secs(60), || async {
             let rows = browser
                 .js("return document.querySelectorAll('#kafka-dlq tr').length")
@@ -400,7 +429,7 @@ async fn the_console_in_chromium_shows_the_flow_and_a_service_going_down() -> an
             "the pipeline subject"
         );
         eprintln!(
-            "Cassandra rows {rows}, newest users listed {}; stack {healthy}",
+            "Cassandra rows counted {rows}, newest users listed {}; stack {healthy}",
             newest - 1
         );
         browser.screenshot(&out.join("console.png")).await?;

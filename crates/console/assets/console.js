@@ -140,23 +140,65 @@ function renderSpark(section, history, links) {
      <th class="num">processed</th><th class="num">last batch</th></tr>${queries}</table>${uis}`;
 }
 
+function estimateText(e) {
+  return e && e.rows !== null && e.rows !== undefined ? `≈ ${num(e.rows)}` : "≈ –";
+}
+
+// How the users estimate was made, from Cassandra's own figures (no refresh scans the table).
+function estimateNote(e, now) {
+  const disk = e.on_disk === null || e.on_disk === undefined
+    ? "Cassandra has not recorded an on-disk estimate for it yet (it does every 5 min)"
+    : `${num(e.on_disk)} on disk when Cassandra recorded its estimate ${ago(e.recorded_at_ms, now)} (<code>system.table_estimates</code>)`;
+  const basis = {
+    on_disk_plus_writes: `${disk}, plus ${num(e.writes_since_recorded)} writes counted since`,
+    on_disk: `${disk}; writes since then not known yet`,
+    writes_since_start: `the writes Cassandra counted since it started, more than its on-disk figure: rows still in memtables. ${disk}`,
+    nothing: disk,
+  }[e.basis] ?? disk;
+  return `Estimated: ${basis}. Replays of existing rows count as rows here.`;
+}
+
 function renderCassandra(section, now) {
   const el = document.querySelector("#cassandra .body");
   const c = section.data;
   if (!c) { el.innerHTML = sectionError(section); return; }
+  const e = c.users_estimate;
   const users = c.newest_users.map((u) => `<tr title="${esc(u.id)} · Kafka ${esc(u.kafka_position)}"><td>${esc(u.full_name)}</td>
       <td>${esc(u.email)}</td><td>${esc(u.country)}</td><td class="num">${u.age_at_ingest ?? "–"}</td></tr>`).join("");
   const rejected = c.newest_rejected.map((r) => `<tr><td>${esc(r.topic)} ${r.partition}/${r.offset}</td>
       <td>${esc(r.reason)}</td><td>${time(r.first_seen_ms)}</td></tr>`).join("");
   el.innerHTML = sectionError(section) +
-    `<div class="figures">${figure("cassandra-users", num(c.users), `rows in ${c.keyspace}.users`)}
+    `<div class="figures"><div class="figure"><b id="cassandra-users" data-estimate="true" data-rows="${e.rows ?? ""}">${estimateText(e)}</b><span>rows in ${esc(c.keyspace)}.users (estimated)</span></div>
        ${figure("cassandra-writes", num(c.users_writes), "writes to it since Cassandra started")}
-       ${figure("cassandra-rejected", num(c.rejected), "rejected rows")}</div>
-     <p class="muted">Rows counted ${ago(c.counted_at_ms, now)} (a full scan taking ${num(c.count_took_ms)} ms; repeated at most every 20× that).</p>
+       ${figure("cassandra-rejected", `${c.rejected.at_least ? "≥ " : ""}${num(c.rejected.rows)}`, c.rejected.at_least ? `rejected rows (read ${num(c.rejected.per_partition_limit)} newest per partition)` : "rejected rows")}</div>
+     <p class="muted">${estimateNote(e, now)} No refresh scans a table; an exact count is the button below.</p>
      <h3>Newest users landed</h3>
      ${users ? `<table id="cassandra-newest"><tr><th>name</th><th>email</th><th>country</th><th class="num">age</th></tr>${users}</table>` : `<p class="muted">None of the newest Kafka records has landed yet.</p>`}
      <h3>Newest rejected rows</h3>
      ${rejected ? `<table><tr><th>position</th><th>reason</th><th>first seen</th></tr>${rejected}</table>` : `<p class="muted">None.</p>`}`;
+}
+
+// The explicit exact count: outside the area's body, so a refresh does not redraw the button.
+function renderCount(count) {
+  const button = document.getElementById("cassandra-count");
+  const result = document.getElementById("cassandra-count-result");
+  const running = count?.state === "running";
+  button.disabled = running;
+  result.dataset.state = count?.state ?? "";
+  result.dataset.rows = count ? String(count.rows) : "";
+  result.textContent = count ? count.summary : "A full scan of users, stopped after its time limit; never repeated by itself.";
+}
+
+async function startCount() {
+  const button = document.getElementById("cassandra-count");
+  button.disabled = true;
+  try {
+    const response = await fetch("/api/cassandra/count", { method: "POST" });
+    renderCount(await response.json());
+  } catch (e) {
+    document.getElementById("cassandra-count-result").textContent = `could not start the count: ${e.message}`;
+    button.disabled = false;
+  }
 }
 
 function renderRegistry(section, links) {
@@ -223,6 +265,7 @@ async function refresh() {
     renderKafka(s.kafka, now);
     renderSpark(s.spark, s.spark_history, s.links);
     renderCassandra(s.cassandra, now);
+    renderCount(s.cassandra_count);
     renderRegistry(s.registry, s.links);
     renderAirflow(s.airflow, s.links);
     renderStack(s.stack);
@@ -238,5 +281,6 @@ async function refresh() {
   }
 }
 
+document.getElementById("cassandra-count").addEventListener("click", startCount);
 refresh();
 setInterval(refresh, REFRESH_MS);

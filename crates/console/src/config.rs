@@ -34,6 +34,9 @@ pub struct ConsoleConfig {
     pub gather_timeout: Duration,
     /// Dead letters and newest users listed.
     pub newest: usize,
+    /// Time limit of an explicit exact count of `users` (`POST /api/cassandra/count`, which
+    /// may ask for another with `?seconds=`): a full scan, so bounded, and never in a loop.
+    pub count_limit: Duration,
 }
 
 impl ConsoleConfig {
@@ -58,6 +61,7 @@ impl ConsoleConfig {
             slow_interval: Duration::from_secs(5),
             gather_timeout: Duration::from_secs(10),
             newest: 8,
+            count_limit: Duration::from_secs(60),
         }
     }
 

@@ -4,6 +4,10 @@
 //! on its own loop with its own time limit, so a service that is down or slow marks only its
 //! own area as failed; the page (static HTML + a little JS) polls `/api/snapshot`.
 //!
+//! Nothing gathered in a loop scans a table: Cassandra's row figures are its own estimates
+//! and metrics. An exact count of `users` is an explicit action ([`Console::start_count`],
+//! `POST /api/cassandra/count`), one at a time, with a time limit.
+//!
 //! - `model`: the views and the pure logic (rates, lag, behind, the flow diagram);
 //! - `gather`: one function per area against the real service;
 //! - `state`: what has been gathered, and the snapshot assembled from it;
@@ -25,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use userstream_registry::RegistryClient;
 
 pub use config::{ConsoleConfig, DEFAULT_LISTEN, DEFAULT_SOURCE};
-pub use model::Snapshot;
+pub use model::{CountView, Snapshot};
 pub use server::router;
 pub use state::State;
 
@@ -91,12 +95,70 @@ impl Console {
         )
     }
 
-    fn update(&self, apply: impl FnOnce(&mut State)) {
+    fn update<T>(&self, apply: impl FnOnce(&mut State) -> T) -> T {
         let mut state = self
             .state
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        apply(&mut state);
+        apply(&mut state)
+    }
+
+    /// The last explicit count of `users`, running or done.
+    pub fn count(&self) -> Option<CountView> {
+        self.read(|state| state.cassandra_count.clone())
+    }
+
+    /// Starts an exact count of `<keyspace>.users` off the gather loops, giving up after
+    /// `limit` (the configured `count_limit` when `None`). Returns the running count and the
+    /// task that ends with its result; a count already running is returned as the error.
+    pub fn start_count(
+        self: &Arc<Self>,
+        limit: Option<Duration>,
+    ) -> Result<(CountView, tokio::task::JoinHandle<CountView>), Box<CountView>> {
+        let limit = limit.unwrap_or(self.config.count_limit);
+        let stream = &self.config.stream;
+        let table = format!("{}.{}", stream.keyspace, userstream_store::USERS_TABLE);
+        let view = self.update(|state| match &state.cassandra_count {
+            Some(running) if running.state == model::CountState::Running => {
+                Err(Box::new(running.clone()))
+            }
+            _ => {
+                let view = CountView::start(table, limit.as_secs().max(1), now_ms());
+                state.cassandra_count = Some(view.clone());
+                Ok(view)
+            }
+        })?;
+        let console = Arc::clone(self);
+        let started = view.clone();
+        let task = tokio::spawn(async move {
+            let stream = &console.config.stream;
+            let outcome = gather::count_rows(
+                &stream.cassandra_contact_point,
+                &stream.keyspace,
+                userstream_store::USERS_TABLE,
+                "id",
+                limit,
+                |rows| {
+                    console.update(|s| {
+                        if let Some(count) = &mut s.cassandra_count {
+                            count.progress(rows, now_ms());
+                        }
+                    });
+                },
+            )
+            .await;
+            let (state, rows, error) = match outcome {
+                gather::CountOutcome::Finished(rows) => (model::CountState::Finished, rows, None),
+                gather::CountOutcome::TimedOut(rows) => (model::CountState::TimedOut, rows, None),
+                gather::CountOutcome::Failed(rows, e) => (model::CountState::Failed, rows, Some(e)),
+            };
+            console.update(|s| {
+                let count = s.cassandra_count.get_or_insert(started);
+                count.finish(state, rows, error, now_ms());
+                count.clone()
+            })
+        });
+        Ok((view, task))
     }
 
     /// Starts one loop per area; they stop with `cancel`.
@@ -197,7 +259,8 @@ impl Console {
             }
         });
 
-        // Cassandra: counts and rows. Its client keeps a session between rounds.
+        // Cassandra: estimates, metrics and the newest rows (no scans). Its client keeps a
+        // session between rounds.
         let cassandra = Arc::new(tokio::sync::Mutex::new(gather::CassandraClient::new(
             config.stream.cassandra_contact_point.clone(),
             config.stream.keyspace.clone(),
@@ -285,4 +348,51 @@ pub async fn serve(config: ConsoleConfig, cancel: CancellationToken) -> Result<(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .map_err(ConsoleError::Serve)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CountState;
+
+    /// A port that accepts connections and never answers: a Cassandra that hangs.
+    async fn silent_cassandra() -> (tokio::net::TcpListener, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        (listener, addr)
+    }
+
+    #[tokio::test]
+    async fn an_explicit_count_is_one_at_a_time_and_stops_at_its_limit() {
+        let (_listener, addr) = silent_cassandra().await;
+        let mut config = ConsoleConfig::new(userstream_stack::StackConfig::with_state_dir(
+            std::env::temp_dir().join("userstream-console-count-test"),
+        ));
+        config.stream.cassandra_contact_point = addr;
+        let console = Console::new(config);
+        assert!(console.count().is_none());
+        let (running, task) = console
+            .start_count(Some(Duration::from_millis(800)))
+            .unwrap();
+        assert_eq!(running.state, CountState::Running);
+        assert_eq!(running.table, "userstream.users");
+        // A second one while the first runs is refused with the running one.
+        let refused = console.start_count(None).unwrap_err();
+        assert_eq!(refused.started_at_ms, running.started_at_ms);
+        assert_eq!(
+            console.snapshot().cassandra_count.map(|c| c.state),
+            Some(CountState::Running)
+        );
+        let done = task.await.unwrap();
+        assert!(
+            matches!(done.state, CountState::TimedOut | CountState::Failed),
+            "{done:?}"
+        );
+        assert!(done.took_ms < 5_000, "bounded by its limit: {done:?}");
+        assert_eq!(console.count(), Some(done));
+        // Once it ended, a new one may start.
+        assert!(console
+            .start_count(Some(Duration::from_millis(100)))
+            .is_ok());
+    }
 }

@@ -248,26 +248,260 @@ pub struct RejectedView {
     pub first_seen_ms: Option<i64>,
 }
 
-/// The Cassandra area.
+/// Rows of a table from Cassandra's own figures: never a scan, so an estimate.
+///
+/// Cassandra 5.0 offers two figures over CQL, neither a row count:
+/// - `on_disk`: `partitions_count` summed over the node's primary ranges of
+///   `system.table_estimates` (for `users`, one row per partition). Cassandra records it every
+///   5 minutes from the SSTables on disk: rows still in memtables are not in it (a table
+///   written for minutes may show 0), nor rows written since.
+/// - `writes_since_start`: its write counter (`system_views.local_write_latency`). Every
+///   upsert counts, also one that replays an existing row.
+///
+/// `rows` is the larger of `on_disk` plus the writes counted since it was recorded (when the
+/// console sampled the counter then) and `writes_since_start`. It trails by the rows that were
+/// in memtables when Cassandra recorded the estimate, and leads by the upserts of existing
+/// rows (replays). `basis` says which figure gave it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowEstimate {
+    /// Always `true`: an estimate, not a count (for scripts reading the JSON).
+    pub estimate: bool,
+    /// The estimated rows; `None` when Cassandra has neither figure yet.
+    pub rows: Option<i64>,
+    /// Which figure `rows` comes from.
+    pub basis: EstimateBasis,
+    /// Where the figures come from.
+    pub source: String,
+    /// Partitions on disk as Cassandra last recorded them; `None` before its first recording.
+    pub on_disk: Option<i64>,
+    /// When it recorded them, ms since the epoch.
+    pub recorded_at_ms: Option<i64>,
+    /// Writes Cassandra counted since it started.
+    pub writes_since_start: Option<i64>,
+    /// Writes it counted since it recorded `on_disk`, when the console sampled the counter then.
+    pub writes_since_recorded: Option<i64>,
+}
+
+/// Which of Cassandra's figures an estimate comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EstimateBasis {
+    /// The partitions on disk at the last recording plus the writes counted since.
+    OnDiskPlusWrites,
+    /// The partitions on disk at the last recording (the writes since are unknown).
+    OnDisk,
+    /// The writes counted since Cassandra started: more than on disk, so rows are still in
+    /// memtables (a young table, or one created since Cassandra started).
+    WritesSinceStart,
+    /// Neither figure exists yet.
+    Nothing,
+}
+
+/// One token range of `system.table_estimates`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeEstimate {
+    /// Partitions in the range.
+    pub partitions: i64,
+    /// When Cassandra wrote this range's estimate, microseconds since the epoch.
+    pub written_at_micros: Option<i64>,
+}
+
+/// The sources named in [`RowEstimate::source`].
+pub const ESTIMATE_SOURCES: &str = "system.table_estimates, system_views.local_write_latency";
+
+impl RowEstimate {
+    /// From the ranges of `system.table_estimates` (none before Cassandra's first recording)
+    /// and the write counter; the writes since the recording are not known yet
+    /// ([`RowEstimate::with_writes_at_recording`]).
+    pub fn new(ranges: &[RangeEstimate], writes_since_start: Option<i64>) -> Self {
+        let mut estimate = Self {
+            estimate: true,
+            rows: None,
+            basis: EstimateBasis::Nothing,
+            source: ESTIMATE_SOURCES.to_owned(),
+            on_disk: (!ranges.is_empty()).then(|| ranges.iter().map(|r| r.partitions.max(0)).sum()),
+            recorded_at_ms: ranges
+                .iter()
+                .filter_map(|r| r.written_at_micros)
+                .max()
+                .map(|us| us / 1_000),
+            writes_since_start,
+            writes_since_recorded: None,
+        };
+        estimate.settle();
+        estimate
+    }
+
+    /// Given the write counter's value when `on_disk` was recorded (from the console's own
+    /// samples), counts the writes since on top of it.
+    pub fn with_writes_at_recording(mut self, writes_at_recording: Option<i64>) -> Self {
+        self.writes_since_recorded = match (self.writes_since_start, writes_at_recording) {
+            (Some(now), Some(then)) if now >= then => Some(now - then),
+            _ => None,
+        };
+        self.settle();
+        self
+    }
+
+    fn settle(&mut self) {
+        let on_disk = self.on_disk.map(|rows| match self.writes_since_recorded {
+            Some(writes) => (rows + writes, EstimateBasis::OnDiskPlusWrites),
+            None => (rows, EstimateBasis::OnDisk),
+        });
+        let writes = self
+            .writes_since_start
+            .map(|w| (w, EstimateBasis::WritesSinceStart));
+        let best = match (on_disk, writes) {
+            (Some(d), Some(w)) => Some(if w.0 > d.0 { w } else { d }),
+            (d, w) => d.or(w),
+        };
+        (self.rows, self.basis) = match best {
+            Some((rows, basis)) => (Some(rows), basis),
+            None => (None, EstimateBasis::Nothing),
+        };
+    }
+}
+
+/// Rejected rows read with a bound: at most `per_partition_limit` newest rows of each
+/// partition of `rejected_rows` (one per topic and Kafka partition), never the whole table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BoundedCount {
+    /// Rows read.
+    pub rows: usize,
+    /// `true` when a partition had more rows than the bound: then there are at least `rows`.
+    pub at_least: bool,
+    /// The bound per partition.
+    pub per_partition_limit: usize,
+}
+
+/// The Cassandra area. Gathered every few seconds, so nothing here scans a table: row counts
+/// are Cassandra's estimates or bounded reads; an exact count is the explicit
+/// `POST /api/cassandra/count` ([`CountView`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct CassandraView {
     /// Keyspace.
     pub keyspace: String,
-    /// Rows in `users`.
-    pub users: usize,
+    /// Rows in `users`, as Cassandra estimates them.
+    pub users_estimate: RowEstimate,
     /// Writes to `users` since Cassandra started (its own metrics).
     pub users_writes: Option<i64>,
-    /// When `users` and `rejected` were counted (full scans, repeated at a cadence that
-    /// adapts to their cost), ms since the epoch.
-    pub counted_at_ms: i64,
-    /// How long that count took.
-    pub count_took_ms: u64,
-    /// Rows in `rejected_rows`.
-    pub rejected: usize,
+    /// Rows in `rejected_rows`, read with a bound.
+    pub rejected: BoundedCount,
     /// The rows of the newest records in the users topic that have landed.
     pub newest_users: Vec<UserRowView>,
     /// The newest rejected rows.
     pub newest_rejected: Vec<RejectedView>,
+}
+
+/// Where an explicit count stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountState {
+    /// Paging through the table now.
+    Running,
+    /// Went through the whole table: `rows` is exact.
+    Finished,
+    /// Stopped at its time limit: there are at least `rows`.
+    TimedOut,
+    /// Cassandra failed it: `rows` were counted before.
+    Failed,
+}
+
+/// The explicit, bounded count of a table (`POST /api/cassandra/count`): pages through its
+/// ids off the gather loops and gives up at `limit_seconds`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CountView {
+    /// `keyspace.table`.
+    pub table: String,
+    /// Where it stands.
+    pub state: CountState,
+    /// Rows counted so far (exact once `finished`).
+    pub rows: u64,
+    /// When it started, ms since the epoch.
+    pub started_at_ms: i64,
+    /// When it ended; `None` while running.
+    pub finished_at_ms: Option<i64>,
+    /// How long it ran (so far).
+    pub took_ms: u64,
+    /// Its time limit.
+    pub limit_seconds: u64,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// One line for humans, e.g. `1,234 rows (exact, counted in 2.1 s)`.
+    pub summary: String,
+}
+
+impl CountView {
+    /// A count of `table` starting at `now_ms`.
+    pub fn start(table: String, limit_seconds: u64, now_ms: i64) -> Self {
+        let mut view = Self {
+            table,
+            state: CountState::Running,
+            rows: 0,
+            started_at_ms: now_ms,
+            finished_at_ms: None,
+            took_ms: 0,
+            limit_seconds,
+            error: None,
+            summary: String::new(),
+        };
+        view.summary = view.describe();
+        view
+    }
+
+    /// Rows counted so far, at `now_ms`.
+    pub fn progress(&mut self, rows: u64, now_ms: i64) {
+        if self.state == CountState::Running {
+            self.rows = rows;
+            self.took_ms = (now_ms - self.started_at_ms).max(0) as u64;
+            self.summary = self.describe();
+        }
+    }
+
+    /// The end: `state` (not `Running`) with `rows` counted, `error` when failed.
+    pub fn finish(&mut self, state: CountState, rows: u64, error: Option<String>, now_ms: i64) {
+        self.state = state;
+        self.rows = rows;
+        self.error = error;
+        self.finished_at_ms = Some(now_ms);
+        self.took_ms = (now_ms - self.started_at_ms).max(0) as u64;
+        self.summary = self.describe();
+    }
+
+    fn describe(&self) -> String {
+        let rows = thousands(self.rows);
+        let took = format!("{:.1} s", self.took_ms as f64 / 1000.0);
+        match self.state {
+            CountState::Running => format!(
+                "counting {}… {rows} rows so far ({took}, gives up after {} s)",
+                self.table, self.limit_seconds
+            ),
+            CountState::Finished => {
+                format!("{rows} rows in {} (exact, counted in {took})", self.table)
+            }
+            CountState::TimedOut => format!(
+                "did not finish within {} s (counted at least {rows} rows in {})",
+                self.limit_seconds, self.table
+            ),
+            CountState::Failed => format!(
+                "failed after {took} ({rows} rows counted): {}",
+                self.error.as_deref().unwrap_or("unknown error")
+            ),
+        }
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// One DAG run.
@@ -403,6 +637,8 @@ pub struct Snapshot {
     pub spark_history: Vec<SparkSample>,
     /// Cassandra.
     pub cassandra: Section<CassandraView>,
+    /// The last explicit count of `users` (`POST /api/cassandra/count`); `None` before one.
+    pub cassandra_count: Option<CountView>,
     /// Airflow.
     pub airflow: Section<AirflowView>,
     /// UIs.
@@ -463,6 +699,16 @@ impl Series {
             .find(|(t, _)| t1 - t >= window_ms)
             .or_else(|| self.samples.front().filter(|(t, _)| *t < t1))?;
         Some((v1 - v0) as f64 * 1000.0 / (t1 - t0) as f64)
+    }
+
+    /// The value of the last sample at or before `at_ms`; `None` when the series does not
+    /// reach back that far.
+    pub fn value_at(&self, at_ms: i64) -> Option<i64> {
+        self.samples
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= at_ms)
+            .map(|&(_, v)| v)
     }
 
     /// The latest value.
@@ -969,5 +1215,102 @@ mod tests {
         assert_eq!(s.data, Some(5));
         assert_eq!(s.fresh(), None);
         assert_eq!(s.error.as_deref(), Some("down"));
+    }
+
+    #[test]
+    fn the_row_estimate_takes_the_larger_of_cassandras_figures() {
+        let ranges = [
+            RangeEstimate {
+                partitions: 300_000,
+                written_at_micros: Some(5_000_000),
+            },
+            RangeEstimate {
+                partitions: 100_000,
+                written_at_micros: Some(7_000_000),
+            },
+        ];
+        // A table from before Cassandra started: the on-disk figure, plus the writes since
+        // its recording once the console knows the counter then.
+        let e = RowEstimate::new(&ranges, Some(50_000));
+        assert!(e.estimate);
+        assert_eq!((e.on_disk, e.recorded_at_ms), (Some(400_000), Some(7_000)));
+        assert_eq!((e.rows, e.basis), (Some(400_000), EstimateBasis::OnDisk));
+        let e = e.with_writes_at_recording(Some(20_000));
+        assert_eq!(e.writes_since_recorded, Some(30_000));
+        assert_eq!(
+            (e.rows, e.basis),
+            (Some(430_000), EstimateBasis::OnDiskPlusWrites)
+        );
+        // A young table still in memtables: Cassandra recorded 0 on disk (as measured on
+        // 5.0.6 with 100,000 fresh rows); the write counter is the better figure.
+        let young = [RangeEstimate {
+            partitions: 0,
+            written_at_micros: Some(9_000_000),
+        }];
+        let e = RowEstimate::new(&young, Some(100_000)).with_writes_at_recording(Some(100_000));
+        assert_eq!(
+            (e.rows, e.basis),
+            (Some(100_000), EstimateBasis::WritesSinceStart)
+        );
+        // A counter reset (Cassandra restarted since the sample) adds nothing.
+        let e = RowEstimate::new(&ranges, Some(10)).with_writes_at_recording(Some(20_000));
+        assert_eq!((e.rows, e.writes_since_recorded), (Some(400_000), None));
+        // Nothing recorded and no writes is not zero rows.
+        let none = RowEstimate::new(&[], None);
+        assert_eq!((none.rows, none.basis), (None, EstimateBasis::Nothing));
+        let json = serde_json::to_value(&none).unwrap();
+        assert_eq!(json["estimate"], true);
+        assert_eq!(json["basis"], "nothing");
+    }
+
+    #[test]
+    fn a_series_tells_its_value_at_a_past_time() {
+        let mut s = Series::new(10);
+        assert_eq!(s.value_at(5), None);
+        s.push(1_000, 10);
+        s.push(2_000, 20);
+        s.push(3_000, 30);
+        assert_eq!(s.value_at(999), None, "before the first sample: unknown");
+        assert_eq!(s.value_at(1_000), Some(10));
+        assert_eq!(s.value_at(2_500), Some(20));
+        assert_eq!(s.value_at(9_000), Some(30));
+    }
+
+    #[test]
+    fn a_count_says_exact_or_at_least_and_how_long() {
+        let mut c = CountView::start("ks.users".into(), 60, 1_000);
+        assert_eq!(c.state, CountState::Running);
+        c.progress(12_000, 3_000);
+        assert_eq!((c.rows, c.took_ms), (12_000, 2_000));
+        assert!(c.summary.contains("12,000 rows so far"), "{}", c.summary);
+        c.finish(CountState::Finished, 530_123, None, 13_500);
+        assert_eq!(c.finished_at_ms, Some(13_500));
+        assert_eq!(
+            c.summary,
+            "530,123 rows in ks.users (exact, counted in 12.5 s)"
+        );
+        // Progress after the end changes nothing.
+        c.progress(1, 20_000);
+        assert_eq!(c.rows, 530_123);
+
+        let mut t = CountView::start("ks.users".into(), 60, 0);
+        t.finish(CountState::TimedOut, 2_400_000, None, 60_000);
+        assert_eq!(
+            t.summary,
+            "did not finish within 60 s (counted at least 2,400,000 rows in ks.users)"
+        );
+        let mut f = CountView::start("ks.users".into(), 60, 0);
+        f.finish(CountState::Failed, 5, Some("Cassandra: down".into()), 100);
+        assert!(f.summary.contains("Cassandra: down"), "{}", f.summary);
+        assert_eq!(serde_json::to_value(&f).unwrap()["state"], "failed");
+    }
+
+    #[test]
+    fn thousands_separates_groups_of_three() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(530_000), "530,000");
+        assert_eq!(thousands(12_345_678), "12,345,678");
     }
 }

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, VecDeque};
 use crate::config::ConsoleConfig;
 use crate::gather::KafkaSample;
 use crate::model::{
-    flow, lag, AirflowView, BehindRule, CassandraView, FlowInputs, KafkaView, Links, RegistryView,
-    Section, Series, ServiceRow, Snapshot, SourceView, SparkSample, SparkView, TopicRole,
-    TopicView,
+    flow, lag, AirflowView, BehindRule, CassandraView, CountView, FlowInputs, KafkaView, Links,
+    RegistryView, Section, Series, ServiceRow, Snapshot, SourceView, SparkSample, SparkView,
+    TopicRole, TopicView,
 };
 
 /// Samples kept per series: 90 at the 2 s cadence is three minutes of sparkline.
@@ -28,8 +28,10 @@ pub struct State {
     pub registry: Section<RegistryView>,
     /// The streaming queries.
     pub spark: Section<SparkView>,
-    /// Cassandra counts and rows.
+    /// Cassandra estimates and rows.
     pub cassandra: Section<CassandraView>,
+    /// The last explicit count of `users`, running or done.
+    pub cassandra_count: Option<CountView>,
     /// Airflow DAGs and runs.
     pub airflow: Section<AirflowView>,
     topic_series: BTreeMap<String, Series>,
@@ -134,19 +136,29 @@ impl State {
         self.spark.record(outcome, now_ms, took_ms);
     }
 
-    /// Records a Cassandra gather; the users count feeds the landing rate.
+    /// Records a Cassandra gather; the write counter feeds the landing rate, and its value
+    /// when Cassandra recorded its on-disk estimate adds the writes since to the estimate.
     pub fn record_cassandra(
         &mut self,
         outcome: Result<CassandraView, String>,
         now_ms: i64,
         took_ms: u64,
     ) {
-        if let Ok(view) = &outcome {
+        let outcome = outcome.map(|mut view| {
+            let estimate = &mut view.users_estimate;
+            if let Some(recorded_at_ms) = estimate.recorded_at_ms {
+                let then = self
+                    .landed
+                    .as_ref()
+                    .and_then(|s| s.value_at(recorded_at_ms));
+                *estimate = estimate.clone().with_writes_at_recording(then);
+            }
             // Writes, not rows: a replay upserts existing rows and still lands.
             if let Some(writes) = view.users_writes {
                 series(&mut self.landed).push(now_ms, writes);
             }
-        }
+            view
+        });
         self.cassandra.record(outcome, now_ms, took_ms);
     }
 
@@ -205,6 +217,7 @@ impl State {
             spark: self.spark.clone(),
             spark_history: self.spark_history.iter().copied().collect(),
             cassandra: self.cassandra.clone(),
+            cassandra_count: self.cassandra_count.clone(),
             airflow: self.airflow.clone(),
             links: Links {
                 spark_master: format!("http://127.0.0.1:{}", stack.spark_master_ui_port),
@@ -214,5 +227,51 @@ impl State {
                 registry: stack.registry_url(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BoundedCount, EstimateBasis, RangeEstimate, RowEstimate};
+
+    fn view(on_disk: i64, recorded_at_ms: i64, writes: i64) -> CassandraView {
+        let ranges = [RangeEstimate {
+            partitions: on_disk,
+            written_at_micros: Some(recorded_at_ms * 1_000),
+        }];
+        CassandraView {
+            keyspace: "ks".into(),
+            users_estimate: RowEstimate::new(&ranges, Some(writes)),
+            users_writes: Some(writes),
+            rejected: BoundedCount {
+                rows: 0,
+                at_least: false,
+                per_partition_limit: 1_000,
+            },
+            newest_users: vec![],
+            newest_rejected: vec![],
+        }
+    }
+
+    #[test]
+    fn the_estimate_adds_the_writes_counted_since_cassandra_recorded_it() {
+        let mut state = State::default();
+        // Recorded before the console's first sample: the writes since are unknown.
+        state.record_cassandra(Ok(view(1_000_000, 500, 40_000)), 1_000, 5);
+        let first = &state.cassandra.data.as_ref().unwrap().users_estimate;
+        assert_eq!(
+            (first.rows, first.basis),
+            (Some(1_000_000), EstimateBasis::OnDisk)
+        );
+        state.record_cassandra(Ok(view(1_000_000, 500, 41_000)), 6_000, 5);
+        // Recorded again at 7 s: the counter read 41,000 at 6 s, 43,500 now.
+        state.record_cassandra(Ok(view(1_010_000, 7_000, 43_500)), 11_000, 5);
+        let e = &state.cassandra.data.as_ref().unwrap().users_estimate;
+        assert_eq!(e.writes_since_recorded, Some(2_500));
+        assert_eq!(
+            (e.rows, e.basis),
+            (Some(1_012_500), EstimateBasis::OnDiskPlusWrites)
+        );
     }
 }

@@ -9,7 +9,9 @@ mod spark;
 mod stack;
 
 pub use airflow::{airflow, AirflowClient};
-pub use cassandra::{cassandra, CassandraClient};
+pub use cassandra::{
+    cassandra, count_rows, on_disk_estimate, CassandraClient, CountOutcome, REJECTED_PER_PARTITION,
+};
 pub use kafka::{kafka, KafkaSample};
 pub use registry::registry;
 pub use spark::spark;
