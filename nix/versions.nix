@@ -3,7 +3,7 @@
 # reads those files and fails when a value here drifts from them.
 {
   userstream = "0.1.0"; # [workspace.package] version: the image tag of the binary's images
-  rustMsrv = "1.88"; # [workspace.package] rust-version (scylla 1.x); nixpkgs' rustc must be >= this
+  rustMsrv = "1.89"; # [workspace.package] rust-version (uuid 1.29 in Cargo.lock); nixpkgs' rustc must be >= this
 
   kafka = "4.3.1";
   kafkaScala = "2.13";

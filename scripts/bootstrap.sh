@@ -6,7 +6,7 @@
 #   2. installs what fails with apt-get when it can (root + apt), then checks again;
 #      otherwise prints exactly what to install and stops;
 #   3. `cargo build --release` (about 10 minutes on 2 cores the first time).
-# Options: --with-test-tools  also the test command's tools (headless Chromium + chromedriver)
+# Options: --with-test-tools  also the test command's tools (headless Chromium + chromedriver, Nix)
 #          --check            check and report only; install and build nothing
 # Idempotent and quick when nothing changed. Progress goes to stderr.
 set -euo pipefail
@@ -19,7 +19,7 @@ checks=("${PREREQS_BASE[@]}")
 check_only=false
 for arg in "$@"; do
   case $arg in
-    --with-test-tools) checks+=(chromium) ;;
+    --with-test-tools) checks+=("${PREREQS_TESTS[@]}") ;;
     --check) check_only=true ;;
     -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bootstrap: unknown option $arg (see --help)" >&2; exit 2 ;;

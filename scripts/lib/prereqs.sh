@@ -16,6 +16,7 @@ declare -gA PREREQ_PACKAGES=(
   [iproute2]="iproute2"                         # `ss`: the test command checks the ports are free
   [cargo]=""                                    # Rust toolchain, from rustup
   [chromium]="chromium chromium-driver"         # tests only: the console in headless Chromium
+  [nix]="nix-bin"                               # tests only: scripts/check-nix.sh parses and evaluates nix/
 )
 
 # name -> what to do when apt cannot provide it (or is not available).
@@ -30,10 +31,12 @@ declare -gA PREREQ_MANUAL=(
   [iproute2]="install iproute2 (the \`ss\` command)"
   [cargo]="install Rust >= 1.89 with rustup (https://rustup.rs), then open a new shell"
   [chromium]="install Chromium and its WebDriver (Debian: chromium chromium-driver)"
+  [nix]="install Nix's command-line tools (Debian: nix-bin)"
 )
 
-# The checks bootstrap runs for the build and the stack; tests add "chromium".
+# The checks bootstrap runs for the build and the stack; the test command adds PREREQS_TESTS.
 PREREQS_BASE=(cargo protoc cxx pkg-config maven java17 java21 python iproute2)
+PREREQS_TESTS=(chromium nix)
 
 # --- pure functions -------------------------------------------------------------------------
 
@@ -205,6 +208,11 @@ check_python() {
 
 check_iproute2() {
   ss -ltn >/dev/null 2>&1 || { echo "ss -ltn does not run"; return 1; }
+}
+
+check_nix() {
+  NIX_CONFIG="build-users-group =" nix-instantiate --eval -E '1 + 1' >/dev/null 2>&1 ||
+    { echo "nix-instantiate cannot evaluate an expression"; return 1; }
 }
 
 check_chromium() {

@@ -43,7 +43,7 @@ expect "advice says where a JDK 21 comes from" "$(grep -c 'Java 21 or newer JDK'
 expect "no apt line without apt" "$(prereq_advice none maven | grep -c apt-get)" 0
 
 # Every check a run uses has packages (maybe none) and advice.
-for name in "${PREREQS_BASE[@]}" chromium; do
+for name in "${PREREQS_BASE[@]}" "${PREREQS_TESTS[@]}"; do
   expect "advice for $name" "$([[ -n ${PREREQ_MANUAL[$name]-} ]] && echo yes)" yes
   expect "check for $name" "$(declare -F "check_$name" >/dev/null && echo yes)" yes
 done
