@@ -307,12 +307,23 @@ def test_setup_turns_orchestration_on_and_scheduled_runs_succeed_while_users_flo
     api = Api(stack.url, stack.admin_password)
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())  # Airflow's timestamps are UTC ISO 8601
     done = _run([stack.bin, "setup"], stack.env, timeout=600)
-    assert done.returncode == 0, f"setup exited {done.returncode}:\n{_tail(done.stdout)}\n{_tail(done.stderr)}"
+    assert done.returncode == 0, (
+        f"setup exited {done.returncode}:\n{_tail(done.stdout)}\n{_tail(done.stderr)}"
+    )
     for dag_id in SCHEDULED:
         assert api.call("GET", f"/api/v2/dags/{dag_id}")["is_paused"] is False, f"{dag_id} still paused"
     # Records keep arriving while the scheduled runs verify: the quality check compares one cut.
     producer = subprocess.Popen(
-        [stack.bin, "produce", "--duration", "600s", "--rate", "100", "--seed", f"scheduled-{int(time.time())}"],
+        [
+            stack.bin,
+            "produce",
+            "--duration",
+            "600s",
+            "--rate",
+            "100",
+            "--seed",
+            f"scheduled-{int(time.time())}",
+        ],
         env=dict(stack.env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -325,7 +336,9 @@ def test_setup_turns_orchestration_on_and_scheduled_runs_succeed_while_users_flo
             for dag_id in SCHEDULED:
                 if dag_id in finished:
                     continue
-                done_runs = [r for r in _scheduled_runs(api, dag_id, since) if r["state"] in ("success", "failed")]
+                done_runs = [
+                    r for r in _scheduled_runs(api, dag_id, since) if r["state"] in ("success", "failed")
+                ]
                 if done_runs:
                     finished[dag_id] = done_runs[-1]
             time.sleep(5)
