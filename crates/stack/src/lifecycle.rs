@@ -128,20 +128,8 @@ pub fn specs(config: &StackConfig) -> Result<(Layout, Vec<ServiceSpec>), StackEr
 /// exist. A file that exists but cannot be read or parsed is an error, never replaced.
 pub fn airflow_secrets(layout: &Layout) -> Result<AirflowSecrets, StackError> {
     let path = layout.airflow_secrets();
-    match fs::read_to_string(&path) {
-        Ok(text) => {
-            return serde_json::from_str(&text).map_err(|e| StackError::SecretsUnusable {
-                path: path.clone(),
-                problem: format!("cannot be parsed ({e})"),
-            })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(StackError::SecretsUnusable {
-                path: path.clone(),
-                problem: format!("cannot be read ({e})"),
-            })
-        }
+    if let Some(secrets) = read_airflow_secrets(&path)? {
+        return Ok(secrets);
     }
     use base64::Engine;
     use rand::RngCore;
@@ -164,6 +152,22 @@ pub fn airflow_secrets(layout: &Layout) -> Result<AirflowSecrets, StackError> {
     let text = serde_json::to_string_pretty(&secrets).unwrap_or_default();
     write_private(&path, &text)?;
     Ok(secrets)
+}
+
+/// Reads the secrets file: `None` when it does not exist; an error (never a replacement) when
+/// it exists but cannot be read or parsed.
+pub fn read_airflow_secrets(path: &Path) -> Result<Option<AirflowSecrets>, StackError> {
+    let unusable = |problem: String| StackError::SecretsUnusable {
+        path: path.to_path_buf(),
+        problem,
+    };
+    match fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| unusable(format!("cannot be parsed ({e})"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(unusable(format!("cannot be read ({e})"))),
+    }
 }
 
 /// Holds the stack's lock file (`run/stack.lock`) until dropped: two `stack up` (or `up` and

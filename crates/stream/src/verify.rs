@@ -356,15 +356,21 @@ pub async fn verify(
     let deserializer = Deserializer::new(registry);
     let kafka = read_kafka_side(config, options, &cut, &deserializer).await?;
 
-    let dlq_count = match &options.dlq_topic {
-        Some(dlq) => Some(
-            userstream_kafka::topic_offsets(&config.bootstrap_servers, config.request_timeout)
-                .await
-                .map_err(|e| StreamError::Kafka(e.to_string()))?
-                .iter()
-                .find(|t| &t.name == dlq)
-                .map_or(0, |t| t.held()),
-        ),
+    // The dead-letter topic's size: its own offsets only (0 when it does not exist).
+    let dlq_count = match options.dlq_topic.clone() {
+        Some(dlq) => {
+            let (bootstrap, timeout) = (config.bootstrap_servers.clone(), config.request_timeout);
+            let cut = tokio::task::spawn_blocking(move || {
+                userstream_kafka::take_cut(&bootstrap, &dlq, timeout)
+            })
+            .await
+            .map_err(|e| StreamError::Kafka(format!("offsets task: {e}")))?;
+            match cut {
+                Ok(cut) => Some(cut.records()),
+                Err(userstream_kafka::KafkaError::NoSuchTopic(_)) => Some(0),
+                Err(e) => return Err(StreamError::Kafka(e.to_string())),
+            }
+        }
         None => None,
     };
     let session =
@@ -391,8 +397,8 @@ pub async fn verify(
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
 
-    let mismatches = compare_sample(config, options, &session, &deserializer, &sample).await?;
-    let (sampled, mismatches) = mismatches;
+    let (sampled, mismatches) =
+        compare_sample(config, options, &session, &deserializer, &sample).await?;
     let Tally {
         kafka_unique_ids,
         cassandra_rows,

@@ -1,7 +1,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::model::{AirflowView, DagRunView, DagView};
@@ -9,13 +8,11 @@ use crate::model::{AirflowView, DagRunView, DagView};
 /// The tag every pipeline DAG carries.
 pub const PIPELINE_TAG: &str = "userstream";
 
-/// Airflow's REST API with the stack's admin account. The password is read from the
-/// secrets file `stack up` generates; the token is kept until Airflow refuses it.
+/// Airflow's REST API with the stack's admin account: the stack's one client
+/// ([`userstream_stack::AirflowApi`]), which reads the password from the secrets file
+/// `stack up` generates and keeps the token until Airflow refuses it.
 pub struct AirflowClient {
-    http: reqwest::Client,
-    base_url: String,
-    secrets_file: PathBuf,
-    token: Option<String>,
+    api: userstream_stack::AirflowApi,
 }
 
 impl AirflowClient {
@@ -23,83 +20,18 @@ impl AirflowClient {
     /// `secrets_file`.
     pub fn new(http: reqwest::Client, base_url: String, secrets_file: PathBuf) -> Self {
         Self {
-            http,
-            base_url,
-            secrets_file,
-            token: None,
+            // Each call below passes its own time limit; this default is not used here.
+            api: userstream_stack::AirflowApi::with_client(
+                http,
+                base_url,
+                secrets_file,
+                Duration::from_secs(10),
+            ),
         }
-    }
-
-    async fn login(&self, timeout: Duration) -> Result<String, String> {
-        let text = std::fs::read_to_string(&self.secrets_file).map_err(|e| {
-            format!(
-                "Airflow: cannot read the admin password from {}: {e} (`userstream stack up` creates it)",
-                self.secrets_file.display()
-            )
-        })?;
-        let secrets: Value = serde_json::from_str(&text)
-            .map_err(|e| format!("Airflow: {} is not JSON: {e}", self.secrets_file.display()))?;
-        let password = secrets["admin_password"].as_str().ok_or_else(|| {
-            format!(
-                "Airflow: no admin_password in {}",
-                self.secrets_file.display()
-            )
-        })?;
-        let response = self
-            .http
-            .post(format!("{}/auth/token", self.base_url))
-            .timeout(timeout)
-            .json(&serde_json::json!({"username": "admin", "password": password}))
-            .send()
-            .await
-            .map_err(|e| format!("Airflow at {}: {e}", self.base_url))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            return Err(format!(
-                "Airflow refused the admin login: HTTP {status} {body}"
-            ));
-        }
-        body["access_token"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("Airflow's token answer has no access_token: {body}"))
     }
 
     async fn get(&mut self, path: &str, timeout: Duration) -> Result<Value, String> {
-        for _attempt in 0..2 {
-            let token = match &self.token {
-                Some(token) => token.clone(),
-                None => {
-                    let token = self.login(timeout).await?;
-                    self.token = Some(token.clone());
-                    token
-                }
-            };
-            let response = self
-                .http
-                .request(Method::GET, format!("{}{path}", self.base_url))
-                .timeout(timeout)
-                .bearer_auth(token)
-                .send()
-                .await
-                .map_err(|e| format!("Airflow at {}: {e}", self.base_url))?;
-            let status = response.status();
-            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                // Expired token, or a new secret after a purge: log in again once.
-                self.token = None;
-                continue;
-            }
-            if !status.is_success() {
-                let text = response.text().await.unwrap_or_default();
-                return Err(format!("Airflow GET {path}: HTTP {status} {text}"));
-            }
-            return response
-                .json()
-                .await
-                .map_err(|e| format!("Airflow GET {path}: not JSON: {e}"));
-        }
-        Err("Airflow refused the admin token twice".to_owned())
+        self.api.get(path, timeout).await.map_err(|e| e.to_string())
     }
 }
 
