@@ -52,98 +52,10 @@ impl FrameEncoder {
             out.push(MAGIC_BYTE);
             out.extend_from_slice(&self.schema_id.0.to_be_bytes());
             debug_assert_eq!(out.len(), HEADER_LEN);
-            write_user(user, &mut out);
+            user.write_avro(&mut out);
             Ok(out)
         } else {
             Ok(encode_framed(self.schema_id.0, &encode_avro(user)?))
-        }
-    }
-}
-
-/// Avro binary of `user`, field by field in the order of `schema/user.avsc`.
-fn write_user(u: &User, out: &mut Vec<u8>) {
-    let mut id = uuid::Uuid::encode_buffer();
-    write_str(out, u.id.hyphenated().encode_lower(&mut id));
-    opt_str(out, &u.title);
-    opt_str(out, &u.first_name);
-    opt_str(out, &u.last_name);
-    opt_str(out, &u.gender);
-    match u.street_number {
-        None => out.push(0),
-        Some(n) => {
-            out.push(2);
-            write_long(out, i64::from(n));
-        }
-    }
-    opt_str(out, &u.street_name);
-    opt_str(out, &u.city);
-    opt_str(out, &u.state);
-    opt_str(out, &u.country);
-    opt_str(out, &u.postcode);
-    opt_str(out, &u.display_address);
-    opt_double(out, u.latitude);
-    opt_double(out, u.longitude);
-    opt_str(out, &u.timezone_offset);
-    opt_str(out, &u.timezone_description);
-    opt_str(out, &u.email);
-    write_str(out, &u.username);
-    opt_time(out, u.dob);
-    opt_time(out, u.registered);
-    opt_str(out, &u.phone);
-    opt_str(out, &u.cell);
-    opt_str(out, &u.id_name);
-    opt_str(out, &u.id_value);
-    opt_str(out, &u.picture_url);
-    opt_str(out, &u.nationality);
-    write_long(out, u.produced_at.timestamp_millis());
-    write_str(out, &u.source_url);
-    write_str(out, &u.source_seed);
-    write_long(out, i64::from(u.source_page));
-    write_long(out, i64::from(u.source_index));
-}
-
-/// Zig-zag variable-length `long` (also `int`).
-fn write_long(out: &mut Vec<u8>, v: i64) {
-    let mut n = ((v << 1) ^ (v >> 63)) as u64;
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-fn write_str(out: &mut Vec<u8>, s: &str) {
-    write_long(out, s.len() as i64);
-    out.extend_from_slice(s.as_bytes());
-}
-
-/// `["null", "string"]`: branch 0 (zig-zag 0) or branch 1 (zig-zag 2).
-fn opt_str(out: &mut Vec<u8>, s: &Option<String>) {
-    match s {
-        None => out.push(0),
-        Some(s) => {
-            out.push(2);
-            write_str(out, s);
-        }
-    }
-}
-
-fn opt_double(out: &mut Vec<u8>, v: Option<f64>) {
-    match v {
-        None => out.push(0),
-        Some(v) => {
-            out.push(2);
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-}
-
-fn opt_time(out: &mut Vec<u8>, v: Option<DateTime<Utc>>) {
-    match v {
-        None => out.push(0),
-        Some(t) => {
-            out.push(2);
-            write_long(out, t.timestamp_millis());
         }
     }
 }
@@ -225,7 +137,7 @@ fn probes() -> [User; 2] {
 fn direct_matches_generic() -> bool {
     probes().iter().all(|user| {
         let mut direct = Vec::new();
-        write_user(user, &mut direct);
+        user.write_avro(&mut direct);
         encode_avro(user).is_ok_and(|generic| generic == direct)
     })
 }
@@ -264,21 +176,6 @@ mod tests {
             assert_eq!(framed, generic, "{user:?}");
             assert_eq!(&decode_avro(&framed[HEADER_LEN..]).expect("decode"), user);
         }
-    }
-
-    #[test]
-    fn zigzag_varints() {
-        let enc = |v: i64| {
-            let mut out = Vec::new();
-            write_long(&mut out, v);
-            out
-        };
-        assert_eq!(enc(0), [0]);
-        assert_eq!(enc(-1), [1]);
-        assert_eq!(enc(1), [2]);
-        assert_eq!(enc(-64), [0x7f]);
-        assert_eq!(enc(64), [0x80, 0x01]);
-        assert_eq!(enc(i64::MIN).len(), 10);
     }
 
     /// Per-stage CPU cost on one core: `cargo test --release -p userstream-ingest --lib

@@ -77,52 +77,6 @@ fn decode(writer: &Schema, reader: Option<&Schema>, bytes: &[u8]) -> Result<User
     User::from_avro_value(value)
 }
 
-impl User {
-    /// Builds a `User` from an Avro record value of (a schema resolved to) [`user_schema`].
-    pub fn from_avro_value(value: Value) -> Result<Self, AvroError> {
-        let Value::Record(fields) = value else {
-            return Err(shape(
-                "<record>",
-                format!("expected a record, got {value:?}"),
-            ));
-        };
-        let mut f = Fields(fields.into_iter().collect());
-        Ok(Self {
-            id: f.uuid("id")?,
-            title: f.opt_string("title")?,
-            first_name: f.opt_string("first_name")?,
-            last_name: f.opt_string("last_name")?,
-            gender: f.opt_string("gender")?,
-            street_number: f.opt("street_number", int)?,
-            street_name: f.opt_string("street_name")?,
-            city: f.opt_string("city")?,
-            state: f.opt_string("state")?,
-            country: f.opt_string("country")?,
-            postcode: f.opt_string("postcode")?,
-            display_address: f.opt_string("display_address")?,
-            latitude: f.opt("latitude", double)?,
-            longitude: f.opt("longitude", double)?,
-            timezone_offset: f.opt_string("timezone_offset")?,
-            timezone_description: f.opt_string("timezone_description")?,
-            email: f.opt_string("email")?,
-            username: f.req("username", string)?,
-            dob: f.opt("dob", timestamp)?,
-            registered: f.opt("registered", timestamp)?,
-            phone: f.opt_string("phone")?,
-            cell: f.opt_string("cell")?,
-            id_name: f.opt_string("id_name")?,
-            id_value: f.opt_string("id_value")?,
-            picture_url: f.opt_string("picture_url")?,
-            nationality: f.opt_string("nationality")?,
-            produced_at: f.req("produced_at", timestamp)?,
-            source_url: f.req("source_url", string)?,
-            source_seed: f.req("source_seed", string)?,
-            source_page: f.req("source_page", int)?,
-            source_index: f.req("source_index", int)?,
-        })
-    }
-}
-
 fn shape(field: &str, problem: String) -> AvroError {
     AvroError::Shape {
         field: field.to_owned(),
@@ -131,75 +85,204 @@ fn shape(field: &str, problem: String) -> AvroError {
 }
 
 /// The fields of a decoded record, taken out one by one.
-struct Fields(HashMap<String, Value>);
-
-/// Converts one non-null Avro value; `Err` holds the problem.
-type Convert<T> = fn(Value) -> Result<T, String>;
+pub(crate) struct Fields(HashMap<String, Value>);
 
 impl Fields {
-    fn take(&mut self, name: &str) -> Result<Value, AvroError> {
+    /// The fields of `value`, which must be a record.
+    pub(crate) fn of(value: Value) -> Result<Self, AvroError> {
+        match value {
+            Value::Record(fields) => Ok(Self(fields.into_iter().collect())),
+            other => Err(shape(
+                "<record>",
+                format!("expected a record, got {other:?}"),
+            )),
+        }
+    }
+
+    /// The field `name`, converted to its Rust type.
+    pub(crate) fn take<T: AvroField>(&mut self, name: &str) -> Result<T, AvroError> {
         let value = self
             .0
             .remove(name)
             .ok_or_else(|| shape(name, "missing".to_owned()))?;
-        Ok(match value {
-            Value::Union(_, inner) => *inner,
-            other => other,
-        })
+        T::from_avro(value).map_err(|problem| shape(name, problem))
     }
+}
 
-    fn req<T>(&mut self, name: &str, convert: Convert<T>) -> Result<T, AvroError> {
-        convert(self.take(name)?).map_err(|problem| shape(name, problem))
+/// The Rust type of a record field, to and from Avro: the value tree and, for the
+/// producer's fast path, the binary encoding.
+pub(crate) trait AvroField: Sized {
+    /// As an Avro value of the field's schema.
+    fn to_avro(&self) -> Value;
+    /// From a decoded Avro value; `Err` says what is wrong with it.
+    fn from_avro(value: Value) -> Result<Self, String>;
+    /// Appends the Avro binary encoding.
+    fn write_avro(&self, out: &mut Vec<u8>);
+}
+
+/// A required field may still arrive as a union when the writer schema had one.
+fn unwrap_union(value: Value) -> Value {
+    match value {
+        Value::Union(_, inner) => *inner,
+        other => other,
     }
+}
 
-    fn opt<T>(&mut self, name: &str, convert: Convert<T>) -> Result<Option<T>, AvroError> {
-        match self.take(name)? {
-            Value::Null => Ok(None),
-            other => convert(other).map(Some).map_err(|p| shape(name, p)),
-        }
+impl AvroField for Uuid {
+    fn to_avro(&self) -> Value {
+        Value::String(self.to_string())
     }
-
-    fn opt_string(&mut self, name: &str) -> Result<Option<String>, AvroError> {
-        self.opt(name, string)
-    }
-
-    fn uuid(&mut self, name: &str) -> Result<Uuid, AvroError> {
-        match self.take(name)? {
+    fn from_avro(value: Value) -> Result<Self, String> {
+        match unwrap_union(value) {
             Value::Uuid(id) => Ok(id),
             Value::String(s) => {
-                Uuid::parse_str(&s).map_err(|e| shape(name, format!("{s:?} is not a UUID: {e}")))
+                Uuid::parse_str(&s).map_err(|e| format!("{s:?} is not a UUID: {e}"))
             }
-            other => Err(shape(name, format!("expected a string, got {other:?}"))),
+            other => Err(format!("expected a string, got {other:?}")),
+        }
+    }
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        let mut buffer = Uuid::encode_buffer();
+        write_str(out, self.hyphenated().encode_lower(&mut buffer));
+    }
+}
+
+impl AvroField for String {
+    fn to_avro(&self) -> Value {
+        Value::String(self.clone())
+    }
+    fn from_avro(value: Value) -> Result<Self, String> {
+        match unwrap_union(value) {
+            Value::String(s) => Ok(s),
+            other => Err(format!("expected a string, got {other:?}")),
+        }
+    }
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        write_str(out, self);
+    }
+}
+
+impl AvroField for i32 {
+    fn to_avro(&self) -> Value {
+        Value::Int(*self)
+    }
+    fn from_avro(value: Value) -> Result<Self, String> {
+        match unwrap_union(value) {
+            Value::Int(i) => Ok(i),
+            other => Err(format!("expected an int, got {other:?}")),
+        }
+    }
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        write_long(out, i64::from(*self));
+    }
+}
+
+impl AvroField for i64 {
+    fn to_avro(&self) -> Value {
+        Value::Long(*self)
+    }
+    fn from_avro(value: Value) -> Result<Self, String> {
+        match unwrap_union(value) {
+            Value::Long(i) => Ok(i),
+            Value::Int(i) => Ok(i64::from(i)),
+            other => Err(format!("expected a long, got {other:?}")),
+        }
+    }
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        write_long(out, *self);
+    }
+}
+
+impl AvroField for f64 {
+    fn to_avro(&self) -> Value {
+        Value::Double(*self)
+    }
+    fn from_avro(value: Value) -> Result<Self, String> {
+        match unwrap_union(value) {
+            Value::Double(d) => Ok(d),
+            Value::Float(f) => Ok(f64::from(f)),
+            other => Err(format!("expected a double, got {other:?}")),
+        }
+    }
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl AvroField for DateTime<Utc> {
+    fn to_avro(&self) -> Value {
+        Value::TimestampMillis(self.timestamp_millis())
+    }
+    fn from_avro(value: Value) -> Result<Self, String> {
+        match unwrap_union(value) {
+            Value::TimestampMillis(ms) | Value::Long(ms) => DateTime::from_timestamp_millis(ms)
+                .ok_or_else(|| format!("{ms} ms is outside the supported date range")),
+            other => Err(format!("expected timestamp-millis, got {other:?}")),
+        }
+    }
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        write_long(out, self.timestamp_millis());
+    }
+}
+
+/// `["null", T]`: branch 0 is null, branch 1 the value.
+impl<T: AvroField> AvroField for Option<T> {
+    fn to_avro(&self) -> Value {
+        match self {
+            None => Value::Union(0, Box::new(Value::Null)),
+            Some(v) => Value::Union(1, Box::new(v.to_avro())),
+        }
+    }
+    fn from_avro(value: Value) -> Result<Self, String> {
+        match unwrap_union(value) {
+            Value::Null => Ok(None),
+            other => T::from_avro(other).map(Some),
+        }
+    }
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        match self {
+            // The union branch index, zig-zag encoded: 0 → 0, 1 → 2.
+            None => out.push(0),
+            Some(v) => {
+                out.push(2);
+                v.write_avro(out);
+            }
         }
     }
 }
 
-fn string(value: Value) -> Result<String, String> {
-    match value {
-        Value::String(s) => Ok(s),
-        other => Err(format!("expected a string, got {other:?}")),
+/// Zig-zag variable-length `long` (also `int`).
+fn write_long(out: &mut Vec<u8>, v: i64) {
+    let mut n = ((v << 1) ^ (v >> 63)) as u64;
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
     }
+    out.push(n as u8);
 }
 
-fn int(value: Value) -> Result<i32, String> {
-    match value {
-        Value::Int(i) => Ok(i),
-        other => Err(format!("expected an int, got {other:?}")),
-    }
+/// Length-prefixed UTF-8.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    write_long(out, s.len() as i64);
+    out.extend_from_slice(s.as_bytes());
 }
 
-fn double(value: Value) -> Result<f64, String> {
-    match value {
-        Value::Double(d) => Ok(d),
-        Value::Float(f) => Ok(f64::from(f)),
-        other => Err(format!("expected a double, got {other:?}")),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn timestamp(value: Value) -> Result<DateTime<Utc>, String> {
-    match value {
-        Value::TimestampMillis(ms) | Value::Long(ms) => DateTime::from_timestamp_millis(ms)
-            .ok_or_else(|| format!("{ms} ms is outside the supported date range")),
-        other => Err(format!("expected timestamp-millis, got {other:?}")),
+    #[test]
+    fn zig_zag_longs() {
+        let encode = |v: i64| {
+            let mut out = Vec::new();
+            write_long(&mut out, v);
+            out
+        };
+        assert_eq!(encode(0), [0]);
+        assert_eq!(encode(-1), [1]);
+        assert_eq!(encode(1), [2]);
+        assert_eq!(encode(-64), [0x7f]);
+        assert_eq!(encode(64), [0x80, 0x01]);
+        assert_eq!(encode(i64::MIN).len(), 10);
     }
 }

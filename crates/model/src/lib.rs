@@ -1,5 +1,7 @@
-//! The userstream data model: the `User` record, its Avro schema and codec, and the parser
-//! that turns a randomuser.me API response into users and rejected records.
+//! The userstream data model: the one declaration of the user record ([`record`]), the
+//! `User` struct, its Avro schema and codec, the derivation rules shared by the producer, the
+//! streaming job and `verify` ([`derive`]), and the parser that turns a randomuser.me API
+//! response into users and rejected records.
 //!
 //! Pure logic only: no I/O. Login secrets (`password`, `salt`, `md5`, `sha1`, `sha256`) are
 //! dropped here and never leave this crate, neither in a [`User`] nor in a [`Rejected::raw`].
@@ -7,7 +9,9 @@
 #![warn(missing_docs)]
 
 mod avro;
+pub mod derive;
 mod parse;
+pub mod record;
 mod reject;
 mod schema;
 mod user;

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::derive;
 use crate::reject::{JsonKind, RejectReason, Rejected};
 use crate::user::User;
 use crate::validate;
@@ -258,20 +259,14 @@ fn parse_user(raw: &Value, index: usize, context: &Context<'_>) -> Result<User, 
         max: f64::from(i32::MAX),
     })?;
 
-    Ok(User {
+    let mut user = User {
         id,
         title: owned(name.string("title", "name.title")?),
         first_name: owned(name.string("first", "name.first")?),
         last_name: owned(name.string("last", "name.last")?),
         gender: owned(root.string("gender", "gender")?),
-        display_address: display_address(
-            street_number,
-            street_name.as_deref(),
-            city.as_deref(),
-            state.as_deref(),
-            postcode.as_deref(),
-            country.as_deref(),
-        ),
+        // Filled below by the shared rule, from the fields it reads.
+        display_address: None,
         street_number,
         street_name,
         city,
@@ -306,41 +301,9 @@ fn parse_user(raw: &Value, index: usize, context: &Context<'_>) -> Result<User, 
         source_seed: context.seed.to_owned(),
         source_page: context.page,
         source_index,
-    })
-}
-
-/// "number street, city, state postcode, country", leaving out missing or blank parts;
-/// `None` when nothing is left.
-fn display_address(
-    street_number: Option<i32>,
-    street_name: Option<&str>,
-    city: Option<&str>,
-    state: Option<&str>,
-    postcode: Option<&str>,
-    country: Option<&str>,
-) -> Option<String> {
-    fn words(parts: &[Option<&str>]) -> String {
-        let present: Vec<&str> = parts
-            .iter()
-            .flatten()
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-            .collect();
-        present.join(" ")
-    }
-    let number = street_number.map(|n| n.to_string());
-    let lines = [
-        words(&[number.as_deref(), street_name]),
-        words(&[city]),
-        words(&[state, postcode]),
-        words(&[country]),
-    ];
-    let present: Vec<&str> = lines
-        .iter()
-        .map(String::as_str)
-        .filter(|s| !s.is_empty())
-        .collect();
-    (!present.is_empty()).then(|| present.join(", "))
+    };
+    user.display_address = derive::display_address(&user);
+    Ok(user)
 }
 
 fn owned(value: Option<&str>) -> Option<String> {
@@ -382,34 +345,5 @@ impl<'a> Obj<'a> {
                 found: JsonKind::of(other),
             }),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn display_address_full_and_partial() {
-        assert_eq!(
-            display_address(
-                Some(8929),
-                Some("Valwood Pkwy"),
-                Some("Billings"),
-                Some("Michigan"),
-                Some("63104"),
-                Some("United States")
-            )
-            .as_deref(),
-            Some("8929 Valwood Pkwy, Billings, Michigan 63104, United States")
-        );
-        assert_eq!(
-            display_address(None, None, Some("Kyiv"), None, None, Some("Ukraine")).as_deref(),
-            Some("Kyiv, Ukraine")
-        );
-        assert_eq!(
-            display_address(None, Some(" "), None, Some(""), None, None),
-            None
-        );
     }
 }

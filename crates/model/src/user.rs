@@ -1,140 +1,106 @@
-//! The normalized user record.
+//! The normalized user record, generated from the declaration in [`crate::record`].
 
 use apache_avro::types::Value;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// One randomuser.me user, normalized, without login secrets. Mirrors `schema/user.avsc`
-/// field for field; `None` is Avro `null`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct User {
-    /// `login.uuid`: the record key.
-    pub id: Uuid,
-    /// `name.title`, e.g. "Mr", "Madame".
-    pub title: Option<String>,
-    /// `name.first`, in its original script.
-    pub first_name: Option<String>,
-    /// `name.last`, in its original script.
-    pub last_name: Option<String>,
-    /// `gender`.
-    pub gender: Option<String>,
-    /// `location.street.number`.
-    pub street_number: Option<i32>,
-    /// `location.street.name`.
-    pub street_name: Option<String>,
-    /// `location.city`.
-    pub city: Option<String>,
-    /// `location.state`.
-    pub state: Option<String>,
-    /// `location.country`.
-    pub country: Option<String>,
-    /// `location.postcode` as text (the API sends an int or a string).
-    pub postcode: Option<String>,
-    /// "number street, city, state postcode, country", missing parts left out.
-    pub display_address: Option<String>,
-    /// `location.coordinates.latitude`, degrees within -90..=90.
-    pub latitude: Option<f64>,
-    /// `location.coordinates.longitude`, degrees within -180..=180.
-    pub longitude: Option<f64>,
-    /// `location.timezone.offset` as sent, e.g. "+5:30".
-    pub timezone_offset: Option<String>,
-    /// `location.timezone.description`.
-    pub timezone_description: Option<String>,
-    /// `email`.
-    pub email: Option<String>,
-    /// `login.username`.
-    pub username: String,
-    /// `dob.date`, millisecond precision.
-    pub dob: Option<DateTime<Utc>>,
-    /// `registered.date`, millisecond precision.
-    pub registered: Option<DateTime<Utc>>,
-    /// `phone`.
-    pub phone: Option<String>,
-    /// `cell`.
-    pub cell: Option<String>,
-    /// `id.name`; the API's empty string becomes `None`.
-    pub id_name: Option<String>,
-    /// `id.value`; often null in the API.
-    pub id_value: Option<String>,
-    /// `picture.large`.
-    pub picture_url: Option<String>,
-    /// `nat`, e.g. "US".
-    pub nationality: Option<String>,
-    /// When the producer parsed the record, millisecond precision.
-    pub produced_at: DateTime<Utc>,
-    /// The request URL the record came from.
-    pub source_url: String,
-    /// The seed of the response (`info.seed`, else the request's).
-    pub source_seed: String,
-    /// The page requested (Avro `int`).
-    pub source_page: i32,
-    /// Index within `results[]` (Avro `int`).
-    pub source_index: i32,
+use crate::avro::{AvroError, AvroField, Fields};
+use crate::record::{Cell, ToCell};
+
+/// The Rust type of a record field of `Kind` `$kind`.
+macro_rules! kind_type {
+    (Uuid) => { Uuid };
+    (Text) => { String };
+    (Int) => { i32 };
+    (Long) => { i64 };
+    (Double) => { f64 };
+    (Timestamp) => { DateTime<Utc> };
 }
 
-impl User {
-    /// This user as an Avro value of `schema/user.avsc` (fields in schema order; nullable
-    /// fields as unions with `null` first).
-    pub fn to_avro_value(&self) -> Value {
-        Value::Record(vec![
-            field("id", Value::String(self.id.to_string())),
-            field("title", opt_string(&self.title)),
-            field("first_name", opt_string(&self.first_name)),
-            field("last_name", opt_string(&self.last_name)),
-            field("gender", opt_string(&self.gender)),
-            field(
-                "street_number",
-                nullable(self.street_number.map(Value::Int)),
-            ),
-            field("street_name", opt_string(&self.street_name)),
-            field("city", opt_string(&self.city)),
-            field("state", opt_string(&self.state)),
-            field("country", opt_string(&self.country)),
-            field("postcode", opt_string(&self.postcode)),
-            field("display_address", opt_string(&self.display_address)),
-            field("latitude", nullable(self.latitude.map(Value::Double))),
-            field("longitude", nullable(self.longitude.map(Value::Double))),
-            field("timezone_offset", opt_string(&self.timezone_offset)),
-            field(
-                "timezone_description",
-                opt_string(&self.timezone_description),
-            ),
-            field("email", opt_string(&self.email)),
-            field("username", Value::String(self.username.clone())),
-            field("dob", nullable(self.dob.map(millis))),
-            field("registered", nullable(self.registered.map(millis))),
-            field("phone", opt_string(&self.phone)),
-            field("cell", opt_string(&self.cell)),
-            field("id_name", opt_string(&self.id_name)),
-            field("id_value", opt_string(&self.id_value)),
-            field("picture_url", opt_string(&self.picture_url)),
-            field("nationality", opt_string(&self.nationality)),
-            field("produced_at", millis(self.produced_at)),
-            field("source_url", Value::String(self.source_url.clone())),
-            field("source_seed", Value::String(self.source_seed.clone())),
-            field("source_page", Value::Int(self.source_page)),
-            field("source_index", Value::Int(self.source_index)),
-        ])
+/// `None` is Avro `null`.
+macro_rules! field_type {
+    (required $kind:ident) => { kind_type!($kind) };
+    (nullable $kind:ident) => { Option<kind_type!($kind)> };
+}
+
+macro_rules! define_user {
+    (
+        record { $( $(#[doc = $doc:literal])* $name:ident : $presence:ident $kind:ident , $how:ident $($what:ident)? ; )* }
+        job { $($job:tt)* }
+    ) => {
+        /// One randomuser.me user, normalized, without login secrets: the fields of
+        /// `schema/user.avsc`, in its order (both come from [`crate::user_record!`]).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub struct User {
+            $(
+                $(#[doc = $doc])*
+                pub $name: field_type!($presence $kind),
+            )*
+        }
+
+        impl User {
+            /// This user as an Avro value of `schema/user.avsc` (fields in schema order;
+            /// nullable fields as unions with `null` first).
+            pub fn to_avro_value(&self) -> Value {
+                Value::Record(vec![
+                    $((stringify!($name).to_owned(), self.$name.to_avro()),)*
+                ])
+            }
+
+            /// Builds a `User` from an Avro record value of (a schema resolved to)
+            /// [`crate::user_schema`].
+            pub fn from_avro_value(value: Value) -> Result<Self, AvroError> {
+                let mut fields = Fields::of(value)?;
+                Ok(Self {
+                    $($name: fields.take(stringify!($name))?,)*
+                })
+            }
+
+            /// Appends this user's Avro binary datum: the bytes [`crate::encode_avro`]
+            /// writes, without building a value tree or validating it (the fast path of
+            /// the producer, which checks once that both agree).
+            pub fn write_avro(&self, out: &mut Vec<u8>) {
+                $(self.$name.write_avro(out);)*
+            }
+
+            /// The record's fields as cells, in [`crate::record::COLUMNS`] order (the
+            /// record's columns come first there).
+            pub fn record_cells(&self) -> Vec<Cell> {
+                vec![$(self.$name.to_cell(),)*]
+            }
+        }
+    };
+}
+
+crate::user_record!(define_user);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::record_columns;
+
+    #[test]
+    fn fields_follow_the_declaration() {
+        let user: User = serde_json::from_value(serde_json::json!({
+            "id": "8a7c6b5e-0000-4000-8000-000000000001",
+            "title": null, "first_name": null, "last_name": null, "gender": null,
+            "street_number": null, "street_name": null, "city": null, "state": null,
+            "country": null, "postcode": null, "display_address": null, "latitude": null,
+            "longitude": null, "timezone_offset": null, "timezone_description": null,
+            "email": null, "username": "u", "dob": null, "registered": null, "phone": null,
+            "cell": null, "id_name": null, "id_value": null, "picture_url": null,
+            "nationality": null, "produced_at": "2024-01-01T00:00:00Z",
+            "source_url": "http://x", "source_seed": "s", "source_page": 1, "source_index": 2
+        }))
+        .expect("a user");
+        let Value::Record(fields) = user.to_avro_value() else {
+            panic!("a record");
+        };
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        let declared: Vec<&str> = record_columns().map(|c| c.name).collect();
+        assert_eq!(names, declared);
+        assert_eq!(user.record_cells().len(), declared.len());
+        assert_eq!(user.record_cells()[17], Cell::Text("u".into()));
     }
-}
-
-fn field(name: &str, value: Value) -> (String, Value) {
-    (name.to_owned(), value)
-}
-
-fn millis(at: DateTime<Utc>) -> Value {
-    Value::TimestampMillis(at.timestamp_millis())
-}
-
-/// `["null", T]`: branch 0 is null, branch 1 the value.
-fn nullable(value: Option<Value>) -> Value {
-    match value {
-        None => Value::Union(0, Box::new(Value::Null)),
-        Some(v) => Value::Union(1, Box::new(v)),
-    }
-}
-
-fn opt_string(value: &Option<String>) -> Value {
-    nullable(value.clone().map(Value::String))
 }

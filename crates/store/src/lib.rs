@@ -18,12 +18,12 @@ use scylla::client::session_builder::SessionBuilder;
 
 pub use error::StoreError;
 pub use migrate::{
-    migrate, AppliedMigration, Migration, Replication, MIGRATIONS, MIGRATIONS_TABLE,
-    REJECTED_TABLE, USERS_TABLE,
+    migrate, users_table_columns, AppliedMigration, Migration, Replication, MIGRATIONS,
+    MIGRATIONS_TABLE, REJECTED_TABLE, USERS_TABLE,
 };
 pub use queries::{
-    count_rejected, count_users, for_each_user_source, latency_samples, rejected_rows, user_ids,
-    users_by_id, LatencySample, RejectedRow, StoredUser, UserSource,
+    check_users_row, count_rejected, count_users, for_each_user_source, latency_samples,
+    rejected_rows, user_ids, users_by_id, LatencySample, RejectedRow, StoredUser, UserSource,
 };
 pub use scylla::value::CqlTimestamp;
 

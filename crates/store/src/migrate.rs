@@ -212,6 +212,78 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The columns of `users` once every migration has run, as `(name, CQL type)` in the order
+/// they were created: read from the migrations' own CQL (`CREATE TABLE {ks}.users (...)`,
+/// then `ALTER TABLE {ks}.users ADD ...` / `DROP ...`), without a server. This is what the
+/// record's declaration ([`userstream_model::record::COLUMNS`]) is checked against.
+pub fn users_table_columns() -> Result<Vec<(String, String)>, String> {
+    replay_users_table(MIGRATIONS.iter().flat_map(|m| m.statements.iter().copied()))
+}
+
+fn replay_users_table<'a>(
+    statements: impl Iterator<Item = &'a str>,
+) -> Result<Vec<(String, String)>, String> {
+    let mut columns: Vec<(String, String)> = Vec::new();
+    let create = format!("CREATE TABLE IF NOT EXISTS {{ks}}.{USERS_TABLE} (");
+    let alter = format!("ALTER TABLE {{ks}}.{USERS_TABLE} ");
+    for statement in statements {
+        let statement = statement.trim();
+        if let Some(body) = statement.strip_prefix(create.as_str()) {
+            let body = body
+                .rsplit_once(')')
+                .map(|(body, _)| body)
+                .ok_or_else(|| format!("no closing parenthesis in {statement}"))?;
+            for definition in split_top_level(body) {
+                let words: Vec<&str> = definition.split_whitespace().collect();
+                match words.as_slice() {
+                    ["PRIMARY", "KEY", ..] => {}
+                    [name, cql, ..] => columns.push(((*name).to_owned(), cql.to_lowercase())),
+                    _ => return Err(format!("cannot read column `{definition}` of {statement}")),
+                }
+            }
+        } else if let Some(change) = statement.strip_prefix(alter.as_str()) {
+            let words: Vec<&str> = change.split_whitespace().collect();
+            match words.as_slice() {
+                ["ADD", "IF", "NOT", "EXISTS", name, cql] | ["ADD", name, cql] => {
+                    if !columns.iter().any(|(n, _)| n == name) {
+                        columns.push(((*name).to_owned(), cql.to_lowercase()));
+                    }
+                }
+                ["DROP", "IF", "EXISTS", name] | ["DROP", name] => {
+                    columns.retain(|(n, _)| n != name);
+                }
+                _ => {
+                    return Err(format!(
+                        "cannot read `{statement}`: write one `ALTER TABLE {{ks}}.{USERS_TABLE} \
+                         ADD IF NOT EXISTS <column> <type>` per column"
+                    ))
+                }
+            }
+        }
+    }
+    Ok(columns)
+}
+
+/// `a int, b text, PRIMARY KEY ((a), b)` → its comma-separated parts, commas inside
+/// parentheses kept.
+fn split_top_level(body: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in body.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(body[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(body[start..].trim());
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
 /// A migration [`migrate`] applied in this call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppliedMigration {
@@ -326,6 +398,63 @@ mod tests {
         assert!("simple".parse::<Replication>().is_err());
         assert!("dc'1:3".parse::<Replication>().is_err());
         Ok(())
+    }
+
+    /// The Cassandra table the migrations build is the one the record declares: same
+    /// columns, same types, `id` the key.
+    #[test]
+    fn users_table_matches_the_declaration() -> Result<(), String> {
+        let table = users_table_columns()?;
+        let declared: Vec<(String, String)> = userstream_model::record::COLUMNS
+            .iter()
+            .map(|c| (c.name.to_owned(), c.kind.cql_type().to_owned()))
+            .collect();
+        let mut sorted_table = table.clone();
+        sorted_table.sort();
+        let mut sorted_declared = declared.clone();
+        sorted_declared.sort();
+        assert_eq!(
+            sorted_table, sorted_declared,
+            "the migrations' users table differs from the record's declaration: a column \
+             added to the declaration needs a migration `ALTER TABLE {{ks}}.users ADD IF NOT \
+             EXISTS <column> <type>`"
+        );
+        assert!(MIGRATIONS[0].statements[0].contains("id uuid PRIMARY KEY"));
+        Ok(())
+    }
+
+    /// The step "Evolving the record" asks for: one `ALTER TABLE ... ADD IF NOT EXISTS`.
+    #[test]
+    fn replays_added_and_dropped_columns() -> Result<(), String> {
+        let columns = replay_users_table(
+            [
+                "CREATE TABLE IF NOT EXISTS {ks}.users (id uuid PRIMARY KEY, a text) WITH x = 'y'",
+                "CREATE TABLE IF NOT EXISTS {ks}.other (b int PRIMARY KEY)",
+                "ALTER TABLE {ks}.users ADD IF NOT EXISTS nickname text",
+                "ALTER TABLE {ks}.users ADD IF NOT EXISTS a text",
+                "ALTER TABLE {ks}.users DROP a",
+            ]
+            .into_iter(),
+        )?;
+        assert_eq!(
+            columns,
+            [
+                ("id".to_owned(), "uuid".to_owned()),
+                ("nickname".to_owned(), "text".to_owned())
+            ]
+        );
+        assert!(
+            replay_users_table(["ALTER TABLE {ks}.users ADD x int, y int"].into_iter()).is_err()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn splits_column_definitions() {
+        assert_eq!(
+            split_top_level("a int, b text, PRIMARY KEY ((a, b), c)"),
+            ["a int", "b text", "PRIMARY KEY ((a, b), c)"]
+        );
     }
 
     #[test]

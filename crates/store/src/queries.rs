@@ -2,9 +2,11 @@
 
 use futures::TryStreamExt;
 use scylla::client::session::Session;
+use scylla::frame::response::result::{ColumnSpec, ColumnType, NativeType, TableSpec};
 use scylla::statement::Statement;
 use scylla::value::CqlTimestamp;
 use scylla::DeserializeRow;
+use userstream_model::record::{Cell, COLUMNS};
 use uuid::Uuid;
 
 use crate::{check_identifier, StoreError, REJECTED_TABLE, USERS_TABLE};
@@ -14,97 +16,146 @@ const PAGE_SIZE: i32 = 5_000;
 /// Ids per `IN` list.
 const IN_CHUNK: usize = 100;
 
-/// One row of `users`, every column.
-#[derive(Debug, Clone, PartialEq, DeserializeRow)]
-pub struct StoredUser {
-    /// Primary key (`login.uuid`).
-    pub id: Uuid,
-    /// `name.title`.
-    pub title: Option<String>,
-    /// `name.first`.
-    pub first_name: Option<String>,
-    /// `name.last`.
-    pub last_name: Option<String>,
-    /// `gender`.
-    pub gender: Option<String>,
-    /// `location.street.number`.
-    pub street_number: Option<i32>,
-    /// `location.street.name`.
-    pub street_name: Option<String>,
-    /// `location.city`.
-    pub city: Option<String>,
-    /// `location.state`.
-    pub state: Option<String>,
-    /// `location.country`.
-    pub country: Option<String>,
-    /// `location.postcode` as text.
-    pub postcode: Option<String>,
-    /// One-line address computed by the job.
-    pub display_address: Option<String>,
-    /// Degrees.
-    pub latitude: Option<f64>,
-    /// Degrees.
-    pub longitude: Option<f64>,
-    /// As sent, e.g. `+5:30`.
-    pub timezone_offset: Option<String>,
-    /// Time zone description.
-    pub timezone_description: Option<String>,
-    /// Trimmed, lower-cased email (the job lower-cases it).
-    pub email: Option<String>,
-    /// `login.username`.
-    pub username: Option<String>,
-    /// Date of birth.
-    pub dob: Option<CqlTimestamp>,
-    /// Registration date.
-    pub registered: Option<CqlTimestamp>,
-    /// `phone`.
-    pub phone: Option<String>,
-    /// `cell`.
-    pub cell: Option<String>,
-    /// `id.name`.
-    pub id_name: Option<String>,
-    /// `id.value`.
-    pub id_value: Option<String>,
-    /// `picture.large`.
-    pub picture_url: Option<String>,
-    /// `nat`.
-    pub nationality: Option<String>,
-    /// When the producer parsed the record.
-    pub produced_at: Option<CqlTimestamp>,
-    /// The request URL the record came from.
-    pub source_url: Option<String>,
-    /// The seed of the response.
-    pub source_seed: Option<String>,
-    /// The page requested.
-    pub source_page: Option<i32>,
-    /// Index within `results[]`.
-    pub source_index: Option<i32>,
-    /// `first last`, computed by the job.
-    pub full_name: Option<String>,
-    /// Domain part of the email, computed by the job.
-    pub email_domain: Option<String>,
-    /// Whole years between `dob` and `processed_at` (UTC), computed by the job.
-    pub age_at_ingest: Option<i32>,
-    /// When the job's micro-batch ran (`current_timestamp()`).
-    pub processed_at: Option<CqlTimestamp>,
-    /// Kafka topic the record was read from.
-    pub kafka_topic: Option<String>,
-    /// Kafka partition.
-    pub kafka_partition: Option<i32>,
-    /// Kafka offset.
-    pub kafka_offset: Option<i64>,
-    /// Kafka record timestamp.
-    pub kafka_timestamp: Option<CqlTimestamp>,
-    /// Registry schema id of the writer schema.
-    pub schema_id: Option<i64>,
+/// The Rust type a `users` column of `Kind` `$kind` is read into.
+macro_rules! cql_type {
+    (Uuid) => {
+        Uuid
+    };
+    (Text) => {
+        String
+    };
+    (Int) => {
+        i32
+    };
+    (Long) => {
+        i64
+    };
+    (Double) => {
+        f64
+    };
+    (Timestamp) => {
+        CqlTimestamp
+    };
 }
 
-const USER_COLUMNS: &str = "id, title, first_name, last_name, gender, street_number, street_name, \
-    city, state, country, postcode, display_address, latitude, longitude, timezone_offset, \
-    timezone_description, email, username, dob, registered, phone, cell, id_name, id_value, \
-    picture_url, nationality, produced_at, source_url, source_seed, source_page, source_index, \
-    full_name, email_domain, age_at_ingest, processed_at, kafka_topic, kafka_partition, \
-    kafka_offset, kafka_timestamp, schema_id";
+/// The key is never null; any other column may be (Cassandra has no NOT NULL, and rows
+/// written before a column was added do not have it).
+macro_rules! row_type {
+    (key $kind:ident) => { cql_type!($kind) };
+    ($how:ident $kind:ident) => { Option<cql_type!($kind)> };
+}
+
+macro_rules! define_stored_user {
+    (
+        record { $( $(#[doc = $doc:literal])* $name:ident : $presence:ident $kind:ident , $how:ident $($what:ident)? ; )* }
+        job { $( $(#[doc = $jdoc:literal])* $jname:ident : $jkind:ident , $jhow:ident $jwhat:ident ; )* }
+    ) => {
+        /// One row of `users`, every column: generated from the record's declaration
+        /// ([`userstream_model::user_record!`]), so it cannot miss a column.
+        #[derive(Debug, Clone, Default, PartialEq, DeserializeRow)]
+        pub struct StoredUser {
+            $( $(#[doc = $doc])* pub $name: row_type!($how $kind), )*
+            $( $(#[doc = $jdoc])* pub $jname: row_type!($jhow $jkind), )*
+        }
+
+        impl StoredUser {
+            /// Every column as a cell, in [`userstream_model::record::COLUMNS`] order.
+            pub fn cells(&self) -> Vec<Cell> {
+                vec![$(self.$name.cell(),)* $(self.$jname.cell(),)*]
+            }
+        }
+    };
+}
+
+userstream_model::user_record!(define_stored_user);
+
+/// A value read from Cassandra as a [`Cell`].
+trait StoredCell {
+    fn cell(&self) -> Cell;
+}
+
+impl StoredCell for Uuid {
+    fn cell(&self) -> Cell {
+        Cell::Uuid(*self)
+    }
+}
+
+impl StoredCell for String {
+    fn cell(&self) -> Cell {
+        Cell::Text(self.clone())
+    }
+}
+
+impl StoredCell for i32 {
+    fn cell(&self) -> Cell {
+        Cell::Int(*self)
+    }
+}
+
+impl StoredCell for i64 {
+    fn cell(&self) -> Cell {
+        Cell::Long(*self)
+    }
+}
+
+impl StoredCell for f64 {
+    fn cell(&self) -> Cell {
+        Cell::Double(*self)
+    }
+}
+
+impl StoredCell for CqlTimestamp {
+    fn cell(&self) -> Cell {
+        Cell::Timestamp(self.0)
+    }
+}
+
+impl<T: StoredCell> StoredCell for Option<T> {
+    fn cell(&self) -> Cell {
+        self.as_ref().map_or(Cell::Null, StoredCell::cell)
+    }
+}
+
+/// `id, title, ...`: every column of `users`, in declaration order.
+fn user_columns() -> String {
+    COLUMNS
+        .iter()
+        .map(|c| c.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether [`StoredUser`] can read the rows of a `users` table with these `(column, CQL
+/// type)` pairs (as `system_schema.columns` spells the types): scylla's own type check of
+/// the typed row, without a server. `Err` names the column that does not fit.
+pub fn check_users_row(columns: &[(String, String)]) -> Result<(), String> {
+    let table = TableSpec::borrowed("ks", USERS_TABLE);
+    let specs = columns
+        .iter()
+        .map(|(name, cql)| {
+            let native = match cql.as_str() {
+                "uuid" => NativeType::Uuid,
+                "text" | "varchar" => NativeType::Text,
+                "int" => NativeType::Int,
+                "bigint" => NativeType::BigInt,
+                "double" => NativeType::Double,
+                "timestamp" => NativeType::Timestamp,
+                other => {
+                    return Err(format!(
+                        "column {name}: CQL type {other} is not one the record uses"
+                    ))
+                }
+            };
+            Ok(ColumnSpec::borrowed(
+                name,
+                ColumnType::Native(native),
+                table.clone(),
+            ))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    <StoredUser as scylla::deserialize::row::DeserializeRow>::type_check(&specs)
+        .map_err(|e| e.to_string())
+}
 
 /// One row of `rejected_rows`.
 #[derive(Debug, Clone, PartialEq, DeserializeRow)]
@@ -226,7 +277,10 @@ pub async fn users_by_id(
     ids: &[Uuid],
 ) -> Result<Vec<StoredUser>, StoreError> {
     check_identifier(keyspace)?;
-    let cql = format!("SELECT {USER_COLUMNS} FROM {keyspace}.{USERS_TABLE} WHERE id IN ?");
+    let cql = format!(
+        "SELECT {} FROM {keyspace}.{USERS_TABLE} WHERE id IN ?",
+        user_columns()
+    );
     let prepared = session
         .prepare(cql.as_str())
         .await

@@ -43,11 +43,48 @@ async fn migrate_is_versioned_and_idempotent() -> anyhow::Result<()> {
         let samples = userstream_store::latency_samples(&session, &keyspace).await?;
         ensure!(samples.len() == 1 && samples[0].write_time_micros.is_some());
         ensure!(userstream_store::user_ids(&session, &keyspace).await? == vec![id]);
-        Ok(())
+        record_matches_the_live_table(&session, &keyspace).await
     }
     .await;
     let _ = session
         .query_unpaged(format!("DROP KEYSPACE IF EXISTS {keyspace}"), &[])
         .await;
     result
+}
+
+/// The drift check against the real table: the columns Cassandra reports for a freshly
+/// migrated `users` are the record's declared columns with their CQL types, the pure replay of
+/// the migrations says the same, and the typed row passes scylla's type check on them.
+async fn record_matches_the_live_table(
+    session: &scylla::client::session::Session,
+    keyspace: &str,
+) -> anyhow::Result<()> {
+    let rows = session
+        .query_unpaged(
+            "SELECT column_name, type FROM system_schema.columns \
+             WHERE keyspace_name = ? AND table_name = ?",
+            (keyspace, userstream_store::USERS_TABLE),
+        )
+        .await?
+        .into_rows_result()?;
+    let mut live: Vec<(String, String)> =
+        rows.rows::<(String, String)>()?.collect::<Result<_, _>>()?;
+    live.sort();
+    let mut declared: Vec<(String, String)> = userstream_model::record::COLUMNS
+        .iter()
+        .map(|c| (c.name.to_owned(), c.kind.cql_type().to_owned()))
+        .collect();
+    declared.sort();
+    ensure!(
+        live == declared,
+        "live users table {live:?}\n declared {declared:?}"
+    );
+    let mut replayed = userstream_store::users_table_columns().map_err(anyhow::Error::msg)?;
+    replayed.sort();
+    ensure!(
+        replayed == live,
+        "migrations replayed {replayed:?}\n live {live:?}"
+    );
+    userstream_store::check_users_row(&live).map_err(anyhow::Error::msg)?;
+    Ok(())
 }

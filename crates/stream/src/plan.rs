@@ -7,6 +7,8 @@ use spark_connect_rs::functions::{col, expr, lit};
 use spark_connect_rs::spark;
 use spark_connect_rs::{DataFrame, SparkSession};
 
+use userstream_model::record::{JobValue, Stored, COLUMNS};
+
 use crate::StreamConfig;
 
 /// One writer schema the job can decode: a registry id and its Avro JSON.
@@ -115,83 +117,46 @@ pub fn rejected_filter_sql() -> String {
     format!("NOT coalesce({}, false)", valid_sql())
 }
 
-/// Fields of the `User` record copied unchanged (the Avro field name is the column name).
-pub const PASSTHROUGH_FIELDS: &[&str] = &[
-    "title",
-    "first_name",
-    "last_name",
-    "gender",
-    "street_number",
-    "street_name",
-    "city",
-    "state",
-    "country",
-    "postcode",
-    "latitude",
-    "longitude",
-    "timezone_offset",
-    "timezone_description",
-    "username",
-    "dob",
-    "registered",
-    "phone",
-    "cell",
-    "id_name",
-    "id_value",
-    "picture_url",
-    "nationality",
-    "produced_at",
-    "source_url",
-    "source_seed",
-    "source_page",
-    "source_index",
-];
+/// The struct column holding the decoded record.
+const RECORD: &str = "decoded";
 
-/// Whole years from `dob` to `at`, by calendar (the birthday counts on its day), in the
-/// session time zone (the job sets UTC).
-fn age_sql(at: &str) -> String {
-    format!(
-        "CAST(year({at}) - year(decoded.dob) - CASE WHEN month({at}) < month(decoded.dob) \
-         OR (month({at}) = month(decoded.dob) AND dayofmonth({at}) < dayofmonth(decoded.dob)) \
-         THEN 1 ELSE 0 END AS INT)"
-    )
+/// The batch's time: `processed_at`, and the day `age_at_ingest` counts to. Spark evaluates
+/// `current_timestamp()` once per micro-batch, so both see the same instant.
+const PROCESSED_AT_SQL: &str = "current_timestamp()";
+
+/// The Spark SQL of a column the job fills from the Kafka record or the batch: the Kafka
+/// source's own columns, and `schema_id` from [`SCHEMA_ID_SQL`].
+fn job_value_sql(value: JobValue) -> &'static str {
+    match value {
+        JobValue::ProcessedAt => PROCESSED_AT_SQL,
+        JobValue::KafkaTopic => "topic",
+        JobValue::KafkaPartition => "partition",
+        JobValue::KafkaOffset => "offset",
+        JobValue::KafkaTimestamp => "timestamp",
+        JobValue::SchemaId => "schema_id",
+    }
 }
 
-/// `number street, city, state postcode, country`, parts trimmed, empty parts and their
-/// separators left out; NULL when nothing is there. Same rule as the producer's.
-pub const DISPLAY_ADDRESS_SQL: &str = "nullif(concat_ws(', ', \
-     nullif(concat_ws(' ', CAST(decoded.street_number AS STRING), nullif(trim(decoded.street_name), '')), ''), \
-     nullif(trim(decoded.city), ''), \
-     nullif(concat_ws(' ', nullif(trim(decoded.state), ''), nullif(trim(decoded.postcode), '')), ''), \
-     nullif(trim(decoded.country), '')), '')";
-
-/// The users query's output columns, as `<expression> AS <column>` (one per column of
-/// `users`). See `spark/README.md` for each transformation.
+/// The users query's output columns, as `<expression> AS <column>`: one per column of the
+/// record's declaration ([`userstream_model::record::COLUMNS`]), in table order. Copied
+/// fields keep their Avro name; derived ones use the shared rules of
+/// [`userstream_model::derive`]. See `spark/README.md` for each transformation.
 pub fn user_columns_sql() -> Vec<String> {
-    let mut columns = vec!["lower(decoded.id) AS id".to_owned()];
-    columns.extend(
-        PASSTHROUGH_FIELDS
-            .iter()
-            .map(|f| format!("decoded.{f} AS {f}")),
-    );
-    columns.extend([
-        "lower(trim(decoded.email)) AS email".to_owned(),
-        "CASE WHEN instr(decoded.email, '@') > 0 \
-         THEN substring_index(lower(trim(decoded.email)), '@', -1) END AS email_domain"
-            .to_owned(),
-        "nullif(concat_ws(' ', nullif(trim(decoded.first_name), ''), \
-         nullif(trim(decoded.last_name), '')), '') AS full_name"
-            .to_owned(),
-        format!("{DISPLAY_ADDRESS_SQL} AS display_address"),
-        format!("{} AS age_at_ingest", age_sql("current_timestamp()")),
-        "current_timestamp() AS processed_at".to_owned(),
-        "topic AS kafka_topic".to_owned(),
-        "partition AS kafka_partition".to_owned(),
-        "offset AS kafka_offset".to_owned(),
-        "timestamp AS kafka_timestamp".to_owned(),
-        "schema_id".to_owned(),
-    ]);
-    columns
+    COLUMNS
+        .iter()
+        .map(|column| {
+            let name = column.name;
+            let expression = match column.stored {
+                // Text to `uuid` is the connector's job; lower-case so every producer's
+                // spelling of a UUID maps to one key.
+                Stored::Key => format!("lower({RECORD}.{name})"),
+                Stored::Copied => format!("{RECORD}.{name}"),
+                Stored::Rule(rule) => rule.spark_sql(RECORD, PROCESSED_AT_SQL),
+                Stored::Job(value) => job_value_sql(value).to_owned(),
+            };
+            format!("{expression} AS {name}")
+        })
+        .collect()
 }
 
 /// The reason a row is rejected, most basic failure first.
@@ -376,13 +341,17 @@ mod tests {
         );
     }
 
+    fn output_names(columns: &[String]) -> Vec<&str> {
+        columns
+            .iter()
+            .map(|c| c.rsplit(" AS ").next().unwrap_or(c))
+            .collect()
+    }
+
     #[test]
     fn every_users_column_is_produced_once() {
         let columns = user_columns_sql();
-        let names: Vec<&str> = columns
-            .iter()
-            .map(|c| c.rsplit(' ').next().unwrap_or(c))
-            .collect();
+        let names = output_names(&columns);
         let mut unique = names.clone();
         unique.sort_unstable();
         unique.dedup();
@@ -399,6 +368,70 @@ mod tests {
         ] {
             assert!(names.contains(&must), "{must}");
         }
+        assert!(columns.contains(&"lower(decoded.id) AS id".to_owned()));
+        assert!(columns.contains(&"decoded.city AS city".to_owned()));
+        assert!(columns.contains(&"lower(trim(decoded.email)) AS email".to_owned()));
+        assert!(columns.contains(&"topic AS kafka_topic".to_owned()));
+        assert!(columns.contains(&"current_timestamp() AS processed_at".to_owned()));
+    }
+
+    /// The drift test: the Avro schema (`user.avsc`, as registered), the Cassandra table (as
+    /// the migrations build it), the Spark projection and the store's typed row agree on
+    /// every field of the record's declaration, and none has a field the others lack.
+    #[test]
+    fn avro_cassandra_spark_and_typed_row_agree_on_every_field() -> Result<(), String> {
+        use serde_json::{json, Value};
+        use userstream_model::record::{record_columns, Presence};
+
+        // Avro: the registered schema's fields (`user.avsc`, read as plain JSON), in order.
+        let avsc: Value = serde_json::from_str(userstream_model::USER_SCHEMA_JSON)
+            .map_err(|e| format!("user.avsc is not JSON: {e}"))?;
+        let fields = avsc["fields"].as_array().cloned().unwrap_or_default();
+        let avro_names: Vec<&str> = fields.iter().filter_map(|f| f["name"].as_str()).collect();
+        let declared: Vec<&str> = record_columns().map(|c| c.name).collect();
+        assert_eq!(avro_names, declared, "Avro fields vs the declaration");
+        for (column, field) in record_columns().zip(&fields) {
+            let kind: Value = serde_json::from_str(column.kind.avro_type_json())
+                .map_err(|e| format!("{}: {e}", column.name))?;
+            let expected = match column.avro {
+                Some(Presence::Nullable) => json!(["null", kind]),
+                _ => kind,
+            };
+            assert_eq!(field["type"], expected, "Avro type of {}", column.name);
+        }
+
+        // Cassandra: the table the migrations build.
+        let table = userstream_store::users_table_columns()?;
+        for column in COLUMNS {
+            let found = table.iter().find(|(n, _)| n == column.name);
+            assert_eq!(
+                found.map(|(_, t)| t.as_str()),
+                Some(column.kind.cql_type()),
+                "Cassandra column {}",
+                column.name
+            );
+        }
+        assert_eq!(table.len(), COLUMNS.len(), "Cassandra columns: {table:?}");
+
+        // Spark: the users query writes exactly the table's columns.
+        let columns = user_columns_sql();
+        let mut spark = output_names(&columns);
+        spark.sort_unstable();
+        let mut cassandra: Vec<&str> = table.iter().map(|(n, _)| n.as_str()).collect();
+        cassandra.sort_unstable();
+        assert_eq!(spark, cassandra, "Spark projection vs Cassandra table");
+
+        // The typed row reads that table (scylla's own type check).
+        userstream_store::check_users_row(&table)
+            .map_err(|e| format!("StoredUser cannot read the users table: {e}"))?;
+        // And it fails on a table that lost a column or changed a type.
+        let mut lost = table.clone();
+        lost.pop();
+        assert!(userstream_store::check_users_row(&lost).is_err());
+        let mut retyped = table.clone();
+        retyped[1].1 = "int".into();
+        assert!(userstream_store::check_users_row(&retyped).is_err());
+        Ok(())
     }
 
     #[test]

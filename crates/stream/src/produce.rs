@@ -115,7 +115,7 @@ trait WithDisplayAddress {
 impl WithDisplayAddress for User {
     /// The producer's rule (see `userstream-model`), so the job's recomputation must match.
     fn with_display_address(mut self) -> Self {
-        self.display_address = crate::verify::display_address(&self);
+        self.display_address = userstream_model::derive::display_address(&self);
         self
     }
 }

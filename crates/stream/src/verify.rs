@@ -14,14 +14,15 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use serde::Serialize;
 use userstream_kafka::{CutError, CutPosition, TopicCut};
+use userstream_model::record::{Cell, JobValue, Stored, COLUMNS};
 use userstream_model::User;
 use userstream_registry::{Deserializer, RegistryClient};
-use userstream_store::{CqlTimestamp, StoredUser};
+use userstream_store::StoredUser;
 use uuid::Uuid;
 
 use crate::reconcile::{
@@ -481,280 +482,198 @@ async fn compare_sample(
                 retryable: e.is_retryable(),
                 message: e.to_string(),
             })?;
-        users.push((user, partition, offset));
+        let schema_id = userstream_registry::decode_framed(&value)
+            .ok()
+            .map(|(id, _)| id);
+        users.push((
+            user,
+            Source {
+                topic: &config.topic,
+                partition,
+                offset,
+                schema_id,
+            },
+        ));
     }
-    let ids: Vec<Uuid> = users.iter().map(|(u, _, _)| u.id).collect();
+    let ids: Vec<Uuid> = users.iter().map(|(u, _)| u.id).collect();
     let rows = userstream_store::users_by_id(session, &config.keyspace, &ids).await?;
     let mut mismatches = Vec::new();
     let mut compared = 0;
-    for (user, partition, offset) in &users {
+    for (user, source) in &users {
         if let Some(row) = rows.iter().find(|r| r.id == user.id) {
             compared += 1;
-            mismatches.extend(compare(user, &config.topic, *partition, *offset, row));
+            mismatches.extend(compare(user, source, row));
         }
     }
     Ok((compared, mismatches))
 }
 
-/// Spark's `trim`: spaces only.
-fn spark_trim(s: &str) -> &str {
-    s.trim_matches(' ')
-}
-
-fn non_empty(s: Option<&str>) -> Option<&str> {
-    s.map(spark_trim).filter(|s| !s.is_empty())
-}
-
-fn join_present(sep: &str, parts: &[Option<&str>]) -> Option<String> {
-    let present: Vec<&str> = parts.iter().flatten().copied().collect();
-    let joined = present.join(sep);
-    (!joined.is_empty()).then_some(joined)
-}
-
-/// The job's `display_address` rule (see `plan::DISPLAY_ADDRESS_SQL`), in Rust.
-pub(crate) fn display_address(u: &User) -> Option<String> {
-    let number = u.street_number.map(|n| n.to_string());
-    let street = join_present(
-        " ",
-        &[number.as_deref(), non_empty(u.street_name.as_deref())],
-    );
-    let region = join_present(
-        " ",
-        &[
-            non_empty(u.state.as_deref()),
-            non_empty(u.postcode.as_deref()),
-        ],
-    );
-    join_present(
-        ", ",
-        &[
-            street.as_deref(),
-            non_empty(u.city.as_deref()),
-            region.as_deref(),
-            non_empty(u.country.as_deref()),
-        ],
-    )
-}
-
-/// The job's `full_name` rule.
-pub(crate) fn full_name(u: &User) -> Option<String> {
-    join_present(
-        " ",
-        &[
-            non_empty(u.first_name.as_deref()),
-            non_empty(u.last_name.as_deref()),
-        ],
-    )
-}
-
-/// The job's `email` and `email_domain` rules.
-pub(crate) fn email_and_domain(u: &User) -> (Option<String>, Option<String>) {
-    let email = u.email.as_deref().map(|e| spark_trim(e).to_lowercase());
-    let domain = match (&u.email, &email) {
-        (Some(raw), Some(lower)) if raw.contains('@') => {
-            lower.rsplit('@').next().map(str::to_owned)
-        }
-        _ => None,
-    };
-    (email, domain)
-}
-
-/// Whole calendar years from `dob` to `at`, in UTC.
-pub(crate) fn age_at(dob: DateTime<Utc>, at: DateTime<Utc>) -> i32 {
-    let before_birthday = (at.month(), at.day()) < (dob.month(), dob.day());
-    at.year() - dob.year() - i32::from(before_birthday)
-}
-
-fn ts(t: Option<DateTime<Utc>>) -> Option<i64> {
-    t.map(|t| t.timestamp_millis())
-}
-
-fn cql(t: Option<CqlTimestamp>) -> Option<i64> {
-    t.map(|t| t.0)
-}
-
-fn compare(
-    u: &User,
-    topic: &str,
+/// Where a sampled record was read: what the job's own columns must say.
+struct Source<'a> {
+    topic: &'a str,
     partition: i32,
     offset: i64,
-    row: &StoredUser,
-) -> Vec<FieldMismatch> {
-    let mut out = Vec::new();
-    let mut check = |field: &str, expected: String, actual: String| {
-        if expected != actual {
-            out.push(FieldMismatch {
-                id: u.id,
-                field: field.to_owned(),
-                expected,
-                actual,
-            });
-        }
-    };
-    macro_rules! same {
-        ($field:ident) => {
-            check(
-                stringify!($field),
-                format!("{:?}", u.$field),
-                format!("{:?}", row.$field),
-            )
-        };
-    }
-    same!(title);
-    same!(first_name);
-    same!(last_name);
-    same!(gender);
-    same!(street_number);
-    same!(street_name);
-    same!(city);
-    same!(state);
-    same!(country);
-    same!(postcode);
-    same!(latitude);
-    same!(longitude);
-    same!(timezone_offset);
-    same!(timezone_description);
-    same!(phone);
-    same!(cell);
-    same!(id_name);
-    same!(id_value);
-    same!(picture_url);
-    same!(nationality);
-    check(
-        "username",
-        format!("{:?}", Some(&u.username)),
-        format!("{:?}", row.username.as_ref()),
-    );
-    check(
-        "dob",
-        format!("{:?}", ts(u.dob)),
-        format!("{:?}", cql(row.dob)),
-    );
-    check(
-        "registered",
-        format!("{:?}", ts(u.registered)),
-        format!("{:?}", cql(row.registered)),
-    );
-    check(
-        "produced_at",
-        format!("{:?}", Some(u.produced_at.timestamp_millis())),
-        format!("{:?}", cql(row.produced_at)),
-    );
-    check(
-        "source_url",
-        format!("{:?}", Some(&u.source_url)),
-        format!("{:?}", row.source_url.as_ref()),
-    );
-    check(
-        "source_seed",
-        format!("{:?}", Some(&u.source_seed)),
-        format!("{:?}", row.source_seed.as_ref()),
-    );
-    check(
-        "source_page",
-        format!("{:?}", Some(u.source_page)),
-        format!("{:?}", row.source_page),
-    );
-    check(
-        "source_index",
-        format!("{:?}", Some(u.source_index)),
-        format!("{:?}", row.source_index),
-    );
-    // The job's transformations.
-    let (email, domain) = email_and_domain(u);
-    check("email", format!("{email:?}"), format!("{:?}", row.email));
-    check(
-        "email_domain",
-        format!("{domain:?}"),
-        format!("{:?}", row.email_domain),
-    );
-    check(
-        "full_name",
-        format!("{:?}", full_name(u)),
-        format!("{:?}", row.full_name),
-    );
-    check(
-        "display_address",
-        format!("{:?}", display_address(u)),
-        format!("{:?}", row.display_address),
-    );
-    let processed = row
+    /// The registry id in the record's frame.
+    schema_id: Option<u32>,
+}
+
+/// What a column must hold.
+enum Expected {
+    /// Exactly this.
+    Cell(Cell),
+    /// Some value: times the job reads off its batch or Kafka, which the record does not
+    /// carry.
+    Present,
+}
+
+/// The oracle: every declared column of `row` against what the record and the job's rules
+/// say it should hold ([`userstream_model::record::COLUMNS`], rules from
+/// [`userstream_model::derive`], the same the job's SQL is written from).
+fn compare(u: &User, source: &Source<'_>, row: &StoredUser) -> Vec<FieldMismatch> {
+    let record = u.record_cells();
+    let processed_at = row
         .processed_at
         .and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.0));
-    let age = match (u.dob, processed) {
-        (Some(dob), Some(at)) => Some(age_at(dob, at)),
-        _ => None,
-    };
-    check(
-        "age_at_ingest",
-        format!("{age:?}"),
-        format!("{:?}", row.age_at_ingest),
-    );
-    if processed.is_none() {
-        check("processed_at", "a timestamp".into(), "null".into());
+    let mut out = Vec::new();
+    for (index, (column, actual)) in COLUMNS.iter().zip(row.cells()).enumerate() {
+        let expected = match column.stored {
+            // The record's columns come first in COLUMNS, in the order of `record_cells`.
+            Stored::Key | Stored::Copied => {
+                Expected::Cell(record.get(index).cloned().unwrap_or(Cell::Null))
+            }
+            Stored::Rule(rule) => Expected::Cell(rule.eval(u, processed_at)),
+            Stored::Job(value) => match value {
+                JobValue::KafkaTopic => Expected::Cell(Cell::Text(source.topic.to_owned())),
+                JobValue::KafkaPartition => Expected::Cell(Cell::Int(source.partition)),
+                JobValue::KafkaOffset => Expected::Cell(Cell::Long(source.offset)),
+                JobValue::SchemaId => Expected::Cell(
+                    source
+                        .schema_id
+                        .map_or(Cell::Null, |id| Cell::Long(i64::from(id))),
+                ),
+                JobValue::ProcessedAt | JobValue::KafkaTimestamp => Expected::Present,
+            },
+        };
+        let differs = match &expected {
+            Expected::Cell(cell) => *cell != actual,
+            Expected::Present => actual == Cell::Null,
+        };
+        if differs {
+            out.push(FieldMismatch {
+                id: u.id,
+                field: column.name.to_owned(),
+                expected: match expected {
+                    Expected::Cell(cell) => cell.to_string(),
+                    Expected::Present => "a value".to_owned(),
+                },
+                actual: actual.to_string(),
+            });
+        }
     }
-    check(
-        "kafka_topic",
-        format!("{:?}", Some(topic)),
-        format!("{:?}", row.kafka_topic.as_deref()),
-    );
-    check(
-        "kafka_partition",
-        format!("{:?}", Some(partition)),
-        format!("{:?}", row.kafka_partition),
-    );
-    check(
-        "kafka_offset",
-        format!("{:?}", Some(offset)),
-        format!("{:?}", row.kafka_offset),
-    );
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use userstream_store::CqlTimestamp;
+
+    fn user() -> User {
+        serde_json::from_value(serde_json::json!({
+            "id": "8a7c6b5e-0000-4000-8000-000000000001",
+            "title": "Mr", "first_name": " Ava ", "last_name": null, "gender": "female",
+            "street_number": 12, "street_name": "Main St", "city": null, "state": "",
+            "country": "US", "postcode": "99", "display_address": "ignored by the job",
+            "latitude": 1.5, "longitude": -2.25, "timezone_offset": "+5:30",
+            "timezone_description": null, "email": " Ava@Example.COM", "username": "ava",
+            "dob": "1990-06-15T23:00:00Z", "registered": null, "phone": null, "cell": null,
+            "id_name": null, "id_value": null, "picture_url": null, "nationality": "US",
+            "produced_at": "2024-01-01T00:00:00.123Z", "source_url": "http://x",
+            "source_seed": "s", "source_page": 1, "source_index": 2
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The row the job writes for `u`, read at topic `t`, 3/42, schema 7, on 2026-06-15.
+    /// Columns that are null for `u` are left to `Default`.
+    fn row_for(u: &User) -> StoredUser {
+        let ms = |t: Option<DateTime<Utc>>| t.map(|t| CqlTimestamp(t.timestamp_millis()));
+        StoredUser {
+            id: u.id,
+            title: u.title.clone(),
+            first_name: u.first_name.clone(),
+            gender: u.gender.clone(),
+            street_number: u.street_number,
+            street_name: u.street_name.clone(),
+            state: u.state.clone(),
+            country: u.country.clone(),
+            postcode: u.postcode.clone(),
+            display_address: Some("12 Main St, 99, US".into()),
+            latitude: u.latitude,
+            longitude: u.longitude,
+            timezone_offset: u.timezone_offset.clone(),
+            email: Some("ava@example.com".into()),
+            username: Some(u.username.clone()),
+            dob: ms(u.dob),
+            nationality: u.nationality.clone(),
+            produced_at: ms(Some(u.produced_at)),
+            source_url: Some(u.source_url.clone()),
+            source_seed: Some(u.source_seed.clone()),
+            source_page: Some(u.source_page),
+            source_index: Some(u.source_index),
+            full_name: Some("Ava".into()),
+            email_domain: Some("example.com".into()),
+            age_at_ingest: Some(36),
+            processed_at: Some(CqlTimestamp(1_781_481_600_000)),
+            kafka_topic: Some("t".into()),
+            kafka_partition: Some(3),
+            kafka_offset: Some(42),
+            kafka_timestamp: Some(CqlTimestamp(1_781_481_500_000)),
+            schema_id: Some(7),
+            ..StoredUser::default()
+        }
+    }
+
+    const SOURCE: Source<'static> = Source {
+        topic: "t",
+        partition: 3,
+        offset: 42,
+        schema_id: Some(7),
+    };
 
     #[test]
-    fn age_counts_the_birthday() {
-        let dob = Utc.with_ymd_and_hms(1990, 6, 15, 23, 0, 0).single();
-        let day_before = Utc.with_ymd_and_hms(2026, 6, 14, 0, 0, 0).single();
-        let on_day = Utc.with_ymd_and_hms(2026, 6, 15, 0, 0, 0).single();
-        let (Some(dob), Some(before), Some(on)) = (dob, day_before, on_day) else {
-            panic!("dates");
-        };
-        assert_eq!(age_at(dob, before), 35);
-        assert_eq!(age_at(dob, on), 36);
+    fn a_faithful_row_has_no_mismatch() {
+        let u = user();
+        assert_eq!(compare(&u, &SOURCE, &row_for(&u)), []);
     }
 
     #[test]
-    fn transformations_match_the_producer_rules() {
-        let mut u = crate::produce::synthetic_user("t", 8);
-        u.email = Some(" Ava.8@Example2.COM ".into());
-        u.first_name = Some("  ".into());
-        u.last_name = Some("Smith".into());
+    fn every_kind_of_column_is_checked() {
+        let u = user();
+        let mut row = row_for(&u);
+        row.city = Some("Lyon".into());
+        row.full_name = Some(" Ava".into());
+        row.age_at_ingest = Some(35);
+        row.kafka_offset = Some(41);
+        row.schema_id = Some(8);
+        row.kafka_timestamp = None;
+        row.dob = None;
+        let found: Vec<(String, String, String)> = compare(&u, &SOURCE, &row)
+            .into_iter()
+            .map(|m| (m.field, m.expected, m.actual))
+            .collect();
+        let expect = |f: &str, e: &str, a: &str| (f.to_owned(), e.to_owned(), a.to_owned());
         assert_eq!(
-            email_and_domain(&u),
-            (
-                Some("ava.8@example2.com".into()),
-                Some("example2.com".into())
-            )
+            found,
+            [
+                expect("city", "null", "\"Lyon\""),
+                expect("dob", "1990-06-15T23:00:00.000Z", "null"),
+                expect("full_name", "\"Ava\"", "\" Ava\""),
+                expect("age_at_ingest", "36", "35"),
+                expect("kafka_offset", "42", "41"),
+                expect("kafka_timestamp", "a value", "null"),
+                expect("schema_id", "7", "8"),
+            ]
         );
-        assert_eq!(full_name(&u), Some("Smith".into()));
-        u.email = Some("no-at-sign".into());
-        assert_eq!(email_and_domain(&u).1, None);
-        u.street_number = Some(12);
-        u.street_name = Some("Main St".into());
-        u.city = None;
-        u.state = Some("".into());
-        u.postcode = Some("99".into());
-        u.country = Some("US".into());
-        assert_eq!(display_address(&u), Some("12 Main St, 99, US".into()));
-        u.street_number = None;
-        u.street_name = None;
-        u.postcode = None;
-        u.country = None;
-        assert_eq!(display_address(&u), None);
     }
 }
