@@ -6,7 +6,7 @@ use scylla::frame::response::result::{ColumnSpec, ColumnType, NativeType, TableS
 use scylla::statement::Statement;
 use scylla::value::CqlTimestamp;
 use scylla::DeserializeRow;
-use userstream_model::record::{Cell, COLUMNS};
+use userstream_model::record::{Cell, ToCell, COLUMNS};
 use uuid::Uuid;
 
 use crate::{check_identifier, StoreError, REJECTED_TABLE, USERS_TABLE};
@@ -45,6 +45,17 @@ macro_rules! row_type {
     ($how:ident $kind:ident) => { Option<cql_type!($kind)> };
 }
 
+/// A column's value as a [`Cell`]: a `timestamp` is read as the driver's `CqlTimestamp`
+/// (milliseconds), every other type as the record's own Rust type.
+macro_rules! row_cell {
+    (Timestamp, $value:expr) => {
+        $value.map_or(Cell::Null, |t| Cell::Timestamp(t.0))
+    };
+    ($kind:ident, $value:expr) => {
+        ToCell::to_cell(&$value)
+    };
+}
+
 macro_rules! define_stored_user {
     (
         record { $( $(#[doc = $doc:literal])* $name:ident : $presence:ident $kind:ident , $how:ident $($what:ident)? ; )* }
@@ -61,60 +72,13 @@ macro_rules! define_stored_user {
         impl StoredUser {
             /// Every column as a cell, in [`userstream_model::record::COLUMNS`] order.
             pub fn cells(&self) -> Vec<Cell> {
-                vec![$(self.$name.cell(),)* $(self.$jname.cell(),)*]
+                vec![$(row_cell!($kind, self.$name),)* $(row_cell!($jkind, self.$jname),)*]
             }
         }
     };
 }
 
 userstream_model::user_record!(define_stored_user);
-
-/// A value read from Cassandra as a [`Cell`].
-trait StoredCell {
-    fn cell(&self) -> Cell;
-}
-
-impl StoredCell for Uuid {
-    fn cell(&self) -> Cell {
-        Cell::Uuid(*self)
-    }
-}
-
-impl StoredCell for String {
-    fn cell(&self) -> Cell {
-        Cell::Text(self.clone())
-    }
-}
-
-impl StoredCell for i32 {
-    fn cell(&self) -> Cell {
-        Cell::Int(*self)
-    }
-}
-
-impl StoredCell for i64 {
-    fn cell(&self) -> Cell {
-        Cell::Long(*self)
-    }
-}
-
-impl StoredCell for f64 {
-    fn cell(&self) -> Cell {
-        Cell::Double(*self)
-    }
-}
-
-impl StoredCell for CqlTimestamp {
-    fn cell(&self) -> Cell {
-        Cell::Timestamp(self.0)
-    }
-}
-
-impl<T: StoredCell> StoredCell for Option<T> {
-    fn cell(&self) -> Cell {
-        self.as_ref().map_or(Cell::Null, StoredCell::cell)
-    }
-}
 
 /// `id, title, ...`: every column of `users`, in declaration order.
 fn user_columns() -> String {
