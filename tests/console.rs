@@ -22,7 +22,9 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// The console over a private topic/keyspace/query; `None` (skipped) without a stack.
 async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::TempDir)>> {
     let stack = stack_config();
-    if let Err(error) = userstream_kafka::fetch_metadata(&stack.kafka_bootstrap(), TIMEOUT).await {
+    if let Err(error) =
+        userstream_kafka::fetch_metadata(&stack.endpoints().kafka_bootstrap, TIMEOUT).await
+    {
         if stack_started() {
             bail!("Kafka: {error}");
         }
@@ -267,7 +269,7 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
     // Airflow: the four pipeline DAGs through the REST API with the stack's admin login.
     let mut airflow = gather::AirflowClient::new(
         reqwest::Client::new(),
-        config.stack.airflow_url(),
+        config.stack.endpoints().airflow_url,
         config.stack.layout().airflow_secrets(),
     );
     let dags = gather::airflow(&mut airflow, 3, TIMEOUT)

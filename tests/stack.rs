@@ -35,19 +35,17 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
         return Ok(());
     }
     let config = stack_config();
+    let at = config.endpoints();
 
     // Kafka: a metadata request through rdkafka.
-    let cluster =
-        userstream_kafka::fetch_metadata(&config.kafka_bootstrap(), Duration::from_secs(10))
-            .await
-            .context("Kafka metadata")?;
+    let cluster = userstream_kafka::fetch_metadata(&at.kafka_bootstrap, Duration::from_secs(10))
+        .await
+        .context("Kafka metadata")?;
     ensure!(cluster.brokers == 1, "expected one broker, got {cluster:?}");
 
     // Schema Registry: the Confluent REST API, with a schema registered through our client.
-    let registry = userstream_registry::RegistryClient::new(
-        url::Url::parse(&config.registry_url())?,
-        Duration::from_secs(10),
-    )?;
+    let registry =
+        userstream_registry::RegistryClient::new(at.registry_url.clone(), Duration::from_secs(10))?;
     let subject = userstream_tests::unique("stack-test-value");
     let schema = r#"{"type":"record","name":"Probe","fields":[{"name":"n","type":"long"}]}"#;
     let id = registry
@@ -56,19 +54,21 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
         .context("register")?;
 
     // Cassandra: the scylla driver.
-    let session =
-        userstream_store::connect(&config.cassandra_contact_point(), Duration::from_secs(10))
-            .await?;
-    let version = userstream_store::release_version(&session).await?;
+    let version =
+        userstream_stack::probe::cassandra_release_version(&at.cassandra, Duration::from_secs(10))
+            .await
+            .map_err(anyhow::Error::msg)?;
     ensure!(version.starts_with("5.0"), "Cassandra {version}");
 
     // Spark: SELECT 1 through Spark Connect from Rust.
-    userstream_stream::ping(&config.spark_connect_url()).await?;
+    userstream_stack::probe::spark_connect_select_one(&at.spark_connect_url)
+        .await
+        .map_err(anyhow::Error::msg)?;
 
     // Airflow: health, then a token with the generated admin password.
     let http = reqwest::Client::new();
     let health: serde_json::Value = http
-        .get(format!("{}/api/v2/monitor/health", config.airflow_url()))
+        .get(format!("{}/api/v2/monitor/health", at.airflow_url))
         .send()
         .await?
         .json()
@@ -76,7 +76,7 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
     ensure!(health["scheduler"]["status"] == "healthy", "{health}");
     let secrets = userstream_stack::airflow_secrets(&config.layout())?;
     let token = http
-        .post(format!("{}/auth/token", config.airflow_url()))
+        .post(format!("{}/auth/token", at.airflow_url))
         .json(&serde_json::json!({"username": "admin", "password": secrets.admin_password}))
         .send()
         .await?;
@@ -86,7 +86,7 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
         token.status()
     );
     let wrong = http
-        .post(format!("{}/auth/token", config.airflow_url()))
+        .post(format!("{}/auth/token", at.airflow_url))
         .json(&serde_json::json!({"username": "admin", "password": "admin"}))
         .send()
         .await?;

@@ -142,7 +142,7 @@ pub async fn bench_produce(config: &BenchConfig) -> Result<BenchReport, IngestEr
     ingest.kafka.topic = topic.clone();
     if ingest.subject.is_none() {
         ingest.subject = Some(userstream_registry::topic_value_subject(
-            crate::config::DEFAULT_TOPIC,
+            userstream_endpoints::names::TOPIC,
         ));
     }
     ingest.count = Some(config.count);

@@ -43,10 +43,7 @@ mod stats;
 pub use admin::{delete_topics, ensure_topics, TopicOutcome, TopicSpec};
 pub use backoff::{parse_retry_after, RetryPolicy};
 pub use bench::{bench_produce, BenchConfig, BenchMode, BenchReport, BenchResult};
-pub use config::{
-    Compression, IngestConfig, KafkaConfig, SourceConfig, DEFAULT_BOOTSTRAP, DEFAULT_DLQ_TOPIC,
-    DEFAULT_REGISTRY_URL, DEFAULT_SEED, DEFAULT_SOURCE, DEFAULT_TOPIC,
-};
+pub use config::{Compression, IngestConfig, KafkaConfig, SourceConfig};
 pub use encode::FrameEncoder;
 pub use error::IngestError;
 pub use histogram::LatencyHistogram;

@@ -1,6 +1,6 @@
 //! The producer against the real stack: Kafka, the schema registry, a users-api in process.
 //!
-//! Endpoints come from `USERSTREAM_KAFKA_BOOTSTRAP` and `USERSTREAM_REGISTRY_URL` (loopback
+//! Endpoints come from the stack's ports (`USERSTREAM_KAFKA_PORT`, ...) or their overrides (loopback
 //! defaults). When `USERSTREAM_STACK_STARTED=1` an unreachable stack fails the tests;
 //! otherwise they print "skipped: ..." and pass. Every test writes to its own topics.
 
@@ -16,7 +16,6 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 use userstream_ingest::{
     page_request, page_url, IngestConfig, IngestStats, LocalUsersApi, RunSummary,
-    DEFAULT_BOOTSTRAP, DEFAULT_REGISTRY_URL,
 };
 use userstream_kafka::{base_config, TracingContext};
 use userstream_model::{parse_page, SourcePosition, User};
@@ -24,13 +23,11 @@ use userstream_registry::{Deserializer, RegistryClient};
 use userstream_users_api::{FaultConfig, UsersApiConfig};
 
 fn bootstrap() -> String {
-    std::env::var("USERSTREAM_KAFKA_BOOTSTRAP").unwrap_or_else(|_| DEFAULT_BOOTSTRAP.to_owned())
+    userstream_endpoints::Endpoints::from_env().kafka_bootstrap
 }
 
 fn registry_url() -> anyhow::Result<Url> {
-    let url = std::env::var("USERSTREAM_REGISTRY_URL")
-        .unwrap_or_else(|_| DEFAULT_REGISTRY_URL.to_owned());
-    Ok(Url::parse(&url)?)
+    Ok(userstream_endpoints::Endpoints::from_env().registry_url)
 }
 
 fn stack_started() -> bool {

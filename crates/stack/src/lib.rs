@@ -10,6 +10,7 @@ mod health;
 pub mod install;
 mod layout;
 mod lifecycle;
+pub mod probe;
 pub mod process;
 pub mod render;
 pub mod services;

@@ -1,7 +1,7 @@
 //! Shared set-up of the tests against the real stack.
 //!
-//! Endpoints from the environment, loopback defaults: `USERSTREAM_KAFKA_BOOTSTRAP`,
-//! `USERSTREAM_REGISTRY_URL`, `USERSTREAM_CASSANDRA`, `USERSTREAM_SPARK_CONNECT_URL`.
+//! Endpoints from the stack's ports in the environment (`USERSTREAM_KAFKA_PORT`, ...; loopback
+//! defaults), or their address overrides, as every command reads them.
 //! When a service is unreachable: fail if `USERSTREAM_STACK_STARTED=1`, else print
 //! "skipped: ..." and pass.
 
@@ -11,7 +11,6 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use url::Url;
 use userstream_registry::RegistryClient;
 use userstream_store::Replication;
 use userstream_stream::produce::{create_topic, delete_topic, FramedProducer};
@@ -24,10 +23,6 @@ pub struct Fixture {
     pub registry: RegistryClient,
     pub session: scylla::client::session::Session,
     _checkpoints: tempfile::TempDir,
-}
-
-fn env_or(key: &str, default: &str) -> String {
-    std::env::var(key).unwrap_or_else(|_| default.to_owned())
 }
 
 fn stack_started() -> bool {
@@ -43,20 +38,7 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
         .context("temp dir")?;
     let mut config = StreamConfig::with_state_dir(checkpoints.path());
     config.checkpoint_root = checkpoints.path().to_path_buf();
-    config.connect_url = env_or(
-        "USERSTREAM_SPARK_CONNECT_URL",
-        userstream_stream::DEFAULT_CONNECT_URL,
-    );
-    config.bootstrap_servers = env_or(
-        "USERSTREAM_KAFKA_BOOTSTRAP",
-        userstream_stream::DEFAULT_BOOTSTRAP,
-    );
-    config.registry_url = Url::parse(&env_or(
-        "USERSTREAM_REGISTRY_URL",
-        userstream_stream::DEFAULT_REGISTRY_URL,
-    ))?;
-    config.cassandra_contact_point =
-        env_or("USERSTREAM_CASSANDRA", userstream_stream::DEFAULT_CASSANDRA);
+    config.set_endpoints(&userstream_endpoints::Endpoints::from_env());
     let unique = uuid::Uuid::new_v4().simple().to_string();
     config.topic = format!("test-{test}-{}", &unique[..12]);
     config.keyspace = format!("t_{}_{}", test.replace('-', "_"), &unique[..12]);
@@ -65,7 +47,7 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
     config.rejected_trigger = Duration::from_secs(1);
 
     // Reachability first: skip or fail as the environment says.
-    if let Err(e) = userstream_stream::ping(&config.connect_url).await {
+    if let Err(e) = userstream_stack::probe::spark_connect_select_one(&config.connect_url).await {
         return skip_or_fail(&format!("Spark Connect at {}: {e}", config.connect_url));
     }
     let session =
