@@ -154,3 +154,52 @@ fn a_corrupt_secrets_file_stops_status_and_is_left_untouched() -> anyhow::Result
     );
     Ok(())
 }
+
+/// `stack render` writes what `stack up` wrote and ran: the same files, the running command
+/// line, and no secret anywhere.
+#[tokio::test]
+async fn render_writes_what_the_running_stack_uses_and_no_secret() -> anyhow::Result<()> {
+    if !stack_is_up().await? {
+        return Ok(());
+    }
+    let config = stack_config();
+    let layout = config.layout();
+    let out = tempfile::tempdir()?;
+    for service in ["kafka", "cassandra"] {
+        let dir = out.path().join(service);
+        userstream_stack::render_service(&config, service, &dir)?;
+        for file in std::fs::read_dir(layout.conf(service))? {
+            let file = file?.path();
+            let Some(name) = file.file_name() else {
+                continue;
+            };
+            let running = std::fs::read_to_string(&file)?;
+            let rendered = std::fs::read_to_string(dir.join(name))
+                .with_context(|| format!("{service}: {name:?} not rendered"))?;
+            ensure!(running == rendered, "{service}: {name:?} differs");
+        }
+    }
+    let argv = std::fs::read_to_string(out.path().join("kafka/argv"))?;
+    ensure!(argv.lines().any(|l| l == "kafka.Kafka"), "{argv}");
+
+    let airflow = out.path().join("airflow-scheduler");
+    let rendered = userstream_stack::render_service(&config, "airflow-scheduler", &airflow)?;
+    ensure!(
+        rendered.withheld.len() == 3,
+        "withheld {:?}",
+        rendered.withheld
+    );
+    let secrets = userstream_stack::airflow_secrets(&layout)?;
+    for file in std::fs::read_dir(&airflow)? {
+        let text = std::fs::read_to_string(file?.path())?;
+        for secret in [
+            &secrets.jwt_secret,
+            &secrets.secret_key,
+            &secrets.fernet_key,
+            &secrets.admin_password,
+        ] {
+            ensure!(!text.contains(secret.as_str()), "a secret was rendered");
+        }
+    }
+    Ok(())
+}

@@ -307,6 +307,29 @@ pub struct AirflowSecrets {
     pub admin_password: String,
 }
 
+impl AirflowSecrets {
+    /// Stand-ins for rendering a service's files without its secrets: each value is unique,
+    /// so the variables that carry one can be found and left out.
+    pub fn withheld() -> Self {
+        Self {
+            jwt_secret: "<withheld: jwt secret>".into(),
+            secret_key: "<withheld: secret key>".into(),
+            fernet_key: "<withheld: fernet key>".into(),
+            admin_password: "<withheld: admin password>".into(),
+        }
+    }
+
+    /// The four values, to recognise them in an environment.
+    pub fn values(&self) -> [&str; 4] {
+        [
+            &self.jwt_secret,
+            &self.secret_key,
+            &self.fernet_key,
+            &self.admin_password,
+        ]
+    }
+}
+
 /// Environment for every Airflow process (`AIRFLOW__SECTION__KEY`).
 pub fn airflow_env(
     config: &StackConfig,
