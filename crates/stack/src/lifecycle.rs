@@ -337,12 +337,14 @@ pub async fn up(config: &StackConfig) -> Result<Vec<Started>, StackError> {
         let gate: Gate<'_> = async move {
             for dep in deps {
                 if let Err(failed) = dep.await {
-                    return Err(format!("not started: it needs {failed}"));
+                    return Err(StartFailure::Blocked(format!(
+                        "not started: it needs {failed}"
+                    )));
                 }
             }
             start_one(spec, layout, timeout, http)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| StartFailure::Failed(e.to_string()))
         }
         .boxed()
         .shared();
@@ -353,10 +355,9 @@ pub async fn up(config: &StackConfig) -> Result<Vec<Started>, StackError> {
     for (spec, outcome) in specs.iter().zip(outcomes) {
         match outcome {
             Ok(started) => results.push(started),
-            Err(error) if error.starts_with("not started") => {
-                eprintln!("  {:<22} {error}", spec.name)
-            }
-            Err(error) => failures.push(error),
+            // Reported where it happens; the failure that caused it is in `failures`.
+            Err(StartFailure::Blocked(why)) => eprintln!("  {:<22} {why}", spec.name),
+            Err(StartFailure::Failed(error)) => failures.push(error),
         }
     }
     if !failures.is_empty() {
@@ -382,7 +383,24 @@ fn http_client() -> reqwest::Client {
 }
 
 /// A service's start, shareable so every dependent can await it. `Err` names what failed.
-type Gate<'a> = Shared<BoxFuture<'a, Result<Started, String>>>;
+type Gate<'a> = Shared<BoxFuture<'a, Result<Started, StartFailure>>>;
+
+/// Why a service did not come up during `up` (cloned to every service that waits on it).
+#[derive(Debug, Clone)]
+enum StartFailure {
+    /// It failed itself: the message names it and the cause.
+    Failed(String),
+    /// It was not started because a dependency failed.
+    Blocked(String),
+}
+
+impl std::fmt::Display for StartFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Failed(message) | Self::Blocked(message) => f.write_str(message),
+        }
+    }
+}
 
 async fn start_one(
     spec: &ServiceSpec,
