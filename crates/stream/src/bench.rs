@@ -190,11 +190,12 @@ fn ingest_config(config: &StreamConfig, options: &BenchOptions) -> IngestConfig 
         BenchMode::Latency { rate, duration } => {
             ingest.count = Some((rate * duration.as_secs_f64()).round() as u64);
             ingest.rate = Some(*rate);
-            // `produced_at` is stamped when a page is parsed: pages of 50 ms of load, prepared
-            // one at a time, keep it within 50 ms of the send.
+            // `produced_at` is stamped when a page is parsed: pages of 50 ms of load, one
+            // prepared ahead (so generating does not slow the offered rate), keep it within
+            // about 100 ms of the send.
             // (The API serves at most 5000 users per page.)
             ingest.source.results_per_page = ((rate / 20.0).round() as u32).clamp(1, 5_000);
-            ingest.source.fetch_concurrency = 1;
+            ingest.source.fetch_concurrency = 2;
         }
         BenchMode::Throughput { rows } => ingest.count = Some(*rows),
     }
