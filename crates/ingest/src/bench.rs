@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
+use userstream_kafka::delete_topics;
 use userstream_users_api::UsersApiConfig;
 
-use crate::admin::delete_topics;
 use crate::config::IngestConfig;
 use crate::error::IngestError;
 use crate::local::LocalUsersApi;

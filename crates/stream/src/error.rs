@@ -45,6 +45,12 @@ pub enum StreamError {
     /// Kafka failed.
     #[error("Kafka: {0}")]
     Kafka(String),
+    /// The producer (`userstream-ingest`) could not run (bench e2e).
+    #[error("producing the bench's users")]
+    Ingest(#[source] Box<userstream_ingest::IngestError>),
+    /// The producer ran but did not deliver everything (its summary).
+    #[error("producing: not everything was delivered:\n{0}")]
+    Produce(String),
     /// Cassandra failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -71,11 +77,19 @@ impl StreamError {
     /// Whether trying again later can help.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Connect { .. } | Self::Kafka(_) | Self::CassandraTableNotVisible(_) => true,
+            Self::Connect { .. }
+            | Self::Kafka(_)
+            | Self::Produce(_)
+            | Self::CassandraTableNotVisible(_) => true,
+            Self::Ingest(e) => e.is_retryable(),
             Self::Registry { retryable, .. } => *retryable,
             Self::Store(StoreError::Connect { .. } | StoreError::Query { .. }) => true,
             _ => false,
         }
+    }
+
+    pub(crate) fn ingest(e: userstream_ingest::IngestError) -> Self {
+        Self::Ingest(Box::new(e))
     }
 
     pub(crate) fn from_status(url: &str, status: &tonic::Status) -> Self {

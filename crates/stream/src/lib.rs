@@ -20,7 +20,6 @@ mod config;
 mod error;
 mod job;
 pub mod plan;
-pub mod produce;
 mod reconcile;
 mod rpc;
 mod supervise;

@@ -728,9 +728,20 @@ mod tests {
         assert_eq!(age_at(dob, on), 36);
     }
 
+    /// One user as the producer's generator source serves it (seed "t", page 1).
+    fn generated_user() -> User {
+        let mut config = userstream_ingest::IngestConfig::default();
+        config.source.seed = "t".into();
+        config.source.results_per_page = 1;
+        config.count = Some(1);
+        userstream_ingest::generated_users(&config)
+            .pop()
+            .expect("the generator serves valid users")
+    }
+
     #[test]
     fn transformations_match_the_producer_rules() {
-        let mut u = crate::produce::synthetic_user("t", 8);
+        let mut u = generated_user();
         u.email = Some(" Ava.8@Example2.COM ".into());
         u.first_name = Some("  ".into());
         u.last_name = Some("Smith".into());
