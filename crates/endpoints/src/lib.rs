@@ -356,7 +356,10 @@ mod tests {
         let args = Wrapper::parse_from(["t", "--bootstrap", "kafka.example:9092"]).args;
         let endpoints = args.endpoints();
         assert_eq!(endpoints.kafka_bootstrap, "kafka.example:9092");
-        assert_eq!(endpoints.cassandra, "127.0.0.1:9042");
+        assert_eq!(
+            endpoints.cassandra,
+            format!("127.0.0.1:{}", args.ports.cassandra)
+        );
     }
 
     #[test]

@@ -400,7 +400,9 @@ mod tests {
     use std::path::PathBuf;
 
     fn fixture() -> (StackConfig, Layout) {
-        let config = StackConfig::with_state_dir("/srv/us");
+        let mut config = StackConfig::with_state_dir("/srv/us");
+        // The documented ports, whatever the environment moved (the test command moves them).
+        config.ports = userstream_endpoints::Ports::default();
         let layout = Layout::new(
             PathBuf::from("/srv/us"),
             PathBuf::from("/cache/rt"),

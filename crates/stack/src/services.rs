@@ -455,7 +455,8 @@ mod tests {
     use super::*;
 
     fn specs() -> Vec<ServiceSpec> {
-        let config = StackConfig::with_state_dir("/s");
+        let mut config = StackConfig::with_state_dir("/s");
+        config.ports = userstream_endpoints::Ports::default();
         let layout = Layout::new("/s".into(), "/r".into(), "/d".into());
         let javas = Javas {
             java17: "/jdk17".into(),
