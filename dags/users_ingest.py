@@ -15,8 +15,8 @@ them by `id`, nothing is duplicated.
 - `count` (default 2000): users in the batch.
 - `source`: users API URL; empty means the Airflow Variable `userstream_source`, else the
   environment variable `USERSTREAM_SOURCE` (or `USERSTREAM_SOURCE_URL`, which the producer reads
-  too), else the local users-api `http://127.0.0.1:8765/api/` (with nothing listening there,
-  `userstream produce` serves it in process for the run).
+  too), else the local users-api at `USERSTREAM_USERS_API_PORT` (8765 by default; with nothing
+  listening there, `userstream produce` serves it in process for the run).
 - `start_page` (default 1): first page fetched with the seed.
 
 **Retries:** 3, with exponential backoff from 30 s (at most 5 min). The summary (produced,

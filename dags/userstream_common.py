@@ -40,8 +40,10 @@ SOURCE_ENV = "USERSTREAM_SOURCE"
 """Environment variable with the default users source URL (after the Variable)."""
 SOURCE_CLI_ENV = "USERSTREAM_SOURCE_URL"
 """The variable `userstream produce` itself reads; honoured last, so one setting serves both."""
-DEFAULT_SOURCE = "http://127.0.0.1:8765/api/"
-"""The local users-api (`userstream users-api`), used when nothing else is configured."""
+USERS_API_PORT_ENV = "USERSTREAM_USERS_API_PORT"
+"""The local users-api's port; the stack exports every port to Airflow (default 8765)."""
+DEFAULT_USERS_API_PORT = 8765
+"""The binary's default for ``USERSTREAM_USERS_API_PORT`` (crates/endpoints)."""
 TAIL_LINES = 20
 """How many of the command's last output lines a failure message quotes."""
 KILL_GRACE_SECONDS = 10.0
@@ -130,7 +132,15 @@ def resolve_source(param: str | None, variable_value: str | None, env: Mapping[s
     for value in (param, variable_value, env.get(SOURCE_ENV), env.get(SOURCE_CLI_ENV)):
         if value is not None and str(value).strip():
             return validate_source(str(value).strip())
-    return DEFAULT_SOURCE
+    return local_source(env)
+
+
+def local_source(env: Mapping[str, str]) -> str:
+    """The local users-api at the stack's ``USERSTREAM_USERS_API_PORT`` (as the binary derives it)."""
+    port = str(env.get(USERS_API_PORT_ENV) or DEFAULT_USERS_API_PORT).strip()
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserstreamConfigError(f"{USERS_API_PORT_ENV}={port!r} is not a port number")
+    return f"http://127.0.0.1:{int(port)}/api/"
 
 
 def validate_source(url: str) -> str:

@@ -27,15 +27,9 @@ in
   py4j = grab "py4j==([^ ]+).*" "stack/python/pyspark.lock";
   apicurio = grab ".*<apicurio.version>([^<]+)</apicurio.version>.*" "stack/maven/registry/pom.xml";
   airflow = grab "apache-airflow==([^ ]+).*" "stack/python/airflow.lock";
-  # The Rust side's default ports (crates/stack/src/config.rs): `env = "X"` is followed by
-  # `default_value_t = N` on the next line.
+  # The Rust side's default ports, from their one declaration (crates/endpoints/src/lib.rs):
+  # `field: "flag", "USERSTREAM_X_PORT" = N, "label";`.
   portDefault = env:
-    let
-      ls = lines (read "crates/stack/src/config.rs");
-      n = builtins.length ls;
-      at = i: builtins.elemAt ls i;
-      idx = builtins.filter (i: builtins.match ".*env = \"${env}\".*" (at i) != null) (builtins.genList (i: i) n);
-      next = if idx == [ ] || builtins.head idx + 1 >= n then null
-        else builtins.match ".*default_value_t = ([0-9]+).*" (at (builtins.head idx + 1));
-    in if next == null then null else builtins.fromJSON (builtins.head next);
+    let m = grab ".*\"${env}\" = ([0-9]+),.*" "crates/endpoints/src/lib.rs";
+    in if m == null then null else builtins.fromJSON m;
 }

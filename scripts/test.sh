@@ -11,6 +11,23 @@ export USERSTREAM_RUNTIME_DIR="${USERSTREAM_RUNTIME_DIR:-$HOME/.cache/userstream
 export USERSTREAM_STATE_DIR="${USERSTREAM_STATE_DIR:-$repo/.userstream}"
 export USERSTREAM_DAGS_DIR="$repo/dags"
 mkdir -p "$repo/test-output"
+
+# Every test below runs with every stack port moved off its default, by the environment, the
+# way a user moves them: stack up, setup, produce, stream, verify, the console, the tests and
+# the DAGs' scheduled runs all have to follow the ports (one declaration: crates/endpoints).
+# USERSTREAM_TEST_DEFAULT_PORTS=1 runs them on the defaults.
+if [[ ${USERSTREAM_TEST_DEFAULT_PORTS:-0} != 1 ]]; then
+  export USERSTREAM_KAFKA_PORT=19092 USERSTREAM_KAFKA_CONTROLLER_PORT=19093 \
+    USERSTREAM_REGISTRY_PORT=18081 USERSTREAM_REGISTRY_MANAGEMENT_PORT=19000 \
+    USERSTREAM_CASSANDRA_PORT=19042 USERSTREAM_CASSANDRA_STORAGE_PORT=17000 \
+    USERSTREAM_CASSANDRA_JMX_PORT=17199 USERSTREAM_SPARK_MASTER_PORT=17077 \
+    USERSTREAM_SPARK_MASTER_UI_PORT=18082 USERSTREAM_SPARK_WORKER_UI_PORT=18083 \
+    USERSTREAM_SPARK_CONNECT_PORT=25002 USERSTREAM_SPARK_DRIVER_UI_PORT=14040 \
+    USERSTREAM_AIRFLOW_PORT=18080 USERSTREAM_CONSOLE_PORT=18088 USERSTREAM_USERS_API_PORT=18765
+fi
+# Addresses come from the ports; an override left in the caller's shell would point elsewhere.
+unset USERSTREAM_KAFKA_BOOTSTRAP USERSTREAM_REGISTRY_URL USERSTREAM_CASSANDRA \
+  USERSTREAM_SPARK_CONNECT_URL USERSTREAM_SOURCE_URL USERSTREAM_CONSOLE_LISTEN
 bin="$CARGO_TARGET_DIR/release/userstream"
 started=$(date +%s)
 step() { echo; echo "=== $* ($(( $(date +%s) - started ))s)"; }
@@ -85,7 +102,10 @@ cargo test --release --locked --workspace --test browser -- --ignored --nocaptur
 trap - EXIT
 stop_stack
 step "ports are free after down"
-busy=$(ss -ltnH 2>/dev/null | awk '{print $4}' | grep -E ':(9092|9093|8081|9000|9042|7000|7199|7077|8082|8083|15002|4040|8080)$' || true)
+# The stack's own ports, as it was configured for this run (moved or not).
+stack_ports=$("$bin" stack status --json 2>/dev/null | python3 -c 'import json,sys; print("|".join(sorted({str(p) for r in json.load(sys.stdin) for p in r.get("ports", [])})))' || true)
+stack_ports=${stack_ports:-9092|9093|8081|9000|9042|7000|7199|7077|8082|8083|15002|4040|8080}
+busy=$(ss -ltnH 2>/dev/null | awk '{print $4}' | grep -E ":($stack_ports)\$" || true)
 if [[ -n "$busy" ]]; then
   echo "still listening after stack down: $busy" >&2
   exit 1

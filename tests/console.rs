@@ -6,14 +6,14 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio_util::sync::CancellationToken;
 use url::Url;
 use userstream_console::gather;
 use userstream_console::model::{lag, NodeState, ESTIMATE_SOURCES};
 use userstream_console::{Console, ConsoleConfig};
+use userstream_ingest::{IngestConfig, IngestStats, RunSummary};
+use userstream_kafka::TopicSpec;
 use userstream_registry::RegistryClient;
-use userstream_stream::produce::{create_topic, delete_topic, synthetic_user, FramedProducer};
 use userstream_tests::{stack_config, stack_started};
 
 const USERS: u32 = 300;
@@ -22,7 +22,9 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// The console over a private topic/keyspace/query; `None` (skipped) without a stack.
 async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::TempDir)>> {
     let stack = stack_config();
-    if let Err(error) = userstream_kafka::fetch_metadata(&stack.kafka_bootstrap(), TIMEOUT).await {
+    if let Err(error) =
+        userstream_kafka::fetch_metadata(&stack.endpoints().kafka_bootstrap, TIMEOUT).await
+    {
         if stack_started() {
             bail!("Kafka: {error}");
         }
@@ -44,31 +46,40 @@ async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::Tem
 }
 
 async fn send_dead_letter(bootstrap: &str, topic: &str) -> anyhow::Result<()> {
-    let producer: FutureProducer = userstream_kafka::base_config(bootstrap).create()?;
-    let headers = OwnedHeaders::new()
-        .insert(Header {
-            key: "reason",
-            value: Some("email: `x` is not an address"),
-        })
-        .insert(Header {
-            key: "error_code",
-            value: Some("invalid_email"),
-        })
-        .insert(Header {
-            key: "scope",
-            value: Some("record"),
-        });
-    producer
-        .send(
-            FutureRecord::to(topic)
-                .key("k")
-                .payload("{}")
-                .headers(headers),
-            TIMEOUT,
-        )
-        .await
-        .map_err(|(e, _)| e)?;
+    let headers = [
+        ("reason", "email: `x` is not an address"),
+        ("error_code", "invalid_email"),
+        ("scope", "record"),
+    ];
+    userstream_kafka::send_one(bootstrap, topic, b"k", b"{}", &headers, TIMEOUT).await?;
     Ok(())
+}
+
+/// The producer's configuration (`userstream-ingest`, generator source) for the console's
+/// topics and subject: `USERS` users of seed "console".
+fn ingest_config(config: &ConsoleConfig) -> IngestConfig {
+    let stream = &config.stream;
+    let mut ingest = IngestConfig::default();
+    ingest.kafka.bootstrap = stream.bootstrap_servers.clone();
+    ingest.kafka.topic = stream.topic.clone();
+    ingest.kafka.dlq_topic = config.dlq_topic.clone();
+    ingest.registry_url = stream.registry_url.clone();
+    ingest.subject = Some(config.subject());
+    ingest.source.seed = "console".to_owned();
+    ingest.source.results_per_page = 100;
+    ingest.count = Some(u64::from(USERS));
+    ingest
+}
+
+async fn produce_users(ingest: &IngestConfig) -> anyhow::Result<RunSummary> {
+    let summary = userstream_ingest::produce_generated(
+        ingest,
+        std::sync::Arc::new(IngestStats::new()),
+        CancellationToken::new(),
+    )
+    .await?;
+    ensure!(summary.is_success(), "{}", summary.render());
+    Ok(summary)
 }
 
 async fn cleanup(config: &ConsoleConfig, registry: &RegistryClient) {
@@ -78,8 +89,8 @@ async fn cleanup(config: &ConsoleConfig, registry: &RegistryClient) {
         let drop = format!("DROP KEYSPACE IF EXISTS {}", stream.keyspace);
         let _ = session.query_unpaged(drop.as_str(), &[]).await;
     }
-    delete_topic(&stream.bootstrap_servers, &stream.topic).await;
-    delete_topic(&stream.bootstrap_servers, &config.dlq_topic).await;
+    let topics = [stream.topic.as_str(), config.dlq_topic.as_str()];
+    let _ = userstream_kafka::delete_topics(&stream.bootstrap_servers, &topics, TIMEOUT).await;
     let _ = registry.delete_subject(&config.subject(), false).await;
     let _ = registry.delete_subject(&config.subject(), true).await;
 }
@@ -98,15 +109,20 @@ async fn each_area_is_gathered_from_its_real_service() -> anyhow::Result<()> {
 async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> anyhow::Result<()> {
     let stream = &config.stream;
     let bootstrap = &stream.bootstrap_servers;
-    create_topic(bootstrap, &stream.topic, 2).await?;
-    create_topic(bootstrap, &config.dlq_topic, 1).await?;
+    let topics = [
+        TopicSpec::new(&stream.topic, 2),
+        TopicSpec::new(&config.dlq_topic, 1),
+    ];
+    userstream_kafka::ensure_topics(bootstrap, &topics, TIMEOUT).await?;
     let session = userstream_store::connect(&stream.cassandra_contact_point, TIMEOUT).await?;
     userstream_store::migrate(&session, &stream.keyspace, &Default::default()).await?;
-    let producer =
-        FramedProducer::new(bootstrap, registry, &config.subject(), &stream.topic).await?;
-    let users: Vec<_> = (0..USERS).map(|i| synthetic_user("console", i)).collect();
-    let sent: BTreeSet<String> = users.iter().map(|u| u.id.to_string()).collect();
-    producer.send_users(users, None).await?;
+    let ingest = ingest_config(config);
+    let sent: BTreeSet<String> = userstream_ingest::generated_users(&ingest)
+        .iter()
+        .map(|u| u.id.to_string())
+        .collect();
+    ensure!(sent.len() == USERS as usize, "{} distinct ids", sent.len());
+    let produced = produce_users(&ingest).await?;
     send_dead_letter(bootstrap, &config.dlq_topic).await?;
     userstream_stream::start(stream)
         .await
@@ -258,7 +274,7 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
         .map_err(anyhow::Error::msg)?;
     let subject = view.pipeline_subject.context("pipeline subject")?;
     ensure!(subject.versions == vec![1], "{subject:?}");
-    ensure!(subject.latest_id == Some(producer.schema_id()));
+    ensure!(subject.latest_id == Some(produced.schema_id));
     ensure!(subject
         .latest_schema
         .is_some_and(|s| s.contains("\"dev.userstream\"") || s.contains("User")));
@@ -267,7 +283,7 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
     // Airflow: the four pipeline DAGs through the REST API with the stack's admin login.
     let mut airflow = gather::AirflowClient::new(
         reqwest::Client::new(),
-        config.stack.airflow_url(),
+        config.stack.endpoints().airflow_url,
         config.stack.layout().airflow_secrets(),
     );
     let dags = gather::airflow(&mut airflow, 3, TIMEOUT)

@@ -35,19 +35,17 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
         return Ok(());
     }
     let config = stack_config();
+    let at = config.endpoints();
 
     // Kafka: a metadata request through rdkafka.
-    let cluster =
-        userstream_kafka::fetch_metadata(&config.kafka_bootstrap(), Duration::from_secs(10))
-            .await
-            .context("Kafka metadata")?;
+    let cluster = userstream_kafka::fetch_metadata(&at.kafka_bootstrap, Duration::from_secs(10))
+        .await
+        .context("Kafka metadata")?;
     ensure!(cluster.brokers == 1, "expected one broker, got {cluster:?}");
 
     // Schema Registry: the Confluent REST API, with a schema registered through our client.
-    let registry = userstream_registry::RegistryClient::new(
-        url::Url::parse(&config.registry_url())?,
-        Duration::from_secs(10),
-    )?;
+    let registry =
+        userstream_registry::RegistryClient::new(at.registry_url.clone(), Duration::from_secs(10))?;
     let subject = userstream_tests::unique("stack-test-value");
     let schema = r#"{"type":"record","name":"Probe","fields":[{"name":"n","type":"long"}]}"#;
     let id = registry
@@ -56,19 +54,21 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
         .context("register")?;
 
     // Cassandra: the scylla driver.
-    let session =
-        userstream_store::connect(&config.cassandra_contact_point(), Duration::from_secs(10))
-            .await?;
-    let version = userstream_store::release_version(&session).await?;
+    let version =
+        userstream_stack::probe::cassandra_release_version(&at.cassandra, Duration::from_secs(10))
+            .await
+            .map_err(anyhow::Error::msg)?;
     ensure!(version.starts_with("5.0"), "Cassandra {version}");
 
     // Spark: SELECT 1 through Spark Connect from Rust.
-    userstream_stream::ping(&config.spark_connect_url()).await?;
+    userstream_stack::probe::spark_connect_select_one(&at.spark_connect_url)
+        .await
+        .map_err(anyhow::Error::msg)?;
 
     // Airflow: health, then a token with the generated admin password.
     let http = reqwest::Client::new();
     let health: serde_json::Value = http
-        .get(format!("{}/api/v2/monitor/health", config.airflow_url()))
+        .get(format!("{}/api/v2/monitor/health", at.airflow_url))
         .send()
         .await?
         .json()
@@ -76,7 +76,7 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
     ensure!(health["scheduler"]["status"] == "healthy", "{health}");
     let secrets = userstream_stack::airflow_secrets(&config.layout())?;
     let token = http
-        .post(format!("{}/auth/token", config.airflow_url()))
+        .post(format!("{}/auth/token", at.airflow_url))
         .json(&serde_json::json!({"username": "admin", "password": secrets.admin_password}))
         .send()
         .await?;
@@ -86,7 +86,7 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
         token.status()
     );
     let wrong = http
-        .post(format!("{}/auth/token", config.airflow_url()))
+        .post(format!("{}/auth/token", at.airflow_url))
         .json(&serde_json::json!({"username": "admin", "password": "admin"}))
         .send()
         .await?;
@@ -152,5 +152,54 @@ fn a_corrupt_secrets_file_stops_status_and_is_left_untouched() -> anyhow::Result
         std::fs::read_to_string(&secrets)? == corrupt,
         "the secrets file was changed"
     );
+    Ok(())
+}
+
+/// `stack render` writes what `stack up` wrote and ran: the same files, the running command
+/// line, and no secret anywhere.
+#[tokio::test]
+async fn render_writes_what_the_running_stack_uses_and_no_secret() -> anyhow::Result<()> {
+    if !stack_is_up().await? {
+        return Ok(());
+    }
+    let config = stack_config();
+    let layout = config.layout();
+    let out = tempfile::tempdir()?;
+    for service in ["kafka", "cassandra"] {
+        let dir = out.path().join(service);
+        userstream_stack::render_service(&config, service, &dir)?;
+        for file in std::fs::read_dir(layout.conf(service))? {
+            let file = file?.path();
+            let Some(name) = file.file_name() else {
+                continue;
+            };
+            let running = std::fs::read_to_string(&file)?;
+            let rendered = std::fs::read_to_string(dir.join(name))
+                .with_context(|| format!("{service}: {name:?} not rendered"))?;
+            ensure!(running == rendered, "{service}: {name:?} differs");
+        }
+    }
+    let argv = std::fs::read_to_string(out.path().join("kafka/argv"))?;
+    ensure!(argv.lines().any(|l| l == "kafka.Kafka"), "{argv}");
+
+    let airflow = out.path().join("airflow-scheduler");
+    let rendered = userstream_stack::render_service(&config, "airflow-scheduler", &airflow)?;
+    ensure!(
+        rendered.withheld.len() == 3,
+        "withheld {:?}",
+        rendered.withheld
+    );
+    let secrets = userstream_stack::airflow_secrets(&layout)?;
+    for file in std::fs::read_dir(&airflow)? {
+        let text = std::fs::read_to_string(file?.path())?;
+        for secret in [
+            &secrets.jwt_secret,
+            &secrets.secret_key,
+            &secrets.fernet_key,
+            &secrets.admin_password,
+        ] {
+            ensure!(!text.contains(secret.as_str()), "a secret was rendered");
+        }
+    }
     Ok(())
 }

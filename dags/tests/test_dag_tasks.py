@@ -112,6 +112,8 @@ def test_setup_failure_fails_the_task(dagbag, monkeypatch, fake):
 
 def test_ingest_seed_from_logical_date_and_default_source(dagbag, monkeypatch, fake):
     when = datetime(2026, 11, 26, 14, 5, tzinfo=UTC)
+    # The local users-api at the documented port (the test command moves every port).
+    monkeypatch.setenv("USERSTREAM_USERS_API_PORT", "8765")
     summary = run_task(dagbag, monkeypatch, "users_ingest", "produce", logical_date=when)
     assert fake.calls() == [
         [

@@ -85,7 +85,12 @@ def test_source_precedence():
         us.resolve_source(None, None, {"USERSTREAM_SOURCE_URL": "http://cli.example/"})
         == "http://cli.example/"
     )
-    assert us.resolve_source(None, None, {}) == us.DEFAULT_SOURCE == "http://127.0.0.1:8765/api/"
+    assert us.resolve_source(None, None, {}) == "http://127.0.0.1:8765/api/"
+    # A moved users-api port moves the default, as it does for the binary.
+    moved = {"USERSTREAM_USERS_API_PORT": "18765"}
+    assert us.resolve_source(None, None, moved) == "http://127.0.0.1:18765/api/"
+    with pytest.raises(us.UserstreamConfigError, match="not a port"):
+        us.resolve_source(None, None, {"USERSTREAM_USERS_API_PORT": "x"})
 
 
 @pytest.mark.parametrize("bad", ["127.0.0.1:8765/api", "ftp://x/", "http://", "not a url"])

@@ -96,3 +96,16 @@ fn main() -> std::process::ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap checks its own declarations (a flag declared twice, a global that clashes) only in
+    /// debug builds, at parse time: this runs those checks for every sub-command.
+    #[test]
+    fn every_command_line_declaration_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

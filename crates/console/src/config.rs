@@ -4,14 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use url::Url;
+use userstream_endpoints::names;
 use userstream_stack::StackConfig;
 use userstream_stream::StreamConfig;
-
-/// Default listen address: loopback only, like every service of the stack.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
-
-/// The local users API (`userstream users-api`).
-pub const DEFAULT_SOURCE: &str = "http://127.0.0.1:8765/api/";
 
 /// Everything the console needs to know.
 #[derive(Debug, Clone)]
@@ -42,21 +37,15 @@ pub struct ConsoleConfig {
 impl ConsoleConfig {
     /// The console over the stack `stack`, with the pipeline's default names.
     pub fn new(stack: StackConfig) -> Self {
+        let endpoints = stack.endpoints();
         let mut stream = StreamConfig::with_state_dir(&stack.state_dir);
-        stream.connect_url = stack.spark_connect_url();
-        stream.bootstrap_servers = stack.kafka_bootstrap();
-        if let Ok(url) = Url::parse(&stack.registry_url()) {
-            stream.registry_url = url;
-        }
-        stream.cassandra_contact_point = stack.cassandra_contact_point();
+        stream.set_endpoints(&endpoints);
         Self {
-            listen: DEFAULT_LISTEN
-                .parse()
-                .expect("the default listen address parses"),
+            listen: endpoints.console_listen,
             stack,
             stream,
-            dlq_topic: "users.dlq".to_owned(),
-            source_url: Url::parse(DEFAULT_SOURCE).expect("the default source URL parses"),
+            dlq_topic: names::DLQ_TOPIC.to_owned(),
+            source_url: endpoints.users_api_url,
             fast_interval: Duration::from_secs(2),
             slow_interval: Duration::from_secs(5),
             gather_timeout: Duration::from_secs(10),

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use userstream_registry::RegistryClient;
 
-pub use config::{ConsoleConfig, DEFAULT_LISTEN, DEFAULT_SOURCE};
+pub use config::ConsoleConfig;
 pub use model::{CountView, Snapshot};
 pub use server::router;
 pub use state::State;
@@ -290,7 +290,7 @@ impl Console {
         // Airflow: the pipeline's DAGs and runs.
         let airflow = Arc::new(tokio::sync::Mutex::new(gather::AirflowClient::new(
             http,
-            config.stack.airflow_url(),
+            config.stack.endpoints().airflow_url,
             config.stack.layout().airflow_secrets(),
         )));
         every(self, cancel, config.slow_interval, move |console| {

@@ -206,7 +206,7 @@ impl State {
             lag: current_lag,
             behind: BehindRule::default().is_behind(&lags),
         };
-        let stack = &config.stack;
+        let endpoints = config.stack.endpoints();
         Snapshot {
             generated_at_ms: now_ms,
             flow: flow(&inputs),
@@ -220,11 +220,11 @@ impl State {
             cassandra_count: self.cassandra_count.clone(),
             airflow: self.airflow.clone(),
             links: Links {
-                spark_master: format!("http://127.0.0.1:{}", stack.spark_master_ui_port),
-                spark_worker: format!("http://127.0.0.1:{}", stack.spark_worker_ui_port),
-                spark_driver: format!("http://127.0.0.1:{}", stack.spark_driver_ui_port),
-                airflow: stack.airflow_url(),
-                registry: stack.registry_url(),
+                spark_master: endpoints.spark_master_ui_url,
+                spark_worker: endpoints.spark_worker_ui_url,
+                spark_driver: endpoints.spark_driver_ui_url,
+                airflow: endpoints.airflow_url,
+                registry: endpoints.registry_url.to_string(),
             },
         }
     }

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
+use userstream_kafka::delete_topics;
 use userstream_users_api::UsersApiConfig;
 
-use crate::admin::delete_topics;
 use crate::config::IngestConfig;
 use crate::error::IngestError;
 use crate::local::LocalUsersApi;
@@ -142,7 +142,7 @@ pub async fn bench_produce(config: &BenchConfig) -> Result<BenchReport, IngestEr
     ingest.kafka.topic = topic.clone();
     if ingest.subject.is_none() {
         ingest.subject = Some(userstream_registry::topic_value_subject(
-            crate::config::DEFAULT_TOPIC,
+            userstream_endpoints::names::TOPIC,
         ));
     }
     ingest.count = Some(config.count);

@@ -4,23 +4,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use url::Url;
+use userstream_endpoints::{names, Endpoints, Ports};
 use userstream_users_api::{Nat, DEFAULT_MAX_RESULTS, MAX_PAGE};
 
 use crate::backoff::RetryPolicy;
 use crate::plan::PagePlan;
-
-/// Default source: the local users-api.
-pub const DEFAULT_SOURCE: &str = "http://127.0.0.1:8765/api/";
-/// Default Kafka bootstrap servers.
-pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
-/// Default schema registry (Apicurio's Confluent-compatible API).
-pub const DEFAULT_REGISTRY_URL: &str = "http://127.0.0.1:8081/apis/ccompat/v7";
-/// Default seed: fixed, so that reruns produce the same users.
-pub const DEFAULT_SEED: &str = "userstream";
-/// Default users topic.
-pub const DEFAULT_TOPIC: &str = "users";
-/// Default dead-letter topic.
-pub const DEFAULT_DLQ_TOPIC: &str = "users.dlq";
 
 /// Where users come from and how pages are asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,8 +40,8 @@ pub struct SourceConfig {
 impl Default for SourceConfig {
     fn default() -> Self {
         Self {
-            url: Url::parse(DEFAULT_SOURCE).unwrap_or_else(|_| unreachable_url()),
-            seed: DEFAULT_SEED.to_owned(),
+            url: Endpoints::local(&Ports::default()).users_api_url,
+            seed: names::SEED.to_owned(),
             start_page: 1,
             results_per_page: DEFAULT_MAX_RESULTS,
             nat: Vec::new(),
@@ -64,11 +52,6 @@ impl Default for SourceConfig {
             retry: RetryPolicy::default(),
         }
     }
-}
-
-/// Only reached if a constant above stops parsing, which the unit tests rule out.
-fn unreachable_url() -> Url {
-    Url::parse("http://127.0.0.1/").unwrap_or_else(|_| unreachable!("constant URL"))
 }
 
 /// Compression codec of produced batches.
@@ -137,9 +120,9 @@ pub struct KafkaConfig {
 impl Default for KafkaConfig {
     fn default() -> Self {
         Self {
-            bootstrap: DEFAULT_BOOTSTRAP.to_owned(),
-            topic: DEFAULT_TOPIC.to_owned(),
-            dlq_topic: DEFAULT_DLQ_TOPIC.to_owned(),
+            bootstrap: Endpoints::local(&Ports::default()).kafka_bootstrap,
+            topic: names::TOPIC.to_owned(),
+            dlq_topic: names::DLQ_TOPIC.to_owned(),
             partitions: 3,
             replication_factor: 1,
             max_in_flight: 50_000,
@@ -192,7 +175,7 @@ impl Default for IngestConfig {
         Self {
             source: SourceConfig::default(),
             kafka: KafkaConfig::default(),
-            registry_url: Url::parse(DEFAULT_REGISTRY_URL).unwrap_or_else(|_| unreachable_url()),
+            registry_url: Endpoints::local(&Ports::default()).registry_url,
             subject: None,
             registry_timeout: Duration::from_secs(10),
             count: None,
@@ -310,8 +293,11 @@ mod tests {
         let config = IngestConfig::default();
         assert!(config.validate().is_ok(), "{:?}", config.validate());
         assert_eq!(config.subject(), "users-value");
-        assert_eq!(config.source.url.as_str(), DEFAULT_SOURCE);
-        assert_eq!(config.registry_url.as_str(), DEFAULT_REGISTRY_URL);
+        assert_eq!(config.source.url.as_str(), "http://127.0.0.1:8765/api/");
+        assert_eq!(
+            config.registry_url.as_str(),
+            "http://127.0.0.1:8081/apis/ccompat/v7"
+        );
     }
 
     #[test]

@@ -7,25 +7,9 @@ pub enum IngestError {
     /// The configuration is invalid; every problem is listed.
     #[error("invalid ingest configuration:\n  - {}", .0.join("\n  - "))]
     Config(Vec<String>),
-    /// A Kafka client call failed.
-    #[error("Kafka: {action} (bootstrap {bootstrap})")]
-    Kafka {
-        /// What was being done.
-        action: String,
-        /// The bootstrap servers.
-        bootstrap: String,
-        /// librdkafka's error (boxed: it is large, and errors travel in every `Result`).
-        #[source]
-        source: Box<rdkafka::error::KafkaError>,
-    },
-    /// A topic could not be created.
-    #[error("Kafka: creating topic {topic}: {reason}")]
-    Topic {
-        /// The topic.
-        topic: String,
-        /// The broker's reason.
-        reason: String,
-    },
+    /// Kafka: a client, topic set-up or delivery failed.
+    #[error(transparent)]
+    Kafka(#[from] userstream_kafka::KafkaError),
     /// The schema registry refused or could not be reached.
     #[error("schema registry: {action}")]
     Registry {
@@ -73,10 +57,10 @@ impl IngestError {
     /// unreachable or overloaded, no for configuration or request errors.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Kafka { .. } | Self::SourceUnreachable { .. } | Self::Task(_) => true,
+            Self::Kafka(e) => e.is_retryable(),
+            Self::SourceUnreachable { .. } | Self::Task(_) => true,
             Self::Registry { source, .. } => source.is_retryable(),
             Self::Config(_)
-            | Self::Topic { .. }
             | Self::SourceRefused { .. }
             | Self::HttpClient(_)
             | Self::UsersApi(_) => false,

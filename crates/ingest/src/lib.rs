@@ -23,14 +23,12 @@
 
 #![warn(missing_docs)]
 
-mod admin;
 mod backoff;
 mod bench;
 mod config;
 pub mod dlq;
 mod encode;
 mod error;
-mod histogram;
 mod local;
 mod pipeline;
 mod plan;
@@ -40,21 +38,16 @@ mod sink;
 mod source;
 mod stats;
 
-pub use admin::{delete_topics, ensure_topics, TopicOutcome, TopicSpec};
 pub use backoff::{parse_retry_after, RetryPolicy};
 pub use bench::{bench_produce, BenchConfig, BenchMode, BenchReport, BenchResult};
-pub use config::{
-    Compression, IngestConfig, KafkaConfig, SourceConfig, DEFAULT_BOOTSTRAP, DEFAULT_DLQ_TOPIC,
-    DEFAULT_REGISTRY_URL, DEFAULT_SEED, DEFAULT_SOURCE, DEFAULT_TOPIC,
-};
+pub use config::{Compression, IngestConfig, KafkaConfig, SourceConfig};
 pub use encode::FrameEncoder;
 pub use error::IngestError;
-pub use histogram::LatencyHistogram;
 pub use local::{is_listening, loopback_addr, start_local_source_if_absent, LocalUsersApi};
-pub use pipeline::{produce, RunSummary, StopReason};
+pub use pipeline::{produce, produce_generated, RunSummary, StopReason};
 pub use plan::{PagePlan, PageTask};
 pub use rate::TokenBucket;
 pub use setup::{setup_kafka_and_registry, SetupReport};
 pub use sink::producer_config;
-pub use source::{page_request, page_url};
+pub use source::{generated_users, page_request, page_url};
 pub use stats::{IngestStats, StageSecs, StatsSnapshot};

@@ -15,7 +15,7 @@ use crate::error::IngestError;
 use crate::plan::PagePlan;
 use crate::rate::TokenBucket;
 use crate::setup::{setup, SetupReport};
-use crate::sink::{create_producer, Sink};
+use crate::sink::{create_sink, send_dead, send_user};
 use crate::source::{obtain_page, OutRecord, PageContext, SourceKind};
 use crate::stats::{add, add_time, IngestStats, StageSecs};
 
@@ -146,6 +146,20 @@ pub async fn produce(
     run_pipeline(config, kind, encoder, stats, shutdown).await
 }
 
+/// Like [`produce`], with pages drawn from the users-api generator in process instead of
+/// fetched over HTTP (`config.source.url` is only recorded in the records). The users are
+/// those the HTTP source would serve for the same seed and pages, ids included: producing the
+/// same configuration again replays the same keys. For tests and benches.
+pub async fn produce_generated(
+    config: &IngestConfig,
+    stats: Arc<IngestStats>,
+    shutdown: CancellationToken,
+) -> Result<RunSummary, IngestError> {
+    let (report, encoder) = setup(config).await?;
+    log_setup(&report);
+    run_pipeline(config, SourceKind::Generator, encoder, stats, shutdown).await
+}
+
 fn log_setup(report: &SetupReport) {
     for t in &report.topics {
         tracing::info!(topic = %t.name, created = t.created, "topic ready");
@@ -163,8 +177,7 @@ pub(crate) async fn run_pipeline(
 ) -> Result<RunSummary, IngestError> {
     config.validate()?;
     let started = Instant::now();
-    let producer = create_producer(&config.kafka)?;
-    let mut sink = Sink::new(producer, config.kafka.max_in_flight, Arc::clone(&stats));
+    let mut sink = create_sink(&config.kafka, Arc::clone(&stats))?;
     let stop = shutdown.child_token();
     let duration_hit = Arc::new(AtomicBool::new(false));
     let timer = config.duration.map(|d| {
@@ -255,9 +268,9 @@ pub(crate) async fn run_pipeline(
             match record {
                 OutRecord::User { key, payload } => {
                     add(&stats.users_sent, 1);
-                    sink.send_user(topic, key, payload).await;
+                    send_user(&mut sink, topic, key, payload).await;
                 }
-                OutRecord::Dead(dead) => sink.send_dead(dlq_topic, dead).await,
+                OutRecord::Dead(dead) => send_dead(&mut sink, dlq_topic, dead).await,
             }
         }
         add(&stats.pages_done, 1);
@@ -284,7 +297,7 @@ pub(crate) async fn run_pipeline(
     }
     let undelivered = sink.drain(config.flush_timeout).await;
     if failure.is_none() {
-        failure = sink.first_error().map(str::to_owned);
+        failure = sink.first_error().map(|e| error_chain(e));
     }
     let snapshot = stats.snapshot();
     let elapsed = started.elapsed().as_secs_f64();

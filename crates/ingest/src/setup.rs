@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use serde::Serialize;
+use userstream_kafka::{ensure_topics, TopicOutcome, TopicSpec};
 use userstream_registry::{CompatibilityLevel, RegistryClient, Serializer};
 
-use crate::admin::{ensure_topics, TopicOutcome, TopicSpec};
 use crate::config::IngestConfig;
 use crate::encode::FrameEncoder;
 use crate::error::IngestError;

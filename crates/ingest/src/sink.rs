@@ -1,23 +1,16 @@
-//! The Kafka side: an idempotent `FutureProducer` with a bounded number of in-flight sends.
+//! The Kafka side: the producer's settings, and `userstream-kafka`'s [`Sink`] (bounded
+//! in-flight sends) counting into the run's [`IngestStats`].
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::stream::FuturesUnordered;
-use futures::{FutureExt, StreamExt};
 use rdkafka::config::ClientConfig;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
-use userstream_kafka::{base_config, TracingContext};
+use rdkafka::producer::FutureProducer;
+use userstream_kafka::{base_config, KafkaError, Sink, SinkObserver, TracingContext};
 
 use crate::config::KafkaConfig;
 use crate::dlq::DeadLetter;
 use crate::error::IngestError;
-use crate::histogram::LatencyHistogram;
 use crate::stats::{add, add_time, IngestStats};
 
 /// The producer's librdkafka configuration: idempotent (so librdkafka's retries never
@@ -53,10 +46,12 @@ pub fn producer_config(kafka: &KafkaConfig) -> ClientConfig {
 pub fn create_producer(kafka: &KafkaConfig) -> Result<FutureProducer<TracingContext>, IngestError> {
     producer_config(kafka)
         .create_with_context(TracingContext)
-        .map_err(|source| IngestError::Kafka {
-            action: "creating the producer".to_owned(),
-            bootstrap: kafka.bootstrap.clone(),
-            source: Box::new(source),
+        .map_err(|source| {
+            IngestError::Kafka(KafkaError::Client {
+                action: "creating the producer".to_owned(),
+                bootstrap: kafka.bootstrap.clone(),
+                source: Box::new(source),
+            })
         })
 }
 
@@ -67,199 +62,60 @@ pub(crate) enum Kind {
     Dead,
 }
 
-/// A delivery future with what is needed to account for it.
-struct Tracked {
-    future: DeliveryFuture,
-    kind: Kind,
-    bytes: u64,
-    sent: Instant,
-}
+/// The run's live counters follow the sink's deliveries.
+impl SinkObserver<Kind> for IngestStats {
+    fn send_call(&self, took: Duration) {
+        add_time(&self.send_nanos, took);
+    }
 
-struct Delivered {
-    kind: Kind,
-    bytes: u64,
-    latency: Duration,
-    result: Result<(), String>,
-}
+    fn backpressure(&self, waited: Duration) {
+        add_time(&self.backpressure_nanos, waited);
+    }
 
-impl Future for Tracked {
-    type Output = Delivered;
+    fn delivered(&self, kind: Kind, bytes: u64) {
+        let counter = match kind {
+            Kind::User => &self.users_delivered,
+            Kind::Dead => &self.dlq_delivered,
+        };
+        add(counter, 1);
+        add(&self.value_bytes, bytes);
+    }
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Delivered> {
-        let this = &mut *self;
-        this.future.poll_unpin(cx).map(|outcome| Delivered {
-            kind: this.kind,
-            bytes: this.bytes,
-            latency: this.sent.elapsed(),
-            result: match outcome {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err((error, _))) => Err(error.to_string()),
-                Err(_) => Err("producer dropped before delivery".to_owned()),
-            },
-        })
+    fn failed(&self, _kind: Kind) {
+        add(&self.delivery_errors, 1);
     }
 }
 
-/// Sends records, keeping at most `max_in_flight` unacknowledged; accounts every delivery.
-pub(crate) struct Sink {
-    producer: FutureProducer<TracingContext>,
-    in_flight: FuturesUnordered<Tracked>,
-    max_in_flight: usize,
+/// The pipeline's sink: users and dead letters, counted into the run's [`IngestStats`].
+pub(crate) type PipelineSink = Sink<Kind>;
+
+/// A sink over a new producer, with at most `kafka.max_in_flight` sends unacknowledged.
+pub(crate) fn create_sink(
+    kafka: &KafkaConfig,
     stats: Arc<IngestStats>,
-    latency: LatencyHistogram,
-    first_error: Option<String>,
-    sends: u64,
+) -> Result<PipelineSink, IngestError> {
+    Ok(Sink::new(
+        create_producer(kafka)?,
+        kafka.max_in_flight,
+        stats,
+    ))
 }
 
-impl Sink {
-    pub(crate) fn new(
-        producer: FutureProducer<TracingContext>,
-        max_in_flight: usize,
-        stats: Arc<IngestStats>,
-    ) -> Self {
-        Self {
-            producer,
-            in_flight: FuturesUnordered::new(),
-            max_in_flight: max_in_flight.max(1),
-            stats,
-            latency: LatencyHistogram::default(),
-            first_error: None,
-            sends: 0,
-        }
-    }
-
-    /// Sends a user.
-    pub(crate) async fn send_user(&mut self, topic: &str, key: &str, payload: &[u8]) {
-        let record = FutureRecord::to(topic).key(key.as_bytes()).payload(payload);
-        self.send(record, Kind::User, payload.len()).await;
-    }
-
-    /// Sends a dead letter.
-    pub(crate) async fn send_dead(&mut self, topic: &str, dead: &DeadLetter) {
-        let headers = dead.headers.iter().fold(OwnedHeaders::new(), |h, (k, v)| {
-            h.insert(Header {
-                key: k,
-                value: Some(v.as_bytes()),
-            })
-        });
-        let record = FutureRecord::to(topic)
-            .key(dead.key.as_bytes())
-            .payload(&dead.value[..])
-            .headers(headers);
-        self.send(record, Kind::Dead, dead.value.len()).await;
-    }
-
-    async fn send(&mut self, mut record: FutureRecord<'_, [u8], [u8]>, kind: Kind, bytes: usize) {
-        if self.in_flight.len() >= self.max_in_flight {
-            let waited = Instant::now();
-            self.reap_one().await;
-            add_time(&self.stats.backpressure_nanos, waited.elapsed());
-        }
-        loop {
-            let started = Instant::now();
-            let result = self.producer.send_result(record);
-            add_time(&self.stats.send_nanos, started.elapsed());
-            match result {
-                Ok(future) => {
-                    self.in_flight.push(Tracked {
-                        future,
-                        kind,
-                        bytes: bytes as u64,
-                        sent: started,
-                    });
-                    break;
-                }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    // librdkafka's queue is full: let deliveries catch up instead of blocking
-                    // a thread or buffering more.
-                    record = back;
-                    let waited = Instant::now();
-                    if self.in_flight.is_empty() {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    } else {
-                        self.reap_one().await;
-                    }
-                    add_time(&self.stats.backpressure_nanos, waited.elapsed());
-                }
-                Err((error, _)) => {
-                    self.fail(format!("producing to {}: {error}", record_topic(kind)));
-                    break;
-                }
-            }
-        }
-        self.sends += 1;
-        if self.sends.is_multiple_of(64) {
-            self.reap_ready();
-        }
-    }
-
-    fn reap_ready(&mut self) {
-        while let Some(Some(delivered)) = self.in_flight.next().now_or_never() {
-            self.account(delivered);
-        }
-    }
-
-    async fn reap_one(&mut self) {
-        if let Some(delivered) = self.in_flight.next().await {
-            self.account(delivered);
-        }
-    }
-
-    fn account(&mut self, delivered: Delivered) {
-        self.latency.record(delivered.latency);
-        match delivered.result {
-            Ok(()) => {
-                let counter = match delivered.kind {
-                    Kind::User => &self.stats.users_delivered,
-                    Kind::Dead => &self.stats.dlq_delivered,
-                };
-                add(counter, 1);
-                add(&self.stats.value_bytes, delivered.bytes);
-            }
-            Err(error) => self.fail(error),
-        }
-    }
-
-    fn fail(&mut self, error: String) {
-        add(&self.stats.delivery_errors, 1);
-        if self.first_error.is_none() {
-            tracing::error!(%error, "Kafka did not take a message");
-            self.first_error = Some(error);
-        }
-    }
-
-    /// Waits for every outstanding delivery, at most `timeout`; then flushes. Returns how many
-    /// were still unacknowledged.
-    pub(crate) async fn drain(&mut self, timeout: Duration) -> u64 {
-        let deadline = tokio::time::Instant::now() + timeout;
-        while !self.in_flight.is_empty() {
-            match tokio::time::timeout_at(deadline, self.in_flight.next()).await {
-                Ok(Some(delivered)) => self.account(delivered),
-                Ok(None) => break,
-                Err(_) => break,
-            }
-        }
-        let producer = self.producer.clone();
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let _ = tokio::task::spawn_blocking(move || {
-            producer.flush(left.max(Duration::from_millis(100)))
-        })
+/// Sends a user: key = id, value = framed Avro.
+pub(crate) async fn send_user(sink: &mut PipelineSink, topic: &str, key: &str, payload: &[u8]) {
+    sink.send(topic, key.as_bytes(), payload, &[], Kind::User)
         .await;
-        self.in_flight.len() as u64
-    }
-
-    pub(crate) fn latency(&self) -> &LatencyHistogram {
-        &self.latency
-    }
-
-    pub(crate) fn first_error(&self) -> Option<&str> {
-        self.first_error.as_deref()
-    }
 }
 
-fn record_topic(kind: Kind) -> &'static str {
-    match kind {
-        Kind::User => "the users topic",
-        Kind::Dead => "the dead-letter topic",
-    }
+/// Sends a dead letter, its reason and source position in headers.
+pub(crate) async fn send_dead(sink: &mut PipelineSink, topic: &str, dead: &DeadLetter) {
+    let headers: Vec<(&str, &str)> = dead.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    sink.send(
+        topic,
+        dead.key.as_bytes(),
+        &dead.value,
+        &headers,
+        Kind::Dead,
+    )
+    .await;
 }

@@ -65,6 +65,40 @@ pub fn page_request(source: &SourceConfig, page: u32, results: u32) -> PageReque
     }
 }
 
+/// The valid users a run of `config` with the generator source produces ([`crate::produce_generated`],
+/// or HTTP from a users-api with default settings), in the order produced: pages from
+/// `source.start_page`, `count` entries in all (the last page trimmed). Pure (CPU only); what a
+/// test compares Kafka or Cassandra with. `produced_at` is the time of this call. Empty without
+/// a `count` (an unbounded run has no last page).
+pub fn generated_users(config: &crate::IngestConfig) -> Vec<userstream_model::User> {
+    let source = &config.source;
+    let Some(count) = config.count else {
+        return Vec::new();
+    };
+    let plan = crate::PagePlan::new(source.start_page, source.results_per_page, Some(count));
+    let now = Utc::now();
+    let mut users = Vec::new();
+    for task in plan {
+        let mut body = Vec::with_capacity(task.results as usize * 1200);
+        userstream_users_api::write_page(&page_request(source, task.page, task.results), &mut body);
+        let position = SourcePosition {
+            url: page_url(source, task.page, task.results).to_string(),
+            seed: source.seed.clone(),
+            page: task.page,
+        };
+        // A page that does not parse is dead-lettered by a run: it holds no users.
+        if let Ok(page) = parse_page(&body, &position, now) {
+            users.extend(
+                page.records
+                    .into_iter()
+                    .take(task.results as usize)
+                    .filter_map(Result::ok),
+            );
+        }
+    }
+    users
+}
+
 /// Where pages come from.
 #[derive(Debug, Clone)]
 pub enum SourceKind {

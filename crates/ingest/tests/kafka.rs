@@ -1,36 +1,30 @@
 //! The producer against the real stack: Kafka, the schema registry, a users-api in process.
 //!
-//! Endpoints come from `USERSTREAM_KAFKA_BOOTSTRAP` and `USERSTREAM_REGISTRY_URL` (loopback
+//! Endpoints come from the stack's ports (`USERSTREAM_KAFKA_PORT`, ...) or their overrides (loopback
 //! defaults). When `USERSTREAM_STACK_STARTED=1` an unreachable stack fails the tests;
 //! otherwise they print "skipped: ..." and pass. Every test writes to its own topics.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message, OwnedMessage};
-use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 use userstream_ingest::{
     page_request, page_url, IngestConfig, IngestStats, LocalUsersApi, RunSummary,
-    DEFAULT_BOOTSTRAP, DEFAULT_REGISTRY_URL,
 };
-use userstream_kafka::{base_config, TracingContext};
+use userstream_kafka::OwnedRecord;
 use userstream_model::{parse_page, SourcePosition, User};
 use userstream_registry::{Deserializer, RegistryClient};
 use userstream_users_api::{FaultConfig, UsersApiConfig};
 
 fn bootstrap() -> String {
-    std::env::var("USERSTREAM_KAFKA_BOOTSTRAP").unwrap_or_else(|_| DEFAULT_BOOTSTRAP.to_owned())
+    userstream_endpoints::Endpoints::from_env().kafka_bootstrap
 }
 
 fn registry_url() -> anyhow::Result<Url> {
-    let url = std::env::var("USERSTREAM_REGISTRY_URL")
-        .unwrap_or_else(|_| DEFAULT_REGISTRY_URL.to_owned());
-    Ok(Url::parse(&url)?)
+    Ok(userstream_endpoints::Endpoints::from_env().registry_url)
 }
 
 fn stack_started() -> bool {
@@ -96,50 +90,16 @@ async fn produce(config: &IngestConfig) -> anyhow::Result<RunSummary> {
     Ok(summary)
 }
 
-/// Every message of `topic`, from the beginning to the high watermarks at call time.
-async fn consume_all(topic: &str, timeout: Duration) -> anyhow::Result<Vec<OwnedMessage>> {
-    let topic = topic.to_owned();
-    let bootstrap = bootstrap();
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer<TracingContext> = base_config(&bootstrap)
-            .set("group.id", unique("ingest-test"))
-            .set("enable.auto.commit", "false")
-            .create_with_context(TracingContext)?;
-        let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        ensure!(!partitions.is_empty(), "topic {topic} has no partitions");
-        let mut expected = 0;
-        let mut list = TopicPartitionList::new();
-        for p in &partitions {
-            let (low, high) = consumer.fetch_watermarks(&topic, *p, Duration::from_secs(10))?;
-            expected += usize::try_from(high - low)?;
-            list.add_partition_offset(&topic, *p, Offset::Beginning)?;
-        }
-        consumer.assign(&list)?;
-        let deadline = Instant::now() + timeout;
-        let mut out = Vec::with_capacity(expected);
-        while out.len() < expected {
-            ensure!(
-                Instant::now() < deadline,
-                "consumed {} of {expected} messages of {topic} before the timeout",
-                out.len()
-            );
-            if let Some(message) = consumer.poll(Duration::from_millis(200)) {
-                out.push(message?.detach());
-            }
-        }
-        Ok(out)
-    })
-    .await?
+/// Every record of `topic` up to its end offsets at call time (`userstream-kafka`'s one
+/// bounded reader).
+async fn consume_all(topic: &str, timeout: Duration) -> anyhow::Result<Vec<OwnedRecord>> {
+    let (_, records) = userstream_kafka::read_all(&bootstrap(), topic, timeout).await?;
+    Ok(records)
 }
 
 async fn cleanup(topic: &str) {
     let dlq = format!("{topic}.dlq");
-    let _ = userstream_ingest::delete_topics(&bootstrap(), &[topic, &dlq], Duration::from_secs(20))
+    let _ = userstream_kafka::delete_topics(&bootstrap(), &[topic, &dlq], Duration::from_secs(20))
         .await;
 }
 
@@ -161,7 +121,7 @@ fn expected_page(config: &IngestConfig, page: u32, results: u32) -> anyhow::Resu
 }
 
 /// Decodes every message through the registry; checks key = id and that no id repeats.
-async fn decode_users(messages: &[OwnedMessage]) -> anyhow::Result<HashMap<(i32, i32), User>> {
+async fn decode_users(messages: &[OwnedRecord]) -> anyhow::Result<HashMap<(i32, i32), User>> {
     let deserializer = Deserializer::new(RegistryClient::new(
         registry_url()?,
         Duration::from_secs(10),
@@ -169,9 +129,9 @@ async fn decode_users(messages: &[OwnedMessage]) -> anyhow::Result<HashMap<(i32,
     let mut ids = HashSet::new();
     let mut by_position = HashMap::new();
     for m in messages {
-        let payload = m.payload().context("message without value")?;
+        let payload = m.payload.as_deref().context("message without value")?;
         let user = deserializer.deserialize(payload).await?;
-        let key = std::str::from_utf8(m.key().context("message without key")?)?;
+        let key = std::str::from_utf8(m.key.as_deref().context("message without key")?)?;
         ensure!(
             key == user.id.to_string(),
             "key {key} is not the id {}",
@@ -193,18 +153,14 @@ fn same_user(actual: &User, expected: &User) -> bool {
     *actual == expected
 }
 
-fn headers(m: &OwnedMessage) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    if let Some(h) = m.headers() {
-        for header in h.iter() {
-            let value = header
-                .value
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-                .unwrap_or_default();
-            out.insert(header.key.to_owned(), value);
-        }
-    }
-    out
+fn headers(m: &OwnedRecord) -> BTreeMap<String, String> {
+    m.headers
+        .iter()
+        .map(|(k, v)| {
+            let value = String::from_utf8_lossy(v.as_deref().unwrap_or_default()).into_owned();
+            (k.clone(), value)
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -411,7 +367,7 @@ async fn with_faults_good_records_arrive_once_and_bad_ones_are_dead_lettered() -
                 "{h:?}"
             );
             let page: u32 = h.get("source_page").context("source_page")?.parse()?;
-            let value = String::from_utf8_lossy(m.payload().unwrap_or_default());
+            let value = String::from_utf8_lossy(m.payload.as_deref().unwrap_or_default());
             ensure!(
                 !value.contains("\"password\":\"") && !value.contains("\"sha256\":\""),
                 "secret in the DLQ: {value}"

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedHeaders, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::{base_config, KafkaError, PartitionOffsets, TracingContext};
@@ -59,16 +59,83 @@ impl TopicCut {
 }
 
 /// One record inside a cut, borrowed for the callback.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct CutRecord<'a> {
     /// Partition.
     pub partition: i32,
     /// Offset.
     pub offset: i64,
+    /// Broker timestamp, milliseconds since the epoch, when there is one.
+    pub timestamp_ms: Option<i64>,
     /// Key bytes, if any.
     pub key: Option<&'a [u8]>,
     /// Value bytes, if any (None for a tombstone).
     pub payload: Option<&'a [u8]>,
+    headers: Option<&'a BorrowedHeaders>,
+}
+
+impl std::fmt::Debug for CutRecord<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CutRecord")
+            .field("partition", &self.partition)
+            .field("offset", &self.offset)
+            .field("timestamp_ms", &self.timestamp_ms)
+            .field("key", &self.key)
+            .field("payload_bytes", &self.payload.map(<[u8]>::len))
+            .field("headers", &self.headers().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl<'a> CutRecord<'a> {
+    /// The record's headers in order: name, value (None for a null value).
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, Option<&'a [u8]>)> + 'a {
+        self.headers
+            .into_iter()
+            .flat_map(|h| h.iter().map(|header| (header.key, header.value)))
+    }
+
+    /// An owned copy, to keep past the callback.
+    pub fn to_owned_record(&self) -> OwnedRecord {
+        OwnedRecord {
+            partition: self.partition,
+            offset: self.offset,
+            timestamp_ms: self.timestamp_ms,
+            key: self.key.map(<[u8]>::to_vec),
+            payload: self.payload.map(<[u8]>::to_vec),
+            headers: self
+                .headers()
+                .map(|(k, v)| (k.to_owned(), v.map(<[u8]>::to_vec)))
+                .collect(),
+        }
+    }
+}
+
+/// A record read by [`read_all`] (or kept with [`CutRecord::to_owned_record`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedRecord {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Broker timestamp, milliseconds since the epoch, when there is one.
+    pub timestamp_ms: Option<i64>,
+    /// Key bytes, if any.
+    pub key: Option<Vec<u8>>,
+    /// Value bytes, if any (None for a tombstone).
+    pub payload: Option<Vec<u8>>,
+    /// Headers in order: name, value.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl OwnedRecord {
+    /// The value of the first header called `name`, as UTF-8 (lossy); `None` when absent.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v.as_deref().unwrap_or_default()).into_owned())
+    }
 }
 
 /// Errors reading a cut: Kafka's, or the callback's own.
@@ -185,8 +252,10 @@ pub fn read_cut<E>(
                     on_record(CutRecord {
                         partition,
                         offset: m.offset(),
+                        timestamp_ms: m.timestamp().to_millis(),
                         key: m.key(),
                         payload: m.payload(),
+                        headers: m.headers(),
                     })
                     .map_err(CutError::Callback)?;
                 }
@@ -214,6 +283,32 @@ pub fn read_cut<E>(
         }
     }
     Ok(())
+}
+
+/// Takes the cut of `topic` now and reads every record inside it into memory: for tests and
+/// small topics (memory grows with the topic; [`read_cut`] streams instead). The whole read,
+/// cut included, gives up after `timeout`.
+pub async fn read_all(
+    bootstrap: &str,
+    topic: &str,
+    timeout: Duration,
+) -> Result<(TopicCut, Vec<OwnedRecord>), KafkaError> {
+    let (bootstrap, topic) = (bootstrap.to_owned(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let cut = take_cut(&bootstrap, &topic, timeout)?;
+        let mut records = Vec::with_capacity(usize::try_from(cut.records()).unwrap_or(0));
+        read_cut(&bootstrap, &cut, timeout, |r| {
+            records.push(r.to_owned_record());
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .map_err(|e| match e {
+            CutError::Kafka(e) => e,
+            CutError::Callback(never) => match never {},
+        })?;
+        Ok((cut, records))
+    })
+    .await
+    .map_err(|e| KafkaError::Task(e.to_string()))?
 }
 
 /// The values at the given `(partition, offset)` positions of `topic` (blocking), in the order

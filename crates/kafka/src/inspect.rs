@@ -1,14 +1,11 @@
 //! Read-only views of the cluster for the console: every topic's partitions and offsets, and
 //! the newest messages of a topic. Nothing here joins a consumer group or commits.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 
-use crate::{base_config, KafkaError, TracingContext};
+use crate::{base_config, read_cut, CutError, KafkaError, TopicCut, TracingContext};
 
 /// Offsets of one partition.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -125,80 +122,34 @@ pub async fn newest_messages(
     timeout: Duration,
 ) -> Result<Vec<PeekedMessage>, KafkaError> {
     let bootstrap = bootstrap_servers.to_owned();
-    let topic = topic.clone();
+    let cut = newest_cut(topic, per_partition);
     tokio::task::spawn_blocking(move || {
-        // Where to start in each partition, and the offset after the last one we want.
-        let mut wanted: BTreeMap<i32, i64> = BTreeMap::new();
-        let mut assignment = TopicPartitionList::new();
-        for p in &topic.partitions {
-            let start = (p.high - per_partition).max(p.low);
-            if start < p.high {
-                assignment
-                    .add_partition_offset(&topic.name, p.partition, Offset::Offset(start))
-                    .map_err(|source| KafkaError::Metadata {
-                        bootstrap: bootstrap.clone(),
-                        source,
-                    })?;
-                wanted.insert(p.partition, p.high);
-            }
-        }
-        if wanted.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ends = wanted.clone();
-        let consumer = consumer(&bootstrap)?;
-        consumer
-            .assign(&assignment)
-            .map_err(|source| KafkaError::Metadata {
-                bootstrap: bootstrap.clone(),
-                source,
-            })?;
-        let deadline = Instant::now() + timeout;
         let mut out = Vec::new();
-        while !wanted.is_empty() && Instant::now() < deadline {
-            let Some(result) = consumer.poll(Duration::from_millis(100)) else {
-                continue;
-            };
-            let Ok(message) = result else { continue };
-            let partition = message.partition();
-            let offset = message.offset();
-            // The consumer reads on past `end` when the topic has grown since (or when `end` is a
-            // bound below the topic's end): those messages are not asked for.
-            let Some(&end) = ends.get(&partition) else {
-                continue;
-            };
-            if offset + 1 >= end {
-                wanted.remove(&partition);
-            }
-            if offset >= end {
-                continue;
-            }
-            let headers = message
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|header| {
-                            (
-                                header.key.to_owned(),
-                                header
-                                    .value
-                                    .map(|v| String::from_utf8_lossy(v).into_owned())
-                                    .unwrap_or_default(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+        let read = read_cut(&bootstrap, &cut, timeout, |r| {
             out.push(PeekedMessage {
-                partition,
-                offset,
-                timestamp_ms: message.timestamp().to_millis(),
-                key: message
-                    .key()
-                    .map(|k| String::from_utf8_lossy(k).into_owned()),
-                headers,
-                payload_bytes: message.payload().map_or(0, <[u8]>::len),
+                partition: r.partition,
+                offset: r.offset,
+                timestamp_ms: r.timestamp_ms,
+                key: r.key.map(|k| String::from_utf8_lossy(k).into_owned()),
+                headers: r
+                    .headers()
+                    .map(|(k, v)| {
+                        (
+                            k.to_owned(),
+                            v.map(|v| String::from_utf8_lossy(v).into_owned())
+                                .unwrap_or_default(),
+                        )
+                    })
+                    .collect(),
+                payload_bytes: r.payload.map_or(0, <[u8]>::len),
             });
+            Ok::<(), std::convert::Infallible>(())
+        });
+        match read {
+            // A page of the console shows what arrived in time rather than nothing.
+            Ok(()) | Err(CutError::Kafka(KafkaError::Timeout(..))) => {}
+            Err(CutError::Kafka(e)) => return Err(e),
+            Err(CutError::Callback(never)) => match never {},
         }
         out.sort_by(|a, b| {
             b.timestamp_ms
@@ -209,4 +160,54 @@ pub async fn newest_messages(
     })
     .await
     .map_err(|e| KafkaError::Task(e.to_string()))?
+}
+
+/// The cut holding the newest `per_partition` records of each partition below `high`.
+fn newest_cut(topic: &TopicOffsets, per_partition: i64) -> TopicCut {
+    TopicCut {
+        topic: topic.name.clone(),
+        partitions: topic
+            .partitions
+            .iter()
+            .map(|p| PartitionOffsets {
+                partition: p.partition,
+                low: (p.high - per_partition).max(p.low).min(p.high),
+                high: p.high,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_cut_stays_within_what_is_held() {
+        let topic = TopicOffsets {
+            name: "t".into(),
+            partitions: vec![
+                PartitionOffsets {
+                    partition: 0,
+                    low: 0,
+                    high: 100,
+                },
+                PartitionOffsets {
+                    partition: 1,
+                    low: 95,
+                    high: 98,
+                },
+                // A bound below the log start (a consumer behind retention): nothing to read.
+                PartitionOffsets {
+                    partition: 2,
+                    low: 50,
+                    high: 40,
+                },
+            ],
+        };
+        let cut = newest_cut(&topic, 10);
+        let spans: Vec<_> = cut.partitions.iter().map(|p| (p.low, p.high)).collect();
+        assert_eq!(spans, vec![(90, 100), (95, 98), (40, 40)]);
+        assert_eq!(cut.records(), 13);
+    }
 }

@@ -1,13 +1,23 @@
-//! The one Kafka client context of the codebase, plus small admin helpers.
+//! The one Kafka layer of the codebase: the client context (librdkafka logs into `tracing`),
+//! topic admin, the producer sink, and one bounded reader of a topic up to a cut of offsets.
 //!
-//! librdkafka logs are routed into `tracing` here so every component logs the same way.
+//! Other crates do not build Kafka clients of their own: `userstream-ingest` produces
+//! through [`Sink`], `verify`, the console and the tests read through [`read_cut`].
 
+mod admin;
 mod context;
 mod cut;
+mod histogram;
 mod inspect;
 mod metadata;
+mod sink;
 
+pub use admin::{delete_topics, ensure_topics, TopicOutcome, TopicSpec};
 pub use context::{base_config, TracingContext};
-pub use cut::{read_at, read_cut, take_cut, CutError, CutPosition, CutRecord, TopicCut};
+pub use cut::{
+    read_all, read_at, read_cut, take_cut, CutError, CutPosition, CutRecord, OwnedRecord, TopicCut,
+};
+pub use histogram::LatencyHistogram;
 pub use inspect::{newest_messages, topic_offsets, PartitionOffsets, PeekedMessage, TopicOffsets};
 pub use metadata::{fetch_metadata, ClusterSummary, KafkaError};
+pub use sink::{send_one, Delivered, Sink, SinkObserver};

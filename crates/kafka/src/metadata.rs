@@ -37,6 +37,60 @@ pub enum KafkaError {
     /// A blocking client call could not be scheduled.
     #[error("Kafka client task failed: {0}")]
     Task(String),
+    /// A client (admin, producer) could not be created, or its request was not answered.
+    #[error("Kafka at {bootstrap}: {action}: {source} (is the broker running? `userstream stack status`)")]
+    Client {
+        /// What was being done.
+        action: String,
+        /// The bootstrap servers.
+        bootstrap: String,
+        /// The client's error (boxed: it is large, and errors travel in every `Result`).
+        #[source]
+        source: Box<rdkafka::error::KafkaError>,
+    },
+    /// The broker refused to create or delete a topic.
+    #[error("Kafka refused {action} topic {topic}: {code}")]
+    TopicRefused {
+        /// The topic.
+        topic: String,
+        /// "creating" or "deleting".
+        action: &'static str,
+        /// The broker's error code.
+        code: rdkafka::types::RDKafkaErrorCode,
+    },
+    /// librdkafka refused a record outright (too large, unknown topic, ...).
+    #[error("producing to {topic}: {source}")]
+    Produce {
+        /// The topic.
+        topic: String,
+        /// The client's error.
+        #[source]
+        source: Box<rdkafka::error::KafkaError>,
+    },
+    /// Kafka did not acknowledge a record after librdkafka's own retries
+    /// (`message.timeout.ms`: a broker outage longer than that, or a record the broker refuses).
+    #[error("delivery failed: {0}")]
+    Delivery(#[source] Box<rdkafka::error::KafkaError>),
+    /// The producer was dropped before it reported a delivery.
+    #[error("the producer was dropped before the delivery was reported")]
+    DeliveryDropped,
+}
+
+impl KafkaError {
+    /// Whether the same call may succeed later without a change (the broker was unreachable,
+    /// slow or restarting), rather than being refused for what was asked.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Metadata { .. }
+            | Self::Read(_)
+            | Self::Timeout(..)
+            | Self::Task(_)
+            | Self::Client { .. }
+            | Self::Delivery(_)
+            | Self::DeliveryDropped => true,
+            Self::NoSuchTopic(_) | Self::TopicRefused { .. } | Self::Produce { .. } => false,
+        }
+    }
 }
 
 /// Sends a real metadata request to the cluster (the Kafka health check).

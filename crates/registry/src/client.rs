@@ -225,8 +225,8 @@ impl RegistryClient {
             Ok(body) => Ok(body.compatibility),
             // Apicurio creates the subject's rule on the first PUT; two clients doing that at
             // once make the loser fail with "A rule named 'COMPATIBILITY' already exists".
-            // The second PUT then updates the existing rule.
-            Err(e) if e.to_string().contains("already exists") => Ok(put().await?.compatibility),
+            // (HTTP 409 Conflict). The second PUT then updates the existing rule.
+            Err(e) if e.status() == Some(409) => Ok(put().await?.compatibility),
             Err(e) => Err(e),
         }
     }

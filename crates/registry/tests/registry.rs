@@ -1,6 +1,7 @@
 //! Against a real schema registry (Confluent API; Apicurio's `ccompat` here).
 //!
-//! `USERSTREAM_REGISTRY_URL` (default `http://127.0.0.1:8081/apis/ccompat/v7`). When the
+//! The registry of the stack at `USERSTREAM_REGISTRY_PORT` (or `USERSTREAM_REGISTRY_URL` for one
+//! elsewhere). When the
 //! registry cannot be reached: fail if `USERSTREAM_STACK_STARTED=1` (the test command started
 //! the stack, so it must be there), otherwise print a "skipped" line and pass.
 
@@ -11,23 +12,17 @@ use anyhow::{bail, ensure, Context};
 use apache_avro::types::Value;
 use apache_avro::Schema;
 use chrono::{TimeZone, Utc};
-use url::Url;
 use userstream_model::{user_schema, User, USER_SCHEMA_JSON};
 use userstream_registry::{
     decode_framed, CompatibilityLevel, Deserializer, RegistryClient, RegistryError, SchemaId,
     Serializer,
 };
 
-const DEFAULT_URL: &str = "http://127.0.0.1:8081/apis/ccompat/v7";
-
 /// A client for the registry under test, or `None` (after saying so) when it is not there and
 /// the stack was not started by the test command.
 async fn registry() -> anyhow::Result<Option<RegistryClient>> {
-    let url = std::env::var("USERSTREAM_REGISTRY_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
-    let client = RegistryClient::new(
-        Url::parse(&url).with_context(|| format!("USERSTREAM_REGISTRY_URL={url}"))?,
-        Duration::from_secs(10),
-    )?;
+    let url = userstream_endpoints::Endpoints::from_env().registry_url;
+    let client = RegistryClient::new(url.clone(), Duration::from_secs(10))?;
     match client.subjects().await {
         Ok(_) => Ok(Some(client)),
         Err(e)

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use userstream_endpoints::{Endpoints, Ports};
+
 /// A memory size, stored in mebibytes, written like the JVM's `-Xmx` (`512m`, `2g`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemSize {
@@ -111,110 +113,9 @@ pub struct StackConfig {
     #[arg(long, env = "USERSTREAM_START_TIMEOUT", default_value = "240s", value_parser = parse_duration, global = true)]
     pub start_timeout: Duration,
 
-    /// Kafka broker port.
-    #[arg(
-        long,
-        env = "USERSTREAM_KAFKA_PORT",
-        default_value_t = 9092,
-        global = true
-    )]
-    pub kafka_port: u16,
-    /// Kafka KRaft controller port.
-    #[arg(
-        long,
-        env = "USERSTREAM_KAFKA_CONTROLLER_PORT",
-        default_value_t = 9093,
-        global = true
-    )]
-    pub kafka_controller_port: u16,
-    /// Schema Registry HTTP port (Confluent API under /apis/ccompat/v7).
-    #[arg(
-        long,
-        env = "USERSTREAM_REGISTRY_PORT",
-        default_value_t = 8081,
-        global = true
-    )]
-    pub registry_port: u16,
-    /// Schema Registry management port (health, metrics).
-    #[arg(
-        long,
-        env = "USERSTREAM_REGISTRY_MANAGEMENT_PORT",
-        default_value_t = 9000,
-        global = true
-    )]
-    pub registry_management_port: u16,
-    /// Cassandra CQL port.
-    #[arg(
-        long,
-        env = "USERSTREAM_CASSANDRA_PORT",
-        default_value_t = 9042,
-        global = true
-    )]
-    pub cassandra_port: u16,
-    /// Cassandra inter-node storage port.
-    #[arg(
-        long,
-        env = "USERSTREAM_CASSANDRA_STORAGE_PORT",
-        default_value_t = 7000,
-        global = true
-    )]
-    pub cassandra_storage_port: u16,
-    /// Cassandra local JMX port (nodetool).
-    #[arg(
-        long,
-        env = "USERSTREAM_CASSANDRA_JMX_PORT",
-        default_value_t = 7199,
-        global = true
-    )]
-    pub cassandra_jmx_port: u16,
-    /// Spark standalone master port.
-    #[arg(
-        long,
-        env = "USERSTREAM_SPARK_MASTER_PORT",
-        default_value_t = 7077,
-        global = true
-    )]
-    pub spark_master_port: u16,
-    /// Spark master web UI port.
-    #[arg(
-        long,
-        env = "USERSTREAM_SPARK_MASTER_UI_PORT",
-        default_value_t = 8082,
-        global = true
-    )]
-    pub spark_master_ui_port: u16,
-    /// Spark worker web UI port.
-    #[arg(
-        long,
-        env = "USERSTREAM_SPARK_WORKER_UI_PORT",
-        default_value_t = 8083,
-        global = true
-    )]
-    pub spark_worker_ui_port: u16,
-    /// Spark Connect gRPC port.
-    #[arg(
-        long,
-        env = "USERSTREAM_SPARK_CONNECT_PORT",
-        default_value_t = 15002,
-        global = true
-    )]
-    pub spark_connect_port: u16,
-    /// Web UI port of the Spark Connect driver (the streaming query's UI).
-    #[arg(
-        long,
-        env = "USERSTREAM_SPARK_DRIVER_UI_PORT",
-        default_value_t = 4040,
-        global = true
-    )]
-    pub spark_driver_ui_port: u16,
-    /// Airflow API server / UI port.
-    #[arg(
-        long,
-        env = "USERSTREAM_AIRFLOW_PORT",
-        default_value_t = 8080,
-        global = true
-    )]
-    pub airflow_port: u16,
+    /// Every port of the stack (one declaration, shared with the pipeline's commands).
+    #[command(flatten)]
+    pub ports: Ports,
 
     /// Kafka broker heap.
     #[arg(
@@ -292,18 +193,7 @@ impl StackConfig {
 
     /// Checks the combination of settings; returns every problem at once.
     pub fn validate(&self) -> Result<(), Vec<String>> {
-        let mut problems = Vec::new();
-        let ports = self.ports();
-        for (i, (name, port)) in ports.iter().enumerate() {
-            if *port == 0 {
-                problems.push(format!("{name} port must not be 0"));
-            }
-            for (other, other_port) in &ports[i + 1..] {
-                if port == other_port {
-                    problems.push(format!("{name} and {other} both use port {port}"));
-                }
-            }
-        }
+        let mut problems = self.ports.problems();
         if self.spark_worker_cores == 0 {
             problems.push("spark worker cores must be at least 1".to_owned());
         }
@@ -314,53 +204,9 @@ impl StackConfig {
         }
     }
 
-    /// Every port the stack binds, named.
-    pub fn ports(&self) -> Vec<(&'static str, u16)> {
-        vec![
-            ("kafka", self.kafka_port),
-            ("kafka controller", self.kafka_controller_port),
-            ("registry", self.registry_port),
-            ("registry management", self.registry_management_port),
-            ("cassandra", self.cassandra_port),
-            ("cassandra storage", self.cassandra_storage_port),
-            ("cassandra jmx", self.cassandra_jmx_port),
-            ("spark master", self.spark_master_port),
-            ("spark master ui", self.spark_master_ui_port),
-            ("spark worker ui", self.spark_worker_ui_port),
-            ("spark connect", self.spark_connect_port),
-            ("spark driver ui", self.spark_driver_ui_port),
-            ("airflow", self.airflow_port),
-        ]
-    }
-
-    /// Kafka bootstrap servers for clients.
-    pub fn kafka_bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.kafka_port)
-    }
-
-    /// Base URL of the registry's Confluent-compatible API.
-    pub fn registry_url(&self) -> String {
-        format!("http://127.0.0.1:{}/apis/ccompat/v7", self.registry_port)
-    }
-
-    /// Cassandra contact point.
-    pub fn cassandra_contact_point(&self) -> String {
-        format!("127.0.0.1:{}", self.cassandra_port)
-    }
-
-    /// Spark Connect URL.
-    pub fn spark_connect_url(&self) -> String {
-        format!("sc://127.0.0.1:{}", self.spark_connect_port)
-    }
-
-    /// Spark master URL.
-    pub fn spark_master_url(&self) -> String {
-        format!("spark://127.0.0.1:{}", self.spark_master_port)
-    }
-
-    /// Airflow base URL.
-    pub fn airflow_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.airflow_port)
+    /// The addresses of this stack's engines (all on loopback, at its ports).
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints::local(&self.ports)
     }
 
     /// The directory layout derived from this configuration (paths made absolute).
@@ -396,21 +242,26 @@ mod tests {
 
     #[test]
     fn defaults_are_valid_and_on_the_documented_ports() {
-        let config = StackConfig::with_state_dir("/tmp/x");
+        let mut config = StackConfig::with_state_dir("/tmp/x");
+        // The test command moves every port through the environment; this test is about the
+        // documented defaults.
+        config.ports = Ports::default();
         assert_eq!(config.validate(), Ok(()));
-        assert_eq!(config.kafka_bootstrap(), "127.0.0.1:9092");
+        let endpoints = config.endpoints();
+        assert_eq!(endpoints.kafka_bootstrap, "127.0.0.1:9092");
         assert_eq!(
-            config.registry_url(),
+            endpoints.registry_url.as_str(),
             "http://127.0.0.1:8081/apis/ccompat/v7"
         );
-        assert_eq!(config.spark_connect_url(), "sc://127.0.0.1:15002");
+        assert_eq!(endpoints.spark_connect_url, "sc://127.0.0.1:15002");
     }
 
     #[test]
     fn validation_reports_every_clash() {
         let mut config = StackConfig::with_state_dir("/tmp/x");
-        config.airflow_port = 9092;
-        config.spark_master_ui_port = 8081;
+        config.ports = Ports::default();
+        config.ports.airflow = 9092;
+        config.ports.spark_master_ui = 8081;
         let problems = config.validate().unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("9092"));

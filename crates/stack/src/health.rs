@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::probe;
 use crate::services::Health;
 
 /// Runs one health check. `Ok` carries a short detail for status output; `Err` says what failed.
@@ -27,12 +28,8 @@ pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, St
         Health::Cassandra { contact_point } => {
             // Probe the port first: the driver logs every refused connection as an error.
             port_open(contact_point).await?;
-            let session = userstream_store::connect(contact_point, Duration::from_secs(3))
-                .await
-                .map_err(|e| e.to_string())?;
-            let version = userstream_store::release_version(&session)
-                .await
-                .map_err(|e| e.to_string())?;
+            let version =
+                probe::cassandra_release_version(contact_point, Duration::from_secs(3)).await?;
             Ok(format!("Cassandra {version}"))
         }
         Health::SparkMaster { ui_url } => {
@@ -61,10 +58,12 @@ pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, St
             ))
         }
         Health::SparkConnect { url } => {
-            tokio::time::timeout(Duration::from_secs(20), userstream_stream::ping(url))
-                .await
-                .map_err(|_| "SELECT 1 took more than 20s".to_owned())?
-                .map_err(|e| e.to_string())?;
+            tokio::time::timeout(
+                Duration::from_secs(20),
+                probe::spark_connect_select_one(url),
+            )
+            .await
+            .map_err(|_| "SELECT 1 took more than 20s".to_owned())??;
             Ok("SELECT 1 answered".into())
         }
         Health::Airflow { url, component } => {

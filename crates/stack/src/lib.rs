@@ -10,6 +10,7 @@ mod health;
 pub mod install;
 mod layout;
 mod lifecycle;
+pub mod probe;
 pub mod process;
 pub mod render;
 pub mod services;
@@ -18,6 +19,6 @@ pub use airflow_api::{AirflowApi, AirflowApiError, DagState, SCHEDULED_DAGS};
 pub use config::{MemSize, StackConfig};
 pub use layout::Layout;
 pub use lifecycle::{
-    airflow_secrets, down, format_bytes, render_status, specs, status, stop_service, up,
-    ServiceStatus, StackError, Started,
+    airflow_secrets, down, format_bytes, render_service, render_status, specs, status,
+    stop_service, up, Rendered, ServiceStatus, StackError, Started,
 };

@@ -65,6 +65,14 @@ pub enum StackError {
         /// End of the log.
         tail: String,
     },
+    /// No service has this name.
+    #[error("no service named `{service}`; known: {known}")]
+    UnknownService {
+        /// The name asked for.
+        service: String,
+        /// The names there are, comma-separated.
+        known: String,
+    },
     /// Process handling failed.
     #[error(transparent)]
     Process(#[from] process::ProcessError),
@@ -101,6 +109,16 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> S
 
 /// Builds every service spec from the configuration and what is installed.
 pub fn specs(config: &StackConfig) -> Result<(Layout, Vec<ServiceSpec>), StackError> {
+    let layout = config.layout();
+    let secrets = airflow_secrets(&layout)?;
+    specs_with(config, &secrets)
+}
+
+/// The specs with the given Airflow secrets (real ones to start, withheld ones to render).
+fn specs_with(
+    config: &StackConfig,
+    secrets: &AirflowSecrets,
+) -> Result<(Layout, Vec<ServiceSpec>), StackError> {
     config.validate().map_err(StackError::Config)?;
     let layout = config.layout();
     install::is_installed(&layout).map_err(StackError::NotInstalled)?;
@@ -118,10 +136,75 @@ pub fn specs(config: &StackConfig) -> Result<(Layout, Vec<ServiceSpec>), StackEr
         .filter(|p| p.ends_with(".jar"))
         .collect();
     jars.sort();
-    let secrets = airflow_secrets(&layout)?;
     let bin = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("userstream"));
-    let specs = services::all(config, &layout, &javas, &spark_home, &jars, &secrets, &bin);
+    let specs = services::all(config, &layout, &javas, &spark_home, &jars, secrets, &bin);
     Ok((layout, specs))
+}
+
+/// What `stack render` wrote for one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// Every file written, in order.
+    pub files: Vec<PathBuf>,
+    /// Environment variables left out because they hold secrets: whoever runs the service
+    /// provides them at run time (never baked into a file or an image).
+    pub withheld: Vec<String>,
+}
+
+/// Writes what the stack would run for `service` into `out`: its configuration files (by
+/// their file names), `argv` (program and arguments, one per line), `env` (`KEY=VALUE` per
+/// line, secrets left out) and `cwd`. The same code renders them for `stack up`, so anything
+/// that runs the service from these files (an image, a unit file) runs what the local stack
+/// runs.
+pub fn render_service(
+    config: &StackConfig,
+    service: &str,
+    out: &Path,
+) -> Result<Rendered, StackError> {
+    let withheld_secrets = AirflowSecrets::withheld();
+    let (_, specs) = specs_with(config, &withheld_secrets)?;
+    let known: Vec<&str> = specs.iter().map(|s| s.name).collect();
+    let spec =
+        specs
+            .iter()
+            .find(|s| s.name == service)
+            .ok_or_else(|| StackError::UnknownService {
+                service: service.to_owned(),
+                known: known.join(", "),
+            })?;
+    fs::create_dir_all(out).map_err(io_err("create", out))?;
+    let mut files = Vec::new();
+    let mut write = |name: &str, content: &str| -> Result<(), StackError> {
+        let path = out.join(name);
+        fs::write(&path, content).map_err(io_err("write", &path))?;
+        files.push(path);
+        Ok(())
+    };
+    for (path, content) in &spec.files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        write(&name, content)?;
+    }
+    let argv = std::iter::once(spec.program.display().to_string())
+        .chain(spec.args.iter().cloned())
+        .map(|arg| arg + "\n")
+        .collect::<String>();
+    write("argv", &argv)?;
+    let secret_values = withheld_secrets.values();
+    let mut withheld = Vec::new();
+    let mut env = String::new();
+    for (key, value) in &spec.env {
+        if secret_values.contains(&value.as_str()) {
+            withheld.push(key.clone());
+        } else {
+            env.push_str(&format!("{key}={value}\n"));
+        }
+    }
+    write("env", &env)?;
+    write("cwd", &format!("{}\n", spec.cwd.display()))?;
+    Ok(Rendered { files, withheld })
 }
 
 /// Loads the Airflow secrets, generating them (and the admin password) when the file does not
@@ -254,12 +337,14 @@ pub async fn up(config: &StackConfig) -> Result<Vec<Started>, StackError> {
         let gate: Gate<'_> = async move {
             for dep in deps {
                 if let Err(failed) = dep.await {
-                    return Err(format!("not started: it needs {failed}"));
+                    return Err(StartFailure::Blocked(format!(
+                        "not started: it needs {failed}"
+                    )));
                 }
             }
             start_one(spec, layout, timeout, http)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| StartFailure::Failed(e.to_string()))
         }
         .boxed()
         .shared();
@@ -270,10 +355,9 @@ pub async fn up(config: &StackConfig) -> Result<Vec<Started>, StackError> {
     for (spec, outcome) in specs.iter().zip(outcomes) {
         match outcome {
             Ok(started) => results.push(started),
-            Err(error) if error.starts_with("not started") => {
-                eprintln!("  {:<22} {error}", spec.name)
-            }
-            Err(error) => failures.push(error),
+            // Reported where it happens; the failure that caused it is in `failures`.
+            Err(StartFailure::Blocked(why)) => eprintln!("  {:<22} {why}", spec.name),
+            Err(StartFailure::Failed(error)) => failures.push(error),
         }
     }
     if !failures.is_empty() {
@@ -299,7 +383,24 @@ fn http_client() -> reqwest::Client {
 }
 
 /// A service's start, shareable so every dependent can await it. `Err` names what failed.
-type Gate<'a> = Shared<BoxFuture<'a, Result<Started, String>>>;
+type Gate<'a> = Shared<BoxFuture<'a, Result<Started, StartFailure>>>;
+
+/// Why a service did not come up during `up` (cloned to every service that waits on it).
+#[derive(Debug, Clone)]
+enum StartFailure {
+    /// It failed itself: the message names it and the cause.
+    Failed(String),
+    /// It was not started because a dependency failed.
+    Blocked(String),
+}
+
+impl std::fmt::Display for StartFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Failed(message) | Self::Blocked(message) => f.write_str(message),
+        }
+    }
+}
 
 async fn start_one(
     spec: &ServiceSpec,

@@ -7,8 +7,8 @@ use crate::{Layout, StackConfig};
 
 /// Kafka `server.properties`: KRaft combined mode (broker + controller) on loopback.
 pub fn kafka_server_properties(config: &StackConfig, layout: &Layout) -> String {
-    let broker = config.kafka_port;
-    let controller = config.kafka_controller_port;
+    let broker = config.ports.kafka;
+    let controller = config.ports.kafka_controller;
     let data = layout.data("kafka");
     format!(
         "# Rendered by `userstream stack up`; edits are overwritten.\n\
@@ -105,8 +105,8 @@ pub fn cassandra_yaml(config: &StackConfig, layout: &Layout) -> String {
          # One node on 2 cores: keep background work modest so writes get the CPU.\n\
          concurrent_compactors: 1\n\
          compaction_throughput: 64MiB/s\n",
-        storage = config.cassandra_storage_port,
-        cql = config.cassandra_port,
+        storage = config.ports.cassandra_storage,
+        cql = config.ports.cassandra,
         data = data.display(),
     )
 }
@@ -210,7 +210,7 @@ pub fn cassandra_jvm_options(
             layout.data("cassandra").display()
         ),
         // Local JMX only, so nodetool works and nothing listens beyond loopback.
-        format!("-Dcassandra.jmx.local.port={}", config.cassandra_jmx_port),
+        format!("-Dcassandra.jmx.local.port={}", config.ports.cassandra_jmx),
     ]);
     options
 }
@@ -224,16 +224,16 @@ pub fn registry_jvm_options(config: &StackConfig) -> Vec<String> {
         format!("-Xms{heap}"),
         "-Djava.util.logging.manager=org.jboss.logmanager.LogManager".into(),
         "-Dquarkus.http.host=127.0.0.1".into(),
-        format!("-Dquarkus.http.port={}", config.registry_port),
+        format!("-Dquarkus.http.port={}", config.ports.registry),
         "-Dquarkus.management.host=127.0.0.1".into(),
         format!(
             "-Dquarkus.management.port={}",
-            config.registry_management_port
+            config.ports.registry_management
         ),
         "-Dapicurio.storage.kind=kafkasql".into(),
         format!(
             "-Dapicurio.kafkasql.bootstrap.servers={}",
-            config.kafka_bootstrap()
+            config.endpoints().kafka_bootstrap
         ),
         // Never phone home from a loopback stack.
         "-Dquarkus.analytics.disabled=true".into(),
@@ -248,7 +248,7 @@ pub fn spark_connect_args(config: &StackConfig, jars: &[String], layout: &Layout
         "--name".into(),
         "userstream Spark Connect".into(),
         "--master".into(),
-        config.spark_master_url(),
+        config.endpoints().spark_master_url,
         "--driver-memory".into(),
         config.spark_driver_heap.to_string(),
         "--executor-memory".into(),
@@ -263,17 +263,17 @@ pub fn spark_connect_args(config: &StackConfig, jars: &[String], layout: &Layout
     let confs = [
         (
             "spark.connect.grpc.binding.port",
-            config.spark_connect_port.to_string(),
+            config.ports.spark_connect.to_string(),
         ),
         ("spark.driver.host", "127.0.0.1".into()),
         ("spark.driver.bindAddress", "127.0.0.1".into()),
-        ("spark.ui.port", config.spark_driver_ui_port.to_string()),
+        ("spark.ui.port", config.ports.spark_driver_ui.to_string()),
         // Fail instead of hunting for a free port: the port is part of the contract.
         ("spark.port.maxRetries", "0".into()),
         ("spark.cassandra.connection.host", "127.0.0.1".into()),
         (
             "spark.cassandra.connection.port",
-            config.cassandra_port.to_string(),
+            config.ports.cassandra.to_string(),
         ),
         ("spark.sql.shuffle.partitions", "4".into()),
         (
@@ -307,6 +307,29 @@ pub struct AirflowSecrets {
     pub admin_password: String,
 }
 
+impl AirflowSecrets {
+    /// Stand-ins for rendering a service's files without its secrets: each value is unique,
+    /// so the variables that carry one can be found and left out.
+    pub fn withheld() -> Self {
+        Self {
+            jwt_secret: "<withheld: jwt secret>".into(),
+            secret_key: "<withheld: secret key>".into(),
+            fernet_key: "<withheld: fernet key>".into(),
+            admin_password: "<withheld: admin password>".into(),
+        }
+    }
+
+    /// The four values, to recognise them in an environment.
+    pub fn values(&self) -> [&str; 4] {
+        [
+            &self.jwt_secret,
+            &self.secret_key,
+            &self.fernet_key,
+            &self.admin_password,
+        ]
+    }
+}
+
 /// Environment for every Airflow process (`AIRFLOW__SECTION__KEY`).
 pub fn airflow_env(
     config: &StackConfig,
@@ -315,7 +338,7 @@ pub fn airflow_env(
     userstream_bin: &Path,
 ) -> Vec<(String, String)> {
     let home = layout.airflow_home();
-    let api = config.airflow_url();
+    let api = config.endpoints().airflow_url;
     let pairs: Vec<(&str, String)> = vec![
         ("AIRFLOW_HOME", home.display().to_string()),
         (
@@ -331,7 +354,7 @@ pub fn airflow_env(
             format!("sqlite:///{}", home.join("airflow.db").display()),
         ),
         ("AIRFLOW__API__HOST", "127.0.0.1".into()),
-        ("AIRFLOW__API__PORT", config.airflow_port.to_string()),
+        ("AIRFLOW__API__PORT", config.ports.airflow.to_string()),
         ("AIRFLOW__API__WORKERS", "1".into()),
         ("AIRFLOW__API__BASE_URL", api.clone()),
         (
@@ -362,19 +385,13 @@ pub fn airflow_env(
             "USERSTREAM_RUNTIME_DIR",
             layout.runtime().display().to_string(),
         ),
-        ("USERSTREAM_KAFKA_PORT", config.kafka_port.to_string()),
-        ("USERSTREAM_REGISTRY_PORT", config.registry_port.to_string()),
-        (
-            "USERSTREAM_CASSANDRA_PORT",
-            config.cassandra_port.to_string(),
-        ),
-        (
-            "USERSTREAM_SPARK_CONNECT_PORT",
-            config.spark_connect_port.to_string(),
-        ),
-        ("USERSTREAM_AIRFLOW_PORT", config.airflow_port.to_string()),
     ];
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    // Every port, so the DAGs' commands derive the same addresses as the stack's own clients.
+    pairs
+        .into_iter()
+        .chain(config.ports.to_env())
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
 }
 
 #[cfg(test)]
@@ -383,7 +400,9 @@ mod tests {
     use std::path::PathBuf;
 
     fn fixture() -> (StackConfig, Layout) {
-        let config = StackConfig::with_state_dir("/srv/us");
+        let mut config = StackConfig::with_state_dir("/srv/us");
+        // The documented ports, whatever the environment moved (the test command moves them).
+        config.ports = userstream_endpoints::Ports::default();
         let layout = Layout::new(
             PathBuf::from("/srv/us"),
             PathBuf::from("/cache/rt"),
@@ -395,7 +414,7 @@ mod tests {
     #[test]
     fn kafka_properties_bind_loopback_and_use_the_data_dir() {
         let (mut config, layout) = fixture();
-        config.kafka_port = 19092;
+        config.ports.kafka = 19092;
         let props = kafka_server_properties(&config, &layout);
         assert!(
             props.contains("listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:9093\n")

@@ -160,7 +160,7 @@ pub fn all(
         args: kafka_args,
         env: java_env(&javas.java17),
         cwd: layout.state().to_path_buf(),
-        ports: vec![config.kafka_port, config.kafka_controller_port],
+        ports: vec![config.ports.kafka, config.ports.kafka_controller],
         pre_start: vec![PreStart {
             description: "format KRaft storage (first start only)".into(),
             program: java17.clone(),
@@ -176,7 +176,7 @@ pub fn all(
             unless_exists: Some(layout.data("kafka").join("meta.properties")),
         }],
         health: Health::Kafka {
-            bootstrap: config.kafka_bootstrap(),
+            bootstrap: config.endpoints().kafka_bootstrap,
         },
         files: vec![
             (
@@ -200,10 +200,10 @@ pub fn all(
         args: registry_args,
         env: java_env(&javas.java21),
         cwd: layout.registry_app(),
-        ports: vec![config.registry_port, config.registry_management_port],
+        ports: vec![config.ports.registry, config.ports.registry_management],
         pre_start: vec![],
         health: Health::Registry {
-            url: config.registry_url(),
+            url: config.endpoints().registry_url.to_string(),
         },
         files: vec![],
     };
@@ -230,13 +230,13 @@ pub fn all(
         env: cassandra_env,
         cwd: layout.state().to_path_buf(),
         ports: vec![
-            config.cassandra_port,
-            config.cassandra_storage_port,
-            config.cassandra_jmx_port,
+            config.ports.cassandra,
+            config.ports.cassandra_storage,
+            config.ports.cassandra_jmx,
         ],
         pre_start: vec![],
         health: Health::Cassandra {
-            contact_point: config.cassandra_contact_point(),
+            contact_point: config.endpoints().cassandra,
         },
         files: vec![
             (
@@ -266,7 +266,7 @@ pub fn all(
         env
     };
     let spark_class = spark_home.join("bin/spark-class");
-    let master_ui = format!("http://127.0.0.1:{}", config.spark_master_ui_port);
+    let master_ui = config.endpoints().spark_master_ui_url;
     let spark_master = ServiceSpec {
         name: "spark-master",
         engine: "Spark",
@@ -277,16 +277,16 @@ pub fn all(
             "--host".into(),
             "127.0.0.1".into(),
             "--port".into(),
-            config.spark_master_port.to_string(),
+            config.ports.spark_master.to_string(),
             "--webui-port".into(),
-            config.spark_master_ui_port.to_string(),
+            config.ports.spark_master_ui.to_string(),
         ],
         env: spark_env(vec![(
             "SPARK_DAEMON_MEMORY".into(),
             config.spark_daemon_heap.to_string(),
         )]),
         cwd: layout.state().to_path_buf(),
-        ports: vec![config.spark_master_port, config.spark_master_ui_port],
+        ports: vec![config.ports.spark_master, config.ports.spark_master_ui],
         pre_start: vec![],
         health: Health::SparkMaster {
             ui_url: master_ui.clone(),
@@ -309,10 +309,10 @@ pub fn all(
             "--memory".into(),
             worker_memory,
             "--webui-port".into(),
-            config.spark_worker_ui_port.to_string(),
+            config.ports.spark_worker_ui.to_string(),
             "--work-dir".into(),
             layout.data("spark-worker").display().to_string(),
-            config.spark_master_url(),
+            config.endpoints().spark_master_url,
         ],
         env: spark_env(vec![
             (
@@ -327,7 +327,7 @@ pub fn all(
             ),
         ]),
         cwd: layout.state().to_path_buf(),
-        ports: vec![config.spark_worker_ui_port],
+        ports: vec![config.ports.spark_worker_ui],
         pre_start: vec![],
         health: Health::SparkWorker {
             master_ui_url: master_ui,
@@ -342,10 +342,10 @@ pub fn all(
         args: render::spark_connect_args(config, spark_jars, layout),
         env: spark_env(vec![]),
         cwd: layout.state().to_path_buf(),
-        ports: vec![config.spark_connect_port, config.spark_driver_ui_port],
+        ports: vec![config.ports.spark_connect, config.ports.spark_driver_ui],
         pre_start: vec![],
         health: Health::SparkConnect {
-            url: config.spark_connect_url(),
+            url: config.endpoints().spark_connect_url,
         },
         files: vec![],
     };
@@ -368,7 +368,7 @@ pub fn all(
         ports,
         pre_start: vec![],
         health: Health::Airflow {
-            url: config.airflow_url(),
+            url: config.endpoints().airflow_url,
             component,
         },
         files: vec![],
@@ -378,7 +378,7 @@ pub fn all(
         &["api-server"],
         "metadatabase",
         vec![],
-        vec![config.airflow_port],
+        vec![config.ports.airflow],
     );
     api_server.pre_start.push(PreStart {
         description: "migrate the Airflow metadata database".into(),
@@ -455,7 +455,8 @@ mod tests {
     use super::*;
 
     fn specs() -> Vec<ServiceSpec> {
-        let config = StackConfig::with_state_dir("/s");
+        let mut config = StackConfig::with_state_dir("/s");
+        config.ports = userstream_endpoints::Ports::default();
         let layout = Layout::new("/s".into(), "/r".into(), "/d".into());
         let javas = Javas {
             java17: "/jdk17".into(),

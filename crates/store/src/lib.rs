@@ -40,19 +40,6 @@ pub async fn connect(contact_point: &str, timeout: Duration) -> Result<Session, 
         })
 }
 
-/// The Cassandra health check: `SELECT release_version FROM system.local`.
-pub async fn release_version(session: &Session) -> Result<String, StoreError> {
-    const QUERY: &str = "SELECT release_version FROM system.local";
-    let rows = session
-        .query_unpaged(QUERY, &[])
-        .await
-        .map_err(|e| StoreError::query(QUERY, &e))?
-        .into_rows_result()
-        .map_err(|e| StoreError::query(QUERY, &e))?;
-    let (version,): (String,) = rows.first_row().map_err(|e| StoreError::query(QUERY, &e))?;
-    Ok(version)
-}
-
 /// Whether `name` is usable unquoted as a CQL keyspace or table name (letters, digits and
 /// underscores, starting with a letter, at most 48 characters). Names are interpolated into
 /// CQL text, so anything else is refused rather than quoted.

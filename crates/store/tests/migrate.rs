@@ -1,4 +1,5 @@
-//! Migrations against the real Cassandra (`USERSTREAM_CASSANDRA`, default 127.0.0.1:9042).
+//! Migrations against the real Cassandra (at `USERSTREAM_CASSANDRA_PORT`, or
+//! `USERSTREAM_CASSANDRA` for one elsewhere).
 //! Unreachable: fail if `USERSTREAM_STACK_STARTED=1`, else print "skipped: ..." and pass.
 
 use std::io::Write;
@@ -9,7 +10,7 @@ use userstream_store::{migrate, Replication, MIGRATIONS};
 
 #[tokio::test]
 async fn migrate_is_versioned_and_idempotent() -> anyhow::Result<()> {
-    let contact = std::env::var("USERSTREAM_CASSANDRA").unwrap_or_else(|_| "127.0.0.1:9042".into());
+    let contact = userstream_endpoints::Endpoints::from_env().cassandra;
     let session = match userstream_store::connect(&contact, Duration::from_secs(10)).await {
         Ok(s) => s,
         Err(e) if std::env::var("USERSTREAM_STACK_STARTED").as_deref() != Ok("1") => {

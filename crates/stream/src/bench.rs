@@ -1,14 +1,18 @@
 //! `bench e2e`: rows/s landed in Cassandra and end-to-end latency (`produced_at` to
-//! `WRITETIME`), on a topic and keyspace of its own.
+//! `WRITETIME`), on a topic and keyspace of its own, produced by `userstream-ingest`'s
+//! pipeline (the producer users run) from the in-process generator.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use userstream_ingest::{IngestConfig, IngestStats, RunSummary};
 use userstream_registry::RegistryClient;
 use userstream_store::Replication;
 
-use crate::produce::{create_topic, delete_topic, synthetic_user, FramedProducer};
 use crate::{job, StreamConfig, StreamError};
 
 /// What to measure.
@@ -169,6 +173,35 @@ fn sustained_rate(mut write_micros: Vec<i64>, warmup: Duration) -> f64 {
     counted as f64 / span
 }
 
+/// The producer settings of the bench: `userstream-ingest`'s pipeline with the generator
+/// source (the producer users run, minus HTTP), on `config`'s topic and subject.
+fn ingest_config(config: &StreamConfig, options: &BenchOptions) -> IngestConfig {
+    let mut ingest = IngestConfig::default();
+    ingest.kafka.bootstrap = config.bootstrap_servers.clone();
+    ingest.kafka.topic = config.topic.clone();
+    ingest.kafka.dlq_topic = format!("{}.dlq", config.topic);
+    ingest.kafka.partitions = options.partitions;
+    ingest.registry_url = config.registry_url.clone();
+    ingest.registry_timeout = config.request_timeout;
+    ingest.subject = Some(config.subject());
+    // A seed of its own per run: ids never collide with another run's rows.
+    ingest.source.seed = config.topic.clone();
+    match &options.mode {
+        BenchMode::Latency { rate, duration } => {
+            ingest.count = Some((rate * duration.as_secs_f64()).round() as u64);
+            ingest.rate = Some(*rate);
+            // `produced_at` is stamped when a page is parsed: pages of 50 ms of load, one
+            // prepared ahead (so generating does not slow the offered rate), keep it within
+            // about 100 ms of the send.
+            // (The API serves at most 5000 users per page.)
+            ingest.source.results_per_page = ((rate / 20.0).round() as u32).clamp(1, 5_000);
+            ingest.source.fetch_concurrency = 2;
+        }
+        BenchMode::Throughput { rows } => ingest.count = Some(*rows),
+    }
+    ingest
+}
+
 /// Runs the bench on a fresh topic, keyspace and query derived from `base` (same endpoints
 /// and tuning), then removes them unless `options.keep`.
 pub async fn bench_e2e(
@@ -183,8 +216,12 @@ pub async fn bench_e2e(
     config.query_name = format!("userstream-bench-{suffix}");
     config.starting_offsets = "earliest".into();
     config.validate()?;
+    let ingest = ingest_config(&config, options);
 
-    create_topic(&config.bootstrap_servers, &config.topic, options.partitions).await?;
+    // Topics and schema before the job starts: it reads the writer schemas from the subject.
+    userstream_ingest::setup_kafka_and_registry(&ingest)
+        .await
+        .map_err(StreamError::ingest)?;
     let session =
         userstream_store::connect(&config.cassandra_contact_point, config.request_timeout).await?;
     userstream_store::migrate(&session, &config.keyspace, &Replication::default()).await?;
@@ -193,21 +230,23 @@ pub async fn bench_e2e(
             retryable: false,
             message: e.to_string(),
         })?;
-    let producer = FramedProducer::new(
-        &config.bootstrap_servers,
-        &registry,
-        &config.subject(),
-        &config.topic,
-    )
-    .await?;
 
-    let result = measure(&config, options, &producer, &session).await;
+    let result = measure(&config, options, &ingest, &session).await;
 
     if let Err(e) = job::stop(&config).await {
         tracing::warn!(error = %e, "stopping the bench queries");
     }
     if !options.keep {
-        delete_topic(&config.bootstrap_servers, &config.topic).await;
+        let topics = [ingest.kafka.topic.as_str(), ingest.kafka.dlq_topic.as_str()];
+        if let Err(e) = userstream_kafka::delete_topics(
+            &config.bootstrap_servers,
+            &topics,
+            config.request_timeout,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "deleting the bench topics");
+        }
         let drop = format!("DROP KEYSPACE IF EXISTS {}", config.keyspace);
         if let Err(e) = session.query_unpaged(drop.as_str(), &[]).await {
             tracing::warn!(error = %e, "dropping the bench keyspace");
@@ -226,33 +265,43 @@ pub async fn bench_e2e(
     result
 }
 
+/// Produces `ingest`'s users through the pipeline; fails unless every one was delivered.
+async fn produce(ingest: &IngestConfig) -> Result<RunSummary, StreamError> {
+    let summary = userstream_ingest::produce_generated(
+        ingest,
+        Arc::new(IngestStats::new()),
+        CancellationToken::new(),
+    )
+    .await
+    .map_err(StreamError::ingest)?;
+    if !summary.is_success() {
+        return Err(StreamError::Produce(summary.render()));
+    }
+    Ok(summary)
+}
+
 async fn measure(
     config: &StreamConfig,
     options: &BenchOptions,
-    producer: &FramedProducer,
+    ingest: &IngestConfig,
     session: &scylla::client::session::Session,
 ) -> Result<BenchReport, StreamError> {
-    let seed = config.topic.clone();
     let (produced, produce_secs, measure_from) = match &options.mode {
-        BenchMode::Latency { rate, duration } => {
+        BenchMode::Latency { .. } => {
             job::start(config).await?;
             // Let the queries reach their first trigger before offering load.
             wait_first_batch(config, Duration::from_secs(120)).await?;
-            let rows = (rate * duration.as_secs_f64()).round() as u64;
-            let users =
-                (0..rows).map(|i| synthetic_user(&seed, u32::try_from(i).unwrap_or(u32::MAX)));
-            let stats = producer.send_users(users, Some(*rate)).await?;
-            let from = stats.started_at
+            let started_at = chrono::Utc::now();
+            let summary = produce(ingest).await?;
+            let from = started_at
                 + chrono::Duration::from_std(options.warmup)
                     .unwrap_or_else(|_| chrono::Duration::zero());
-            (stats.delivered, stats.elapsed.as_secs_f64(), Some(from))
+            (summary.users_produced, summary.elapsed_secs, Some(from))
         }
-        BenchMode::Throughput { rows } => {
-            let users =
-                (0..*rows).map(|i| synthetic_user(&seed, u32::try_from(i).unwrap_or(u32::MAX)));
-            let stats = producer.send_users(users, None).await?;
+        BenchMode::Throughput { .. } => {
+            let summary = produce(ingest).await?;
             job::start(config).await?;
-            (stats.delivered, stats.elapsed.as_secs_f64(), None)
+            (summary.users_produced, summary.elapsed_secs, None)
         }
     };
 

@@ -5,20 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use url::Url;
+use userstream_endpoints::{names, Endpoints, Ports};
 use uuid::Uuid;
 
 use crate::StreamError;
-
-/// Spark Connect URL of the local stack.
-pub const DEFAULT_CONNECT_URL: &str = "sc://127.0.0.1:15002";
-/// Kafka bootstrap servers of the local stack.
-pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
-/// Confluent-compatible API of the local Apicurio registry.
-pub const DEFAULT_REGISTRY_URL: &str = "http://127.0.0.1:8081/apis/ccompat/v7";
-/// Cassandra contact point of the local stack.
-pub const DEFAULT_CASSANDRA: &str = "127.0.0.1:9042";
-/// Name of the users query; the rejected-records query is `<name>-rejected`.
-pub const DEFAULT_QUERY_NAME: &str = "userstream-users";
 
 /// Namespace of the v5 UUIDs that name Spark Connect sessions.
 const SESSION_NAMESPACE: Uuid = Uuid::from_u128(0x5e55_10a5_7d1b_4c3e_9a56_7573_6572_7374);
@@ -140,15 +130,16 @@ impl StreamConfig {
     pub fn with_state_dir(state_dir: impl AsRef<Path>) -> Self {
         let state_dir = std::path::absolute(state_dir.as_ref())
             .unwrap_or_else(|_| state_dir.as_ref().to_path_buf());
+        let local = Endpoints::local(&Ports::default());
         Self {
-            connect_url: DEFAULT_CONNECT_URL.into(),
+            connect_url: local.spark_connect_url,
             connect_user: "userstream".into(),
-            bootstrap_servers: DEFAULT_BOOTSTRAP.into(),
-            registry_url: Url::parse(DEFAULT_REGISTRY_URL).unwrap_or_else(|_| unreachable_url()),
+            bootstrap_servers: local.kafka_bootstrap,
+            registry_url: local.registry_url,
             subject: None,
-            topic: "users".into(),
-            cassandra_contact_point: DEFAULT_CASSANDRA.into(),
-            keyspace: "userstream".into(),
+            topic: names::TOPIC.into(),
+            cassandra_contact_point: local.cassandra,
+            keyspace: names::KEYSPACE.into(),
             table: userstream_store::USERS_TABLE.into(),
             rejected_table: userstream_store::REJECTED_TABLE.into(),
             starting_offsets: "earliest".into(),
@@ -158,7 +149,7 @@ impl StreamConfig {
             trigger: Duration::from_secs(1),
             rejected_trigger: Duration::from_secs(5),
             checkpoint_root: state_dir.join("data").join("checkpoints"),
-            query_name: DEFAULT_QUERY_NAME.into(),
+            query_name: names::QUERY_NAME.into(),
             cassandra_output: CassandraOutput::default(),
             kafka_options: BTreeMap::new(),
             cassandra_options: BTreeMap::new(),
@@ -168,6 +159,15 @@ impl StreamConfig {
             max_restarts: 10,
             request_timeout: Duration::from_secs(30),
         }
+    }
+
+    /// Points the job and its controls at `endpoints` (Spark Connect, Kafka, the registry,
+    /// Cassandra).
+    pub fn set_endpoints(&mut self, endpoints: &Endpoints) {
+        self.connect_url = endpoints.spark_connect_url.clone();
+        self.bootstrap_servers = endpoints.kafka_bootstrap.clone();
+        self.registry_url = endpoints.registry_url.clone();
+        self.cassandra_contact_point = endpoints.cassandra.clone();
     }
 
     /// The registry subject of the topic's values.
@@ -296,12 +296,6 @@ impl StreamConfig {
             Err(StreamError::Config(errors))
         }
     }
-}
-
-#[cold]
-fn unreachable_url() -> Url {
-    // The constant above parses; this only keeps `unwrap` out of library code.
-    Url::from_directory_path("/").unwrap_or_else(|()| unreachable!("`/` is a directory path"))
 }
 
 #[cfg(test)]

@@ -20,6 +20,11 @@ pub enum StreamError {
     /// The server refused or failed a request (analysis error, bad option, ...).
     #[error("Spark Connect request failed: {0}")]
     Query(String),
+    /// The Cassandra connector on the Spark side does not see the keyspace or table yet: its
+    /// driver learns of new ones through debounced schema events, so right after `setup` a
+    /// query may start before it has. Retryable.
+    #[error("the Spark job's Cassandra connector does not see the table yet: {0}")]
+    CassandraTableNotVisible(String),
     /// The server answered something this client does not understand.
     #[error("unexpected Spark Connect answer: {0}")]
     Protocol(String),
@@ -40,6 +45,12 @@ pub enum StreamError {
     /// Kafka failed.
     #[error("Kafka: {0}")]
     Kafka(String),
+    /// The producer (`userstream-ingest`) could not run (bench e2e).
+    #[error("producing the bench's users")]
+    Ingest(#[source] Box<userstream_ingest::IngestError>),
+    /// The producer ran but did not deliver everything (its summary).
+    #[error("producing: not everything was delivered:\n{0}")]
+    Produce(String),
     /// Cassandra failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -66,11 +77,19 @@ impl StreamError {
     /// Whether trying again later can help.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Connect { .. } | Self::Kafka(_) => true,
+            Self::Connect { .. }
+            | Self::Kafka(_)
+            | Self::Produce(_)
+            | Self::CassandraTableNotVisible(_) => true,
+            Self::Ingest(e) => e.is_retryable(),
             Self::Registry { retryable, .. } => *retryable,
             Self::Store(StoreError::Connect { .. } | StoreError::Query { .. }) => true,
             _ => false,
         }
+    }
+
+    pub(crate) fn ingest(e: userstream_ingest::IngestError) -> Self {
+        Self::Ingest(Box::new(e))
     }
 
     pub(crate) fn from_status(url: &str, status: &tonic::Status) -> Self {
@@ -101,7 +120,36 @@ impl StreamError {
                 url: url.to_owned(),
                 reason: m.to_string(),
             },
-            other => Self::Query(other.to_string()),
+            other => {
+                let message = other.to_string();
+                if names_an_unknown_cassandra_table(&message) {
+                    Self::CassandraTableNotVisible(message)
+                } else {
+                    Self::Query(message)
+                }
+            }
         }
+    }
+}
+
+/// Whether a Spark error is the Cassandra connector not finding a keyspace or table
+/// ("Couldn't find ks.t or any similarly named keyspace and table pairs", "... not found").
+/// Spark Connect sends errors as text: this is the one place that reads it.
+fn names_an_unknown_cassandra_table(message: &str) -> bool {
+    message.contains("Couldn't find") || message.contains("not found")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connectors_unknown_table_errors_are_told_apart() {
+        assert!(names_an_unknown_cassandra_table(
+            "Couldn't find t_x.users or any similarly named keyspace and table pairs"
+        ));
+        assert!(!names_an_unknown_cassandra_table(
+            "[PARSE_SYNTAX_ERROR] Syntax error at or near 'FROM'"
+        ));
     }
 }

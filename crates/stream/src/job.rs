@@ -398,8 +398,7 @@ async fn start_query(
             Ok(query) => break query,
             Err(e) => {
                 let e = StreamError::spark(&config.connect_url, e);
-                let unknown_schema = matches!(&e, StreamError::Query(m)
-                    if m.contains("Couldn't find") || m.contains("not found"));
+                let unknown_schema = matches!(&e, StreamError::CassandraTableNotVisible(_));
                 attempt += 1;
                 if !unknown_schema || attempt >= 10 {
                     return Err(e);

@@ -20,7 +20,6 @@ mod config;
 mod error;
 mod job;
 pub mod plan;
-pub mod produce;
 mod reconcile;
 mod rpc;
 mod supervise;
@@ -29,10 +28,7 @@ mod verify;
 use spark_connect_rs::{SparkSession, SparkSessionBuilder};
 
 pub use bench::{bench_e2e, BenchMode, BenchOptions, BenchReport, LatencySummary};
-pub use config::{
-    CassandraOutput, StreamConfig, DEFAULT_BOOTSTRAP, DEFAULT_CASSANDRA, DEFAULT_CONNECT_URL,
-    DEFAULT_QUERY_NAME, DEFAULT_REGISTRY_URL,
-};
+pub use config::{CassandraOutput, StreamConfig};
 pub use error::StreamError;
 pub use job::{
     fetch_writer_schemas, start, status, stop, JobInfo, Progress, QueryInfo, QueryStatus,
@@ -61,38 +57,4 @@ pub async fn session(url: &str) -> Result<SparkSession, StreamError> {
             url: url.to_owned(),
             reason: e.to_string(),
         })
-}
-
-/// Session id of health checks: one fixed session instead of a new one per check. A Spark
-/// 3.5 Connect server keeps at most 100 sessions and evicts the least recently used, with
-/// its streaming queries; a new session per `stack status` would push the job's out.
-const HEALTH_SESSION_ID: &str = "00000000-0000-4000-8000-00000000c4ec";
-
-/// The Spark health check: runs `SELECT 1` through Spark Connect and checks the answer.
-/// `url` is `sc://host:port`; the check always uses the same session.
-pub async fn ping(url: &str) -> Result<(), StreamError> {
-    let url = if url.contains(';') {
-        url.to_owned()
-    } else {
-        format!(
-            "{}/;user_id=userstream-health;session_id={HEALTH_SESSION_ID}",
-            url.trim_end_matches('/')
-        )
-    };
-    let spark = session(&url).await?;
-    let batch = spark
-        .sql("SELECT 1 AS one")
-        .await
-        .map_err(|e| StreamError::Query(e.to_string()))?
-        .collect()
-        .await
-        .map_err(|e| StreamError::Query(e.to_string()))?;
-    if batch.num_rows() == 1 {
-        Ok(())
-    } else {
-        Err(StreamError::Query(format!(
-            "SELECT 1 returned {} rows",
-            batch.num_rows()
-        )))
-    }
 }

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use anyhow::ensure;
-use userstream_stream::produce::synthetic_user;
+use anyhow::{ensure, Context};
+use common::PAGE;
 use userstream_stream::{verify, VerifyOptions};
 
 /// USERSTREAM_TEST_USERS overrides the count (20,000 in the full run).
@@ -24,8 +24,7 @@ async fn produced_users_land_with_transformations() -> anyhow::Result<()> {
     };
     let result = async {
         let n = user_count();
-        let users: Vec<_> = (0..n).map(|i| synthetic_user("land", i)).collect();
-        fx.producer.send_users(users, None).await?;
+        fx.produce("land", 0..n, None).await?;
         let info = userstream_stream::start(&fx.config).await?;
         ensure!(
             info.users.started_now && info.rejected.started_now,
@@ -73,15 +72,15 @@ async fn poison_records_are_kept_and_the_query_runs_on() -> anyhow::Result<()> {
         return Ok(());
     };
     let result = async {
-        let first: Vec<_> = (0..500).map(|i| synthetic_user("poison", i)).collect();
-        fx.producer.send_users(first, None).await?;
+        let first = fx.produce("poison", 0..500, None).await?;
         userstream_stream::start(&fx.config).await?;
         fx.wait_for(500, 0, Duration::from_secs(240)).await?;
 
-        let id = fx.producer.schema_id();
+        let id = first.schema_id;
         let mut valid = vec![0u8];
         valid.extend_from_slice(&id.to_be_bytes());
-        let good = userstream_model::encode_avro(&synthetic_user("poison", 9_999))?;
+        let user = fx.users("poison", 9_900..9_901)?;
+        let good = userstream_model::encode_avro(user.first().context("a generated user")?)?;
         valid.extend_from_slice(&good);
         let mut unknown_id = valid.clone();
         unknown_id[1..5].copy_from_slice(&0x7fff_fff0u32.to_be_bytes());
@@ -96,12 +95,11 @@ async fn poison_records_are_kept_and_the_query_runs_on() -> anyhow::Result<()> {
         ];
         let mut expected = Vec::new();
         for (reason, bytes) in &poison {
-            let at = fx.producer.send_raw(b"poison", bytes).await?;
+            let at = fx.send_raw(b"poison", bytes).await?;
             expected.push((reason.to_string(), at.partition, at.offset, bytes.clone()));
         }
         // More good records after the poison: the query must still be running.
-        let second: Vec<_> = (500..1000).map(|i| synthetic_user("poison", i)).collect();
-        fx.producer.send_users(second, None).await?;
+        fx.produce("poison", 500..1000, None).await?;
         fx.wait_for(1000, poison.len(), Duration::from_secs(240))
             .await?;
 
@@ -145,12 +143,7 @@ async fn restart_from_checkpoint_loses_and_duplicates_nothing() -> anyhow::Resul
         return Ok(());
     };
     let result = async {
-        let batch = |from: u32, to: u32| {
-            (from..to)
-                .map(|i| synthetic_user("restart", i))
-                .collect::<Vec<_>>()
-        };
-        fx.producer.send_users(batch(0, 1_500), None).await?;
+        fx.produce("restart", 0..1_500, None).await?;
         let first = userstream_stream::start(&fx.config).await?;
         fx.wait_for(1_500, 0, Duration::from_secs(240)).await?;
 
@@ -165,8 +158,10 @@ async fn restart_from_checkpoint_loses_and_duplicates_nothing() -> anyhow::Resul
             "{status}"
         );
 
-        // Records that arrive while the job is down, and a replay of ids already stored.
-        fx.producer.send_users(batch(1_500, 3_000), None).await?;
+        // Records that arrive while the job is down, and a replay of ids already stored (the
+        // same seed and pages: the same users again).
+        fx.produce("restart", 1_500..3_000, None).await?;
+        fx.produce("restart", 0..1_500, None).await?;
         let second = userstream_stream::start(&fx.config).await?;
         ensure!(second.users.started_now, "{second}");
         ensure!(
@@ -180,7 +175,50 @@ async fn restart_from_checkpoint_loses_and_duplicates_nothing() -> anyhow::Resul
         let report = verify(&fx.config, &VerifyOptions::default()).await?;
         println!("{report}");
         ensure!(
-            report.ok && report.cassandra_rows == 3_000 && report.kafka_records == 3_000,
+            report.ok
+                && report.cassandra_rows == 3_000
+                && report.kafka_records == 4_500
+                && report.kafka_unique_ids == 3_000,
+            "{report}"
+        );
+        Ok(())
+    }
+    .await;
+    fx.cleanup().await;
+    result
+}
+
+/// A replay (the same seed produced twice, as a rerun of `userstream produce` does) doubles
+/// the records, not the rows: upserts by id, and `verify` compares each row with the newest
+/// record of its id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_seed_doubles_the_records_not_the_rows() -> anyhow::Result<()> {
+    let Some(fx) = common::fixture("replay").await? else {
+        return Ok(());
+    };
+    let result = async {
+        let n = 1_000u32;
+        let first = fx.produce("replay", 0..n, None).await?;
+        let again = fx.produce("replay", 0..n, None).await?;
+        ensure!(first.users_produced == u64::from(n) && again.users_produced == u64::from(n));
+        userstream_stream::start(&fx.config).await?;
+        fx.wait_for(n as usize, 0, Duration::from_secs(300)).await?;
+        // Give a late batch, if any, time to land before counting exactly.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let report = verify(
+            &fx.config,
+            &VerifyOptions {
+                sample: 200,
+                ..VerifyOptions::default()
+            },
+        )
+        .await?;
+        println!("{report}");
+        ensure!(report.ok, "{report}");
+        ensure!(
+            report.kafka_records == 2 * u64::from(n)
+                && report.kafka_unique_ids == u64::from(n)
+                && report.cassandra_rows == u64::from(n),
             "{report}"
         );
         Ok(())
@@ -228,10 +266,8 @@ async fn run_resumes_after_the_connect_server_dies() -> anyhow::Result<()> {
             userstream_stream::run(&config, token, |e| println!("run: {e:?}")).await
         });
         let n = user_count();
-        let half = n / 2;
-        fx.producer
-            .send_users((0..half).map(|i| synthetic_user("kill", i)), Some(2_000.0))
-            .await?;
+        let half = n / 2 / PAGE * PAGE;
+        fx.produce("kill", 0..half, Some(2_000.0)).await?;
         tokio::time::sleep(Duration::from_secs(3)).await;
         shell(
             std::env::var("USERSTREAM_TEST_KILL_CONNECT").unwrap_or_else(|_| {
@@ -240,9 +276,7 @@ async fn run_resumes_after_the_connect_server_dies() -> anyhow::Result<()> {
         )
         .await?;
         // Produced while Spark is down.
-        fx.producer
-            .send_users((half..n).map(|i| synthetic_user("kill", i)), Some(2_000.0))
-            .await?;
+        fx.produce("kill", half..n, Some(2_000.0)).await?;
         shell(
             std::env::var("USERSTREAM_TEST_START_CONNECT")
                 .unwrap_or_else(|_| "./target/debug/userstream stack up".into()),
@@ -280,9 +314,7 @@ async fn status_before_start_and_run_until_shutdown() -> anyhow::Result<()> {
                 .all(|q| !q.active && q.last_progress.is_none()),
             "{before}"
         );
-        fx.producer
-            .send_users((0..300).map(|i| synthetic_user("run", i)), None)
-            .await?;
+        fx.produce("run", 0..300, None).await?;
         let shutdown = tokio_util::sync::CancellationToken::new();
         let (config, token) = (fx.config.clone(), shutdown.clone());
         let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -340,9 +372,7 @@ async fn verify_while_a_producer_writes_reports_nothing_past_its_cut() -> anyhow
     };
     let result = async {
         let n = 2_000u32;
-        fx.producer
-            .send_users((0..n).map(|i| synthetic_user("cut", i)), None)
-            .await?;
+        fx.produce("cut", 0..n, None).await?;
         userstream_stream::start(&fx.config).await?;
         fx.wait_for(n as usize, 0, Duration::from_secs(300)).await?;
 
@@ -350,9 +380,8 @@ async fn verify_while_a_producer_writes_reports_nothing_past_its_cut() -> anyhow
         let producer = async {
             let mut next = n;
             while writing.load(std::sync::atomic::Ordering::Relaxed) {
-                let batch = (next..next + 100).map(|i| synthetic_user("cut", i));
-                fx.producer.send_users(batch, None).await?;
-                next += 100;
+                fx.produce("cut", next..next + PAGE, None).await?;
+                next += PAGE;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             anyhow::Ok(next - n)
@@ -404,13 +433,8 @@ async fn rows_of_records_deleted_by_retention_are_out_of_reach_not_extra() -> an
         return Ok(());
     };
     let result = async {
-        // Fixed ids, so a later record of the same user is an update.
-        let user = |i: u32| {
-            let mut u = synthetic_user("retention", i);
-            u.id = uuid::Uuid::from_u128(0x7e7e_0000 + u128::from(i));
-            u
-        };
-        fx.producer.send_users((0..500).map(user), None).await?;
+        // Ids follow (seed, page, index): a later record of the same user is an update.
+        fx.produce("retention", 0..500, None).await?;
         userstream_stream::start(&fx.config).await?;
         fx.wait_for(500, 0, Duration::from_secs(300)).await?;
         let starts =
@@ -421,9 +445,8 @@ async fn rows_of_records_deleted_by_retention_are_out_of_reach_not_extra() -> an
             "log starts after delete: {starts:?}"
         );
         // Newer records of 100 of the same users, and 200 new users.
-        fx.producer
-            .send_users((0..100).chain(500..700).map(user), None)
-            .await?;
+        fx.produce("retention", 0..100, None).await?;
+        fx.produce("retention", 500..700, None).await?;
         fx.wait_for(700, 0, Duration::from_secs(300)).await?;
         let options = VerifyOptions {
             settle: Duration::from_secs(120),

@@ -114,6 +114,8 @@ struct ProduceBenchArgs {
     kafka: KafkaArgs,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    endpoints: userstream_endpoints::EndpointArgs,
     /// Print the report as JSON on stdout.
     #[arg(long, env = "USERSTREAM_JSON")]
     json: bool,
@@ -134,9 +136,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn produce(args: ProduceBenchArgs) -> anyhow::Result<ExitCode> {
+    let endpoints = args.endpoints.endpoints();
     let mut ingest = IngestConfig::default();
-    args.kafka.apply(&mut ingest);
-    args.registry.apply(&mut ingest);
+    args.kafka.apply(&mut ingest, &endpoints);
+    args.registry.apply(&mut ingest, &endpoints);
     ingest.source.results_per_page = args.results_per_page;
     ingest.source.fetch_concurrency = args.fetch_concurrency;
     if cfg!(debug_assertions) {

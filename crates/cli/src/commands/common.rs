@@ -3,24 +3,18 @@
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use url::Url;
-use userstream_ingest::{
-    Compression, IngestConfig, DEFAULT_BOOTSTRAP, DEFAULT_DLQ_TOPIC, DEFAULT_REGISTRY_URL,
-    DEFAULT_TOPIC,
-};
+use userstream_endpoints::{names, Endpoints};
+use userstream_ingest::{Compression, IngestConfig};
 
 /// Kafka topics and producer settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct KafkaArgs {
-    /// Kafka bootstrap servers.
-    #[arg(long, env = "USERSTREAM_KAFKA_BOOTSTRAP", default_value = DEFAULT_BOOTSTRAP)]
-    pub bootstrap: String,
     /// Topic of valid users (key = user id, value = Confluent-framed Avro).
-    #[arg(long, env = "USERSTREAM_TOPIC", default_value = DEFAULT_TOPIC)]
+    #[arg(long, env = "USERSTREAM_TOPIC", default_value = names::TOPIC)]
     pub topic: String,
     /// Dead-letter topic: rejected records and unreadable pages, with reason and source
     /// position in headers.
-    #[arg(long, env = "USERSTREAM_DLQ_TOPIC", default_value = DEFAULT_DLQ_TOPIC)]
+    #[arg(long, env = "USERSTREAM_DLQ_TOPIC", default_value = names::DLQ_TOPIC)]
     pub dlq_topic: String,
     /// Partitions of the topics, when this command creates them (existing topics are kept).
     #[arg(long, env = "USERSTREAM_TOPIC_PARTITIONS", default_value_t = 3)]
@@ -50,9 +44,6 @@ pub struct KafkaArgs {
 /// Schema registry settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistryArgs {
-    /// Schema registry base URL (Confluent REST API).
-    #[arg(long, env = "USERSTREAM_REGISTRY_URL", default_value = DEFAULT_REGISTRY_URL)]
-    pub registry_url: Url,
     /// Value subject; default `<topic>-value`.
     #[arg(long, env = "USERSTREAM_SUBJECT")]
     pub subject: Option<String>,
@@ -66,10 +57,10 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 }
 
 impl KafkaArgs {
-    /// Applies these arguments to `config`.
-    pub fn apply(&self, config: &mut IngestConfig) {
+    /// Applies these arguments, and the Kafka address of `endpoints`, to `config`.
+    pub fn apply(&self, config: &mut IngestConfig, endpoints: &Endpoints) {
         let k = &mut config.kafka;
-        k.bootstrap = self.bootstrap.clone();
+        k.bootstrap = endpoints.kafka_bootstrap.clone();
         k.topic = self.topic.clone();
         k.dlq_topic = self.dlq_topic.clone();
         k.partitions = self.partitions;
@@ -83,9 +74,9 @@ impl KafkaArgs {
 }
 
 impl RegistryArgs {
-    /// Applies these arguments to `config`.
-    pub fn apply(&self, config: &mut IngestConfig) {
-        config.registry_url = self.registry_url.clone();
+    /// Applies these arguments, and the registry address of `endpoints`, to `config`.
+    pub fn apply(&self, config: &mut IngestConfig, endpoints: &Endpoints) {
+        config.registry_url = endpoints.registry_url.clone();
         config.subject = self.subject.clone();
     }
 }

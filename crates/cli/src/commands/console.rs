@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use url::Url;
-use userstream_console::{ConsoleConfig, DEFAULT_LISTEN, DEFAULT_SOURCE};
+use userstream_console::ConsoleConfig;
+use userstream_endpoints::names;
 use userstream_stack::StackConfig;
 
 use super::common::shutdown_on_signals;
@@ -23,23 +24,25 @@ pub struct ConsoleArgs {
     #[command(flatten)]
     stack: StackConfig,
     /// Address to serve the page on (keep it on loopback: the page shows data and errors).
-    #[arg(long, env = "USERSTREAM_CONSOLE_LISTEN", default_value = DEFAULT_LISTEN)]
-    listen: SocketAddr,
+    /// Default: 127.0.0.1:<console port>.
+    #[arg(long, env = "USERSTREAM_CONSOLE_LISTEN")]
+    listen: Option<SocketAddr>,
     /// Kafka topic of valid users.
-    #[arg(long, env = "USERSTREAM_TOPIC", default_value = "users")]
+    #[arg(long, env = "USERSTREAM_TOPIC", default_value = names::TOPIC)]
     topic: String,
     /// Dead-letter topic.
-    #[arg(long, env = "USERSTREAM_DLQ_TOPIC", default_value = "users.dlq")]
+    #[arg(long, env = "USERSTREAM_DLQ_TOPIC", default_value = names::DLQ_TOPIC)]
     dlq_topic: String,
     /// Cassandra keyspace of the pipeline.
-    #[arg(long, env = "USERSTREAM_KEYSPACE", default_value = "userstream")]
+    #[arg(long, env = "USERSTREAM_KEYSPACE", default_value = names::KEYSPACE)]
     keyspace: String,
     /// Name of the streaming query (the rejected-records query is `<name>-rejected`).
-    #[arg(long, env = "USERSTREAM_QUERY_NAME", default_value = userstream_stream::DEFAULT_QUERY_NAME)]
+    #[arg(long, env = "USERSTREAM_QUERY_NAME", default_value = names::QUERY_NAME)]
     query_name: String,
-    /// The users API the producer reads (probed with a one-user request).
-    #[arg(long, env = "USERSTREAM_SOURCE_URL", default_value = DEFAULT_SOURCE)]
-    source: Url,
+    /// The users API the producer reads (probed with a one-user request). Default:
+    /// http://127.0.0.1:<users api port>/api/.
+    #[arg(long, env = "USERSTREAM_SOURCE_URL")]
+    source: Option<Url>,
     /// How often Kafka and Spark are sampled (the rest every 2.5× this).
     #[arg(long, env = "USERSTREAM_CONSOLE_REFRESH", default_value = "2s", value_parser = humantime::parse_duration)]
     refresh: Duration,
@@ -57,12 +60,16 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut config = ConsoleConfig::new(args.stack);
-    config.listen = args.listen;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
     config.stream.topic = args.topic;
     config.stream.keyspace = args.keyspace;
     config.stream.query_name = args.query_name;
     config.dlq_topic = args.dlq_topic;
-    config.source_url = args.source;
+    if let Some(source) = args.source {
+        config.source_url = source;
+    }
     config.fast_interval = args.refresh;
     config.slow_interval = args.refresh.mul_f64(2.5);
     eprintln!(

@@ -3,6 +3,7 @@
 //! Each step runs this same binary's sub-command as a child process, so the demo does
 //! exactly what a user typing the commands would, with their own progress output.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -144,16 +145,17 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
 
     eprintln!("\n[{total}/{total}] verified");
     let state = std::env::var("USERSTREAM_STATE_DIR").unwrap_or_else(|_| ".userstream".into());
+    let at = userstream_endpoints::Endpoints::from_env();
     println!(
         "\nuserstream demo: verified in {:.0}s\n\
          \x20 produced            {} users at {} users/s, {} dead-lettered (topic users.dlq)\n\
          \x20 Kafka (topic users) {} records, {} distinct ids\n\
          \x20 Cassandra           {} rows in userstream.users, {} rejected rows, {} missing, {} field mismatches\n\
          \x20 Airflow now         {}\n\
-         \x20 Watch it live       userstream console  (then http://127.0.0.1:8088)\n\
-         \x20 Airflow UI          http://127.0.0.1:8080  (user admin, password in {state}/data/airflow/secrets.json)\n\
-         \x20 Spark UIs           http://127.0.0.1:8082 (master), http://127.0.0.1:4040 (streaming query)\n\
-         \x20 Registry UI         http://127.0.0.1:8081/ui\n\
+         \x20 Watch it live       userstream console  (then http://{console})\n\
+         \x20 Airflow UI          {airflow}  (user admin, password in {state}/data/airflow/secrets.json)\n\
+         \x20 Spark UIs           {master} (master), {driver} (streaming query)\n\
+         \x20 Registry UI         http://{registry}/ui\n\
          \x20 Logs                {state}/logs/\n\
          \x20 Stop everything     userstream stack down",
         started.elapsed().as_secs_f64(),
@@ -166,14 +168,19 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         report["rejected_rows"],
         report["missing_count"],
         report["field_mismatch_count"],
-        airflow_summary(&setup["airflow_dags"]),
+        airflow_summary(&setup["airflow_dags"], &at.airflow_url),
+        console = at.console_listen,
+        airflow = at.airflow_url,
+        master = at.spark_master_ui_url,
+        driver = at.spark_driver_ui_url,
+        registry = SocketAddr::from((userstream_endpoints::HOST, at.ports.registry)),
     );
     Ok(ExitCode::SUCCESS)
 }
 
 /// What Airflow does now, from `setup --json`'s `airflow_dags`: one line per DAG with its
 /// schedule and next run, and how to pause them.
-fn airflow_summary(dags: &serde_json::Value) -> String {
+fn airflow_summary(dags: &serde_json::Value, airflow_url: &str) -> String {
     let Some(dags) = dags.as_array().filter(|d| !d.is_empty()) else {
         return "runs nothing on a schedule (DAGs paused); `userstream setup` turns it on".into();
     };
@@ -191,10 +198,9 @@ fn airflow_summary(dags: &serde_json::Value) -> String {
             dag["next_dagrun_run_after"].as_str().unwrap_or("-"),
         ));
     }
-    lines.push(
-        "pause them: `userstream setup --dags paused` or the toggles at http://127.0.0.1:8080"
-            .into(),
-    );
+    lines.push(format!(
+        "pause them: `userstream setup --dags paused` or the toggles at {airflow_url}"
+    ));
     lines.join("\n                      ")
 }
 

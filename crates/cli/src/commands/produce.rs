@@ -5,21 +5,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
-use userstream_ingest::{IngestConfig, IngestStats, DEFAULT_SEED, DEFAULT_SOURCE};
+use userstream_endpoints::{names, EndpointArgs, Endpoints};
+use userstream_ingest::{IngestConfig, IngestStats};
 
 use super::common::{shutdown_on_signals, KafkaArgs, RegistryArgs};
 
 /// Arguments of `userstream produce`.
 ///
 /// Runs until --count users, --duration, the source's last page (10000), or Ctrl-C/SIGTERM;
-/// then lets in-flight sends finish and flushes. With the default --source and nothing
-/// listening there, a users-api is started in process for the run.
+/// then lets in-flight sends finish and flushes. With the default --source (the stack's users
+/// API port) and nothing listening there, a users-api is started in process for the run.
 #[derive(Debug, clap::Args)]
 pub struct ProduceArgs {
     /// The randomuser-compatible API (https://randomuser.me/api/ works too). Query
-    /// parameters on it are kept (e.g. fault injection for the local users-api).
-    #[arg(long, env = "USERSTREAM_SOURCE_URL", default_value = DEFAULT_SOURCE)]
-    source: Url,
+    /// parameters on it are kept (e.g. fault injection for the local users-api). Default:
+    /// http://127.0.0.1:<users api port>/api/.
+    #[arg(long, env = "USERSTREAM_SOURCE_URL")]
+    source: Option<Url>,
     /// Stop after this many users (valid + rejected); the last page is trimmed to fit.
     /// With --duration too, whichever comes first.
     #[arg(long, env = "USERSTREAM_PRODUCE_COUNT")]
@@ -31,7 +33,7 @@ pub struct ProduceArgs {
     #[arg(long, env = "USERSTREAM_PRODUCE_RATE")]
     rate: Option<f64>,
     /// Seed: the same seed and pages give the same users, so a rerun replays (upserts).
-    #[arg(long, env = "USERSTREAM_SEED", default_value = DEFAULT_SEED)]
+    #[arg(long, env = "USERSTREAM_SEED", default_value = names::SEED)]
     seed: String,
     /// First page (1..=10000); use a summary's resume page to continue a run.
     #[arg(long, env = "USERSTREAM_START_PAGE", default_value_t = 1)]
@@ -65,6 +67,8 @@ pub struct ProduceArgs {
     kafka: KafkaArgs,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    endpoints: EndpointArgs,
     /// How long to wait at the end for outstanding deliveries.
     #[arg(long, env = "USERSTREAM_FLUSH_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     flush_timeout: Duration,
@@ -77,10 +81,13 @@ pub struct ProduceArgs {
 }
 
 impl ProduceArgs {
-    fn config(&self) -> IngestConfig {
+    fn config(&self, endpoints: &Endpoints) -> IngestConfig {
         let mut config = IngestConfig::default();
         let s = &mut config.source;
-        s.url = self.source.clone();
+        s.url = self
+            .source
+            .clone()
+            .unwrap_or_else(|| endpoints.users_api_url.clone());
         s.seed = self.seed.clone();
         s.start_page = self.start_page;
         s.results_per_page = self.results_per_page;
@@ -91,8 +98,8 @@ impl ProduceArgs {
         s.request_timeout = self.request_timeout;
         s.retry.max_attempts = self.fetch_attempts;
         s.retry.body_attempts = self.body_attempts;
-        self.kafka.apply(&mut config);
-        self.registry.apply(&mut config);
+        self.kafka.apply(&mut config, endpoints);
+        self.registry.apply(&mut config, endpoints);
         config.count = self.count;
         config.duration = self.duration;
         config.rate = self.rate;
@@ -103,9 +110,10 @@ impl ProduceArgs {
 
 /// Runs `userstream produce`.
 pub async fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
-    let config = args.config();
+    let endpoints = args.endpoints.endpoints();
+    let config = args.config(&endpoints);
     config.validate()?;
-    let local = if config.source.url.as_str() == DEFAULT_SOURCE {
+    let local = if endpoints.is_local_users_api(&config.source.url) {
         let local = userstream_ingest::start_local_source_if_absent(&config.source.url).await?;
         if let Some(server) = &local {
             eprintln!(

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use userstream_ingest::IngestConfig;
 
+use userstream_endpoints::{names, EndpointArgs};
+
 use super::common::{KafkaArgs, RegistryArgs};
 
 /// Arguments of `userstream setup`.
@@ -18,11 +20,10 @@ pub struct SetupArgs {
     kafka: KafkaArgs,
     #[command(flatten)]
     registry: RegistryArgs,
-    /// Cassandra contact point, host:port.
-    #[arg(long, env = "USERSTREAM_CASSANDRA", default_value = userstream_stream::DEFAULT_CASSANDRA)]
-    cassandra: String,
+    #[command(flatten)]
+    endpoints: EndpointArgs,
     /// Cassandra keyspace for the pipeline's tables.
-    #[arg(long, env = "USERSTREAM_KEYSPACE", default_value = "userstream")]
+    #[arg(long, env = "USERSTREAM_KEYSPACE", default_value = names::KEYSPACE)]
     keyspace: String,
     /// Keyspace replication: `simple:<rf>` or `<dc>:<rf>,<dc>:<rf>` (used only when the
     /// keyspace is created).
@@ -37,9 +38,6 @@ pub struct SetupArgs {
     /// `paused` pauses them, `unchanged` leaves them as they are (new DAGs start paused).
     #[arg(long, env = "USERSTREAM_DAGS", value_enum, default_value_t = DagsWanted::Running)]
     dags: DagsWanted,
-    /// Airflow's API port on 127.0.0.1 (the stack's `--airflow-port`).
-    #[arg(long, env = "USERSTREAM_AIRFLOW_PORT", default_value_t = 8080)]
-    airflow_port: u16,
     /// The stack's state directory (Airflow's admin password is in its secrets file there).
     #[arg(long, env = "USERSTREAM_STATE_DIR", default_value = ".userstream")]
     state_dir: std::path::PathBuf,
@@ -65,9 +63,10 @@ pub enum DagsWanted {
 
 /// Runs `userstream setup`.
 pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
+    let endpoints = args.endpoints.endpoints();
     let mut config = IngestConfig::default();
-    args.kafka.apply(&mut config);
-    args.registry.apply(&mut config);
+    args.kafka.apply(&mut config, &endpoints);
+    args.registry.apply(&mut config, &endpoints);
     let mut report = serde_json::Map::new();
 
     // Step: Kafka topics and the value subject.
@@ -82,7 +81,7 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
 
     // Step: Cassandra keyspace and tables, through versioned migrations.
     let session =
-        userstream_store::connect(&args.cassandra, std::time::Duration::from_secs(10)).await?;
+        userstream_store::connect(&endpoints.cassandra, std::time::Duration::from_secs(10)).await?;
     let applied = userstream_store::migrate(&session, &args.keyspace, &args.replication).await?;
     if !args.json {
         if applied.is_empty() {
@@ -115,9 +114,9 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     } else {
         let paused = args.dags == DagsWanted::Paused;
         let mut stack = userstream_stack::StackConfig::with_state_dir(args.state_dir.clone());
-        stack.airflow_port = args.airflow_port;
+        stack.ports = endpoints.ports.clone();
         let mut airflow = userstream_stack::AirflowApi::new(
-            stack.airflow_url(),
+            endpoints.airflow_url.clone(),
             stack.layout().airflow_secrets(),
             std::time::Duration::from_secs(20),
         );

@@ -43,6 +43,16 @@ enum Action {
         /// Service name as shown by `stack status` (e.g. kafka, spark-connect).
         service: String,
     },
+    /// Write what the stack runs for one service into a directory: its configuration files,
+    /// `argv` (program and arguments, one per line), `env` (KEY=VALUE per line; secrets are
+    /// left out and named on stderr) and `cwd`. The same code renders them for `stack up`.
+    Render {
+        /// Service name as shown by `stack status` (e.g. kafka, cassandra, spark-connect).
+        service: String,
+        /// Directory to write into (created if missing).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Print the path of a service's log file (all logs live in <state-dir>/logs).
     Logs {
         /// Service name as shown by `stack status`.
@@ -113,6 +123,19 @@ pub async fn run(args: StackArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("stop task")??;
             userstream_stack::up(&config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Render { service, out } => {
+            let rendered = userstream_stack::render_service(&config, &service, &out)?;
+            for file in &rendered.files {
+                println!("{}", file.display());
+            }
+            if !rendered.withheld.is_empty() {
+                eprintln!(
+                    "left out (secrets; provide them in the environment at run time): {}",
+                    rendered.withheld.join(", ")
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Action::Logs { service } => {

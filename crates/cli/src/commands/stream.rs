@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use userstream_endpoints::{names, EndpointArgs};
 use userstream_stream::{StreamConfig, VerifyOptions};
 
 use super::common::shutdown_on_signals;
@@ -21,26 +22,16 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 /// and `bench e2e`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct JobArgs {
-    /// Spark Connect server.
-    #[arg(long, env = "USERSTREAM_SPARK_CONNECT_URL", default_value = userstream_stream::DEFAULT_CONNECT_URL)]
-    pub connect_url: String,
-    /// Kafka bootstrap servers.
-    #[arg(long, env = "USERSTREAM_KAFKA_BOOTSTRAP", default_value = userstream_stream::DEFAULT_BOOTSTRAP)]
-    pub bootstrap: String,
-    /// Schema Registry base URL (Confluent API).
-    #[arg(long, env = "USERSTREAM_REGISTRY_URL", default_value = userstream_stream::DEFAULT_REGISTRY_URL)]
-    pub registry_url: url::Url,
-    /// Cassandra contact point, host:port.
-    #[arg(long, env = "USERSTREAM_CASSANDRA", default_value = userstream_stream::DEFAULT_CASSANDRA)]
-    pub cassandra: String,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
     /// Kafka topic to read.
-    #[arg(long, env = "USERSTREAM_TOPIC", default_value = "users")]
+    #[arg(long, env = "USERSTREAM_TOPIC", default_value = names::TOPIC)]
     pub topic: String,
     /// Cassandra keyspace to write.
-    #[arg(long, env = "USERSTREAM_KEYSPACE", default_value = "userstream")]
+    #[arg(long, env = "USERSTREAM_KEYSPACE", default_value = names::KEYSPACE)]
     pub keyspace: String,
     /// Name of the streaming query (the rejected-records query is `<name>-rejected`).
-    #[arg(long, env = "USERSTREAM_QUERY_NAME", default_value = userstream_stream::DEFAULT_QUERY_NAME)]
+    #[arg(long, env = "USERSTREAM_QUERY_NAME", default_value = names::QUERY_NAME)]
     pub query_name: String,
     /// Offsets to start from when no checkpoint exists: earliest, latest or per-partition JSON.
     #[arg(long, env = "USERSTREAM_STARTING_OFFSETS", default_value = "earliest")]
@@ -91,10 +82,7 @@ impl JobArgs {
     /// The job configuration these flags describe.
     pub fn config(&self) -> StreamConfig {
         let mut config = StreamConfig::with_state_dir(&self.state_dir);
-        config.connect_url = self.connect_url.clone();
-        config.bootstrap_servers = self.bootstrap.clone();
-        config.registry_url = self.registry_url.clone();
-        config.cassandra_contact_point = self.cassandra.clone();
+        config.set_endpoints(&self.endpoints.endpoints());
         config.topic = self.topic.clone();
         config.keyspace = self.keyspace.clone();
         config.query_name = self.query_name.clone();
@@ -229,7 +217,7 @@ pub struct VerifyArgs {
     #[arg(long, env = "USERSTREAM_VERIFY_SPILL_DIR")]
     spill_dir: Option<std::path::PathBuf>,
     /// Dead-letter topic whose size the report includes.
-    #[arg(long, env = "USERSTREAM_DLQ_TOPIC", default_value = "users.dlq")]
+    #[arg(long, env = "USERSTREAM_DLQ_TOPIC", default_value = names::DLQ_TOPIC)]
     dlq_topic: String,
     /// Print the report as JSON on stdout.
     #[arg(long, env = "USERSTREAM_JSON")]

@@ -16,13 +16,12 @@ use super::common::shutdown_on_signals;
 /// `x-userstream-fault` header (unless --no-fault-params). Ctrl-C stops it.
 #[derive(Debug, clap::Args)]
 pub struct UsersApiArgs {
-    /// Address to listen on (port 0 picks a free one).
-    #[arg(
-        long,
-        env = "USERSTREAM_USERS_API_BIND",
-        default_value = "127.0.0.1:8765"
-    )]
-    bind: SocketAddr,
+    /// Address to listen on (port 0 picks a free one). Default: 127.0.0.1:<users api port>,
+    /// where `produce` looks by default.
+    #[arg(long, env = "USERSTREAM_USERS_API_BIND")]
+    bind: Option<SocketAddr>,
+    #[command(flatten)]
+    ports: userstream_endpoints::Ports,
     /// Largest `results` served; larger requests get one user, as on the real API.
     #[arg(long, env = "USERSTREAM_USERS_API_MAX_RESULTS", default_value_t = DEFAULT_MAX_RESULTS)]
     max_results: u32,
@@ -75,7 +74,9 @@ pub struct UsersApiArgs {
 /// Runs `userstream users-api` until Ctrl-C or SIGTERM.
 pub async fn run(args: UsersApiArgs) -> anyhow::Result<ExitCode> {
     let config = UsersApiConfig {
-        bind: args.bind,
+        bind: args.bind.unwrap_or_else(|| {
+            SocketAddr::from((userstream_endpoints::HOST, args.ports.users_api))
+        }),
         max_results: args.max_results,
         allow_fault_params: !args.no_fault_params,
         faults: FaultConfig {

@@ -1,33 +1,40 @@
 //! Shared set-up of the tests against the real stack.
 //!
-//! Endpoints from the environment, loopback defaults: `USERSTREAM_KAFKA_BOOTSTRAP`,
-//! `USERSTREAM_REGISTRY_URL`, `USERSTREAM_CASSANDRA`, `USERSTREAM_SPARK_CONNECT_URL`.
+//! Endpoints from the stack's ports in the environment (`USERSTREAM_KAFKA_PORT`, ...; loopback
+//! defaults), or their address overrides, as every command reads them.
 //! When a service is unreachable: fail if `USERSTREAM_STACK_STARTED=1`, else print
 //! "skipped: ..." and pass.
 
 #![allow(dead_code)]
 
 use std::io::Write;
+use std::ops::Range;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use url::Url;
+use anyhow::{bail, ensure, Context};
+use tokio_util::sync::CancellationToken;
+use userstream_ingest::{IngestConfig, IngestStats, RunSummary};
+use userstream_kafka::{Delivered, TopicSpec};
+use userstream_model::User;
 use userstream_registry::RegistryClient;
 use userstream_store::Replication;
-use userstream_stream::produce::{create_topic, delete_topic, FramedProducer};
 use userstream_stream::{StreamConfig, StreamStatus};
+
+/// Users per page of the tests' producer runs. A user is drawn from `(seed, page, index)`,
+/// so ranges of users start on a page boundary and a range produced again replays the
+/// same ids.
+pub const PAGE: u32 = 100;
+
+/// Partitions of a test topic.
+const PARTITIONS: i32 = 2;
 
 /// A topic, keyspace, query and checkpoint directory of one test.
 pub struct Fixture {
     pub config: StreamConfig,
-    pub producer: FramedProducer,
     pub registry: RegistryClient,
     pub session: scylla::client::session::Session,
     _checkpoints: tempfile::TempDir,
-}
-
-fn env_or(key: &str, default: &str) -> String {
-    std::env::var(key).unwrap_or_else(|_| default.to_owned())
 }
 
 fn stack_started() -> bool {
@@ -43,20 +50,7 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
         .context("temp dir")?;
     let mut config = StreamConfig::with_state_dir(checkpoints.path());
     config.checkpoint_root = checkpoints.path().to_path_buf();
-    config.connect_url = env_or(
-        "USERSTREAM_SPARK_CONNECT_URL",
-        userstream_stream::DEFAULT_CONNECT_URL,
-    );
-    config.bootstrap_servers = env_or(
-        "USERSTREAM_KAFKA_BOOTSTRAP",
-        userstream_stream::DEFAULT_BOOTSTRAP,
-    );
-    config.registry_url = Url::parse(&env_or(
-        "USERSTREAM_REGISTRY_URL",
-        userstream_stream::DEFAULT_REGISTRY_URL,
-    ))?;
-    config.cassandra_contact_point =
-        env_or("USERSTREAM_CASSANDRA", userstream_stream::DEFAULT_CASSANDRA);
+    config.set_endpoints(&userstream_endpoints::Endpoints::from_env());
     let unique = uuid::Uuid::new_v4().simple().to_string();
     config.topic = format!("test-{test}-{}", &unique[..12]);
     config.keyspace = format!("t_{}_{}", test.replace('-', "_"), &unique[..12]);
@@ -65,7 +59,7 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
     config.rejected_trigger = Duration::from_secs(1);
 
     // Reachability first: skip or fail as the environment says.
-    if let Err(e) = userstream_stream::ping(&config.connect_url).await {
+    if let Err(e) = userstream_stack::probe::spark_connect_select_one(&config.connect_url).await {
         return skip_or_fail(&format!("Spark Connect at {}: {e}", config.connect_url));
     }
     let session =
@@ -85,18 +79,15 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
         return skip_or_fail(&e.to_string());
     }
 
-    create_topic(&config.bootstrap_servers, &config.topic, 2).await?;
-    userstream_store::migrate(&session, &config.keyspace, &Replication::default()).await?;
-    let producer = FramedProducer::new(
+    userstream_kafka::ensure_topics(
         &config.bootstrap_servers,
-        &registry,
-        &config.subject(),
-        &config.topic,
+        &[TopicSpec::new(&config.topic, PARTITIONS)],
+        Duration::from_secs(30),
     )
     .await?;
+    userstream_store::migrate(&session, &config.keyspace, &Replication::default()).await?;
     Ok(Some(Fixture {
         config,
-        producer,
         registry,
         session,
         _checkpoints: checkpoints,
@@ -117,7 +108,13 @@ impl Fixture {
         let _ = userstream_stream::stop(&self.config).await;
         let drop = format!("DROP KEYSPACE IF EXISTS {}", self.config.keyspace);
         let _ = self.session.query_unpaged(drop.as_str(), &[]).await;
-        delete_topic(&self.config.bootstrap_servers, &self.config.topic).await;
+        let dlq = self.dlq_topic();
+        let _ = userstream_kafka::delete_topics(
+            &self.config.bootstrap_servers,
+            &[&self.config.topic, &dlq],
+            Duration::from_secs(20),
+        )
+        .await;
         let _ = self
             .registry
             .delete_subject(&self.config.subject(), false)
@@ -126,6 +123,77 @@ impl Fixture {
             .registry
             .delete_subject(&self.config.subject(), true)
             .await;
+    }
+
+    /// The dead-letter topic of the test's producer runs.
+    pub fn dlq_topic(&self) -> String {
+        format!("{}.dlq", self.config.topic)
+    }
+
+    /// The producer's configuration (`userstream-ingest`, the producer users run) for users
+    /// `users` of `seed`, on the test's topic and subject.
+    pub fn ingest_config(&self, seed: &str, users: &Range<u32>) -> anyhow::Result<IngestConfig> {
+        ensure!(
+            users.start.is_multiple_of(PAGE),
+            "a range of users starts on a page boundary ({PAGE}), not at {}",
+            users.start
+        );
+        let mut config = IngestConfig::default();
+        config.kafka.bootstrap = self.config.bootstrap_servers.clone();
+        config.kafka.topic = self.config.topic.clone();
+        config.kafka.dlq_topic = self.dlq_topic();
+        config.kafka.partitions = PARTITIONS;
+        config.registry_url = self.config.registry_url.clone();
+        config.subject = Some(self.config.subject());
+        config.source.seed = seed.to_owned();
+        config.source.results_per_page = PAGE;
+        config.source.start_page = users.start / PAGE + 1;
+        config.count = Some(u64::from(users.end.saturating_sub(users.start)));
+        Ok(config)
+    }
+
+    /// Produces users `users` of `seed` through `userstream-ingest`'s pipeline (generator
+    /// source), at most `rate` per second; fails unless every one was delivered.
+    pub async fn produce(
+        &self,
+        seed: &str,
+        users: Range<u32>,
+        rate: Option<f64>,
+    ) -> anyhow::Result<RunSummary> {
+        let mut config = self.ingest_config(seed, &users)?;
+        config.rate = rate;
+        let summary = userstream_ingest::produce_generated(
+            &config,
+            Arc::new(IngestStats::new()),
+            CancellationToken::new(),
+        )
+        .await?;
+        ensure!(
+            summary.is_success() && summary.users_produced == config.count.unwrap_or(0),
+            "{}",
+            summary.render()
+        );
+        Ok(summary)
+    }
+
+    /// The users [`Fixture::produce`] writes for `users` of `seed`.
+    pub fn users(&self, seed: &str, users: Range<u32>) -> anyhow::Result<Vec<User>> {
+        Ok(userstream_ingest::generated_users(
+            &self.ingest_config(seed, &users)?,
+        ))
+    }
+
+    /// Sends one record as is (poison for the job), outside the producer pipeline.
+    pub async fn send_raw(&self, key: &[u8], value: &[u8]) -> anyhow::Result<Delivered> {
+        Ok(userstream_kafka::send_one(
+            &self.config.bootstrap_servers,
+            &self.config.topic,
+            key,
+            value,
+            &[],
+            Duration::from_secs(30),
+        )
+        .await?)
     }
 
     /// Waits until `users` holds `n` rows (and `rejected_rows` `rejected`), failing early

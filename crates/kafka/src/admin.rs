@@ -1,14 +1,13 @@
-//! Topic administration with rdkafka's AdminClient: create if missing, delete (for tests and
-//! benches).
+//! Topic administration: create if missing, delete. Used by `userstream setup`, the benches
+//! and the tests; every other crate goes through these instead of its own AdminClient.
 
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::error::RDKafkaErrorCode;
 use serde::Serialize;
-use userstream_kafka::{base_config, TracingContext};
 
-use crate::error::IngestError;
+use crate::{base_config, KafkaError, TracingContext};
 
 /// A topic to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +20,17 @@ pub struct TopicSpec {
     pub replication_factor: i32,
 }
 
+impl TopicSpec {
+    /// A topic of `partitions` partitions, replication 1 (the local single-broker stack).
+    pub fn new(name: impl Into<String>, partitions: i32) -> Self {
+        Self {
+            name: name.into(),
+            partitions,
+            replication_factor: 1,
+        }
+    }
+}
+
 /// What [`ensure_topics`] did for one topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TopicOutcome {
@@ -30,14 +40,20 @@ pub struct TopicOutcome {
     pub created: bool,
 }
 
-fn admin(bootstrap: &str) -> Result<AdminClient<TracingContext>, IngestError> {
+fn admin(bootstrap: &str) -> Result<AdminClient<TracingContext>, KafkaError> {
     base_config(bootstrap)
         .create_with_context(TracingContext)
-        .map_err(|source| IngestError::Kafka {
+        .map_err(|source| KafkaError::Client {
             action: "creating the admin client".to_owned(),
             bootstrap: bootstrap.to_owned(),
             source: Box::new(source),
         })
+}
+
+fn options(timeout: Duration) -> AdminOptions {
+    AdminOptions::new()
+        .operation_timeout(Some(timeout))
+        .request_timeout(Some(timeout))
 }
 
 /// Creates each topic that does not exist yet. Idempotent.
@@ -45,7 +61,7 @@ pub async fn ensure_topics(
     bootstrap: &str,
     topics: &[TopicSpec],
     timeout: Duration,
-) -> Result<Vec<TopicOutcome>, IngestError> {
+) -> Result<Vec<TopicOutcome>, KafkaError> {
     let admin = admin(bootstrap)?;
     let new: Vec<NewTopic<'_>> = topics
         .iter()
@@ -57,13 +73,10 @@ pub async fn ensure_topics(
             )
         })
         .collect();
-    let options = AdminOptions::new()
-        .operation_timeout(Some(timeout))
-        .request_timeout(Some(timeout));
     let results = admin
-        .create_topics(new.iter(), &options)
+        .create_topics(new.iter(), &options(timeout))
         .await
-        .map_err(|source| IngestError::Kafka {
+        .map_err(|source| KafkaError::Client {
             action: "creating topics".to_owned(),
             bootstrap: bootstrap.to_owned(),
             source: Box::new(source),
@@ -85,9 +98,10 @@ pub async fn ensure_topics(
                 });
             }
             Err((topic, code)) => {
-                return Err(IngestError::Topic {
+                return Err(KafkaError::TopicRefused {
                     topic,
-                    reason: code.to_string(),
+                    action: "creating",
+                    code,
                 })
             }
         }
@@ -100,15 +114,12 @@ pub async fn delete_topics(
     bootstrap: &str,
     names: &[&str],
     timeout: Duration,
-) -> Result<(), IngestError> {
+) -> Result<(), KafkaError> {
     let admin = admin(bootstrap)?;
-    let options = AdminOptions::new()
-        .operation_timeout(Some(timeout))
-        .request_timeout(Some(timeout));
     let results = admin
-        .delete_topics(names, &options)
+        .delete_topics(names, &options(timeout))
         .await
-        .map_err(|source| IngestError::Kafka {
+        .map_err(|source| KafkaError::Client {
             action: "deleting topics".to_owned(),
             bootstrap: bootstrap.to_owned(),
             source: Box::new(source),
@@ -117,9 +128,10 @@ pub async fn delete_topics(
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
             Err((topic, code)) => {
-                return Err(IngestError::Topic {
+                return Err(KafkaError::TopicRefused {
                     topic,
-                    reason: format!("deleting: {code}"),
+                    action: "deleting",
+                    code,
                 })
             }
         }
