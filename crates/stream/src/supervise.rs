@@ -37,6 +37,12 @@ pub enum RunEvent {
         /// Schema ids now known.
         schema_ids: Vec<u32>,
     },
+    /// Nothing has been produced yet: the subject has no schema, so there is nothing to
+    /// decode. The supervisor checks again every keep-alive interval (not a failure).
+    WaitingForSchema {
+        /// The registry subject it waits for.
+        subject: String,
+    },
     /// Shutdown requested; queries stopped.
     Stopped,
 }
@@ -49,6 +55,7 @@ pub enum RunEvent {
 /// - a query that is no longer active (failed, stopped by someone, or lost with a restarted
 ///   Connect server) is started again from its checkpoint, with exponential backoff;
 /// - a new schema version under the subject restarts the queries so they decode it;
+/// - with no schema under the subject yet (nothing produced), it waits for one;
 /// - after [`StreamConfig::max_restarts`] consecutive failures it returns
 ///   [`StreamError::QueryFailed`] with the query's exception.
 ///
@@ -65,6 +72,7 @@ pub async fn run(
     let mut last_failure = String::new();
     let mut schema_ids: Vec<u32> = Vec::new();
     let mut need_start = true;
+    let mut waiting_for_schema = false;
 
     loop {
         if need_start {
@@ -75,12 +83,21 @@ pub async fn run(
             };
             match attempt.await {
                 Ok((ids, info)) => {
+                    waiting_for_schema = false;
                     schema_ids = ids;
                     need_start = false;
                     on_event(RunEvent::Started {
                         restart: failures,
                         info: info.to_string(),
                     });
+                }
+                // `stream run` may well be started before the first producer (the DAGs
+                // and a fresh `demo` do): wait for the schema instead of exiting.
+                Err(StreamError::NoSchema { subject }) => {
+                    if !waiting_for_schema {
+                        waiting_for_schema = true;
+                        on_event(RunEvent::WaitingForSchema { subject });
+                    }
                 }
                 Err(e) => {
                     last_failure = e.to_string();

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use anyhow::{ensure, Context};
+use anyhow::{bail, ensure, Context};
 use common::PAGE;
 use userstream_stream::{verify, VerifyOptions};
 
@@ -259,6 +259,7 @@ async fn run_resumes_after_the_connect_server_dies() -> anyhow::Result<()> {
                 Ok(())
             }
         };
+        // Started before anything is produced: the supervisor waits for the first schema.
         let shutdown = tokio_util::sync::CancellationToken::new();
         let config = fx.config.clone();
         let token = shutdown.clone();
@@ -282,8 +283,12 @@ async fn run_resumes_after_the_connect_server_dies() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "./target/debug/userstream stack up".into()),
         )
         .await?;
-        fx.wait_supervised(n as usize, Duration::from_secs(600))
-            .await?;
+        // A supervisor that gave up ends its task: say why instead of waiting out the bound.
+        let mut supervisor = supervisor;
+        tokio::select! {
+            waited = fx.wait_supervised(n as usize, Duration::from_secs(600)) => waited?,
+            ended = &mut supervisor => bail!("the supervisor ended while users were due: {:?}", ended?),
+        }
         let report = verify(&fx.config, &VerifyOptions::default()).await?;
         println!("{report}");
         let status = userstream_stream::status(&fx.config).await?;
