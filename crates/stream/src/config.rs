@@ -114,6 +114,15 @@ pub struct StreamConfig {
     pub restart_backoff_max: Duration,
     /// Consecutive failed restarts after which `run` gives up with the query's exception.
     pub max_restarts: u32,
+    /// A query that is active but finishes no batch for this long while records wait in
+    /// Kafka is stalled: `run` and `ensure` restart it (see [`crate::watchdog`]). Long enough
+    /// for one full batch of `max_offsets_per_trigger` records on a busy machine.
+    pub stall_after: Duration,
+    /// Generation of the connector's Cassandra session. The connector caches one driver
+    /// session per distinct setting set, and a session whose schema refresh hung (a driver
+    /// bug after Cassandra restarts) stays hung; the stall remedy bumps this, which changes
+    /// `spark.cassandra.connection.keepAliveMS` by 1 ms per generation: a fresh session.
+    pub connector_session: u32,
     /// Timeout of each registry, Kafka and Cassandra request.
     pub request_timeout: Duration,
 }
@@ -157,6 +166,8 @@ impl StreamConfig {
             restart_backoff_initial: Duration::from_secs(2),
             restart_backoff_max: Duration::from_secs(60),
             max_restarts: 10,
+            stall_after: Duration::from_secs(180),
+            connector_session: 0,
             request_timeout: Duration::from_secs(30),
         }
     }
@@ -262,6 +273,13 @@ impl StreamConfig {
                 "keepalive_interval must be within (0, 30m] (sessions expire after 1 h idle)"
                     .into(),
             );
+        }
+        if self.stall_after < self.trigger.max(self.rejected_trigger) * 3 {
+            errors.push(format!(
+                "stall_after {:?} must be at least 3 triggers ({:?})",
+                self.stall_after,
+                self.trigger.max(self.rejected_trigger) * 3
+            ));
         }
         if self.cassandra_output.concurrent_writes == 0 {
             errors.push("cassandra_output.concurrent_writes must be above 0".into());

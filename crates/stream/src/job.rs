@@ -455,6 +455,11 @@ pub(crate) async fn start_with(
     let spark = job_session(config).await?;
     // age_at_ingest and every timestamp function: UTC, whatever the server's zone.
     rpc.set_conf("spark.sql.session.timeZone", "UTC").await?;
+    // `stop` interrupts a query's thread and, by default, waits for it forever; a thread
+    // parked in the Cassandra driver ignores interrupts. Bounded, `stop` fails instead, and
+    // the supervisor moves on to restarting the Connect server.
+    rpc.set_conf("spark.sql.streaming.stopTimeout", "60s")
+        .await?;
     let job = plan::build(&spark, config, schemas);
 
     let users = match users_active {

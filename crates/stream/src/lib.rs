@@ -24,6 +24,7 @@ mod reconcile;
 mod rpc;
 mod supervise;
 mod verify;
+pub mod watchdog;
 
 use spark_connect_rs::{SparkSession, SparkSessionBuilder};
 
@@ -35,7 +36,7 @@ pub use job::{
     SourceProgress, StreamStatus,
 };
 pub use plan::WriterSchema;
-pub use supervise::{run, RunEvent};
+pub use supervise::{first_line, run, run_with, RestartConnect, RunEvent};
 pub use verify::{verify, FieldMismatch, VerifyOptions, VerifyReport};
 
 /// Opens a Spark Connect session. `url` is an `sc://host:port` URL (parameters allowed).

@@ -67,6 +67,12 @@ pub fn cassandra_sink_options(config: &StreamConfig, table: &str) -> Vec<(String
             "spark.cassandra.output.batch.grouping.key".to_owned(),
             out.batch_grouping_key.clone(),
         ),
+        // The connector's default (1 h), plus the session generation: see
+        // `StreamConfig::connector_session`.
+        (
+            "spark.cassandra.connection.keepAliveMS".to_owned(),
+            (3_600_000 + u64::from(config.connector_session)).to_string(),
+        ),
     ];
     if out.ignore_nulls {
         options.push((

@@ -1,14 +1,23 @@
 //! `run`: start the job and keep it running.
 
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use userstream_kafka::PartitionOffsets;
 
-use crate::job::{self, load_state};
-use crate::rpc::Rpc;
+use crate::job::{self, StreamStatus};
+use crate::watchdog::{Observation, Remedy, Verdict, WatchState, Watchdog};
 use crate::{StreamConfig, StreamError};
 
-/// What the supervisor did, for the caller to log or show.
+/// Restarts the Spark Connect server (the CLI passes one when the server is this stack's).
+pub type RestartConnect =
+    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// What the supervisor did, for the caller to log or show. `Display` is one concise line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEvent {
     /// Queries (re)started; `restart` is 0 for the first start.
@@ -43,8 +52,88 @@ pub enum RunEvent {
         /// The registry subject it waits for.
         subject: String,
     },
+    /// A query is active but has finished no batch for `since` while `lag` records wait.
+    Stalled {
+        /// The query.
+        name: String,
+        /// Records waiting in Kafka.
+        lag: u64,
+        /// Time without a finished batch.
+        since: Duration,
+        /// What the supervisor does about it.
+        remedy: Remedy,
+    },
+    /// The Spark Connect server was restarted (the queries start next).
+    ConnectRestarted,
+    /// A remedy could not be applied; the next check tries again or escalates.
+    RemedyFailed {
+        /// The remedy.
+        remedy: Remedy,
+        /// Why.
+        error: String,
+    },
     /// Shutdown requested; queries stopped.
     Stopped,
+}
+
+/// The first line of a (possibly multi-line, plan-sized) Spark message, at most 300 chars.
+pub fn first_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .trim();
+    match line.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_owned(),
+    }
+}
+
+impl fmt::Display for RunEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Started { restart: 0, info } => {
+                write!(f, "started: {}", info.lines().map(str::trim).collect::<Vec<_>>().join("; "))
+            }
+            Self::Started { restart, info } => write!(
+                f,
+                "restarted (attempt {restart}): {}",
+                info.lines().map(str::trim).collect::<Vec<_>>().join("; ")
+            ),
+            Self::Down { name, exception: Some(e) } => write!(
+                f,
+                "query {name} is down: {} (full text: `userstream stream status --json`)",
+                first_line(e)
+            ),
+            Self::Down { name, exception: None } => {
+                write!(f, "query {name} is not running (Spark gave no exception)")
+            }
+            Self::Unreachable { error, retry_in } => write!(
+                f,
+                "cannot start the job: {}; retrying in {}",
+                first_line(error),
+                humantime::format_duration(*retry_in)
+            ),
+            Self::SchemaChanged { schema_ids } => write!(
+                f,
+                "the registry has new schema versions (ids {schema_ids:?}): restarting the queries to decode them"
+            ),
+            Self::WaitingForSchema { subject } => write!(
+                f,
+                "no schema under `{subject}` yet (nothing produced): waiting for the first producer"
+            ),
+            Self::Stalled { name, lag, since, remedy } => write!(
+                f,
+                "query {name} stalled: {lag} records wait in Kafka and no batch finished for {}; {remedy}",
+                humantime::format_duration(Duration::from_secs(since.as_secs()))
+            ),
+            Self::ConnectRestarted => f.write_str("Spark Connect server restarted; starting the queries"),
+            Self::RemedyFailed { remedy, error } => {
+                write!(f, "could not {remedy}: {}", first_line(error))
+            }
+            Self::Stopped => f.write_str("queries stopped (checkpoints kept)"),
+        }
+    }
 }
 
 /// Starts the job (resuming from the checkpoints) and supervises it until `shutdown`:
@@ -54,6 +143,9 @@ pub enum RunEvent {
 ///   and stops its queries);
 /// - a query that is no longer active (failed, stopped by someone, or lost with a restarted
 ///   Connect server) is started again from its checkpoint, with exponential backoff;
+/// - a query that is active but stalled (records wait, no batch for
+///   [`StreamConfig::stall_after`]; see [`crate::watchdog`]) is restarted, then the Connect
+///   server is (through `restart_connect`, when given), alternately until a batch finishes;
 /// - a new schema version under the subject restarts the queries so they decode it;
 /// - with no schema under the subject yet (nothing produced), it waits for one;
 /// - after [`StreamConfig::max_restarts`] consecutive failures it returns
@@ -64,9 +156,26 @@ pub enum RunEvent {
 pub async fn run(
     config: &StreamConfig,
     shutdown: CancellationToken,
+    on_event: impl FnMut(RunEvent),
+) -> Result<(), StreamError> {
+    run_with(config, shutdown, None, on_event).await
+}
+
+/// [`run`], with a way to restart the Spark Connect server when restarting the queries does
+/// not end a stall.
+pub async fn run_with(
+    config: &StreamConfig,
+    shutdown: CancellationToken,
+    restart_connect: Option<RestartConnect>,
     mut on_event: impl FnMut(RunEvent),
 ) -> Result<(), StreamError> {
     config.validate()?;
+    // Owned: the stall remedy bumps the connector session generation.
+    let mut config = config.clone();
+    let watchdog = Watchdog {
+        stall_after: config.stall_after,
+    };
+    let mut watched: BTreeMap<String, WatchState> = BTreeMap::new();
     let mut failures: u32 = 0;
     let mut backoff = config.restart_backoff_initial;
     let mut last_failure = String::new();
@@ -77,8 +186,8 @@ pub async fn run(
     loop {
         if need_start {
             let attempt = async {
-                let schemas = job::fetch_writer_schemas(config).await?;
-                let info = job::start_with(config, &schemas).await?;
+                let schemas = job::fetch_writer_schemas(&config).await?;
+                let info = job::start_with(&config, &schemas).await?;
                 Ok::<_, StreamError>((schemas.iter().map(|s| s.id).collect::<Vec<_>>(), info))
             };
             match attempt.await {
@@ -128,7 +237,7 @@ pub async fn run(
         };
         tokio::select! {
             () = shutdown.cancelled() => {
-                match job::stop(config).await {
+                match job::stop(&config).await {
                     Ok(_) => on_event(RunEvent::Stopped),
                     Err(e) => tracing::warn!(error = %e, "stopping the queries on shutdown"),
                 }
@@ -140,25 +249,48 @@ pub async fn run(
             continue;
         }
 
-        match check(config).await {
-            Ok(down) if down.is_empty() => {
+        let checked = job::status(&config).await.map(|status| {
+            let down: Vec<(String, Option<String>)> = status
+                .queries
+                .iter()
+                .filter(|q| !q.active)
+                .map(|q| (q.name.clone(), q.exception.clone()))
+                .collect();
+            (status, down)
+        });
+        match checked {
+            Ok((status, down)) if down.is_empty() => {
                 failures = 0;
                 backoff = config.restart_backoff_initial;
+                if let Some((name, lag, since, remedy)) =
+                    find_stall(&config, &watchdog, &mut watched, &status).await
+                {
+                    on_event(RunEvent::Stalled {
+                        name,
+                        lag,
+                        since,
+                        remedy,
+                    });
+                    apply_remedy(&config, remedy, restart_connect.as_ref(), &mut on_event).await;
+                    config.connector_session += 1;
+                    need_start = true;
+                    continue;
+                }
                 // New writer schema: restart so the plan decodes it (checkpoints keep offsets).
-                if let Ok(schemas) = job::fetch_writer_schemas(config).await {
+                if let Ok(schemas) = job::fetch_writer_schemas(&config).await {
                     let ids: Vec<u32> = schemas.iter().map(|s| s.id).collect();
                     if ids != schema_ids {
                         on_event(RunEvent::SchemaChanged {
                             schema_ids: ids.clone(),
                         });
-                        if let Err(e) = job::stop(config).await {
+                        if let Err(e) = job::stop(&config).await {
                             tracing::warn!(error = %e, "stopping for a schema change");
                         }
                         need_start = true;
                     }
                 }
             }
-            Ok(down) => {
+            Ok((_, down)) => {
                 for (name, exception) in down {
                     if let Some(e) = &exception {
                         last_failure = e.clone();
@@ -179,37 +311,99 @@ pub async fn run(
     }
 }
 
-/// Lists the session's queries (touching the session) and returns the job's queries that
-/// are not active, each with its exception if Spark still has it.
-async fn check(config: &StreamConfig) -> Result<Vec<(String, Option<String>)>, StreamError> {
-    let mut rpc = Rpc::connect(config).await?;
-    let active = rpc.active().await?;
-    let known = load_state(config);
-    let mut down = Vec::new();
-    for (name, last) in [
-        (config.query_name.clone(), known.as_ref().map(|k| &k.users)),
-        (
-            config.rejected_query_name(),
-            known.as_ref().map(|k| &k.rejected),
-        ),
-    ] {
-        if active
-            .iter()
-            .any(|q| q.name.as_deref() == Some(name.as_str()))
-        {
-            continue;
+/// The topic's partitions now, or `None` when Kafka does not answer (then no stall is
+/// judged: the Kafka outage is somebody else's message).
+async fn topic_now(config: &StreamConfig) -> Option<Vec<PartitionOffsets>> {
+    let (bootstrap, topic, timeout) = (
+        config.bootstrap_servers.clone(),
+        config.topic.clone(),
+        config.request_timeout,
+    );
+    let cut = tokio::task::spawn_blocking(move || {
+        userstream_kafka::take_cut(&bootstrap, &topic, timeout)
+    })
+    .await;
+    match cut {
+        Ok(Ok(cut)) => Some(cut.partitions),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "no topic offsets for the stall check");
+            None
         }
-        let mut exception = None;
-        if let Some(last) = last {
-            let id = spark_connect_rs::spark::StreamingQueryInstanceId {
-                id: last.id.clone(),
-                run_id: last.run_id.clone(),
-            };
-            exception = rpc.exception(&id).await.unwrap_or(None);
-        }
-        down.push((name, exception));
+        Err(_) => None,
     }
-    Ok(down)
+}
+
+/// Applies the stall rule to every query of `status`; the first stalled one, if any.
+pub(crate) async fn find_stall(
+    config: &StreamConfig,
+    watchdog: &Watchdog,
+    watched: &mut BTreeMap<String, WatchState>,
+    status: &StreamStatus,
+) -> Option<(String, u64, Duration, Remedy)> {
+    let topic = topic_now(config).await;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let mut stall = None;
+    for q in &status.queries {
+        let obs = Observation::of(q, &config.topic, topic.clone());
+        let state = watched.entry(q.name.clone()).or_default();
+        match watchdog.observe(state, &obs, now_ms) {
+            Verdict::Stalled { lag, since, remedy } if stall.is_none() => {
+                stall = Some((q.name.clone(), lag, since, remedy));
+            }
+            Verdict::Behind { lag, since } => {
+                tracing::debug!(query = q.name, lag, ?since, "behind, no batch yet");
+            }
+            _ => {}
+        }
+    }
+    if stall.is_some() {
+        // Every query restarts with the remedy: each gets a whole bound to show a batch.
+        for state in watched.values_mut() {
+            state.fine_at_ms = Some(now_ms);
+        }
+    }
+    stall
+}
+
+/// Applies `remedy`. Restarting the queries escalates to restarting the Connect server when
+/// they do not stop (a stream thread parked in a driver call does not answer `stop`).
+pub(crate) async fn apply_remedy(
+    config: &StreamConfig,
+    remedy: Remedy,
+    restart_connect: Option<&RestartConnect>,
+    on_event: &mut impl FnMut(RunEvent),
+) {
+    if remedy == Remedy::RestartQueries {
+        let stopped = match job::stop(config).await {
+            Ok(_) => match job::status(config).await {
+                Ok(status) if status.queries.iter().any(|q| q.active) => {
+                    Err("a query is still active after `stop`".to_owned())
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        match stopped {
+            Ok(()) => return,
+            Err(error) => on_event(RunEvent::RemedyFailed { remedy, error }),
+        }
+    }
+    match restart_connect {
+        Some(restart) => match restart().await {
+            Ok(()) => on_event(RunEvent::ConnectRestarted),
+            Err(error) => on_event(RunEvent::RemedyFailed {
+                remedy: Remedy::RestartConnect,
+                error,
+            }),
+        },
+        None => on_event(RunEvent::RemedyFailed {
+            remedy: Remedy::RestartConnect,
+            error: "this process does not run the Spark Connect server; restart it \
+                    (`userstream stack restart spark-connect` for this stack's)"
+                .to_owned(),
+        }),
+    }
 }
 
 #[allow(dead_code)]
