@@ -21,7 +21,13 @@ pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, St
                 summary.brokers, summary.topics
             ))
         }
-        Health::Registry { url } => {
+        Health::Registry { url, ready_url } => {
+            // The API answers while the registry still replays its Kafka journal, with the
+            // subjects read so far; readiness waits for the replay (its storage check).
+            let ready: serde_json::Value = get_json(http, ready_url).await?;
+            if ready["status"] != "UP" {
+                return Err(format!("{ready_url}: {ready}"));
+            }
             let subjects: Vec<String> = get_json(http, &format!("{url}/subjects")).await?;
             Ok(format!("{} subjects", subjects.len()))
         }

@@ -17,6 +17,8 @@ pub enum Health {
     Registry {
         /// Base URL of the Confluent API.
         url: String,
+        /// Readiness on the management port (`/health/ready`).
+        ready_url: String,
     },
     /// `SELECT release_version FROM system.local` (scylla driver).
     Cassandra {
@@ -204,6 +206,11 @@ pub fn all(
         pre_start: vec![],
         health: Health::Registry {
             url: config.endpoints().registry_url.to_string(),
+            ready_url: format!(
+                "http://{}:{}/health/ready",
+                userstream_endpoints::HOST,
+                config.ports.registry_management
+            ),
         },
         files: vec![],
     };
