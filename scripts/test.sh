@@ -82,13 +82,16 @@ fi
 step "unit and integration tests (cargo test)"
 cargo test --release --locked --workspace --no-fail-fast 2>&1 | tee "$repo/test-output/cargo-test.log"
 
-step "fault tests: Kafka stopped mid-produce, Spark Connect killed mid-stream"
+step "fault tests: Kafka stopped mid-produce, Spark Connect killed mid-stream, Cassandra killed mid-drain (stall healed)"
 # These stop shared services, so they run alone, after everything else has finished with the stack.
 export USERSTREAM_TEST_KILL_CONNECT="kill -9 \$(cut -d' ' -f1 '$USERSTREAM_STATE_DIR/run/spark-connect.pid')"
 export USERSTREAM_TEST_START_CONNECT="'$bin' stack up"
+export USERSTREAM_TEST_KILL_CASSANDRA="kill -9 \$(cut -d' ' -f1 '$USERSTREAM_STATE_DIR/run/cassandra.pid')"
+export USERSTREAM_TEST_RESTART_CONNECT="'$bin' stack restart spark-connect"
 # --workspace keeps the feature set of the run above, so nothing is rebuilt.
 cargo test --release --locked --workspace --test kafka -- --ignored a_kafka_outage 2>&1 | tee "$repo/test-output/fault-kafka.log"
 cargo test --release --locked --workspace --test pipeline -- --ignored run_resumes_after 2>&1 | tee "$repo/test-output/fault-connect.log"
+cargo test --release --locked --workspace --test pipeline -- --ignored --nocapture run_heals_a_stall 2>&1 | tee "$repo/test-output/fault-cassandra-stall.log"
 
 if [[ -d "$repo/dags/tests" ]]; then
   step "DAG lint and tests (ruff, pytest in the Airflow venv)"

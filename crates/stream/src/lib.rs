@@ -36,7 +36,7 @@ pub use job::{
     SourceProgress, StreamStatus,
 };
 pub use plan::WriterSchema;
-pub use supervise::{first_line, run, run_with, RestartConnect, RunEvent};
+pub use supervise::{ensure, first_line, run, run_with, EnsureReport, RestartConnect, RunEvent};
 pub use verify::{verify, FieldMismatch, VerifyOptions, VerifyReport};
 
 /// Opens a Spark Connect session. `url` is an `sc://host:port` URL (parameters allowed).

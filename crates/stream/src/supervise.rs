@@ -195,6 +195,12 @@ pub async fn run_with(
                     waiting_for_schema = false;
                     schema_ids = ids;
                     need_start = false;
+                    // A (re)started query's first batch may take a while (a fresh Connect
+                    // server, a full batch): the stall bound counts from here.
+                    let now_ms = chrono::Utc::now().timestamp_millis();
+                    for state in watched.values_mut() {
+                        state.fine_at_ms = Some(now_ms);
+                    }
                     on_event(RunEvent::Started {
                         restart: failures,
                         info: info.to_string(),
@@ -409,4 +415,111 @@ pub(crate) async fn apply_remedy(
 #[allow(dead_code)]
 fn _assert_send(config: &StreamConfig) -> impl Send + '_ {
     run(config, CancellationToken::new(), |_| {})
+}
+
+/// What [`ensure`] found and did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EnsureReport {
+    /// Each step, in order, as the one-line event text (empty: nothing to do).
+    pub actions: Vec<String>,
+    /// The job after the steps.
+    pub status: StreamStatus,
+}
+
+/// What `ensure` remembers between its runs (the stall rule needs two looks in time).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct EnsureMemory {
+    queries: BTreeMap<String, WatchState>,
+    connector_session: u32,
+}
+
+fn memory_file(config: &StreamConfig) -> std::path::PathBuf {
+    config
+        .checkpoint_root
+        .join(format!("{}.watch.json", config.query_name))
+}
+
+/// One pass of [`run`]'s policy, for schedulers (the Airflow `users_stream` DAG): start the
+/// queries that are not running, restart them for new schema versions, and apply the stall
+/// rule, remembering what it saw in `<checkpoint root>/<query>.watch.json` for the next
+/// pass. A stall is seen once [`StreamConfig::stall_after`] has passed between passes.
+pub async fn ensure(
+    config: &StreamConfig,
+    restart_connect: Option<&RestartConnect>,
+) -> Result<EnsureReport, StreamError> {
+    config.validate()?;
+    let mut memory: EnsureMemory = std::fs::read_to_string(memory_file(config))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let mut config = config.clone();
+    config.connector_session = memory.connector_session;
+    let watchdog = Watchdog {
+        stall_after: config.stall_after,
+    };
+    let mut actions = Vec::new();
+    let mut note = |event: RunEvent| {
+        tracing::info!("{event}");
+        actions.push(event.to_string());
+    };
+
+    let status = job::status(&config).await?;
+    let schemas = job::fetch_writer_schemas(&config).await?;
+    let ids: Vec<u32> = schemas.iter().map(|s| s.id).collect();
+    let known = job::load_state(&config).map(|job| job.schema_ids);
+    let mut need_start = false;
+    for q in status.queries.iter().filter(|q| !q.active) {
+        note(RunEvent::Down {
+            name: q.name.clone(),
+            exception: q.exception.clone(),
+        });
+        need_start = true;
+    }
+    if !need_start && known.is_some_and(|known| known != ids) {
+        note(RunEvent::SchemaChanged {
+            schema_ids: ids.clone(),
+        });
+        job::stop(&config).await?;
+        need_start = true;
+    }
+    if !need_start {
+        if let Some((name, lag, since, remedy)) =
+            find_stall(&config, &watchdog, &mut memory.queries, &status).await
+        {
+            note(RunEvent::Stalled {
+                name,
+                lag,
+                since,
+                remedy,
+            });
+            apply_remedy(&config, remedy, restart_connect, &mut note).await;
+            config.connector_session += 1;
+            memory.connector_session = config.connector_session;
+            need_start = true;
+        }
+    }
+    if need_start {
+        let info = job::start_with(&config, &schemas).await?;
+        note(RunEvent::Started {
+            restart: 0,
+            info: info.to_string(),
+        });
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        for state in memory.queries.values_mut() {
+            state.fine_at_ms = Some(now_ms);
+        }
+    }
+    let text =
+        serde_json::to_string_pretty(&memory).map_err(|e| StreamError::Protocol(e.to_string()))?;
+    let path = memory_file(&config);
+    std::fs::write(&path, text).map_err(|source| StreamError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let status = if need_start {
+        job::status(&config).await?
+    } else {
+        status
+    };
+    Ok(EnsureReport { actions, status })
 }

@@ -178,7 +178,7 @@ impl Watchdog {
                 if since < self.stall_after {
                     return Verdict::Behind { lag, since };
                 }
-                let remedy = if state.remedies % 2 == 0 {
+                let remedy = if state.remedies.is_multiple_of(2) {
                     Remedy::RestartQueries
                 } else {
                     Remedy::RestartConnect

@@ -304,6 +304,100 @@ async fn run_resumes_after_the_connect_server_dies() -> anyhow::Result<()> {
     result
 }
 
+/// The issue-13 reproduction: Cassandra killed mid-drain and started again. The users query
+/// fails, is restarted, and then its stream thread parks for good in the Cassandra driver's
+/// schema refresh (a driver bug): active, no batch. The stall rule must see it and restart
+/// the queries, then the Connect server, until the backlog lands. Stops shared services, so
+/// the test command runs it alone (`--ignored`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "kills Cassandra and restarts Spark Connect; run alone: scripts/test.sh does"]
+async fn run_heals_a_stall_after_cassandra_restarts() -> anyhow::Result<()> {
+    let Some(mut fx) = common::fixture("stall").await? else {
+        return Ok(());
+    };
+    fx.config.keepalive_interval = Duration::from_secs(5);
+    fx.config.restart_backoff_initial = Duration::from_secs(5);
+    fx.config.restart_backoff_max = Duration::from_secs(20);
+    fx.config.max_restarts = 30;
+    fx.config.stall_after = Duration::from_secs(60);
+    let result = async {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let shell = move |cmd: String| {
+            let root = root.clone();
+            async move {
+                let status = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(&cmd)
+                    .current_dir(root)
+                    .status()
+                    .await?;
+                ensure!(status.success(), "`{cmd}` failed: {status}");
+                Ok(())
+            }
+        };
+        let restart_cmd = std::env::var("USERSTREAM_TEST_RESTART_CONNECT")
+            .unwrap_or_else(|_| "./target/debug/userstream stack restart spark-connect".into());
+        let restart_shell = shell.clone();
+        let restart_connect: userstream_stream::RestartConnect = Box::new(move || {
+            let (cmd, shell) = (restart_cmd.clone(), restart_shell.clone());
+            Box::pin(async move { shell(cmd).await.map_err(|e| e.to_string()) })
+        });
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = events.clone();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let (config, token) = (fx.config.clone(), shutdown.clone());
+        let mut supervisor = tokio::spawn(async move {
+            userstream_stream::run_with(&config, token, Some(restart_connect), |e| {
+                println!("run: {e}");
+                if let Ok(mut seen) = seen.lock() {
+                    seen.push(e);
+                }
+            })
+            .await
+        });
+        let n = user_count().max(20_000);
+        let third = n / 3 / PAGE * PAGE;
+        fx.produce("stall", 0..third, None).await?;
+        fx.wait_supervised(third as usize, Duration::from_secs(300))
+            .await?;
+        let producing = fx.produce("stall", third..n, Some(1_500.0));
+        let faults = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            shell(std::env::var("USERSTREAM_TEST_KILL_CASSANDRA").unwrap_or_else(|_| {
+                "kill -9 $(cut -d' ' -f1 .userstream/run/cassandra.pid)".into()
+            }))
+            .await?;
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            shell(
+                std::env::var("USERSTREAM_TEST_START_CONNECT")
+                    .unwrap_or_else(|_| "./target/debug/userstream stack up".into()),
+            )
+            .await
+        };
+        let (produced, faulted) = tokio::join!(producing, faults);
+        produced?;
+        faulted?;
+        tokio::select! {
+            waited = fx.wait_supervised(n as usize, Duration::from_secs(900)) => waited?,
+            ended = &mut supervisor => bail!("the supervisor ended while users were due: {:?}", ended?),
+        }
+        let report = verify(&fx.config, &VerifyOptions::default()).await?;
+        println!("{report}");
+        shutdown.cancel();
+        supervisor.await??;
+        let stalls = events
+            .lock()
+            .map(|e| e.iter().filter(|e| matches!(e, userstream_stream::RunEvent::Stalled { .. })).count())
+            .unwrap_or(0);
+        println!("stalls seen and remedied: {stalls}");
+        ensure!(report.ok && report.cassandra_rows == n as u64, "{report}");
+        Ok(())
+    }
+    .await;
+    fx.cleanup().await;
+    result
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_before_start_and_run_until_shutdown() -> anyhow::Result<()> {
     let Some(mut fx) = common::fixture("run").await? else {

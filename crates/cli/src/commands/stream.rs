@@ -61,6 +61,10 @@ pub struct JobArgs {
     /// Consecutive failed restarts after which `stream run` gives up.
     #[arg(long, env = "USERSTREAM_MAX_RESTARTS", default_value_t = 10)]
     pub max_restarts: u32,
+    /// A query that finishes no batch for this long while records wait in Kafka is stalled:
+    /// `stream run` restarts it, then the Spark Connect server if that did not help.
+    #[arg(long, env = "USERSTREAM_STALL_AFTER", default_value = "3m", value_parser = humantime::parse_duration)]
+    pub stall_after: Duration,
     /// Concurrent writes per Spark task to Cassandra (spark.cassandra.output.concurrent.writes).
     #[arg(long, env = "USERSTREAM_CASSANDRA_CONCURRENT_WRITES")]
     pub concurrent_writes: Option<u32>,
@@ -95,6 +99,7 @@ impl JobArgs {
         }
         config.keepalive_interval = self.keepalive;
         config.max_restarts = self.max_restarts;
+        config.stall_after = self.stall_after;
         if let Some(writes) = self.concurrent_writes {
             config.cassandra_output.concurrent_writes = writes;
         }
@@ -131,6 +136,15 @@ enum StreamAction {
     /// They resume from their checkpoints.
     Start {
         /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One pass of `run`'s policy, for schedulers: start queries that are not running,
+    /// restart them for new schema versions, restart a stalled one (no batch for
+    /// --stall-after while records wait; the stall is judged between passes). Exit 0 when
+    /// every query is active afterwards, 1 otherwise.
+    Ensure {
+        /// Print JSON (`actions`, then `status` as `stream status --json` prints it).
         #[arg(long)]
         json: bool,
     },
@@ -188,14 +202,70 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        StreamAction::Ensure { json } => {
+            let restart_connect = connect_restarter(&args.job);
+            let report = userstream_stream::ensure(&config, restart_connect.as_ref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                if report.actions.is_empty() {
+                    println!("nothing to do: every query is active and delivering");
+                }
+                for action in &report.actions {
+                    println!("{action}");
+                }
+                print!("{}", report.status);
+            }
+            Ok(if report.status.all_active() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         StreamAction::Run => {
             let shutdown = shutdown_on_signals("stream run");
-            userstream_stream::run(&config, shutdown, |event| eprintln!("stream: {event:?}"))
-                .await
-                .context("the streaming job could not be kept up")?;
+            let restart_connect = connect_restarter(&args.job);
+            if restart_connect.is_none() {
+                eprintln!(
+                    "stream: Spark Connect at {} is not this stack's: a stall that restarting \
+                     the queries does not end is reported, not fixed",
+                    config.connect_url
+                );
+            }
+            userstream_stream::run_with(&config, shutdown, restart_connect, |event| {
+                eprintln!("stream: {event}")
+            })
+            .await
+            .context("the streaming job could not be kept up")?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Restarts this stack's Spark Connect server (as `stack restart spark-connect` does), or
+/// `None` when the job's server is elsewhere (`--connect-url`).
+fn connect_restarter(job: &JobArgs) -> Option<userstream_stream::RestartConnect> {
+    if job.endpoints.spark_connect_url.is_some() {
+        return None;
+    }
+    let mut stack = userstream_stack::StackConfig::with_state_dir(job.state_dir.clone());
+    stack.ports = job.endpoints.ports.clone();
+    Some(Box::new(move || {
+        let stack = stack.clone();
+        Box::pin(async move {
+            let to_stop = stack.clone();
+            tokio::task::spawn_blocking(move || {
+                userstream_stack::stop_service(&to_stop, "spark-connect")
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+            userstream_stack::up(&stack)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }))
 }
 
 /// Arguments of `userstream verify`.
