@@ -62,6 +62,16 @@ pub enum StreamError {
         /// The query's exception (or why it could not be restarted).
         exception: String,
     },
+    /// The query ended but the Spark Connect server still lists it as active (its thread is
+    /// stuck in cleanup), so no query of that name or checkpoint can start there.
+    #[error(
+        "streaming query `{name}` ended, but Spark still holds it (its thread is stuck): \
+         restart the Spark Connect server (`userstream stack restart spark-connect`)"
+    )]
+    HeldAfterEnd {
+        /// The query name.
+        name: String,
+    },
     /// A local file (the job state file) could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -180,6 +180,9 @@ pub struct QueryStatus {
     pub last_progress: Option<Progress>,
     /// The exception that stopped it, when it failed.
     pub exception: Option<String>,
+    /// Ended, yet still listed as active by the server (its thread is stuck in cleanup): it
+    /// blocks a restart until the Spark Connect server restarts.
+    pub held_after_end: bool,
 }
 
 /// The state of the job.
@@ -206,7 +209,13 @@ impl fmt::Display for StreamStatus {
                 f,
                 "{}: {}",
                 q.name,
-                if q.active { "ACTIVE" } else { "not running" }
+                if q.active {
+                    "ACTIVE"
+                } else if q.held_after_end {
+                    "ENDED, but Spark still holds it (stuck): restart the Spark Connect server"
+                } else {
+                    "not running"
+                }
             )?;
             if let (Some(id), Some(run)) = (&q.id, &q.run_id) {
                 writeln!(f, "  id {id}  run {run}")?;
@@ -462,6 +471,16 @@ pub(crate) async fn start_with(
         .await?;
     let job = plan::build(&spark, config, schemas);
 
+    for (name, q) in [
+        (&users_name, users_active),
+        (&rejected_name, rejected_active),
+    ] {
+        if let Some(q) = q {
+            if !rpc.status(&q.id).await?.is_active {
+                return Err(StreamError::HeldAfterEnd { name: name.clone() });
+            }
+        }
+    }
     let users = match users_active {
         Some(q) => running(config, q, &users_name),
         None => {
@@ -529,6 +548,7 @@ async fn query_status(
             trigger_active: false,
             last_progress: None,
             exception,
+            held_after_end: false,
         });
     };
     let status = rpc.status(&q.id).await?;
@@ -544,15 +564,19 @@ async fn query_status(
     } else {
         rpc.exception(&q.id).await?
     };
+    // Listed among the active queries but not active: it ended and its thread never
+    // finished cleaning up. Spark's own status message is stale then; leave it out.
+    let held_after_end = !status.is_active;
     Ok(QueryStatus {
         name: name.to_owned(),
         active: status.is_active,
         id: Some(q.id.id.clone()),
         run_id: Some(q.id.run_id.clone()),
-        message: Some(status.status_message),
-        trigger_active: status.is_trigger_active,
+        message: (!held_after_end).then_some(status.status_message),
+        trigger_active: status.is_trigger_active && !held_after_end,
         last_progress,
         exception,
+        held_after_end,
     })
 }
 
@@ -647,6 +671,7 @@ mod tests {
                 trigger_active: true,
                 last_progress: None,
                 exception: None,
+                held_after_end: false,
             }],
         };
         assert!(status.to_string().contains("no batch finished yet"));

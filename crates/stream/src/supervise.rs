@@ -214,6 +214,22 @@ pub async fn run_with(
                         on_event(RunEvent::WaitingForSchema { subject });
                     }
                 }
+                // Only a new Connect server releases a query held after its end.
+                Err(e @ StreamError::HeldAfterEnd { .. }) => {
+                    last_failure = e.to_string();
+                    on_event(RunEvent::RemedyFailed {
+                        remedy: Remedy::RestartQueries,
+                        error: last_failure.clone(),
+                    });
+                    apply_remedy(
+                        &config,
+                        Remedy::RestartConnect,
+                        restart_connect.as_ref(),
+                        &mut on_event,
+                    )
+                    .await;
+                    failures += 1;
+                }
                 Err(e) => {
                     last_failure = e.to_string();
                     if !e.is_retryable() && !matches!(e, StreamError::Query(_)) {
@@ -499,7 +515,17 @@ pub async fn ensure(
         }
     }
     if need_start {
-        let info = job::start_with(&config, &schemas).await?;
+        let info = match job::start_with(&config, &schemas).await {
+            Err(e @ StreamError::HeldAfterEnd { .. }) => {
+                note(RunEvent::RemedyFailed {
+                    remedy: Remedy::RestartQueries,
+                    error: e.to_string(),
+                });
+                apply_remedy(&config, Remedy::RestartConnect, restart_connect, &mut note).await;
+                job::start_with(&config, &schemas).await?
+            }
+            other => other?,
+        };
         note(RunEvent::Started {
             restart: 0,
             info: info.to_string(),

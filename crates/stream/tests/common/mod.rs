@@ -223,10 +223,24 @@ impl Fixture {
         let deadline = Instant::now() + timeout;
         let mut last_check = Instant::now();
         loop {
-            let have = userstream_store::count_users(&self.session, &self.config.keyspace).await?;
-            let have_rejected =
-                userstream_store::count_rejected(&self.session, &self.config.keyspace, None)
-                    .await?;
+            // Cassandra may be down on purpose (fault tests): count again later.
+            let counted = async {
+                let users =
+                    userstream_store::count_users(&self.session, &self.config.keyspace).await?;
+                let rejected =
+                    userstream_store::count_rejected(&self.session, &self.config.keyspace, None)
+                        .await?;
+                anyhow::Ok((users, rejected))
+            };
+            let (have, have_rejected) = match counted.await {
+                Ok(counts) => counts,
+                Err(e) if Instant::now() < deadline => {
+                    println!("counting rows: {e}; trying again");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if have >= n && have_rejected >= rejected {
                 return Ok(());
             }
