@@ -195,12 +195,7 @@ pub async fn run_with(
                     waiting_for_schema = false;
                     schema_ids = ids;
                     need_start = false;
-                    // A (re)started query's first batch may take a while (a fresh Connect
-                    // server, a full batch): the stall bound counts from here.
-                    let now_ms = chrono::Utc::now().timestamp_millis();
-                    for state in watched.values_mut() {
-                        state.fine_at_ms = Some(now_ms);
-                    }
+                    restart_stall_clocks(&mut watched);
                     on_event(RunEvent::Started {
                         restart: failures,
                         info: info.to_string(),
@@ -355,6 +350,15 @@ async fn topic_now(config: &StreamConfig) -> Option<Vec<PartitionOffsets>> {
     }
 }
 
+/// After the queries (re)start: a first batch may take a while (a fresh Connect server, a
+/// full batch), so every query's stall bound counts from now.
+fn restart_stall_clocks(watched: &mut BTreeMap<String, WatchState>) {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    for state in watched.values_mut() {
+        state.fine_at_ms = Some(now_ms);
+    }
+}
+
 /// Applies the stall rule to every query of `status`; the first stalled one, if any.
 pub(crate) async fn find_stall(
     config: &StreamConfig,
@@ -376,12 +380,6 @@ pub(crate) async fn find_stall(
                 tracing::debug!(query = q.name, lag, ?since, "behind, no batch yet");
             }
             _ => {}
-        }
-    }
-    if stall.is_some() {
-        // Every query restarts with the remedy: each gets a whole bound to show a batch.
-        for state in watched.values_mut() {
-            state.fine_at_ms = Some(now_ms);
         }
     }
     stall
@@ -530,10 +528,7 @@ pub async fn ensure(
             restart: 0,
             info: info.to_string(),
         });
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        for state in memory.queries.values_mut() {
-            state.fine_at_ms = Some(now_ms);
-        }
+        restart_stall_clocks(&mut memory.queries);
     }
     let text =
         serde_json::to_string_pretty(&memory).map_err(|e| StreamError::Protocol(e.to_string()))?;

@@ -245,20 +245,6 @@ async fn run_resumes_after_the_connect_server_dies() -> anyhow::Result<()> {
     fx.config.restart_backoff_max = Duration::from_secs(20);
     fx.config.max_restarts = 30;
     let result = async {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let shell = |cmd: String| {
-            let root = root.clone();
-            async move {
-                let status = tokio::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(&cmd)
-                    .current_dir(root)
-                    .status()
-                    .await?;
-                ensure!(status.success(), "`{cmd}` failed: {status}");
-                Ok(())
-            }
-        };
         // Started before anything is produced: the supervisor waits for the first schema.
         let shutdown = tokio_util::sync::CancellationToken::new();
         let config = fx.config.clone();
@@ -270,18 +256,17 @@ async fn run_resumes_after_the_connect_server_dies() -> anyhow::Result<()> {
         let half = n / 2 / PAGE * PAGE;
         fx.produce("kill", 0..half, Some(2_000.0)).await?;
         tokio::time::sleep(Duration::from_secs(3)).await;
-        shell(
-            std::env::var("USERSTREAM_TEST_KILL_CONNECT").unwrap_or_else(|_| {
-                "kill -9 $(cut -d' ' -f1 .userstream/run/spark-connect.pid)".into()
-            }),
-        )
+        common::shell(common::fault_command(
+            "USERSTREAM_TEST_KILL_CONNECT",
+            "kill -9 $(cut -d' ' -f1 .userstream/run/spark-connect.pid)",
+        ))
         .await?;
         // Produced while Spark is down.
         fx.produce("kill", half..n, Some(2_000.0)).await?;
-        shell(
-            std::env::var("USERSTREAM_TEST_START_CONNECT")
-                .unwrap_or_else(|_| "./target/debug/userstream stack up".into()),
-        )
+        common::shell(common::fault_command(
+            "USERSTREAM_TEST_START_CONNECT",
+            "./target/debug/userstream stack up",
+        ))
         .await?;
         // A supervisor that gave up ends its task: say why instead of waiting out the bound.
         let mut supervisor = supervisor;
@@ -321,26 +306,13 @@ async fn run_heals_a_stall_after_cassandra_restarts() -> anyhow::Result<()> {
     fx.config.max_restarts = 30;
     fx.config.stall_after = Duration::from_secs(60);
     let result = async {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let shell = move |cmd: String| {
-            let root = root.clone();
-            async move {
-                let status = tokio::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(&cmd)
-                    .current_dir(root)
-                    .status()
-                    .await?;
-                ensure!(status.success(), "`{cmd}` failed: {status}");
-                Ok(())
-            }
-        };
-        let restart_cmd = std::env::var("USERSTREAM_TEST_RESTART_CONNECT")
-            .unwrap_or_else(|_| "./target/debug/userstream stack restart spark-connect".into());
-        let restart_shell = shell.clone();
+        let restart_cmd = common::fault_command(
+            "USERSTREAM_TEST_RESTART_CONNECT",
+            "./target/debug/userstream stack restart spark-connect",
+        );
         let restart_connect: userstream_stream::RestartConnect = Box::new(move || {
-            let (cmd, shell) = (restart_cmd.clone(), restart_shell.clone());
-            Box::pin(async move { shell(cmd).await.map_err(|e| e.to_string()) })
+            let cmd = restart_cmd.clone();
+            Box::pin(async move { common::shell(cmd).await.map_err(|e| e.to_string()) })
         });
         let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = events.clone();
@@ -363,15 +335,16 @@ async fn run_heals_a_stall_after_cassandra_restarts() -> anyhow::Result<()> {
         let producing = fx.produce("stall", third..n, Some(1_500.0));
         let faults = async {
             tokio::time::sleep(Duration::from_secs(5)).await;
-            shell(std::env::var("USERSTREAM_TEST_KILL_CASSANDRA").unwrap_or_else(|_| {
-                "kill -9 $(cut -d' ' -f1 .userstream/run/cassandra.pid)".into()
-            }))
+            common::shell(common::fault_command(
+                "USERSTREAM_TEST_KILL_CASSANDRA",
+                "kill -9 $(cut -d' ' -f1 .userstream/run/cassandra.pid)",
+            ))
             .await?;
             tokio::time::sleep(Duration::from_secs(20)).await;
-            shell(
-                std::env::var("USERSTREAM_TEST_START_CONNECT")
-                    .unwrap_or_else(|_| "./target/debug/userstream stack up".into()),
-            )
+            common::shell(common::fault_command(
+                "USERSTREAM_TEST_START_CONNECT",
+                "./target/debug/userstream stack up",
+            ))
             .await
         };
         let (produced, faulted) = tokio::join!(producing, faults);
