@@ -198,14 +198,13 @@ def produce_command(count: int, source: str, seed: str, start_page: int = 1) -> 
     ]
 
 
-def stream_status_command() -> list[str]:
-    """``userstream stream status --json``."""
-    return ["stream", "status", "--json"]
+def stream_ensure_command() -> list[str]:
+    """``userstream stream ensure --json``: one pass of the stream supervisor's policy.
 
-
-def stream_start_command() -> list[str]:
-    """``userstream stream start`` (starts the query only if it is not running)."""
-    return ["stream", "start"]
+    Prints ``{"actions": [...], "status": <as stream status --json>}``; exits 1 when a query is
+    still down after the pass (and on errors, with no JSON then).
+    """
+    return ["stream", "ensure", "--json"]
 
 
 def verify_command() -> list[str]:
@@ -345,6 +344,7 @@ def _query(doc: Mapping[str, Any]) -> dict[str, Any]:
         "active": doc["active"],
         "message": doc.get("message"),
         "exception": _exception_value(doc.get("exception")),
+        "held_after_end": doc.get("held_after_end") is True,
         "last_progress": doc.get("last_progress"),
     }
 
@@ -369,13 +369,60 @@ def stream_status(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {"active": active, "session_id": doc.get("session_id"), "queries": queries}
 
 
-def exception_text(status: Mapping[str, Any]) -> str | None:
-    """The exceptions of a normalised status's queries, as text (``None`` when there are none)."""
-    parts = []
-    for q in status.get("queries", []):
-        if q.get("exception"):
-            parts.append(f"{q.get('name') or 'query'}: {q['exception']}")
-    return "\n".join(parts) or None
+def stream_ensure_report(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``stream ensure --json`` output: ``{actions: [one line each], status: normalised}``."""
+    actions = doc.get("actions")
+    status = doc.get("status")
+    if not isinstance(actions, list) or not isinstance(status, Mapping):
+        raise UserstreamError(
+            "stream ensure printed no 'actions' list and 'status' object: "
+            f"{json.dumps(dict(doc), default=str)[:2000]}"
+        )
+    return {"actions": [str(a) for a in actions], "status": stream_status(status)}
+
+
+FIRST_LINE_CHARS = 300
+"""How much of an exception's first line a failure quotes (Spark's can be a whole plan)."""
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line of a (possibly plan-sized) Spark message, at most 300 chars."""
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= FIRST_LINE_CHARS else line[:FIRST_LINE_CHARS] + "…"
+
+
+def stream_down_message(report: Mapping[str, Any]) -> str:
+    """Why ``stream ensure`` left the job down, and what to run by hand.
+
+    Each query still down with its exception's first line, the pass's actions, then the
+    commands to look further and to try again.
+    """
+    status = report.get("status") or {}
+    lines = ["the streaming job is still down after one pass of the supervisor's policy"]
+    down = [q for q in status.get("queries", []) if not q.get("active")]
+    if not status.get("queries"):
+        lines.append("- Spark Connect lists no query of the job")
+    held = False
+    for q in down:
+        name = q.get("name") or "query"
+        if q.get("held_after_end"):
+            held = True
+            lines.append(f"- {name}: ended, but Spark still holds it (stuck in cleanup)")
+        elif q.get("exception"):
+            lines.append(f"- {name}: {first_line(q['exception'])}")
+        else:
+            lines.append(f"- {name}: not running (Spark gave no exception)")
+    actions = list(report.get("actions") or [])
+    if actions:
+        lines.append("this pass:")
+        lines.extend(f"  {action}" for action in actions)
+    lines.append("by hand:")
+    lines.append("  userstream stream status --json   # the full exception of each query")
+    lines.append("  userstream stack status           # are Kafka, the registry, Cassandra, Spark up?")
+    if held:
+        lines.append("  userstream stack restart spark-connect   # releases a query Spark still holds")
+    lines.append("  userstream stream ensure          # once the cause is fixed (or wait for the next run)")
+    return "\n".join(lines)
 
 
 def _first(progress: Mapping[str, Any], *keys: str) -> Any:

@@ -1,16 +1,75 @@
 """A stand-in for the `userstream` binary in tests (run as a script, never imported).
 
-Its state lives in the JSON file named by FAKE_STATE: whether the streaming query is active,
-how many status polls it takes to come up after `stream start`, what `verify` reports (a queue
-whose last entry repeats), the exit code of `setup`. Every command line it receives is appended
-to the file named by FAKE_CALLS. Output shapes follow the Rust CLI: `produce --json` prints a
-RunSummary (pretty-printed), `stream status --json` a StreamStatus, `verify --json` a VerifyReport.
+Its state lives in the JSON file named by FAKE_STATE: whether the streaming query is active
+(`active`, `exception`, `last_progress`), what one `stream ensure` pass does
+about it (`start_fails`: the started query fails at once, so it is still down; `stalled`: an
+active query is restarted; `ensure_error`: the pass errs and prints no JSON), what `verify`
+reports (a queue whose last entry repeats), the exit code of `setup`. Every command line it
+receives is appended to the file named by FAKE_CALLS. Output shapes follow the Rust CLI:
+`produce --json` prints a RunSummary and `stream ensure --json` an EnsureReport (both
+pretty-printed), `verify --json` a VerifyReport.
 """
 
 import json
 import os
 import sys
 from pathlib import Path
+
+STARTED = (
+    "started: users                        started          id q1  run r2  checkpoint /ck/users; "
+    "users-rejected               already running  id q2  run r1  checkpoint /ck/users-rejected; "
+    "session s1; decoding schema ids [1]"
+)
+
+
+def status(state: dict) -> dict:
+    """A StreamStatus (`stream status --json`) of the job's users query."""
+    query = {
+        "name": "users",
+        "active": state["active"],
+        "id": "q1",
+        "run_id": "r1",
+        "message": "Waiting for data to arrive" if state["active"] else None,
+        "trigger_active": False,
+        "last_progress": state.get("last_progress"),
+        "exception": state.get("exception"),
+        "held_after_end": False,
+    }
+    return {"session_id": "s1", "queries": [query]}
+
+
+def ensure(state: dict) -> int:
+    """One `stream ensure --json` pass: 0 when the query is active afterwards, else 1."""
+    if state.get("ensure_error"):
+        print(f"error: {state['ensure_error']}", file=sys.stderr)
+        return 1
+    actions = []
+    if not state["active"]:
+        exception = state.get("exception")
+        if exception:
+            first = exception.strip().splitlines()[0]
+            actions.append(f"query users is down: {first} (full text: `userstream stream status --json`)")
+        else:
+            actions.append("query users is not running (Spark gave no exception)")
+    elif state.get("stalled"):
+        actions.append(
+            "query users stalled: 1200 records wait in Kafka and no batch finished for 3m 5s; "
+            "restart the queries from their checkpoints"
+        )
+        state["stalled"] = False
+    if actions:
+        actions.append(STARTED)
+        if state.get("start_fails"):
+            state["active"] = False
+            state["exception"] = (
+                "org.apache.spark.sql.streaming.StreamingQueryException: Cassandra down\n"
+                "\tat org.apache.spark.sql.execution.streaming.StreamExecution.runStream"
+            )
+        else:
+            state["active"] = True
+            state["exception"] = None
+    print(json.dumps({"actions": actions, "status": status(state)}, indent=2))
+    return 0 if state["active"] else 1
 
 
 def main(args: list[str]) -> int:
@@ -35,23 +94,8 @@ def main(args: list[str]) -> int:
             "failure": None,
         }
         print(json.dumps(summary, indent=2))
-    elif args[:2] == ["stream", "status"]:
-        polls = state.get("polls_until_active")
-        if polls is not None and state.get("started"):
-            state["polls_until_active"] = polls - 1
-            state["active"] = polls <= 1
-        query = {
-            "name": "users",
-            "active": state["active"],
-            "id": "q1",
-            "last_progress": state.get("last_progress"),
-            "exception": state.get("exception"),
-        }
-        print(json.dumps({"session_id": "s1", "queries": [query]}))
-    elif args[:2] == ["stream", "start"]:
-        state["started"] = True
-        if state.get("start_fails"):
-            state["exception"] = "org.apache.spark.sql.streaming.StreamingQueryException: Cassandra down"
+    elif args[:2] == ["stream", "ensure"]:
+        code = ensure(state)
     elif args[:1] == ["verify"]:
         reports = state["verify"]
         report = reports.pop(0) if len(reports) > 1 else reports[0]

@@ -8,6 +8,7 @@ tasks ran.
 from __future__ import annotations
 
 import json
+import logging
 import stat
 import sys
 from datetime import UTC, datetime
@@ -148,41 +149,67 @@ def test_ingest_params_and_variable_source(dagbag, monkeypatch, fake):
     assert call[call.index("--source") + 1] == "http://other:1/api/"
 
 
-def test_stream_active_is_left_alone(dagbag, monkeypatch, fake):
+ENSURE = ["stream", "ensure", "--json"]
+
+
+def test_stream_active_is_left_alone(dagbag, monkeypatch, fake, caplog):
     fake.set(active=True, last_progress={"batchId": 7, "numInputRows": 50})
-    status = run_task(dagbag, monkeypatch, "users_stream", "check_status")
-    status = run_task(dagbag, monkeypatch, "users_stream", "ensure_running", status)
-    progress = run_task(dagbag, monkeypatch, "users_stream", "record_progress", status)
+    with caplog.at_level(logging.INFO):
+        report = run_task(dagbag, monkeypatch, "users_stream", "ensure")
+    assert fake.calls() == [ENSURE]  # one pass, nothing else
+    assert report["actions"] == [] and report["status"]["active"] is True
+    assert "stream ensure: nothing to do" in caplog.text
+    progress = run_task(dagbag, monkeypatch, "users_stream", "record_progress", report)
     assert progress["queries"]["users"]["progress"]["batch_id"] == 7
     assert progress["queries"]["users"]["id"] == "q1"
-    assert ["stream", "start"] not in fake.calls()
+    assert progress["session_id"] == "s1"
 
 
-def test_stream_inactive_is_restarted(dagbag, monkeypatch, fake):
-    fake.set(active=False, exception="session expired", polls_until_active=2)
-    status = run_task(dagbag, monkeypatch, "users_stream", "check_status")
-    assert status["active"] is False
-    status = run_task(dagbag, monkeypatch, "users_stream", "ensure_running", status)
-    assert status["active"] is True
-    assert ["stream", "start"] in fake.calls()
-    progress = run_task(dagbag, monkeypatch, "users_stream", "record_progress", status)
+def test_stream_down_is_started_and_each_action_logged(dagbag, monkeypatch, fake, caplog):
+    fake.set(active=False, exception="session expired\n\tat somewhere")
+    with caplog.at_level(logging.INFO):
+        report = run_task(dagbag, monkeypatch, "users_stream", "ensure")
+    assert fake.calls() == [ENSURE]
+    assert report["status"]["active"] is True
+    assert len(report["actions"]) == 2
+    assert report["actions"][0].startswith("query users is down: session expired (full text")
+    assert report["actions"][1].startswith("started: users")
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("stream ensure: ")]
+    assert logged == [f"stream ensure: {a}" for a in report["actions"]]
+    progress = run_task(dagbag, monkeypatch, "users_stream", "record_progress", report)
     assert progress["queries"]["users"]["progress"] is None
 
 
-def test_stream_that_cannot_be_kept_up_fails_with_its_exception(dagbag, monkeypatch, fake):
+def test_stream_stall_is_healed(dagbag, monkeypatch, fake):
+    fake.set(active=True, stalled=True)
+    report = run_task(dagbag, monkeypatch, "users_stream", "ensure")
+    assert report["status"]["active"] is True
+    assert "stalled" in report["actions"][0] and report["actions"][1].startswith("started:")
+    # The next pass finds nothing to do.
+    assert run_task(dagbag, monkeypatch, "users_stream", "ensure")["actions"] == []
+
+
+def test_stream_still_down_after_the_pass_fails_with_its_exception(dagbag, monkeypatch, fake):
     fake.set(active=False, exception=None, start_fails=True)
-    status = run_task(dagbag, monkeypatch, "users_stream", "check_status")
-    with pytest.raises(Exception, match="StreamingQueryException: Cassandra down"):
-        run_task(dagbag, monkeypatch, "users_stream", "ensure_running", status)
+    with pytest.raises(Exception) as err:
+        run_task(dagbag, monkeypatch, "users_stream", "ensure")
+    assert type(err.value).__name__ == "StreamDown"
+    text = str(err.value)
+    assert text.startswith("the streaming job is still down after one pass")
+    # The first line of the exception, not the stack trace.
+    assert "- users: org.apache.spark.sql.streaming.StreamingQueryException: Cassandra down" in text
+    assert "StreamExecution.runStream" not in text
+    assert "query users is not running (Spark gave no exception)" in text  # what the pass did
+    assert "userstream stream status --json" in text and "userstream stream ensure" in text
+    assert fake.calls() == [ENSURE]
 
 
-def test_stream_restart_timeout(dagbag, monkeypatch, fake):
-    fake.set(active=False, exception="old failure")
-    status = run_task(dagbag, monkeypatch, "users_stream", "check_status")
-    with pytest.raises(Exception, match="(?s)still not active.*old failure"):
-        run_task(
-            dagbag, monkeypatch, "users_stream", "ensure_running", status, params={"start_timeout_seconds": 0}
-        )
+def test_stream_ensure_error_fails_with_its_output(dagbag, monkeypatch, fake):
+    import userstream_common as us
+
+    fake.set(active=False, ensure_error="Spark Connect at sc://127.0.0.1:15002 is unreachable")
+    with pytest.raises(us.CommandFailed, match="(?s)exited with code 1.*is unreachable"):
+        run_task(dagbag, monkeypatch, "users_stream", "ensure")
 
 
 class FakeTI:

@@ -94,7 +94,7 @@ def _why(done: subprocess.CompletedProcess) -> str:
 
 def test_all_dags_in_order(airflow_env):
     env = airflow_env
-    _set_state(env, active=False, polls_until_active=1, verify=[GOOD_REPORT])
+    _set_state(env, active=False, exception="session expired", verify=[GOOD_REPORT])
 
     done = _dags_test(env, "users_setup", "2026-11-26T10:00:00+00:00")
     assert _ok(done), _why(done)
@@ -107,7 +107,8 @@ def test_all_dags_in_order(airflow_env):
 
     done = _dags_test(env, "users_stream", "2026-11-26T10:06:00+00:00")
     assert _ok(done), _why(done)
-    assert ["stream", "start"] in _calls(env)
+    assert ["stream", "ensure", "--json"] in _calls(env)
+    assert "stream ensure: query users is down: session expired" in done.stdout + done.stderr, _why(done)
 
     done = _dags_test(env, "users_quality", "2026-11-26T10:10:00+00:00")
     assert _ok(done), _why(done)

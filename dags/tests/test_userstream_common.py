@@ -119,8 +119,7 @@ def test_seed_falls_back_to_run_after_for_manual_runs():
 
 def test_commands():
     assert us.setup_command() == ["setup", "--dags", "unchanged"]
-    assert us.stream_status_command() == ["stream", "status", "--json"]
-    assert us.stream_start_command() == ["stream", "start"]
+    assert us.stream_ensure_command() == ["stream", "ensure", "--json"]
     assert us.verify_command() == ["verify", "--json"]
     assert us.produce_command(2000, "http://127.0.0.1:8765/api/", "userstream-x", 3) == [
         "produce",
@@ -226,7 +225,8 @@ def test_stream_status_flat():
     status = us.stream_status({"active": False, "id": "q", "name": "users", "exception": "boom"})
     assert status["active"] is False
     assert status["queries"][0]["name"] == "users"
-    assert us.exception_text(status) == "users: boom"
+    assert status["queries"][0]["exception"] == "boom"
+    assert status["queries"][0]["held_after_end"] is False
     with pytest.raises(us.UserstreamError, match="active"):
         us.stream_status({"active": "yes"})
 
@@ -251,7 +251,7 @@ def test_stream_status_of_a_job_with_several_queries():
     }
     status = us.stream_status(doc)
     assert status["active"] is False and status["session_id"] == "s1"
-    assert us.exception_text(status) == "rejected: StreamingQueryException: x"
+    assert [q["exception"] for q in status["queries"]] == [None, "StreamingQueryException: x"]
     progress = us.stream_progress(status)
     assert progress["users"]["progress"]["batch_id"] == 4
     assert progress["rejected"] == {"id": "b", "active": False, "progress": None}
@@ -262,12 +262,75 @@ def test_stream_status_of_a_job_with_several_queries():
 
 def test_exception_values():
     def text(exc):
-        return us.exception_text(us.stream_status({"active": False, "name": "q", "exception": exc}))
+        return us.stream_status({"active": False, "name": "q", "exception": exc})["queries"][0]["exception"]
 
     assert text(None) is None
     assert text("") is None
-    assert text({"message": "boom", "stack_trace": "at x"}) == "q: boom\nat x"
+    assert text({"message": "boom", "stack_trace": "at x"}) == "boom\nat x"
     assert "code" in text({"code": 3})
+
+
+# The shape of `userstream stream ensure --json` (userstream-stream's EnsureReport).
+ENSURE_DOWN = {
+    "actions": [
+        "query users is not running (Spark gave no exception)",
+        "started: users  started  id a  run r; session s1; decoding schema ids [1]",
+    ],
+    "status": {
+        "session_id": "s1",
+        "queries": [
+            {
+                "name": "users",
+                "active": False,
+                "id": "a",
+                "run_id": "r",
+                "message": None,
+                "trigger_active": False,
+                "last_progress": None,
+                "exception": "\norg.apache.spark.sql.streaming.StreamingQueryException: boom\n\tat x.y",
+                "held_after_end": False,
+            },
+            {"name": "users-rejected", "active": True, "id": "b", "exception": None},
+        ],
+    },
+}
+
+
+def test_stream_ensure_report():
+    report = us.stream_ensure_report(ENSURE_DOWN)
+    assert report["actions"] == ENSURE_DOWN["actions"]
+    assert report["status"]["active"] is False and report["status"]["session_id"] == "s1"
+    assert [q["name"] for q in report["status"]["queries"]] == ["users", "users-rejected"]
+    nothing = us.stream_ensure_report({"actions": [], "status": {"session_id": "s", "queries": []}})
+    assert nothing["actions"] == []
+    for bad in ({}, {"actions": "x", "status": {}}, {"actions": [], "status": None}):
+        with pytest.raises(us.UserstreamError, match="stream ensure printed no"):
+            us.stream_ensure_report(bad)
+
+
+def test_first_line():
+    assert us.first_line("\n  boom  \n\tat x") == "boom"
+    assert us.first_line("") == ""
+    long = us.first_line("x" * 1000)
+    assert len(long) == us.FIRST_LINE_CHARS + 1 and long.endswith("…")
+
+
+def test_stream_down_message_names_what_is_down_and_what_to_run():
+    text = us.stream_down_message(us.stream_ensure_report(ENSURE_DOWN))
+    lines = text.splitlines()
+    assert lines[0] == "the streaming job is still down after one pass of the supervisor's policy"
+    assert lines[1] == "- users: org.apache.spark.sql.streaming.StreamingQueryException: boom"
+    assert "users-rejected" not in text.split("this pass:")[0]  # active: not listed as down
+    assert "  query users is not running (Spark gave no exception)" in lines
+    assert "at x.y" not in text
+    assert "userstream stream status --json" in text and "userstream stream ensure" in text
+    assert "spark-connect" not in text
+    held = {"name": "users", "active": False, "held_after_end": True}
+    text = us.stream_down_message(us.stream_ensure_report({"actions": [], "status": {"queries": [held]}}))
+    assert "- users: ended, but Spark still holds it" in text and "this pass:" not in text
+    assert "userstream stack restart spark-connect" in text
+    none = us.stream_down_message(us.stream_ensure_report({"actions": [], "status": {"queries": []}}))
+    assert "lists no query" in none
 
 
 def test_progress_summary_camel_and_snake_case():

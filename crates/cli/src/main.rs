@@ -47,6 +47,11 @@ enum Command {
     /// The whole pipeline from nothing on the embedded defaults: install, start the stack,
     /// set up, start the stream, produce users, wait for them in Cassandra, verify, summarize.
     Demo(commands::demo::DemoArgs),
+    /// Faults against the live stack while users are produced and streamed: each engine
+    /// killed and restarted, Cassandra and Kafka paused, a new schema version, a replay, the
+    /// producer killed and resumed. Reports per scenario users produced, landed, lost,
+    /// duplicated and the recovery time (table, or --json); exit 1 when one fails.
+    Chaos(Box<commands::chaos::ChaosArgs>),
     /// Serve the console on 127.0.0.1:8088: one live page (and JSON API) over the whole
     /// pipeline, from the users API to Cassandra, with the stack's health.
     Console(Box<commands::console::ConsoleArgs>),
@@ -81,6 +86,7 @@ fn main() -> std::process::ExitCode {
             Command::Bench(args) => commands::bench::run(*args).await,
             Command::Stream(args) => commands::stream::run(*args).await,
             Command::Verify(args) => commands::stream::verify(*args).await,
+            Command::Chaos(args) => commands::chaos::run(*args).await,
             Command::Console(args) => commands::console::run(*args).await,
             Command::Demo(args) => tokio::task::spawn_blocking(move || commands::demo::run(&args))
                 .await

@@ -216,6 +216,7 @@ pub(crate) async fn run_pipeline(
     let topic = config.kafka.topic.as_str();
     let dlq_topic = config.kafka.dlq_topic.as_str();
     let mut resume_page = config.source.start_page;
+    stats.pages(|p| p.start_at(resume_page));
     let mut failure: Option<String> = None;
     let mut reason = None;
 
@@ -268,12 +269,15 @@ pub(crate) async fn run_pipeline(
             match record {
                 OutRecord::User { key, payload } => {
                     add(&stats.users_sent, 1);
-                    send_user(&mut sink, topic, key, payload).await;
+                    send_user(&mut sink, &stats, page.task.page, topic, key, payload).await;
                 }
-                OutRecord::Dead(dead) => send_dead(&mut sink, dlq_topic, dead).await,
+                OutRecord::Dead(dead) => {
+                    send_dead(&mut sink, &stats, page.task.page, dlq_topic, dead).await;
+                }
             }
         }
         add(&stats.pages_done, 1);
+        stats.pages(|p| p.handed_over(page.task.page));
         tracing::debug!(
             page = page.task.page,
             users = page.users,

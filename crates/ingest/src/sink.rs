@@ -55,11 +55,19 @@ pub fn create_producer(kafka: &KafkaConfig) -> Result<FutureProducer<TracingCont
         })
 }
 
-/// What a message was.
+/// What a message was, and the source page it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    User,
-    Dead,
+    User { page: u32 },
+    Dead { page: u32 },
+}
+
+impl Kind {
+    fn page(self) -> u32 {
+        match self {
+            Self::User { page } | Self::Dead { page } => page,
+        }
+    }
 }
 
 /// The run's live counters follow the sink's deliveries.
@@ -74,15 +82,17 @@ impl SinkObserver<Kind> for IngestStats {
 
     fn delivered(&self, kind: Kind, bytes: u64) {
         let counter = match kind {
-            Kind::User => &self.users_delivered,
-            Kind::Dead => &self.dlq_delivered,
+            Kind::User { .. } => &self.users_delivered,
+            Kind::Dead { .. } => &self.dlq_delivered,
         };
         add(counter, 1);
         add(&self.value_bytes, bytes);
+        self.pages(|p| p.settled(kind.page(), true));
     }
 
-    fn failed(&self, _kind: Kind) {
+    fn failed(&self, kind: Kind) {
         add(&self.delivery_errors, 1);
+        self.pages(|p| p.settled(kind.page(), false));
     }
 }
 
@@ -101,21 +111,36 @@ pub(crate) fn create_sink(
     ))
 }
 
-/// Sends a user: key = id, value = framed Avro.
-pub(crate) async fn send_user(sink: &mut PipelineSink, topic: &str, key: &str, payload: &[u8]) {
-    sink.send(topic, key.as_bytes(), payload, &[], Kind::User)
+/// Sends a user of source page `page`: key = id, value = framed Avro.
+pub(crate) async fn send_user(
+    sink: &mut PipelineSink,
+    stats: &IngestStats,
+    page: u32,
+    topic: &str,
+    key: &str,
+    payload: &[u8],
+) {
+    stats.pages(|p| p.sent(page));
+    sink.send(topic, key.as_bytes(), payload, &[], Kind::User { page })
         .await;
 }
 
 /// Sends a dead letter, its reason and source position in headers.
-pub(crate) async fn send_dead(sink: &mut PipelineSink, topic: &str, dead: &DeadLetter) {
+pub(crate) async fn send_dead(
+    sink: &mut PipelineSink,
+    stats: &IngestStats,
+    page: u32,
+    topic: &str,
+    dead: &DeadLetter,
+) {
+    stats.pages(|p| p.sent(page));
     let headers: Vec<(&str, &str)> = dead.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     sink.send(
         topic,
         dead.key.as_bytes(),
         &dead.value,
         &headers,
-        Kind::Dead,
+        Kind::Dead { page },
     )
     .await;
 }

@@ -1,6 +1,8 @@
 //! Live counters of a run (shared with the progress printer) and their snapshot.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -41,6 +43,67 @@ pub struct IngestStats {
     pub rate_wait_nanos: AtomicU64,
     /// Nanoseconds the producer loop waited for the next page.
     pub page_wait_nanos: AtomicU64,
+    /// Which pages Kafka has acknowledged in full (for the resume page).
+    pages: Mutex<PageLedger>,
+}
+
+/// The source pages whose messages Kafka has not all acknowledged yet, and the next page to
+/// hand over: from them, the first page a rerun must start from so that nothing is lost if
+/// this process dies now (SIGKILL, power cut). Messages librdkafka still holds die with the
+/// process; pages before the resume page were acknowledged whole.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PageLedger {
+    /// Page → messages sent and not settled yet (neither acknowledged nor refused).
+    unsettled: BTreeMap<u32, u64>,
+    /// Pages with a message Kafka refused: they stay unsafe (a rerun must send them again).
+    failed: BTreeMap<u32, u64>,
+    /// The page after the last one handed over whole (0: not started).
+    next_page: u32,
+}
+
+impl PageLedger {
+    /// The run starts at `page`.
+    pub fn start_at(&mut self, page: u32) {
+        self.next_page = page;
+    }
+
+    /// A message of `page` was handed to the producer.
+    pub fn sent(&mut self, page: u32) {
+        *self.unsettled.entry(page).or_default() += 1;
+    }
+
+    /// Kafka acknowledged (`delivered`) or refused a message of `page`.
+    pub fn settled(&mut self, page: u32, delivered: bool) {
+        if let Some(n) = self.unsettled.get_mut(&page) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.unsettled.remove(&page);
+            }
+        }
+        if !delivered {
+            *self.failed.entry(page).or_default() += 1;
+        }
+    }
+
+    /// Every message of `page` has been handed to the producer.
+    pub fn handed_over(&mut self, page: u32) {
+        self.next_page = self.next_page.max(page.saturating_add(1));
+    }
+
+    /// The first page not acknowledged whole (`None` before the run starts).
+    pub fn resume_page(&self) -> Option<u32> {
+        let pending = self
+            .unsettled
+            .keys()
+            .chain(self.failed.keys())
+            .min()
+            .copied();
+        match (pending, self.next_page) {
+            (Some(page), _) => Some(page),
+            (None, 0) => None,
+            (None, next) => Some(next),
+        }
+    }
 }
 
 impl Default for IngestStats {
@@ -63,6 +126,7 @@ impl Default for IngestStats {
             backpressure_nanos: AtomicU64::new(0),
             rate_wait_nanos: AtomicU64::new(0),
             page_wait_nanos: AtomicU64::new(0),
+            pages: Mutex::new(PageLedger::default()),
         }
     }
 }
@@ -109,6 +173,8 @@ pub struct StatsSnapshot {
     pub pages_done: u64,
     /// Bytes of acknowledged values.
     pub value_bytes: u64,
+    /// The page a rerun starts from (`--start-page`) to lose nothing if this run died now.
+    pub resume_page: Option<u32>,
     /// Time per stage, in seconds summed over tasks (stages overlap, so these can add up to
     /// more than the elapsed time).
     pub stage_secs: StageSecs,
@@ -139,6 +205,11 @@ impl IngestStats {
         Self::default()
     }
 
+    /// Updates the page ledger (see [`PageLedger`]).
+    pub fn pages(&self, update: impl FnOnce(&mut PageLedger)) {
+        update(&mut self.pages.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
@@ -152,6 +223,11 @@ impl IngestStats {
             fetch_retries: get(&self.fetch_retries),
             pages_done: get(&self.pages_done),
             value_bytes: get(&self.value_bytes),
+            resume_page: self
+                .pages
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .resume_page(),
             stage_secs: StageSecs {
                 fetch: secs(&self.fetch_nanos),
                 parse: secs(&self.parse_nanos),
@@ -176,8 +252,12 @@ impl StatsSnapshot {
             None => (self.elapsed_secs, self.users_produced),
         };
         let rate = if dt > 0.0 { dn as f64 / dt } else { 0.0 };
+        let resume = match self.resume_page {
+            Some(page) => format!("  safe to resume at --start-page {page}"),
+            None => String::new(),
+        };
         format!(
-            "[{:>7.1}s] {:>9.0} users/s  produced {}  rejected {}  failed pages {}  dlq {}  retries {}  delivery errors {}",
+            "[{:>7.1}s] {:>9.0} users/s  produced {}  rejected {}  failed pages {}  dlq {}  retries {}  delivery errors {}{resume}",
             self.elapsed_secs,
             rate,
             self.users_produced,
@@ -187,5 +267,54 @@ impl StatsSnapshot {
             self.fetch_retries,
             self.delivery_errors,
         )
+    }
+
+    /// The `--start-page` of a progress line ([`StatsSnapshot::progress_line`]), for a caller
+    /// that resumes a killed run from its last printed line.
+    pub fn resume_page_of(line: &str) -> Option<u32> {
+        let (_, rest) = line.rsplit_once("--start-page ")?;
+        rest.split_whitespace().next()?.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resume_page_is_the_first_page_not_acknowledged_whole() {
+        let mut ledger = PageLedger::default();
+        assert_eq!(ledger.resume_page(), None);
+        ledger.start_at(5);
+        assert_eq!(ledger.resume_page(), Some(5));
+        ledger.sent(5);
+        ledger.sent(5);
+        ledger.handed_over(5);
+        ledger.sent(6);
+        ledger.handed_over(6);
+        assert_eq!(ledger.resume_page(), Some(5), "page 5 is still in flight");
+        ledger.settled(5, true);
+        ledger.settled(5, true);
+        assert_eq!(ledger.resume_page(), Some(6));
+        ledger.settled(6, true);
+        assert_eq!(ledger.resume_page(), Some(7), "everything acknowledged");
+        ledger.sent(7);
+        ledger.settled(7, false);
+        ledger.handed_over(7);
+        assert_eq!(
+            ledger.resume_page(),
+            Some(7),
+            "a refused message keeps its page unsafe"
+        );
+    }
+
+    #[test]
+    fn a_progress_line_carries_its_resume_page() {
+        let stats = IngestStats::new();
+        stats.pages(|p| p.start_at(3));
+        let line = stats.snapshot().progress_line(None);
+        assert!(line.ends_with("safe to resume at --start-page 3"), "{line}");
+        assert_eq!(StatsSnapshot::resume_page_of(&line), Some(3));
+        assert_eq!(StatsSnapshot::resume_page_of("[ 1.0s] produced 3"), None);
     }
 }

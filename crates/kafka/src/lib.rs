@@ -20,4 +20,4 @@ pub use cut::{
 pub use histogram::LatencyHistogram;
 pub use inspect::{newest_messages, topic_offsets, PartitionOffsets, PeekedMessage, TopicOffsets};
 pub use metadata::{fetch_metadata, ClusterSummary, KafkaError};
-pub use sink::{send_one, Delivered, Sink, SinkObserver};
+pub use sink::{send_many, send_one, Delivered, Sink, SinkObserver};

@@ -233,6 +233,40 @@ pub struct Delivered {
     pub offset: i64,
 }
 
+/// Sends `records` (key, value) through one idempotent producer and waits for every
+/// delivery: for records no pipeline writes (a second team's producer in `chaos`, a test's
+/// hand-framed records). Fails on the first record Kafka refused.
+pub async fn send_many(
+    bootstrap: &str,
+    topic: &str,
+    records: &[(Vec<u8>, Vec<u8>)],
+    timeout: Duration,
+) -> Result<(), KafkaError> {
+    let producer: FutureProducer<TracingContext> = base_config(bootstrap)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", timeout.as_millis().to_string())
+        .create_with_context(TracingContext)
+        .map_err(|source| KafkaError::Client {
+            action: "creating a producer".to_owned(),
+            bootstrap: bootstrap.to_owned(),
+            source: Box::new(source),
+        })?;
+    let mut deliveries: FuturesUnordered<_> = records
+        .iter()
+        .map(|(key, value)| producer.send(FutureRecord::to(topic).key(key).payload(value), timeout))
+        .collect();
+    while let Some(outcome) = deliveries.next().await {
+        if let Err((source, _)) = outcome {
+            return Err(KafkaError::Produce {
+                topic: topic.to_owned(),
+                source: Box::new(source),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Sends one record and waits for its delivery: for records no pipeline would write (a
 /// test's poison records or hand-made dead letters). Users go through `userstream-ingest`.
 pub async fn send_one(

@@ -20,9 +20,58 @@ pub fn user_schema() -> &'static Schema {
     })
 }
 
+/// A new version of the user schema, as another team would register it: [`USER_SCHEMA_JSON`]
+/// plus one optional string field `extra_field` (default null) at the end. BACKWARD
+/// compatible, and cheap to write: see [`evolved_datum`]. Used by the tests and `chaos`.
+pub fn evolved_schema_json(extra_field: &str) -> String {
+    let mut schema: serde_json::Value =
+        serde_json::from_str(USER_SCHEMA_JSON).expect("schema/user.avsc is valid JSON");
+    if let Some(fields) = schema.get_mut("fields").and_then(|f| f.as_array_mut()) {
+        fields.push(serde_json::json!({
+            "name": extra_field,
+            "type": ["null", "string"],
+            "default": null
+        }));
+    }
+    schema.to_string()
+}
+
+/// The datum of [`evolved_schema_json`] for a user whose [`USER_SCHEMA_JSON`] datum is `v1`:
+/// the same bytes and the new field's union branch 0 (null), one zero byte.
+pub fn evolved_datum(v1: &[u8]) -> Vec<u8> {
+    let mut datum = Vec::with_capacity(v1.len() + 1);
+    datum.extend_from_slice(v1);
+    datum.push(0);
+    datum
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_evolved_datum_decodes_under_the_evolved_schema() {
+        let user: crate::User = serde_json::from_value(serde_json::json!({
+            "id": uuid::Uuid::nil(),
+            "username": "u",
+            "produced_at": "1970-01-01T00:00:00Z",
+            "source_url": "http://x",
+            "source_seed": "s",
+            "source_page": 1,
+            "source_index": 0
+        }))
+        .expect("a user");
+        let v1 = crate::encode_avro(&user).expect("encodes");
+        let evolved = Schema::parse_str(&evolved_schema_json("nickname")).expect("parses");
+        let value =
+            apache_avro::from_avro_datum(&evolved, &mut evolved_datum(&v1).as_slice(), None)
+                .expect("decodes");
+        let apache_avro::types::Value::Record(fields) = value else {
+            panic!("not a record");
+        };
+        assert_eq!(fields.last().map(|(n, _)| n.as_str()), Some("nickname"));
+        assert_eq!(fields.len(), crate::record::record_columns().count() + 1);
+    }
 
     #[test]
     fn schema_parses_as_named_record() {

@@ -42,6 +42,9 @@ pub struct JobInfo {
     pub rejected: QueryInfo,
     /// Registry schema ids the job decodes (one per subject version).
     pub schema_ids: Vec<u32>,
+    /// Schema ids seen in the topic that are not versions of the subject: rejected.
+    #[serde(default)]
+    pub foreign_schema_ids: Vec<u32>,
 }
 
 impl fmt::Display for JobInfo {
@@ -65,7 +68,11 @@ impl fmt::Display for JobInfo {
             f,
             "session {}; decoding schema ids {:?}",
             self.session_id, self.schema_ids
-        )
+        )?;
+        if !self.foreign_schema_ids.is_empty() {
+            write!(f, "; rejecting foreign ids {:?}", self.foreign_schema_ids)?;
+        }
+        Ok(())
     }
 }
 
@@ -286,6 +293,29 @@ pub(crate) async fn job_session(config: &StreamConfig) -> Result<SparkSession, S
     }
 }
 
+/// `<registry>/<segments...>`.
+fn registry_url(config: &StreamConfig, segments: &[&str]) -> Result<url::Url, StreamError> {
+    let mut url = config.registry_url.clone();
+    url.path_segments_mut()
+        .map_err(|()| StreamError::Registry {
+            message: format!("{} cannot be a base URL", config.registry_url),
+            retryable: false,
+        })?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
+}
+
+fn registry_http(config: &StreamConfig) -> Result<reqwest::Client, StreamError> {
+    reqwest::Client::builder()
+        .timeout(config.request_timeout)
+        .build()
+        .map_err(|e| StreamError::Registry {
+            message: e.to_string(),
+            retryable: false,
+        })
+}
+
 /// Every version of the config's subject, oldest first.
 pub async fn fetch_writer_schemas(config: &StreamConfig) -> Result<Vec<WriterSchema>, StreamError> {
     let subject = config.subject();
@@ -303,24 +333,14 @@ pub async fn fetch_writer_schemas(config: &StreamConfig) -> Result<Vec<WriterSch
     if versions.is_empty() {
         return Err(StreamError::NoSchema { subject });
     }
-    let http = reqwest::Client::builder()
-        .timeout(config.request_timeout)
-        .build()
-        .map_err(|e| StreamError::Registry {
-            message: e.to_string(),
-            retryable: false,
-        })?;
+    let http = registry_http(config)?;
     let mut schemas = Vec::with_capacity(versions.len());
     for version in versions {
         // The registry client has no get-by-version; the call is one GET.
-        let mut url = config.registry_url.clone();
-        url.path_segments_mut()
-            .map_err(|()| StreamError::Registry {
-                message: format!("{} cannot be a base URL", config.registry_url),
-                retryable: false,
-            })?
-            .pop_if_empty()
-            .extend(["subjects", &subject, "versions", &version.to_string()]);
+        let url = registry_url(
+            config,
+            &["subjects", &subject, "versions", &version.to_string()],
+        )?;
         let fetched: RegisteredSchema = http
             .get(url.clone())
             .send()
@@ -345,6 +365,112 @@ pub async fn fetch_writer_schemas(config: &StreamConfig) -> Result<Vec<WriterSch
     schemas.sort_by_key(|s| s.version);
     schemas.dedup_by_key(|s| s.id);
     Ok(schemas)
+}
+
+/// What a schema id found in the topic turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaIdFate {
+    /// A version of the job's subject: the restarted queries decode it.
+    Version(u32),
+    /// Not a version of the subject (the reason): its records are rejected from now on, as
+    /// `unknown_schema_id`, and the decision is kept with the checkpoints.
+    Foreign(String),
+}
+
+/// One entry of `GET /schemas/ids/{id}/versions`.
+#[derive(Debug, Deserialize)]
+struct SubjectVersion {
+    subject: String,
+    version: u32,
+}
+
+/// The pure half of [`classify_schema_id`]: the registry's answer for an id (`None`: not
+/// found) against the job's subject.
+pub fn schema_id_fate(subject: &str, versions: Option<&[(String, u32)]>) -> SchemaIdFate {
+    match versions {
+        None => SchemaIdFate::Foreign("the registry does not know it".to_owned()),
+        Some(versions) => match versions.iter().find(|(s, _)| s == subject) {
+            Some((_, version)) => SchemaIdFate::Version(*version),
+            None if versions.is_empty() => {
+                SchemaIdFate::Foreign("the registry knows it under no subject".to_owned())
+            }
+            None => SchemaIdFate::Foreign(format!(
+                "registered under {} only",
+                versions
+                    .iter()
+                    .map(|(s, v)| format!("{s} v{v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        },
+    }
+}
+
+/// Asks the registry what schema `id` is (`GET /schemas/ids/{id}/versions`); a foreign id is
+/// remembered (see [`foreign_schema_ids`]) so the next start rejects its records.
+pub async fn classify_schema_id(
+    config: &StreamConfig,
+    id: u32,
+) -> Result<SchemaIdFate, StreamError> {
+    let url = registry_url(config, &["schemas", "ids", &id.to_string(), "versions"])?;
+    let unreachable = |e: reqwest::Error| StreamError::Registry {
+        message: format!("GET {url}: {e}"),
+        retryable: true,
+    };
+    let response = registry_http(config)?
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(unreachable)?;
+    let versions: Option<Vec<(String, u32)>> =
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            None
+        } else {
+            let list: Vec<SubjectVersion> = response
+                .error_for_status()
+                .map_err(unreachable)?
+                .json()
+                .await
+                .map_err(|e| StreamError::Registry {
+                    message: format!("GET {url}: {e}"),
+                    retryable: false,
+                })?;
+            Some(list.into_iter().map(|v| (v.subject, v.version)).collect())
+        };
+    let fate = schema_id_fate(&config.subject(), versions.as_deref());
+    if let SchemaIdFate::Foreign(why) = &fate {
+        let mut known = load_foreign(config);
+        known.insert(id, why.clone());
+        let path = foreign_file(config);
+        let text = serde_json::to_string_pretty(&known)
+            .map_err(|e| StreamError::Protocol(e.to_string()))?;
+        std::fs::create_dir_all(&config.checkpoint_root)
+            .and_then(|()| std::fs::write(&path, text))
+            .map_err(|source| StreamError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+    }
+    Ok(fate)
+}
+
+fn foreign_file(config: &StreamConfig) -> PathBuf {
+    config
+        .checkpoint_root
+        .join(format!("{}.foreign-schema-ids.json", config.query_name))
+}
+
+fn load_foreign(config: &StreamConfig) -> std::collections::BTreeMap<u32, String> {
+    std::fs::read_to_string(foreign_file(config))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+/// Schema ids found in the topic that are not versions of the subject (with the checkpoints:
+/// a fresh checkpoint directory forgets them, and they are looked up again).
+pub fn foreign_schema_ids(config: &StreamConfig) -> Vec<u32> {
+    load_foreign(config).into_keys().collect()
 }
 
 fn state_file(config: &StreamConfig) -> PathBuf {
@@ -469,7 +595,8 @@ pub(crate) async fn start_with(
     // the supervisor moves on to restarting the Connect server.
     rpc.set_conf("spark.sql.streaming.stopTimeout", "60s")
         .await?;
-    let job = plan::build(&spark, config, schemas);
+    let foreign = foreign_schema_ids(config);
+    let job = plan::build(&spark, config, schemas, &foreign);
 
     for (name, q) in [
         (&users_name, users_active),
@@ -515,6 +642,7 @@ pub(crate) async fn start_with(
         users,
         rejected,
         schema_ids: schemas.iter().map(|s| s.id).collect(),
+        foreign_schema_ids: foreign,
     };
     if info.users.started_now || info.rejected.started_now {
         save_state(config, &info)?;
@@ -625,6 +753,28 @@ pub async fn stop(config: &StreamConfig) -> Result<Vec<String>, StreamError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_schema_id_is_a_version_of_the_subject_or_foreign() {
+        let ours = vec![("users-value".to_owned(), 3), ("other-value".to_owned(), 1)];
+        assert_eq!(
+            schema_id_fate("users-value", Some(&ours)),
+            SchemaIdFate::Version(3)
+        );
+        let theirs = vec![("other-value".to_owned(), 1)];
+        assert_eq!(
+            schema_id_fate("users-value", Some(&theirs)),
+            SchemaIdFate::Foreign("registered under other-value v1 only".to_owned())
+        );
+        assert!(matches!(
+            schema_id_fate("users-value", None),
+            SchemaIdFate::Foreign(_)
+        ));
+        assert!(matches!(
+            schema_id_fate("users-value", Some(&[])),
+            SchemaIdFate::Foreign(_)
+        ));
+    }
 
     #[test]
     fn progress_parses_spark_json() -> Result<(), StreamError> {

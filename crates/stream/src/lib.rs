@@ -32,10 +32,10 @@ pub use bench::{bench_e2e, BenchMode, BenchOptions, BenchReport, LatencySummary}
 pub use config::{CassandraOutput, StreamConfig};
 pub use error::StreamError;
 pub use job::{
-    fetch_writer_schemas, start, status, stop, JobInfo, Progress, QueryInfo, QueryStatus,
-    SourceProgress, StreamStatus,
+    classify_schema_id, fetch_writer_schemas, foreign_schema_ids, start, status, stop, JobInfo,
+    Progress, QueryInfo, QueryStatus, SchemaIdFate, SourceProgress, StreamStatus,
 };
-pub use plan::WriterSchema;
+pub use plan::{WriterSchema, UNKNOWN_SCHEMA_ID_MARKER};
 pub use supervise::{ensure, first_line, run, run_with, EnsureReport, RestartConnect, RunEvent};
 pub use verify::{verify, FieldMismatch, VerifyOptions, VerifyReport};
 

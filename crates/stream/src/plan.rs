@@ -101,6 +101,46 @@ pub const SCHEMA_ID_SQL: &str = "CASE WHEN value IS NULL OR length(value) < 5 TH
      WHEN substring(value, 1, 1) <> X'00' THEN NULL \
      ELSE CAST(conv(hex(substring(value, 2, 4)), 16, 10) AS BIGINT) END";
 
+/// What the job raises for a framed record whose schema id it has no decision for: the marker,
+/// then the id. The supervisor reads the id back ([`unknown_schema_id`]), asks the registry
+/// what it is, and restarts the queries knowing it.
+pub const UNKNOWN_SCHEMA_ID_MARKER: &str = "userstream-unknown-schema-id:";
+
+/// Keeps a record whose schema id the job has a decision for: `decided` holds the subject's
+/// versions (decoded) and the ids found not to be one (rejected as `unknown_schema_id`);
+/// unframed records have no id and go on to be rejected. Any other id fails the micro-batch
+/// before anything of it is written, so a record of a schema version registered after the
+/// queries started is never committed as rejected: the batch runs again once the supervisor
+/// has restarted the queries with the new version.
+pub fn schema_id_guard_sql(decided: &[u32]) -> String {
+    format!(
+        "CASE WHEN schema_id IS NULL OR schema_id IN ({}) THEN true \
+         ELSE raise_error(concat('{UNKNOWN_SCHEMA_ID_MARKER}', CAST(schema_id AS STRING), \
+         ' (a record framed with a schema id this job does not decode yet: \
+         `userstream stream run` or `stream ensure` restarts the job knowing it)')) END",
+        id_list(decided)
+    )
+}
+
+/// The schema id in a query exception raised by [`schema_id_guard_sql`], if it is one.
+pub fn unknown_schema_id(exception: &str) -> Option<u32> {
+    let (_, rest) = exception.split_once(UNKNOWN_SCHEMA_ID_MARKER)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// `1, 2, 3` for SQL `IN (...)`; `NULL` for none (`x IN (NULL)` is never true).
+fn id_list(ids: &[u32]) -> String {
+    if ids.is_empty() {
+        "NULL".to_owned()
+    } else {
+        ids.iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// The Avro datum: `value` without its 5-byte header (SQL `substring` is 1-based).
 pub const PAYLOAD_SQL: &str = "substring(value, 6)";
 
@@ -167,15 +207,7 @@ pub fn user_columns_sql() -> Vec<String> {
 
 /// The reason a row is rejected, most basic failure first.
 pub fn reject_reason_sql(known_ids: &[u32]) -> String {
-    let ids = if known_ids.is_empty() {
-        "NULL".to_owned()
-    } else {
-        known_ids
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let ids = id_list(known_ids);
     format!(
         "CASE WHEN value IS NULL OR length(value) < 5 THEN 'too_short' \
          WHEN substring(value, 1, 1) <> X'00' THEN 'bad_magic' \
@@ -253,8 +285,14 @@ pub struct JobPlan {
     pub rejected: DataFrame,
 }
 
-/// Kafka → schema id → decoded struct: the part both queries share.
-fn framed(spark: &SparkSession, config: &StreamConfig, schemas: &[WriterSchema]) -> DataFrame {
+/// Kafka → schema id → guard → decoded struct: the part both queries share. `foreign_ids`
+/// are schema ids known not to be versions of the subject (see [`schema_id_guard_sql`]).
+fn framed(
+    spark: &SparkSession,
+    config: &StreamConfig,
+    schemas: &[WriterSchema],
+    foreign_ids: &[u32],
+) -> DataFrame {
     let mut reader = spark.read_stream().format("kafka");
     // One `option` per key: `options()` replaces everything set before it in this crate.
     for (key, value) in kafka_source_options(config)
@@ -276,6 +314,7 @@ fn framed(spark: &SparkSession, config: &StreamConfig, schemas: &[WriterSchema])
         col("value"),
         expr(SCHEMA_ID_SQL).alias("schema_id"),
     ])
+    .filter(schema_id_guard_sql(&decided_ids(schemas, foreign_ids)).as_str())
     // `spark_partition_id()` is non-deterministic: see `valid_sql`.
     .select([
         col("*"),
@@ -284,13 +323,30 @@ fn framed(spark: &SparkSession, config: &StreamConfig, schemas: &[WriterSchema])
     ])
 }
 
-/// Builds both DataFrames for `schemas` (at least one).
-pub fn build(spark: &SparkSession, config: &StreamConfig, schemas: &[WriterSchema]) -> JobPlan {
+fn decided_ids(schemas: &[WriterSchema], foreign_ids: &[u32]) -> Vec<u32> {
+    let mut ids: Vec<u32> = schemas
+        .iter()
+        .map(|s| s.id)
+        .chain(foreign_ids.iter().copied())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Builds both DataFrames for `schemas` (at least one); records framed with one of
+/// `foreign_ids` are rejected, with any other unknown id the batch fails.
+pub fn build(
+    spark: &SparkSession,
+    config: &StreamConfig,
+    schemas: &[WriterSchema],
+    foreign_ids: &[u32],
+) -> JobPlan {
     let known: Vec<u32> = schemas.iter().map(|s| s.id).collect();
-    let users = framed(spark, config, schemas)
+    let users = framed(spark, config, schemas, foreign_ids)
         .filter(valid_sql().as_str())
         .select_expr(user_columns_sql());
-    let rejected = framed(spark, config, schemas)
+    let rejected = framed(spark, config, schemas, foreign_ids)
         .filter(rejected_filter_sql().as_str())
         .select_expr(rejected_columns_sql(&known));
     JobPlan { users, rejected }
@@ -444,6 +500,30 @@ mod tests {
     fn reasons_name_known_ids() {
         assert!(reject_reason_sql(&[1, 2]).contains("schema_id IN (1, 2)"));
         assert!(reject_reason_sql(&[]).contains("schema_id IN (NULL)"));
+    }
+
+    #[test]
+    fn the_guard_fails_a_batch_on_an_undecided_id_and_names_it() {
+        let guard = schema_id_guard_sql(&[3, 1]);
+        assert!(guard.contains("schema_id IN (3, 1)"), "{guard}");
+        assert!(guard.contains("raise_error") && guard.contains(UNKNOWN_SCHEMA_ID_MARKER));
+        assert!(schema_id_guard_sql(&[]).contains("IN (NULL)"));
+        // As Spark reports it: the error class, the message, then the plan.
+        let exception = format!(
+            "[USER_RAISED_EXCEPTION] {UNKNOWN_SCHEMA_ID_MARKER}2147483632 (a record framed ...)\n== Plan =="
+        );
+        assert_eq!(unknown_schema_id(&exception), Some(2_147_483_632));
+        assert_eq!(unknown_schema_id("Connection refused"), None);
+        assert_eq!(unknown_schema_id(UNKNOWN_SCHEMA_ID_MARKER), None);
+        let decided = decided_ids(
+            &[WriterSchema {
+                id: 9,
+                version: 2,
+                schema: String::new(),
+            }],
+            &[4, 9],
+        );
+        assert_eq!(decided, vec![4, 9]);
     }
 
     #[test]

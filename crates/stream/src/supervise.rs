@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use userstream_kafka::PartitionOffsets;
 
-use crate::job::{self, StreamStatus};
+use crate::job::{self, SchemaIdFate, StreamStatus};
 use crate::watchdog::{Observation, Remedy, Verdict, WatchState, Watchdog};
 use crate::{StreamConfig, StreamError};
 
@@ -45,6 +45,15 @@ pub enum RunEvent {
     SchemaChanged {
         /// Schema ids now known.
         schema_ids: Vec<u32>,
+    },
+    /// A record carries a schema id the queries did not know, so its micro-batch failed
+    /// before writing anything (see [`crate::plan::schema_id_guard_sql`]); the registry says
+    /// what the id is, and the queries restart knowing it.
+    SchemaIdLearned {
+        /// The schema id.
+        id: u32,
+        /// A version of the subject (decoded from now on) or foreign (rejected).
+        fate: SchemaIdFate,
     },
     /// Nothing has been produced yet: the subject has no schema, so there is nothing to
     /// decode. The supervisor checks again every keep-alive interval (not a failure).
@@ -118,6 +127,14 @@ impl fmt::Display for RunEvent {
                 f,
                 "the registry has new schema versions (ids {schema_ids:?}): restarting the queries to decode them"
             ),
+            Self::SchemaIdLearned { id, fate: SchemaIdFate::Version(version) } => write!(
+                f,
+                "a record carries schema id {id}, version {version} of the subject, registered after the queries started: restarting them to decode it (nothing was written as rejected)"
+            ),
+            Self::SchemaIdLearned { id, fate: SchemaIdFate::Foreign(why) } => write!(
+                f,
+                "a record carries schema id {id}, which is not a version of the subject ({why}): restarting the queries; its records go to rejected_rows as unknown_schema_id"
+            ),
             Self::WaitingForSchema { subject } => write!(
                 f,
                 "no schema under `{subject}` yet (nothing produced): waiting for the first producer"
@@ -182,6 +199,8 @@ pub async fn run_with(
     let mut schema_ids: Vec<u32> = Vec::new();
     let mut need_start = true;
     let mut waiting_for_schema = false;
+    // Schema ids learned from failed batches; one failing again counts as a failure.
+    let mut learned_ids: Vec<u32> = Vec::new();
 
     loop {
         if need_start {
@@ -308,6 +327,27 @@ pub async fn run_with(
                 }
             }
             Ok((_, down)) => {
+                match learn_schema_ids(&config, &down).await {
+                    Ok(learned) if !learned.is_empty() => {
+                        for (id, fate) in learned {
+                            if learned_ids.contains(&id) {
+                                last_failure = format!("schema id {id} failed a batch again after the restart that learned it");
+                                failures += 1;
+                            }
+                            learned_ids.push(id);
+                            on_event(RunEvent::SchemaIdLearned { id, fate });
+                        }
+                        need_start = true;
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        last_failure = format!("looking up a schema id that failed a batch: {e}");
+                        failures += 1;
+                        need_start = true;
+                        continue;
+                    }
+                }
                 for (name, exception) in down {
                     if let Some(e) = &exception {
                         last_failure = e.clone();
@@ -326,6 +366,29 @@ pub async fn run_with(
             }
         }
     }
+}
+
+/// For the down queries that failed on the schema-id guard: what the registry says each
+/// such id is (each id once; a foreign one is remembered for the next start).
+async fn learn_schema_ids(
+    config: &StreamConfig,
+    down: &[(String, Option<String>)],
+) -> Result<Vec<(u32, SchemaIdFate)>, StreamError> {
+    let mut ids: Vec<u32> = down
+        .iter()
+        .filter_map(|(_, exception)| {
+            exception
+                .as_deref()
+                .and_then(crate::plan::unknown_schema_id)
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut learned = Vec::with_capacity(ids.len());
+    for id in ids {
+        learned.push((id, job::classify_schema_id(config, id).await?));
+    }
+    Ok(learned)
 }
 
 /// The topic's partitions now, or `None` when Kafka does not answer (then no stall is
@@ -482,11 +545,24 @@ pub async fn ensure(
     let ids: Vec<u32> = schemas.iter().map(|s| s.id).collect();
     let known = job::load_state(&config).map(|job| job.schema_ids);
     let mut need_start = false;
-    for q in status.queries.iter().filter(|q| !q.active) {
-        note(RunEvent::Down {
-            name: q.name.clone(),
-            exception: q.exception.clone(),
-        });
+    let down: Vec<(String, Option<String>)> = status
+        .queries
+        .iter()
+        .filter(|q| !q.active)
+        .map(|q| (q.name.clone(), q.exception.clone()))
+        .collect();
+    let learned = learn_schema_ids(&config, &down).await?;
+    for (id, fate) in learned {
+        note(RunEvent::SchemaIdLearned { id, fate });
+    }
+    for (name, exception) in down {
+        if exception
+            .as_deref()
+            .and_then(crate::plan::unknown_schema_id)
+            .is_none()
+        {
+            note(RunEvent::Down { name, exception });
+        }
         need_start = true;
     }
     if !need_start && known.is_some_and(|known| known != ids) {

@@ -66,15 +66,37 @@ fn with_bad_id(framed: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// Starts `stream run`'s supervisor on the fixture's job, checking every `every`.
+fn supervise(
+    fx: &mut common::Fixture,
+    every: Duration,
+) -> (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<Result<(), userstream_stream::StreamError>>,
+) {
+    fx.config.keepalive_interval = every;
+    fx.config.restart_backoff_initial = Duration::from_secs(5);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let (config, token) = (fx.config.clone(), shutdown.clone());
+    let task = tokio::spawn(async move {
+        userstream_stream::run(&config, token, |e| println!("run: {e}")).await
+    });
+    (shutdown, task)
+}
+
+/// Poison is rejected with its reason while good records land. A frame with a schema id the
+/// registry does not know first fails its batch (the id might be a version registered since
+/// the start); the supervisor looks it up, remembers it as foreign and restarts, and then
+/// it is rejected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_records_are_kept_and_the_query_runs_on() -> anyhow::Result<()> {
-    let Some(fx) = common::fixture("poison").await? else {
+    let Some(mut fx) = common::fixture("poison").await? else {
         return Ok(());
     };
+    let (shutdown, supervisor) = supervise(&mut fx, Duration::from_secs(5));
     let result = async {
         let first = fx.produce("poison", 0..500, None).await?;
-        userstream_stream::start(&fx.config).await?;
-        fx.wait_for(500, 0, Duration::from_secs(240)).await?;
+        fx.wait_supervised(500, Duration::from_secs(240)).await?;
 
         let id = first.schema_id;
         let mut valid = vec![0u8];
@@ -102,6 +124,10 @@ async fn poison_records_are_kept_and_the_query_runs_on() -> anyhow::Result<()> {
         fx.produce("poison", 500..1000, None).await?;
         fx.wait_for(1000, poison.len(), Duration::from_secs(240))
             .await?;
+        ensure!(
+            userstream_stream::foreign_schema_ids(&fx.config) == [0x7fff_fff0],
+            "the unknown id is remembered as foreign"
+        );
 
         let rows = userstream_store::rejected_rows(&fx.session, &fx.config.keyspace, None).await?;
         ensure!(rows.len() == poison.len(), "{rows:?}");
@@ -133,8 +159,66 @@ async fn poison_records_are_kept_and_the_query_runs_on() -> anyhow::Result<()> {
         Ok(())
     }
     .await;
+    shutdown.cancel();
+    let stopped = supervisor.await;
     fx.cleanup().await;
-    result
+    result?;
+    Ok(stopped??)
+}
+
+/// Issue 13, part 4: another team registers a new (compatible) version of the schema while
+/// the job runs, and writes under it. The supervisor looks at the registry only every 30 s
+/// here, so the job meets the new id before it has learned it: the batch fails instead of
+/// rejecting, the supervisor learns the id from the failure, and every record lands in
+/// `users`; none is ever written to `rejected_rows`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_schema_version_lands_in_users_and_is_never_rejected() -> anyhow::Result<()> {
+    let Some(mut fx) = common::fixture("evolve").await? else {
+        return Ok(());
+    };
+    let (shutdown, supervisor) = supervise(&mut fx, Duration::from_secs(30));
+    let result = async {
+        fx.produce("evolve", 0..500, None).await?;
+        fx.wait_supervised(500, Duration::from_secs(240)).await?;
+        let v2 = fx
+            .registry
+            .register(
+                &fx.config.subject(),
+                &userstream_model::evolved_schema_json("nickname"),
+            )
+            .await?;
+        let mut records = Vec::new();
+        for user in fx.users("evolve", 500..1_000)? {
+            let mut framed = vec![0u8];
+            framed.extend_from_slice(&v2.0.to_be_bytes());
+            framed.extend(userstream_model::evolved_datum(
+                &userstream_model::encode_avro(&user)?,
+            ));
+            records.push((user.id.to_string().into_bytes(), framed));
+        }
+        // One producer for all (a producer per record takes most of a second each).
+        userstream_kafka::send_many(
+            &fx.config.bootstrap_servers,
+            &fx.config.topic,
+            &records,
+            Duration::from_secs(60),
+        )
+        .await?;
+        fx.wait_for(1_000, 0, Duration::from_secs(240)).await?;
+        let rejected =
+            userstream_store::rejected_rows(&fx.session, &fx.config.keyspace, None).await?;
+        ensure!(rejected.is_empty(), "nothing rejected: {rejected:?}");
+        let report = verify(&fx.config, &VerifyOptions::default()).await?;
+        println!("{report}");
+        ensure!(report.ok && report.cassandra_rows == 1_000, "{report}");
+        Ok(())
+    }
+    .await;
+    shutdown.cancel();
+    let stopped = supervisor.await;
+    fx.cleanup().await;
+    result?;
+    Ok(stopped??)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

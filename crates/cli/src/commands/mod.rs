@@ -1,6 +1,7 @@
 //! One module per sub-command.
 
 pub mod bench;
+pub mod chaos;
 pub mod common;
 pub mod console;
 pub mod demo;

@@ -244,7 +244,7 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
 
 /// Restarts this stack's Spark Connect server (as `stack restart spark-connect` does), or
 /// `None` when the job's server is elsewhere (`--connect-url`).
-fn connect_restarter(job: &JobArgs) -> Option<userstream_stream::RestartConnect> {
+pub(crate) fn connect_restarter(job: &JobArgs) -> Option<userstream_stream::RestartConnect> {
     if job.endpoints.spark_connect_url.is_some() {
         return None;
     }
