@@ -64,8 +64,12 @@ fn main() -> std::process::ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("USERSTREAM_LOG")
                 // Cassandra attaches a warning to every page of a scan that meets tombstones
                 // (null columns the Spark sink writes); one line per page drowns everything else.
+                // While Cassandra is down the driver logs every reconnect attempt; the command
+                // that needs Cassandra says so itself, once.
                 .unwrap_or_else(|_| {
-                    tracing_subscriber::EnvFilter::new("warn,scylla::network::connection=error")
+                    tracing_subscriber::EnvFilter::new(
+                        "warn,scylla::network::connection=error,scylla::cluster::metadata=off",
+                    )
                 }),
         )
         .init();

@@ -61,6 +61,12 @@ impl Layout {
         self.state.join("data").join(service)
     }
     /// Root of all service data.
+    /// Where the Spark master keeps its applications and workers (FILESYSTEM recovery
+    /// mode), so a restarted master takes them back instead of orphaning them.
+    pub fn spark_master_recovery(&self) -> PathBuf {
+        self.data("spark-master").join("recovery")
+    }
+
     pub fn data_root(&self) -> PathBuf {
         self.state.join("data")
     }

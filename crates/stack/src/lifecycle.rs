@@ -707,6 +707,9 @@ pub fn down(config: &StackConfig, purge: bool) -> Result<(), StackError> {
         }
         let _ = fs::remove_file(&pid_file);
     }
+    // A clean stop leaves no application or worker for the next master to recover (it would
+    // wait up to the worker timeout for them before scheduling).
+    let _ = fs::remove_dir_all(layout.spark_master_recovery());
     if stopped == 0 {
         eprintln!("Nothing was running.");
     } else {

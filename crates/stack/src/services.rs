@@ -288,10 +288,25 @@ pub fn all(
             "--webui-port".into(),
             config.ports.spark_master_ui.to_string(),
         ],
-        env: spark_env(vec![(
-            "SPARK_DAEMON_MEMORY".into(),
-            config.spark_daemon_heap.to_string(),
-        )]),
+        env: spark_env(vec![
+            (
+                "SPARK_DAEMON_MEMORY".into(),
+                config.spark_daemon_heap.to_string(),
+            ),
+            // Without recovery, a restarted master knows neither the Connect server's
+            // application nor the worker's executors: it has the worker kill them, and the
+            // application never gets executors again (every Spark job hangs). With it, the
+            // new master reads them back and both reconnect; the worker timeout bounds how
+            // long it waits for ones that are gone (see `down`, which clears the directory).
+            (
+                "SPARK_MASTER_OPTS".into(),
+                format!(
+                    "-Dspark.deploy.recoveryMode=FILESYSTEM -Dspark.deploy.recoveryDirectory={} \
+                     -Dspark.worker.timeout=30",
+                    layout.spark_master_recovery().display()
+                ),
+            ),
+        ]),
         cwd: layout.state().to_path_buf(),
         ports: vec![config.ports.spark_master, config.ports.spark_master_ui],
         pre_start: vec![],

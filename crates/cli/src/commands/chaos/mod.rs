@@ -299,6 +299,7 @@ impl Chaos {
                     }
                     // The summary and errors, not every progress line.
                     if !line.starts_with('[') {
+                        let line = line.strip_prefix("produce: ").unwrap_or(&line);
                         eprintln!(
                             "chaos [{:>6.1}s]   produce: {line}",
                             started.elapsed().as_secs_f64()
