@@ -82,16 +82,16 @@ fi
 step "unit and integration tests (cargo test)"
 cargo test --release --locked --workspace --no-fail-fast 2>&1 | tee "$repo/test-output/cargo-test.log"
 
-step "fault tests: Kafka stopped mid-produce, Spark Connect killed mid-stream, Cassandra killed mid-drain (stall healed)"
-# These stop shared services, so they run alone, after everything else has finished with the stack.
-export USERSTREAM_TEST_KILL_CONNECT="kill -9 \$(cut -d' ' -f1 '$USERSTREAM_STATE_DIR/run/spark-connect.pid')"
-export USERSTREAM_TEST_START_CONNECT="'$bin' stack up"
-export USERSTREAM_TEST_KILL_CASSANDRA="kill -9 \$(cut -d' ' -f1 '$USERSTREAM_STATE_DIR/run/cassandra.pid')"
-export USERSTREAM_TEST_RESTART_CONNECT="'$bin' stack restart spark-connect"
+step "fault test: Kafka stopped mid-produce (the producer waits, then delivers everything)"
+# It stops a shared service, so it runs alone, after everything else has finished with the stack.
 # --workspace keeps the feature set of the run above, so nothing is rebuilt.
 cargo test --release --locked --workspace --test kafka -- --ignored a_kafka_outage 2>&1 | tee "$repo/test-output/fault-kafka.log"
-cargo test --release --locked --workspace --test pipeline -- --ignored run_resumes_after 2>&1 | tee "$repo/test-output/fault-connect.log"
-cargo test --release --locked --workspace --test pipeline -- --ignored --nocapture run_heals_a_stall 2>&1 | tee "$repo/test-output/fault-cassandra-stall.log"
+
+step "chaos: every engine killed and restarted, Cassandra and Kafka paused, a new schema version, a replay, the producer killed and resumed; while users are produced and streamed"
+# Every scenario must end with 0 users lost, 0 duplicated, nothing rejected, recovery within 5m.
+# --stall-after 60s: the Cassandra scenario needs the stall rule (see README, self-healing).
+"$bin" chaos --keepalive 5s --stall-after 60s --json > "$repo/test-output/chaos.json" \
+  2> >(tee "$repo/test-output/chaos.log" >&2)
 
 if [[ -d "$repo/dags/tests" ]]; then
   step "DAG lint and tests (ruff, pytest in the Airflow venv)"

@@ -428,6 +428,20 @@ async fn the_console_in_chromium_shows_the_flow_and_a_service_going_down() -> an
             browser.text("#registry-subject").await?.as_deref() == Some("users-value"),
             "the pipeline subject"
         );
+        // The supervisor's journal (chaos, `stream run`, the DAG write it) has its own list.
+        let supervisor = browser.text("#supervisor-events").await?;
+        ensure!(
+            supervisor.as_deref().is_some_and(|t| !t.is_empty()),
+            "the Spark area lists the supervisor's events: {supervisor:?}"
+        );
+        eprintln!(
+            "supervisor events: {}",
+            supervisor
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect::<String>()
+        );
         eprintln!(
             "Cassandra rows counted {rows}, newest users listed {}; stack {healthy}",
             newest - 1

@@ -60,6 +60,8 @@ enum Command {
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: stderr is often a log file (`stack` logs, CI).
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("USERSTREAM_LOG")
                 // Cassandra attaches a warning to every page of a scan that meets tombstones

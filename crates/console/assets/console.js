@@ -118,6 +118,12 @@ function renderKafka(section, now) {
      ${dlq ? `<div class="scroll"><table id="kafka-dlq"><tr><th>time</th><th>p/offset</th><th>code</th><th>reason</th></tr>${dlq}</table></div>` : `<p class="muted">None: every record so far was valid.</p>`}`;
 }
 
+/** The first non-empty line of a (plan-sized) Spark message, at most 300 characters. */
+function firstLine(text) {
+  const line = (text.split("\n").find((l) => l.trim() !== "") ?? "").trim();
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
 function renderSpark(section, history, links) {
   const el = document.querySelector("#spark .body");
   const s = section.data;
@@ -128,7 +134,9 @@ function renderSpark(section, history, links) {
       <td><span class="pill ${q.active ? "ok" : "down"}">${q.active ? "active" : "stopped"}</span></td>
       <td class="num">${q.batch_id ?? "–"}</td><td class="num">${rate(q.input_rows_per_second)}</td>
       <td class="num">${rate(q.processed_rows_per_second)}</td><td class="num">${q.batch_duration_ms ?? "–"} ms</td></tr>
-      ${q.exception ? `<tr><td colspan="6"><div class="error">${esc(q.exception.split("\n").slice(0, 6).join("\n"))}</div></td></tr>` : ""}`).join("");
+      ${q.exception ? `<tr><td colspan="6"><div class="error">${esc(firstLine(q.exception))} <span class="muted">(full text: <code>userstream stream status --json</code>)</span></div></td></tr>` : ""}`).join("");
+  const events = (s.supervisor_events ?? []).slice().reverse().map((e) =>
+    `<li><span class="muted">${esc(e.at)}</span> ${esc(e.event)}</li>`).join("");
   const last = history.length ? history[history.length - 1] : null;
   el.innerHTML = sectionError(section) +
     `<div class="figures">
@@ -137,7 +145,8 @@ function renderSpark(section, history, links) {
      </div>
      ${chart(history)}
      <table id="spark-queries"><tr><th>query</th><th>state</th><th class="num">batch</th><th class="num">input</th>
-     <th class="num">processed</th><th class="num">last batch</th></tr>${queries}</table>${uis}`;
+     <th class="num">processed</th><th class="num">last batch</th></tr>${queries}</table>
+     <h3>Supervisor</h3>${events ? `<ul id="supervisor-events">${events}</ul>` : `<p class="muted" id="supervisor-events">no supervisor event yet (<code>userstream stream run</code> or the <code>users_stream</code> DAG writes them)</p>`}${uis}`;
 }
 
 function estimateText(e) {

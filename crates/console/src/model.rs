@@ -212,6 +212,9 @@ pub struct SparkView {
     pub session_id: String,
     /// The users query, then the rejected-records query.
     pub queries: Vec<QueryView>,
+    /// What the job's supervisor (`stream run`, the `users_stream` DAG) did last, oldest
+    /// first: restarts, stalls and their remedies, schema ids learned.
+    pub supervisor_events: Vec<userstream_stream::JournalEntry>,
 }
 
 /// One user row as the page lists it.

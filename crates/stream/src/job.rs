@@ -47,6 +47,34 @@ pub struct JobInfo {
     pub foreign_schema_ids: Vec<u32>,
 }
 
+impl JobInfo {
+    /// One line: each query and whether it started now, then the schema ids decoded (the
+    /// ids and checkpoints are in the multi-line `Display`).
+    pub fn summary(&self) -> String {
+        let state = |q: &QueryInfo| {
+            format!(
+                "{} {}",
+                q.name,
+                if q.started_now {
+                    "started"
+                } else {
+                    "already running"
+                }
+            )
+        };
+        let mut line = format!(
+            "{}, {}; decoding schema ids {:?}",
+            state(&self.users),
+            state(&self.rejected),
+            self.schema_ids
+        );
+        if !self.foreign_schema_ids.is_empty() {
+            line.push_str(&format!(", rejecting {:?}", self.foreign_schema_ids));
+        }
+        line
+    }
+}
+
 impl fmt::Display for JobInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for q in [&self.users, &self.rejected] {
@@ -199,6 +227,8 @@ pub struct StreamStatus {
     pub session_id: String,
     /// The users query, then the rejected-records query.
     pub queries: Vec<QueryStatus>,
+    /// The supervisor's last events (`stream run`, `stream ensure`), oldest first.
+    pub recent_events: Vec<crate::JournalEntry>,
 }
 
 impl StreamStatus {
@@ -227,7 +257,9 @@ impl fmt::Display for StreamStatus {
             if let (Some(id), Some(run)) = (&q.id, &q.run_id) {
                 writeln!(f, "  id {id}  run {run}")?;
             }
-            if let Some(m) = &q.message {
+            // Spark's message of a query that is not running describes its last moments
+            // ("Processing new data"), which would contradict "not running".
+            if let Some(m) = q.message.as_ref().filter(|_| q.active) {
                 writeln!(
                     f,
                     "  status: {m}{}",
@@ -263,15 +295,21 @@ impl fmt::Display for StreamStatus {
                 }
             }
             if let Some(e) = &q.exception {
-                writeln!(f, "  FAILED: {}", first_lines(e, 6))?;
+                writeln!(
+                    f,
+                    "  FAILED: {} (full text: `userstream stream status --json`)",
+                    crate::first_line(e)
+                )?;
+            }
+        }
+        if !self.recent_events.is_empty() {
+            writeln!(f, "supervisor, last events:")?;
+            for e in &self.recent_events {
+                writeln!(f, "  {} {}", e.at, e.event)?;
             }
         }
         Ok(())
     }
-}
-
-fn first_lines(s: &str, n: usize) -> String {
-    s.lines().take(n).collect::<Vec<_>>().join("\n    ")
 }
 
 /// A Spark Connect session of the crate bound to the job's session id.
@@ -731,6 +769,7 @@ pub async fn status(config: &StreamConfig) -> Result<StreamStatus, StreamError> 
     Ok(StreamStatus {
         session_id: config.session_id().to_string(),
         queries,
+        recent_events: crate::journal::Journal::of(config).recent(5),
     })
 }
 
@@ -823,6 +862,7 @@ mod tests {
                 exception: None,
                 held_after_end: false,
             }],
+            recent_events: vec![],
         };
         assert!(status.to_string().contains("no batch finished yet"));
     }

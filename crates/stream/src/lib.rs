@@ -19,6 +19,7 @@ mod bench;
 mod config;
 mod error;
 mod job;
+mod journal;
 pub mod plan;
 mod reconcile;
 mod rpc;
@@ -35,6 +36,7 @@ pub use job::{
     classify_schema_id, fetch_writer_schemas, foreign_schema_ids, start, status, stop, JobInfo,
     Progress, QueryInfo, QueryStatus, SchemaIdFate, SourceProgress, StreamStatus,
 };
+pub use journal::JournalEntry;
 pub use plan::{WriterSchema, UNKNOWN_SCHEMA_ID_MARKER};
 pub use supervise::{ensure, first_line, run, run_with, EnsureReport, RestartConnect, RunEvent};
 pub use verify::{verify, FieldMismatch, VerifyOptions, VerifyReport};

@@ -24,7 +24,7 @@ pub enum RunEvent {
     Started {
         /// Restart count since the last healthy check.
         restart: u32,
-        /// What started.
+        /// What started, one line ([`crate::JobInfo::summary`]).
         info: String,
     },
     /// A query is not running; `exception` says why when Spark knows.
@@ -101,14 +101,8 @@ pub fn first_line(text: &str) -> String {
 impl fmt::Display for RunEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Started { restart: 0, info } => {
-                write!(f, "started: {}", info.lines().map(str::trim).collect::<Vec<_>>().join("; "))
-            }
-            Self::Started { restart, info } => write!(
-                f,
-                "restarted (attempt {restart}): {}",
-                info.lines().map(str::trim).collect::<Vec<_>>().join("; ")
-            ),
+            Self::Started { restart: 0, info } => write!(f, "started: {info}"),
+            Self::Started { restart, info } => write!(f, "restarted (attempt {restart}): {info}"),
             Self::Down { name, exception: Some(e) } => write!(
                 f,
                 "query {name} is down: {} (full text: `userstream stream status --json`)",
@@ -187,6 +181,12 @@ pub async fn run_with(
     mut on_event: impl FnMut(RunEvent),
 ) -> Result<(), StreamError> {
     config.validate()?;
+    // Every event also goes to the journal that `stream status` and the console read.
+    let journal = crate::journal::Journal::of(config);
+    let mut on_event = move |event: RunEvent| {
+        journal.record(&event.to_string());
+        on_event(event);
+    };
     // Owned: the stall remedy bumps the connector session generation.
     let mut config = config.clone();
     let watchdog = Watchdog {
@@ -217,7 +217,7 @@ pub async fn run_with(
                     restart_stall_clocks(&mut watched);
                     on_event(RunEvent::Started {
                         restart: failures,
-                        info: info.to_string(),
+                        info: info.summary(),
                     });
                 }
                 // `stream run` may well be started before the first producer (the DAGs
@@ -535,8 +535,10 @@ pub async fn ensure(
         stall_after: config.stall_after,
     };
     let mut actions = Vec::new();
+    let journal = crate::journal::Journal::of(&config);
     let mut note = |event: RunEvent| {
         tracing::info!("{event}");
+        journal.record(&event.to_string());
         actions.push(event.to_string());
     };
 
@@ -602,7 +604,7 @@ pub async fn ensure(
         };
         note(RunEvent::Started {
             restart: 0,
-            info: info.to_string(),
+            info: info.summary(),
         });
         restart_stall_clocks(&mut memory.queries);
     }

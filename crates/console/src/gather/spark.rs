@@ -33,5 +33,6 @@ pub async fn spark(config: &StreamConfig) -> Result<SparkView, String> {
     Ok(SparkView {
         session_id: status.session_id.clone(),
         queries: status.queries.iter().map(query_view).collect(),
+        supervisor_events: status.recent_events.clone(),
     })
 }

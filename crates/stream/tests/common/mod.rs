@@ -296,21 +296,3 @@ pub async fn delete_records_up_to_now(bootstrap: &str, topic: &str) -> anyhow::R
     }
     Ok(starts)
 }
-
-/// Runs `cmd` with `sh -c` from the workspace root (the fault tests' kill and start commands).
-pub async fn shell(cmd: String) -> anyhow::Result<()> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let status = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(&cmd)
-        .current_dir(root)
-        .status()
-        .await?;
-    ensure!(status.success(), "`{cmd}` failed: {status}");
-    Ok(())
-}
-
-/// The command in environment variable `var` (the test command sets it), else `default`.
-pub fn fault_command(var: &str, default: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| default.to_owned())
-}
