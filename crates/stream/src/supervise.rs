@@ -315,7 +315,7 @@ pub async fn run_with(
                 // New writer schema: restart so the plan decodes it (checkpoints keep offsets).
                 if let Ok(schemas) = job::fetch_writer_schemas(&config).await {
                     let ids: Vec<u32> = schemas.iter().map(|s| s.id).collect();
-                    if ids != schema_ids {
+                    if has_new_id(&ids, &schema_ids) {
                         on_event(RunEvent::SchemaChanged {
                             schema_ids: ids.clone(),
                         });
@@ -366,6 +366,13 @@ pub async fn run_with(
             }
         }
     }
+}
+
+/// Whether the registry lists a schema id the running queries do not decode. Only additions
+/// count: a registry that has just restarted may list fewer versions while it replays its
+/// storage, and decoding a version nobody writes any more costs nothing.
+fn has_new_id(listed: &[u32], decoding: &[u32]) -> bool {
+    listed.iter().any(|id| !decoding.contains(id))
 }
 
 /// For the down queries that failed on the schema-id guard: what the registry says each
@@ -489,6 +496,21 @@ pub(crate) async fn apply_remedy(
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_added_schema_id_restarts_the_queries() {
+        assert!(has_new_id(&[1, 46], &[1]));
+        assert!(
+            !has_new_id(&[1], &[1, 46]),
+            "a registry replaying its storage lists fewer"
+        );
+        assert!(!has_new_id(&[1, 46], &[46, 1]));
+    }
+}
+
 #[allow(dead_code)]
 fn _assert_send(config: &StreamConfig) -> impl Send + '_ {
     run(config, CancellationToken::new(), |_| {})
@@ -501,6 +523,9 @@ pub struct EnsureReport {
     pub actions: Vec<String>,
     /// The job after the steps.
     pub status: StreamStatus,
+    /// Nothing has been produced yet (no schema under the subject): there is nothing to run,
+    /// which is not a failure.
+    pub waiting_for_schema: bool,
 }
 
 /// What `ensure` remembers between its runs (the stall rule needs two looks in time).
@@ -543,7 +568,19 @@ pub async fn ensure(
     };
 
     let status = job::status(&config).await?;
-    let schemas = job::fetch_writer_schemas(&config).await?;
+    let schemas = match job::fetch_writer_schemas(&config).await {
+        Ok(schemas) => schemas,
+        // Before the first producer (or `setup`) there is nothing to decode yet.
+        Err(StreamError::NoSchema { subject }) => {
+            note(RunEvent::WaitingForSchema { subject });
+            return Ok(EnsureReport {
+                actions,
+                status,
+                waiting_for_schema: true,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let ids: Vec<u32> = schemas.iter().map(|s| s.id).collect();
     let known = job::load_state(&config).map(|job| job.schema_ids);
     let mut need_start = false;
@@ -567,7 +604,7 @@ pub async fn ensure(
         }
         need_start = true;
     }
-    if !need_start && known.is_some_and(|known| known != ids) {
+    if !need_start && known.is_some_and(|known| has_new_id(&ids, &known)) {
         note(RunEvent::SchemaChanged {
             schema_ids: ids.clone(),
         });
@@ -620,5 +657,9 @@ pub async fn ensure(
     } else {
         status
     };
-    Ok(EnsureReport { actions, status })
+    Ok(EnsureReport {
+        actions,
+        status,
+        waiting_for_schema: false,
+    })
 }

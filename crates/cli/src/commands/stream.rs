@@ -142,7 +142,8 @@ enum StreamAction {
     /// One pass of `run`'s policy, for schedulers: start queries that are not running,
     /// restart them for new schema versions, restart a stalled one (no batch for
     /// --stall-after while records wait; the stall is judged between passes). Exit 0 when
-    /// every query is active afterwards, 1 otherwise.
+    /// every query is active afterwards (or nothing was produced yet: no schema to decode),
+    /// 1 otherwise.
     Ensure {
         /// Print JSON (`actions`, then `status` as `stream status --json` prints it).
         #[arg(long)]
@@ -216,7 +217,7 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
                 }
                 print!("{}", report.status);
             }
-            Ok(if report.status.all_active() {
+            Ok(if report.status.all_active() || report.waiting_for_schema {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
