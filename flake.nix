@@ -26,7 +26,7 @@
       };
       # Nested sets live in legacyPackages, so `nix build .#images.kafka` resolves.
       legacyPackages.${system} = { inherit images; runtimes = packages; };
-      devShells.${system}.default = import ./nix/shell.nix { inherit pkgs versions packages; };
+      devShells.${system} = import ./nix/shell.nix { inherit pkgs versions packages; };
       checks.${system} = import ./nix/checks.nix {
         inherit pkgs packages images composeFile;
       };

@@ -1,10 +1,7 @@
 # Hashes of the fixed-output derivations in nix/packages.nix, in one place. Where each value
 # came from is in nix/README.md ("Hashes"). A wrong or placeholder value makes the build stop
-# with "hash mismatch ... got: sha256-..."; paste the "got" value here.
-let
-  # lib.fakeHash's value, spelled out so this file needs no nixpkgs. Still to be filled.
-  fill = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-in
+# with "hash mismatch ... got: sha256-..."; paste the "got" value here. scripts/check-nix.sh
+# recomputes each from the real files and fails on a placeholder.
 {
   # NAR hashes of `mvn dependency:copy-dependencies` outputs for stack/maven/<c>/pom.xml,
   # computed on the stack's own machine (`nix hash path` over the copied jars).
@@ -14,6 +11,5 @@ in
   # Flat file hashes of the downloaded artifacts.
   apicurio = "sha256-i8Z1HHbZY3NCJLAdXn+EzLPLYch9O9d8NsNfEKXL7WM="; # -all.tar.gz, sha1 matches Central's
   pyspark = "sha256-gONlFODFwSbTWiat9PQFzUpp3pao6oo8Hppl/OL7Tqo="; # pyspark-3.5.7.tar.gz (sdist)
-  # Not computed: needs ~130 downloads from PyPI with the exact pip flags of packages.nix.
-  airflowWheels = fill;
+  # The Airflow wheels are fetched one by one: their sha256 are in nix/airflow-wheels.json.
 }

@@ -56,7 +56,10 @@ let
     (servicesOf image);
 
   # Enough of a userland for the start scripts, health checks (bash /dev/tcp) and debugging.
-  base = with pkgs; [ bashInteractive coreutils findutils gnugrep gnused gawk procps cacert ];
+  # fakeNss: /etc/passwd and /etc/group with root and nobody. Without them Hadoop's
+  # UserGroupInformation (inside every Spark process) fails at start-up with "invalid null
+  # input: name", since the uid has no name.
+  base = with pkgs; [ bashInteractive coreutils findutils gnugrep gnused gawk procps cacert dockerTools.fakeNss ];
 
   image = name: extraContents: pkgs.dockerTools.streamLayeredImage {
     name = "userstream/${name}";
@@ -70,6 +73,10 @@ let
       Entrypoint = [ "${entrypoint name}" ];
       Env = [
         "PATH=/bin"
+        # The user of /etc/passwd the processes run as (images run as root; fakeNss names it),
+        # for the JVMs' user.name and Hadoop's login user.
+        "USER=root"
+        "HOME=/tmp"
         "LANG=C.UTF-8"
         "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"
       ];

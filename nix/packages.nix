@@ -6,17 +6,24 @@ let
   inherit (pkgs) lib;
   fs = lib.fileset;
 
-  # `mvn dependency:copy-dependencies` on the repository's own pom: the very jar set the local
-  # stack installs, with no second list of jars to keep in step. Maven needs the network, so
-  # this is fixed-output; the version is in the name so a bumped pom cannot reuse an old output.
+  # The first 12 hex digits of a file's sha256: in a fixed-output derivation's name, so a
+  # changed pom or lock gets a new store path instead of silently reusing the old output on
+  # machines that have it (and failing with a hash mismatch everywhere else).
+  inputTag = file: builtins.substring 0 12 (builtins.hashFile "sha256" file);
+
+  # `mvn dependency:copy-dependencies` on the repository's own pom, with the plugin version the
+  # local install pins (COPY_DEPENDENCIES in crates/stack/src/install.rs): the very jar set the
+  # local stack installs, with no second list of jars to keep in step. Maven needs the network,
+  # so this is fixed-output; scripts/check-nix.sh recomputes its hash from the local jars.
   mavenJars = component: version: outputHash: pkgs.stdenvNoCC.mkDerivation {
-    name = "userstream-${component}-${version}-jars";
+    name = "userstream-${component}-${version}-jars-${inputTag (../stack/maven + "/${component}/pom.xml")}";
     src = ../stack/maven + "/${component}";
     nativeBuildInputs = [ pkgs.maven ];
     buildPhase = ''
       export HOME=$TMPDIR
       mvn -B -q -Dmaven.repo.local=$TMPDIR/m2 -f pom.xml \
-        dependency:copy-dependencies -DoutputDirectory=$out
+        org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+        -DoutputDirectory=$out
     '';
     dontInstall = true;
     dontFixup = true; # jars only; fixup would only risk changing bytes
@@ -86,31 +93,19 @@ let
     test -e $out/spark-cassandra-connector_${versions.sparkScala}-${versions.sparkCassandraConnector}.jar
   '';
 
-  # Airflow exactly as stack/python/airflow.lock pins it. Step 1 (fixed-output): download the
-  # locked wheels. Step 2 (sandboxed, no network): a venv installed from them with --no-deps,
-  # like `stack install`, then native extensions patched to nixpkgs' libraries.
+  # Airflow exactly as stack/python/airflow.lock pins it. Step 1: each locked wheel, fetched
+  # by its URL and sha256 from nix/airflow-wheels.json (written by scripts/lock-nix-wheels.sh
+  # from the lock: the files pip installs on x86_64 Linux with CPython 3.11). Step 2
+  # (sandboxed, no network): a venv installed from them with --no-deps, like `stack install`,
+  # then native extensions patched to nixpkgs' libraries.
   python = pkgs.python311;
   airflowLock = ../stack/python/airflow.lock;
-  airflowWheels = pkgs.stdenvNoCC.mkDerivation {
-    name = "airflow-${versions.airflow}-wheels";
-    nativeBuildInputs = [ python pkgs.cacert ];
-    dontUnpack = true;
-    buildPhase = ''
-      export HOME=$TMPDIR SSL_CERT_FILE=${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt
-      ${python.interpreter} -m venv $TMPDIR/pip
-      $TMPDIR/pip/bin/pip download --disable-pip-version-check --no-deps --only-binary=:all: \
-        --implementation cp --python-version ${versions.python} \
-        --abi cp311 --abi abi3 --abi none \
-        --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-        --platform manylinux2014_x86_64 \
-        -d $out -r ${airflowLock}
-    '';
-    dontInstall = true;
-    dontFixup = true;
-    outputHashMode = "recursive";
-    outputHashAlgo = "sha256";
-    outputHash = hashes.airflowWheels;
-  };
+  airflowWheelList = builtins.fromJSON (builtins.readFile ./airflow-wheels.json);
+  airflowWheels = pkgs.linkFarm "airflow-${versions.airflow}-wheels-${inputTag airflowLock}"
+    (map (wheel: {
+      inherit (wheel) name;
+      path = pkgs.fetchurl { inherit (wheel) name url sha256; };
+    }) airflowWheelList);
   airflow = pkgs.stdenv.mkDerivation {
     pname = "airflow-venv";
     version = versions.airflow;
@@ -132,9 +127,12 @@ let
   # Only what the build reads, so editing nix/ or dags/ does not rebuild the binary. Anything
   # a crate pulls in with include_str!/include_bytes! from outside crates/ must be listed here
   # (the stack crate embeds the stack/ pins).
+  # clippy.toml: its allow-unwrap-in-tests is what lets `clippy -D warnings` pass on the test
+  # modules (the workspace warns on unwrap_used).
+  srcFiles = [ ../Cargo.toml ../Cargo.lock ../clippy.toml ../crates ../tests ../stack ];
   src = fs.toSource {
     root = ../.;
-    fileset = fs.unions [ ../Cargo.toml ../Cargo.lock ../crates ../tests ../stack ];
+    fileset = fs.unions srcFiles;
   };
 
   userstream =
@@ -165,7 +163,7 @@ let
     };
 in
 {
-  inherit userstream src kafka cassandra registry spark sparkConnectors sparkConnectorsResolved
+  inherit userstream src srcFiles kafka cassandra registry spark sparkConnectors sparkConnectorsResolved
     airflowWheels airflow python;
   jdk17 = pkgs.jdk17_headless;
   jdk21 = pkgs.jdk21_headless;

@@ -1,8 +1,12 @@
 # `nix develop`: everything scripts/bootstrap.sh and `userstream stack install` would otherwise
 # ask Debian for, pinned by flake.lock. The stack's runtimes still come from `stack install`
 # (Maven/PyPI), so the local stack behaves the same inside and outside this shell.
+# Two shells: `default` (Rust, JVMs, Python), and `airflow` (the same plus the Airflow venv of
+# stack/python/airflow.lock, for DAG work: `nix develop .#airflow`). The venv is ~130 wheels
+# fetched from PyPI, so only those who need it pay for it.
 { pkgs, versions, packages }:
-pkgs.mkShell {
+let
+  shell = { withAirflow }: pkgs.mkShell {
   packages = with pkgs; [
     # Rust >= the workspace's rust-version (checked in nix/packages.nix).
     cargo
@@ -20,11 +24,10 @@ pkgs.mkShell {
     jdk17_headless
     jdk21_headless
     maven
-    # Python for the Spark and Airflow venvs, and Airflow itself from the lock (for DAG work).
+    # Python for the Spark and Airflow venvs; ruff for the DAGs.
     packages.python
-    packages.airflow
     ruff
-  ];
+  ] ++ pkgs.lib.optional withAirflow packages.airflow;
 
   PROTOC = "${pkgs.protobuf}/bin/protoc";
   JAVA_HOME = pkgs.jdk17_headless.home;
@@ -34,6 +37,11 @@ pkgs.mkShell {
   USERSTREAM_PYTHON = packages.python.interpreter;
 
   shellHook = ''
-    echo "userstream dev shell: rustc $(rustc --version | cut -d' ' -f2), Java ${versions.java}/${versions.registryJava}, Python ${versions.python}, Airflow ${versions.airflow}" >&2
+    echo "userstream dev shell: rustc $(rustc --version | cut -d' ' -f2), Java ${versions.java}/${versions.registryJava}, Python ${versions.python}${pkgs.lib.optionalString withAirflow ", Airflow ${versions.airflow}"}" >&2
   '';
+  };
+in
+{
+  default = shell { withAirflow = false; };
+  airflow = shell { withAirflow = true; };
 }

@@ -6,7 +6,10 @@
 #   3. nix/tests/eval.nix: pure parts evaluated (versions, service table, compose generator,
 #      flake.lock), and the table's JVM options/config keys/ports compared with the Rust stack;
 #   4. nix/tests/wiring.nix: flake.nix's outputs evaluated against a stub nixpkgs;
-#   5. every generated image entrypoint passes `bash -n`.
+#   5. every generated image entrypoint passes `bash -n`;
+#   6. no placeholder hash, and every fixed-output hash recomputed from the real files: the
+#      jar sets (Maven, hashed as Nix hashes a directory), pyspark's sdist (its lock hash),
+#      Apicurio's tarball (Maven Central's sha256), each Airflow wheel (downloaded, cached).
 # Nothing is built. Installs Debian's nix-bin (Nix 2.8) when nix-instantiate is missing.
 # Exits non-zero on any failure; the last line is "nix checks: N passed, M failed".
 set -euo pipefail
@@ -133,6 +136,88 @@ for image in kafka registry cassandra spark airflow userstream; do
     fail "bash -n: $image entrypoint: ${err:-$text}"
   fi
 done
+
+echo "== no placeholder hash anywhere in the Nix files"
+if hits=$(grep -rnE --include='*.nix' 'sha256-A{43}=|fakeHash|fakeSha256' flake.nix nix); then
+  fail "placeholder hashes: $hits"
+else
+  ok "no placeholder hash in flake.nix and nix/"
+fi
+
+echo "== fixed-output hashes recomputed from the real files"
+sri_of_hex() { echo "sha256-$(xxd -r -p <<<"$1" | base64)"; }
+hash_of() { nix_eval "(import ./nix/hashes.nix).$1" | tr -d '"'; }
+# The jar sets: the same Maven goal as nix/packages.nix and `stack install`, into a scratch
+# directory (the local repository ~/.m2 makes it quick after the first run), hashed as Nix
+# hashes a directory (NAR).
+goal=org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies
+if grep -qF "\"$goal\"" crates/stack/src/install.rs && grep -qF "$goal" nix/packages.nix; then
+  ok "stack install and nix/packages.nix run the same pinned Maven goal ($goal)"
+else
+  fail "crates/stack/src/install.rs (COPY_DEPENDENCIES) and nix/packages.nix must both run $goal"
+fi
+scratch=$(mktemp -d)
+for pair in kafka:kafkaJars cassandra:cassandraJars spark:sparkConnectorJars; do
+  component=${pair%%:*} attr=${pair#*:}
+  if mvn -B -q -Dstyle.color=never -f "stack/maven/$component/pom.xml" "$goal" \
+      -DoutputDirectory="$scratch/$component" >"$scratch/$component.log" 2>&1; then
+    got=$(sri_of_hex "$(nix-hash --type sha256 "$scratch/$component")")
+    want=$(hash_of "$attr")
+    if [[ "$got" == "$want" ]]; then
+      ok "$attr = $got (NAR hash of the jars of stack/maven/$component/pom.xml)"
+    else
+      fail "$attr: nix/hashes.nix has $want, the jars of stack/maven/$component/pom.xml hash to $got"
+    fi
+  else
+    fail "$attr: mvn copy-dependencies failed: $(tail -n 5 "$scratch/$component.log")"
+  fi
+done
+rm -rf "$scratch"
+# pyspark's sdist: the lock's sha256 comes from PyPI's digest of the very file.
+lock_hex=$(sed -n '/^pyspark==/,/^[^ ]/s/.*--hash=sha256:\([0-9a-f]*\).*/\1/p' stack/python/pyspark.lock | head -n1)
+if [[ -n "$lock_hex" && "$(sri_of_hex "$lock_hex")" == "$(hash_of pyspark)" ]]; then
+  ok "pyspark = $(hash_of pyspark) (the sdist's sha256 in stack/python/pyspark.lock)"
+else
+  fail "pyspark: nix/hashes.nix has $(hash_of pyspark), stack/python/pyspark.lock has sha256 $lock_hex"
+fi
+# Apicurio's tarball: Maven Central publishes its sha256 next to it.
+apicurio=$(nix_eval '(import ./nix/versions.nix).apicurio' | tr -d '"')
+central=$(curl -fsS --max-time 60 "https://repo1.maven.org/maven2/io/apicurio/apicurio-registry-app/$apicurio/apicurio-registry-app-$apicurio-all.tar.gz.sha256" | cut -c1-64) || central=""
+if [[ -n "$central" && "$(sri_of_hex "$central")" == "$(hash_of apicurio)" ]]; then
+  ok "apicurio = $(hash_of apicurio) (Maven Central's sha256 of apicurio-registry-app-$apicurio-all.tar.gz)"
+else
+  fail "apicurio: nix/hashes.nix has $(hash_of apicurio), Maven Central says '${central:-no answer}'"
+fi
+# The Airflow wheels: the list must be the lock's, and each file, downloaded (cached under
+# ~/.cache/userstream/nix-wheels), must hash to what the list says.
+if out=$(scripts/lock-nix-wheels.sh --check 2>&1); then
+  ok "$out"
+else
+  fail "$out"
+fi
+if out=$(python3 - nix/airflow-wheels.json "$HOME/.cache/userstream/nix-wheels" <<'PY' 2>&1
+import concurrent.futures, hashlib, json, os, sys, urllib.request
+wheels, cache = json.load(open(sys.argv[1])), sys.argv[2]
+os.makedirs(cache, exist_ok=True)
+def check(w):
+    path = os.path.join(cache, w["name"])
+    if not os.path.exists(path):
+        with urllib.request.urlopen(w["url"], timeout=300) as r, open(path + ".part", "wb") as f:
+            f.write(r.read())
+        os.replace(path + ".part", path)
+    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    return None if digest == w["sha256"] else f'{w["name"]}: file {digest}, list {w["sha256"]}'
+with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    bad = [b for b in pool.map(check, wheels) if b]
+if bad:
+    sys.exit("\n".join(bad))
+print(f"{len(wheels)} wheels")
+PY
+); then
+  ok "Airflow wheels: $out downloaded and hashed, each equal to nix/airflow-wheels.json"
+else
+  fail "Airflow wheels: $out"
+fi
 
 echo "nix checks: $passed passed, $failed failed"
 ((failed == 0))

@@ -20,6 +20,7 @@ let
     concatMap = f: l: builtins.concatLists (map f l);
     mapAttrsToList = f: a: map (k: f k a.${k}) (attrNames a);
     optionalString = c: s: if c then s else "";
+    optional = c: x: if c then [ x ] else [ ];
     removePrefix = p: s:
       let n = builtins.stringLength p; in
       if builtins.substring 0 n s == p then builtins.substring n (builtins.stringLength s - n) s else s;
@@ -49,7 +50,8 @@ in
   writeText = name: text: drv name { inherit text; };
   writeTextDir = path: text: drv (baseNameOf path) { inherit path text; };
   writeShellScript = name: text: drv name { inherit text; };
-  fetchurl = a: drv (baseNameOf a.url) a;
+  fetchurl = a: drv (a.name or (baseNameOf a.url)) a;
+  linkFarm = name: entries: drv name { inherit entries; };
   mkShell = a: drv "shell" a;
   emptyDirectory = pkg "empty";
   rustPlatform.buildRustPackage = mkDerivation;
@@ -59,6 +61,7 @@ in
   jdk21_headless = jdk "21";
   # Like nixpkgs, the image's name and tag are passed through as imageName/imageTag.
   dockerTools.streamLayeredImage = a: drv "stream-${baseNameOf a.name}" (a // { imageName = a.name; imageTag = a.tag; });
+  dockerTools.fakeNss = pkg "fake-nss";
   testers.runNixOSTest = a: drv "vm-test-${a.name}" a;
 } // builtins.listToAttrs (map (n: { name = n; value = pkg n; }) [
   "autoPatchelfHook" "bash" "bashInteractive" "cacert" "cargo" "clippy" "cmake" "coreutils"

@@ -1,6 +1,6 @@
 # The integration test of `nix flake check`: a NixOS VM loads every image, starts the compose
 # file, lets `setup` create topics/subject/table, produces users from the local users-api,
-# and waits for `userstream verify` to find them all in Cassandra. Needs KVM and ~14 GiB.
+# and waits for `userstream verify` to find them all in Cassandra. Needs KVM and 16 GiB.
 #
 # [guess] `verify` exiting 0 only when Kafka and Cassandra agree, and `stream run`, follow
 # DESIGN.md; those sub-commands were still being written when this was.
@@ -16,8 +16,12 @@ pkgs.testers.runNixOSTest {
   nodes.machine = { pkgs, ... }: {
     virtualisation = {
       docker.enable = true;
-      # The JVM heaps of nix/stack.nix add up to ~9 GiB; Airflow and page cache come on top.
-      memorySize = 14336;
+      # Measured on the local stack (`userstream stack status`, resident memory per service
+      # after a 10,000-user chaos run): Cassandra 2.5 GiB, Kafka 0.8, Spark Connect 0.65,
+      # registry 0.5, Spark master and worker (with its executor) 0.4, the four Airflow
+      # processes 1.3: 6 GiB. The JVMs may grow to their heaps (~9 GiB); dockerd, the
+      # userstream containers and the page cache come on top.
+      memorySize = 16384;
       cores = 4;
       diskSize = 20480;
     };
@@ -30,6 +34,9 @@ pkgs.testers.runNixOSTest {
       USERSTREAM_AIRFLOW_ADMIN_PASSWORD=vm-test-admin
     '';
   };
+  # Above the sum of the waits below (8 ports x 300 s, 600 + 600 + 900 s) plus the image
+  # loads, so a slow step fails with its own message, not the global timeout.
+  globalTimeout = 6000;
   testScript = ''
     machine.wait_for_unit("docker.service")
     ${lib.concatMapStrings (img: ''machine.succeed("${img} | docker load")'' + "\n") (builtins.attrValues images)}
@@ -37,7 +44,7 @@ pkgs.testers.runNixOSTest {
 
     with subtest("every engine answers on its loopback port"):
         for port in [9092, 8081, 9042, 7077, 8083, 15002, 8080, 8765]:
-            machine.wait_for_open_port(port, timeout=900)
+            machine.wait_for_open_port(port, timeout=300)
 
     with subtest("setup created topics, subject and table"):
         machine.wait_until_succeeds("${exitedOk "setup"}", timeout=600)

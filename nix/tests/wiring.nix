@@ -29,19 +29,45 @@ let
   userstream = packages.userstream;
   vm = checks.pipeline;
   composeJSON = builtins.fromJSON packages.compose.text;
+  # The input tag nix/packages.nix puts in a fixed-output derivation's name.
+  pomTag = component: builtins.substring 0 12 (builtins.hashFile "sha256" (root + "/stack/maven/${component}/pom.xml"));
+  runtimes = out.legacyPackages.${system}.runtimes;
+  lockTag = builtins.substring 0 12 (builtins.hashFile "sha256" (root + "/stack/python/airflow.lock"));
 in
 [
   (eq "flake packages" [ "compose" "default" "userstream" ] (sorted (attrNames packages)))
   (eq "flake images" [ "airflow" "cassandra" "kafka" "registry" "spark" "userstream" ] (sorted (attrNames images)))
   (eq "flake checks" [ "clippy" "fmt" "pipeline" "unit-tests" ] (sorted (attrNames checks)))
-  (check "flake dev shell" (out.devShells.${system} ? default) "no devShells.default")
+  (check "dev shells: default without the Airflow venv, airflow with it"
+    (let shells = out.devShells.${system}; names = sh: map (p: p.name or "") sh.packages; in
+      shells ? default && shells ? airflow
+      && !(elem "airflow-venv-3.1.8" (names shells.default)) && elem "airflow-venv-3.1.8" (names shells.airflow))
+    "see nix/shell.nix")
   (eq "image names and tags" [ "userstream/airflow:3.1.8" "userstream/cassandra:5.0.6" "userstream/kafka:4.3.1" "userstream/registry:3.3.3" "userstream/spark:3.5.7" "userstream/userstream:0.1.0" ]
     (sorted (map (i: "${i.imageName}:${i.imageTag}") (builtins.attrValues images))))
   (check "entrypoints have no unfilled placeholder" (leftover == null) (toJSON leftover))
+  (check "images carry /etc/passwd (fakeNss), USER and a writable /tmp"
+    (all (img: elem "fake-nss" (map (c: c.name or "") img.contents)
+        && elem "USER=root" img.config.Env
+        && contains "mkdir -m 1777 tmp" img.extraCommands)
+      (builtins.attrValues images))
+    "an image lacks fakeNss, USER or /tmp")
+  (check "the binary's sources include clippy.toml (tests may unwrap under -D warnings)"
+    (elem (root + "/clippy.toml") runtimes.srcFiles) "clippy.toml missing from srcFiles")
+  (check "fixed-output derivations are named after their inputs"
+    (runtimes.kafka.name == "userstream-kafka-4.3.1-jars-${pomTag "kafka"}"
+      && runtimes.cassandra.name == "userstream-cassandra-5.0.6-jars-${pomTag "cassandra"}"
+      && runtimes.airflowWheels.name == "airflow-3.1.8-wheels-${lockTag}")
+    "${runtimes.kafka.name}, ${runtimes.cassandra.name}, ${runtimes.airflowWheels.name}")
+  (check "every Airflow wheel is fetched by URL and sha256 from nix/airflow-wheels.json"
+    (let entries = runtimes.airflowWheels.entries; in
+      length entries == length (builtins.fromJSON (builtins.readFile ../airflow-wheels.json))
+      && all (e: e.path.url != "" && match "[0-9a-f]{64}" e.path.sha256 != null && e.name == e.path.name) entries)
+    "airflowWheels entries do not match the list")
   (check "kafka entrypoint formats KRaft storage once, then execs the broker"
     (contains "[ -e /var/lib/userstream/data/kafka/meta.properties ] || /nix/store/00000000000000000000000000000000-openjdk-17/lib/openjdk/bin/java" texts.kafka
       && contains "kafka.tools.StorageTool format --standalone --ignore-formatted" texts.kafka
-      && contains "-cp '/nix/store/00000000000000000000000000000000-userstream-kafka-4.3.1-jars/*' kafka.Kafka /etc/userstream/kafka/server.properties" texts.kafka)
+      && contains "-cp '/nix/store/00000000000000000000000000000000-userstream-kafka-4.3.1-jars-${pomTag "kafka"}/*' kafka.Kafka /etc/userstream/kafka/server.properties" texts.kafka)
     texts.kafka)
   (check "registry runs on Java 21 from the unpacked app"
     (contains "openjdk-21/lib/openjdk/bin/java" texts.registry && contains "-jar quarkus-run.jar" texts.registry

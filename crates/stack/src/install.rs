@@ -385,6 +385,12 @@ fn run_step(step: &str, command: &mut Command, log: &Path) -> Result<(), Install
     }
 }
 
+/// The Maven goal that copies a pom's dependency jars, with the plugin version pinned: the
+/// jar set (and nix/hashes.nix, which hashes it) must not depend on the day Maven picks a
+/// default. nix/packages.nix runs the same goal; scripts/check-nix.sh checks both spell it so.
+pub const COPY_DEPENDENCIES: &str =
+    "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies";
+
 fn maven_copy(
     name: &str,
     pom: &str,
@@ -403,7 +409,7 @@ fn maven_copy(
         Command::new("mvn")
             .args(["-B", "-q", "-f"])
             .arg(&pom_path)
-            .arg("dependency:copy-dependencies")
+            .arg(COPY_DEPENDENCIES)
             .arg(format!("-DoutputDirectory={}", output.display())),
         log,
     )
