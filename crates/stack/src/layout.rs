@@ -60,13 +60,12 @@ impl Layout {
     pub fn data(&self, service: &str) -> PathBuf {
         self.state.join("data").join(service)
     }
-    /// Root of all service data.
     /// Where the Spark master keeps its applications and workers (FILESYSTEM recovery
     /// mode), so a restarted master takes them back instead of orphaning them.
     pub fn spark_master_recovery(&self) -> PathBuf {
         self.data("spark-master").join("recovery")
     }
-
+    /// Root of all service data.
     pub fn data_root(&self) -> PathBuf {
         self.state.join("data")
     }

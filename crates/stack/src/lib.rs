@@ -19,6 +19,6 @@ pub use airflow_api::{AirflowApi, AirflowApiError, DagState, SCHEDULED_DAGS};
 pub use config::{MemSize, StackConfig};
 pub use layout::Layout;
 pub use lifecycle::{
-    airflow_secrets, down, format_bytes, render_service, render_status, specs, status,
-    stop_service, up, Rendered, ServiceStatus, StackError, Started,
+    airflow_secrets, down, format_bytes, render_service, render_status, run_foreground, specs,
+    status, stop_service, up, Rendered, ServiceStatus, StackError, Started,
 };

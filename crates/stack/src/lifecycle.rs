@@ -207,6 +207,98 @@ pub fn render_service(
     Ok(Rendered { files, withheld })
 }
 
+/// Runs one service in the foreground, as a container's entrypoint: writes its configuration
+/// files, runs its first-start steps (each skipped once its marker exists), then replaces this
+/// process with the service (`exec`), so the service keeps this pid (PID 1 in a container) and
+/// receives the stop signal itself. Output stays on this process's stdout and stderr (a
+/// container's log), not in `<state>/logs`. The same specs as `stack up`: an image that runs
+/// `userstream stack run <service>` runs what the local stack runs. Returns only on failure.
+pub fn run_foreground(config: &StackConfig, service: &str) -> StackError {
+    match prepare_foreground(config, service) {
+        Ok(mut command) => {
+            use std::os::unix::process::CommandExt;
+            let program = PathBuf::from(command.get_program());
+            let source = command.exec();
+            StackError::Process(process::ProcessError::Spawn {
+                service: service.to_owned(),
+                program,
+                source,
+            })
+        }
+        Err(e) => e,
+    }
+}
+
+fn prepare_foreground(
+    config: &StackConfig,
+    service: &str,
+) -> Result<std::process::Command, StackError> {
+    let (layout, specs) = specs(config)?;
+    let known: Vec<&str> = specs.iter().map(|s| s.name).collect();
+    let spec =
+        specs
+            .iter()
+            .find(|s| s.name == service)
+            .ok_or_else(|| StackError::UnknownService {
+                service: service.to_owned(),
+                known: known.join(", "),
+            })?;
+    for (path, content) in &spec.files {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        }
+        fs::write(path, content).map_err(io_err("write", path))?;
+    }
+    fs::create_dir_all(layout.data(spec.name))
+        .map_err(io_err("create", &layout.data(spec.name)))?;
+    fs::create_dir_all(&spec.cwd).map_err(io_err("create", &spec.cwd))?;
+    for step in &spec.pre_start {
+        if step.unless_exists.as_ref().is_some_and(|p| p.exists()) {
+            continue;
+        }
+        eprintln!("{}: {}", spec.name, step.description);
+        let status = std::process::Command::new(&step.program)
+            .args(&step.args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&spec.cwd)
+            .status()
+            .map_err(|source| {
+                StackError::Process(process::ProcessError::Spawn {
+                    service: spec.name.to_owned(),
+                    program: step.program.clone(),
+                    source,
+                })
+            })?;
+        if !status.success() {
+            return Err(StackError::PreStart {
+                service: spec.name.to_owned(),
+                step: step.description.clone(),
+                status: status.to_string(),
+                log: PathBuf::from("(stderr)"),
+                tail: String::new(),
+            });
+        }
+    }
+    // `stack status` and `down` inside the container find the service by this pid: exec
+    // keeps it.
+    let pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
+    let record = PidRecord {
+        pid,
+        start_ticks: process::read_stat(pid).map(|s| s.start_ticks).unwrap_or(0),
+    };
+    let pid_file = layout.pid_file(spec.name);
+    if let Some(dir) = pid_file.parent() {
+        fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+    }
+    fs::write(&pid_file, record.render()).map_err(io_err("write", &pid_file))?;
+    let mut command = std::process::Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&spec.cwd);
+    Ok(command)
+}
+
 /// Loads the Airflow secrets, generating them (and the admin password) when the file does not
 /// exist. A file that exists but cannot be read or parsed is an error, never replaced.
 pub fn airflow_secrets(layout: &Layout) -> Result<AirflowSecrets, StackError> {

@@ -63,7 +63,7 @@ pub fn parse_stat(line: &str) -> Option<ProcStat> {
     })
 }
 
-fn read_stat(pid: i32) -> Option<ProcStat> {
+pub(crate) fn read_stat(pid: i32) -> Option<ProcStat> {
     parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 

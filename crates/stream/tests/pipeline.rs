@@ -204,7 +204,8 @@ async fn a_new_schema_version_lands_in_users_and_is_never_rejected() -> anyhow::
             Duration::from_secs(60),
         )
         .await?;
-        fx.wait_for(1_000, 0, Duration::from_secs(240)).await?;
+        // Supervised: the users query fails on purpose when it meets the new id first.
+        fx.wait_supervised(1_000, Duration::from_secs(240)).await?;
         let rejected =
             userstream_store::rejected_rows(&fx.session, &fx.config.keyspace, None).await?;
         ensure!(rejected.is_empty(), "nothing rejected: {rejected:?}");

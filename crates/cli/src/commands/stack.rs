@@ -53,6 +53,13 @@ enum Action {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Run one service in the foreground, as a container's entrypoint (the Nix images run
+    /// this): write its configuration, run its first-start steps, then become the service
+    /// (exec), output on stdout/stderr. The same specs as `stack up`.
+    Run {
+        /// Service name as shown by `stack status` (e.g. kafka, spark-connect).
+        service: String,
+    },
     /// Print the path of a service's log file (all logs live in <state-dir>/logs).
     Logs {
         /// Service name as shown by `stack status`.
@@ -80,6 +87,11 @@ pub async fn run(args: StackArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("install task")??;
             Ok(ExitCode::SUCCESS)
+        }
+        Action::Run { service } => {
+            // Returns only when the service could not be started.
+            let error = userstream_stack::run_foreground(&config, &service);
+            Err(anyhow::Error::new(error).context(format!("stack run {service}")))
         }
         Action::Up => {
             userstream_stack::up(&config).await?;
