@@ -2,7 +2,8 @@
 #
 # Host networking for every service: the engines bind 127.0.0.1 and the binary connects to
 # 127.0.0.1 exactly as in the local stack, so no address or config differs between the two.
-# (Ports are therefore not published; they are listed in a label for humans.)
+# (Ports are therefore not published; they are listed in a label for humans.) No environment:
+# the images carry no secret and need none passed; Airflow's are generated on the volume.
 { services, tags, project ? "userstream" }:
 let
   byName = builtins.listToAttrs (map (s: { name = s.name; value = s; }) services);
@@ -30,7 +31,6 @@ let
     command = [ s.name ]; # the image's entrypoint dispatches on the service name
     network_mode = "host";
     restart = if s.oneShot then "no" else "unless-stopped";
-    environment = if s.composeEnv == { } then null else s.composeEnv;
     volumes = [ "userstream-state:/var/lib/userstream" ];
     depends_on = if s.dependsOn == [ ] then null
       else builtins.listToAttrs (map (d: { name = d; value = { condition = condition d; }; }) s.dependsOn);

@@ -1,46 +1,40 @@
-# OCI images, one per engine (plus the binary's own), built from the service table in
-# nix/stack.nix. Each image's entrypoint takes the service name as its argument (the compose
-# file passes it), so e.g. the spark image runs spark-master, spark-worker or spark-connect.
-# streamLayeredImage builds a script that streams the image: `$(nix build --print-out-paths
-# .#images.kafka) | docker load`.
+# OCI images, one per engine (plus the binary's own), from the service table in nix/stack.nix.
+# Every image runs the binary: an engine service is `userstream stack run <service>`, which
+# renders the engine's configuration and runs it exactly as the local `stack up` does (same
+# code, same JVM options and files), over the runtimes of nix/packages.nix laid out as
+# `stack install` lays them out (`runtimeTree`). Each image's entrypoint takes the service
+# name as its argument (the compose file passes it), so e.g. the spark image runs
+# spark-master, spark-worker or spark-connect. The images share the runtime tree's layers.
+# streamLayeredImage builds a script that streams the image:
+# `$(nix build --print-out-paths .#images.kafka) | docker load`.
 { pkgs, stack, packages }:
 let
   inherit (pkgs) lib;
+  bin = "${packages.userstream}/bin/userstream";
 
-  # The placeholders of nix/stack.nix and what they stand for.
-  paths = {
-    "@jdk17@" = packages.jdk17.home;
-    "@jdk21@" = packages.jdk21.home;
-    "@kafka@" = "${packages.kafka}";
-    "@cassandra@" = "${packages.cassandra}";
-    "@registry@" = "${packages.registry}";
-    "@spark@" = "${packages.spark}";
-    "@sparkConnectors@" = "${packages.sparkConnectors}";
-    "@airflow@" = "${packages.airflow}";
-    "@dags@" = "${packages.dags}";
-    "@userstream@" = "${packages.userstream}";
-    "@bash@" = "${pkgs.bash}";
+  # What `userstream` reads from the environment to find its state, the runtimes and the
+  # JDKs (crates/stack/src/config.rs). No secret: Airflow's are generated on the volume at
+  # the first start.
+  env = {
+    USERSTREAM_STATE_DIR = stack.config.state;
+    USERSTREAM_RUNTIME_DIR = "${packages.runtimeTree}";
+    USERSTREAM_DAGS_DIR = "${packages.dags}";
+    USERSTREAM_JAVA_HOME = packages.jdk17.home;
+    USERSTREAM_REGISTRY_JAVA_HOME = packages.jdk21.home;
   };
-  fill = builtins.replaceStrings (builtins.attrNames paths) (builtins.attrValues paths);
-  esc = s: lib.escapeShellArg (fill s);
-  escArgs = l: lib.escapeShellArgs (map fill l);
 
-  # One `case` branch per service: its environment, directories, first-start steps, then exec,
-  # so the service itself is PID 1 and receives the container's stop signal.
+  # One `case` branch per service; exec, so the service (after `stack run`'s own exec) is
+  # PID 1 and receives the container's stop signal.
   branch = s: ''
     ${s.name})
-      ${lib.concatStrings (lib.mapAttrsToList (k: v: "export ${k}=${esc v}\n") s.env)}
-      mkdir -p ${escArgs ([ stack.config.state ] ++ s.dirs)}
-      cd ${esc s.cwd}
-      ${lib.concatMapStrings (p:
-        lib.optionalString (p.unlessExists != null) "[ -e ${esc p.unlessExists} ] || "
-        + "${escArgs p.command}\n") s.preStart}
-      exec ${escArgs s.command}
+      exec ${bin} ${lib.escapeShellArgs s.command}
       ;;
   '';
   servicesOf = image: builtins.filter (s: s.image == image) stack.services;
   entrypoint = image: pkgs.writeShellScript "userstream-${image}-entrypoint" ''
     set -euo pipefail
+    ${lib.concatStrings (lib.mapAttrsToList (k: v: "export ${k}=${lib.escapeShellArg v}\n") env)}
+    mkdir -p ${lib.escapeShellArg stack.config.state}
     case "''${1:-}" in
     ${lib.concatMapStrings branch (servicesOf image)}
     "")
@@ -50,10 +44,6 @@ let
     *) exec "$@" ;;
     esac
   '';
-  # Config files are rendered at build time: the ports and paths are fixed per image.
-  files = image: lib.concatMap
-    (s: lib.mapAttrsToList (path: text: pkgs.writeTextDir (lib.removePrefix "/" path) (fill text)) s.files)
-    (servicesOf image);
 
   # Enough of a userland for the start scripts, health checks (bash /dev/tcp) and debugging.
   # fakeNss: /etc/passwd and /etc/group with root and nobody. Without them Hadoop's
@@ -61,10 +51,11 @@ let
   # input: name", since the uid has no name.
   base = with pkgs; [ bashInteractive coreutils findutils gnugrep gnused gawk procps cacert dockerTools.fakeNss ];
 
-  image = name: extraContents: pkgs.dockerTools.streamLayeredImage {
+  image = name: pkgs.dockerTools.streamLayeredImage {
     name = "userstream/${name}";
     tag = stack.tags.${name};
-    contents = base ++ files name ++ extraContents;
+    # The binary on PATH too: `docker compose exec <service> userstream stack status`.
+    contents = base ++ [ packages.userstream ];
     extraCommands = ''
       mkdir -m 1777 tmp
       mkdir -p ${lib.removePrefix "/" stack.config.state}
@@ -86,13 +77,12 @@ let
   };
 in
 {
-  kafka = image "kafka" [ ];
-  registry = image "registry" [ ];
-  cassandra = image "cassandra" [ ];
-  spark = image "spark" [ ];
-  # The DAGs call the binary; on PATH too for `docker compose exec airflow-... userstream`.
-  airflow = image "airflow" [ packages.userstream ];
+  kafka = image "kafka";
+  registry = image "registry";
+  cassandra = image "cassandra";
+  spark = image "spark";
+  airflow = image "airflow";
   # users-api, setup, stream (`stream run` supervises the Spark Connect job), console, produce,
   # verify.
-  userstream = image "userstream" [ packages.userstream ];
+  userstream = image "userstream";
 }

@@ -124,6 +124,29 @@ let
     '';
   };
 
+  # The runtimes laid out as `userstream stack install` lays them out under its runtime
+  # directory (crates/stack/src/layout.rs), each with the `.installed` fingerprint `install`
+  # writes (the pom or lock it installed from, byte for byte): `userstream stack run` in the
+  # images finds them exactly where it finds the local stack's.
+  runtimeTree = pkgs.runCommand "userstream-runtime-${versions.userstream}" { } ''
+    mkdir -p $out/kafka $out/cassandra $out/registry $out/spark/venv/lib/python${versions.python}/site-packages $out/airflow
+    ln -s ${kafka} $out/kafka/lib
+    cp ${../stack/maven/kafka/pom.xml} $out/kafka/.installed
+    ln -s ${cassandra} $out/cassandra/lib
+    cp ${../stack/maven/cassandra/pom.xml} $out/cassandra/.installed
+    ln -s ${registry} $out/registry/app
+    cp ${../stack/maven/registry/pom.xml} $out/registry/.installed
+    # SPARK_HOME is found as <venv>/lib/python*/site-packages/pyspark (Layout::spark_home).
+    ln -s ${spark} $out/spark/venv/lib/python${versions.python}/site-packages/pyspark
+    cp ${../stack/python/pyspark.lock} $out/spark/venv/.installed
+    ln -s ${sparkConnectors} $out/spark/jars
+    cp ${../stack/maven/spark/pom.xml} $out/spark/.installed
+    # A tree of links to the venv, so the fingerprint can sit inside it.
+    cp -rs ${airflow} $out/airflow/venv
+    chmod u+w $out/airflow/venv
+    cp ${airflowLock} $out/airflow/venv/.installed
+  '';
+
   # Only what the build reads, so editing nix/ or dags/ does not rebuild the binary. Anything
   # a crate pulls in with include_str!/include_bytes! from outside crates/ must be listed here
   # (the stack crate embeds the stack/ pins).
@@ -163,7 +186,7 @@ let
     };
 in
 {
-  inherit userstream src srcFiles kafka cassandra registry spark sparkConnectors sparkConnectorsResolved
+  inherit userstream src srcFiles runtimeTree kafka cassandra registry spark sparkConnectors sparkConnectorsResolved
     airflowWheels airflow python;
   jdk17 = pkgs.jdk17_headless;
   jdk21 = pkgs.jdk21_headless;

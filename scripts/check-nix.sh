@@ -6,7 +6,8 @@
 #   3. nix/tests/eval.nix: pure parts evaluated (versions, service table, compose generator,
 #      flake.lock), and the table's JVM options/config keys/ports compared with the Rust stack;
 #   4. nix/tests/wiring.nix: flake.nix's outputs evaluated against a stub nixpkgs;
-#   5. every generated image entrypoint passes `bash -n`;
+#   5. every generated image entrypoint passes `bash -n`, and its command for each service is
+#      one the binary has (`--help` parses; an engine's name renders with `stack render`);
 #   6. no placeholder hash, and every fixed-output hash recomputed from the real files: the
 #      jar sets (Maven, hashed as Nix hashes a directory), pyspark's sdist (its lock hash),
 #      Apicurio's tarball (Maven Central's sha256), each Airflow wheel (downloaded, cached).
@@ -136,6 +137,33 @@ for image in kafka registry cassandra spark airflow userstream; do
     fail "bash -n: $image entrypoint: ${err:-$text}"
   fi
 done
+
+echo "== each image's entrypoint command is one the binary has"
+bin="${USERSTREAM_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/userstream}"
+if [[ ! -x "$bin" ]]; then
+  fail "no userstream binary at $bin to check the entrypoints against (cargo build --release first)"
+else
+  scratch=$(mktemp -d)
+  while IFS='|' read -r name command; do
+    read -ra argv <<<"$command"
+    if ! out=$("$bin" "${argv[@]}" --help 2>&1 >/dev/null); then
+      fail "$name: \`userstream $command\` is not a command of the binary: $out"
+    elif [[ ${argv[0]} == stack ]]; then
+      # The engine's name must be one `stack` runs: rendering it proves it (same specs).
+      if out=$("$bin" stack render "$name" --out "$scratch/$name" 2>&1); then
+        ok "$name: userstream $command (renders $(ls "$scratch/$name" | wc -l) files)"
+      elif grep -q "not installed" <<<"$out"; then
+        ok "$name: userstream $command (runtimes not installed here, so not rendered)"
+      else
+        fail "$name: userstream stack render $name: $out"
+      fi
+    else
+      ok "$name: userstream $command"
+    fi
+  done < <(nix_eval 'map (s: "${s.name}|${builtins.concatStringsSep " " s.command}") (import ./nix/stack.nix { versions = import ./nix/versions.nix; }).services' \
+    | json_list_lines)
+  rm -rf "$scratch"
+fi
 
 echo "== no placeholder hash anywhere in the Nix files"
 if hits=$(grep -rnE --include='*.nix' 'sha256-A{43}=|fakeHash|fakeSha256' flake.nix nix); then

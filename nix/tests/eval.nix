@@ -11,7 +11,6 @@ let
   compose = import ../compose.nix { inherit (stack) services tags; };
   flake = import (root + "/flake.nix");
   lock = builtins.fromJSON (builtins.readFile (root + "/flake.lock"));
-  renderRs = builtins.readFile (root + "/crates/stack/src/render.rs");
   servicesRs = builtins.readFile (root + "/crates/stack/src/services.rs");
 
   inherit (builtins) all attrNames elem filter length map toJSON;
@@ -67,37 +66,15 @@ let
   composePorts = builtins.mapAttrs (_: s: s.labels."dev.userstream.ports") composeServices;
   unknownDeps = filter (d: !(elem d names)) (builtins.concatLists (map (s: s.dependsOn) stack.services));
 
-  # Everything a container runs, with the placeholders nix/images.nix fills.
-  placeholders = [ "@jdk17@" "@jdk21@" "@kafka@" "@cassandra@" "@registry@" "@spark@"
-    "@sparkConnectors@" "@airflow@" "@dags@" "@userstream@" "@bash@" ];
-  runJSON = toJSON (map (s: { inherit (s) command env cwd preStart files; }) stack.services);
-  filled = builtins.replaceStrings placeholders (map (_: "/nix/store/x") placeholders) runJSON;
-  leftover = builtins.match ".*(@[A-Za-z0-9]+@).*" filled;
-
-  # JVM options and config lines against render.rs, so the images run what the local stack
-  # runs. A literal option must appear quoted ("-XX:+UseG1GC"); one built from a setting (a
-  # heap, path or port) must appear as the start of a format string ("-Dkafka.logs.dir=).
-  ports = map toString allPorts;
-  dynamic = o: builtins.match ".*(/|@).*" o != null || builtins.match "-Xm[sx].*" o != null
-    || builtins.any (p: contains p o) ports;
-  optionNeedle = o:
-    if !(dynamic o) then "\"${o}\""
-    else if builtins.match "[^=]+=.*" o != null then "\"${builtins.head (builtins.match "([^=]+=).*" o)}"
-    else "\"${builtins.substring 0 4 o}";
-  optionsMissing = opts: missingFrom renderRs (map optionNeedle opts);
-  notModuleFlag = o: !(elem o [ "--add-exports" "--add-opens" ]) && builtins.match ".*=ALL-UNNAMED" o == null;
-  # Config lines: a literal line must appear followed by Rust's "\n"; one with a port or path,
-  # by its key.
-  configNeedle = sep: l:
-    if dynamic l then builtins.head (builtins.match "([^${sep}]+${sep}).*" l) else "${l}\\n";
-  topLevel = re: text: filter (l: builtins.match re l != null) (lines text);
-  sparkConfKeys = map (kv: builtins.head (builtins.match "([^=]+)=.*" kv)) (filter (a: builtins.match "spark\\.[a-zA-Z.]+=.*" a != null) stack.jvm.sparkConnectArgs);
+  # Engine services run `userstream stack run <name>`: each name must be a service of the Rust
+  # stack (crates/stack/src/services.rs), which renders and runs it.
+  engines = filter (s: builtins.head s.command == "stack") stack.services;
+  notRunByStack = filter (s: s.command != [ "stack" "run" s.name ]) engines;
+  unknownToRust = filter (s: !(contains "\"${s.name}\"" servicesRs)) engines;
+  tableJSON = toJSON stack.services;
 
   lockRoot = lock.nodes.${lock.root};
   nixpkgsNode = lock.nodes.${lockRoot.inputs.nixpkgs};
-  # A *_FILE setting names where a secret lives, which is fine to bake.
-  flakeEnvSecrets = filter (k: builtins.match ".*(SECRET|FERNET|PASSWORD).*" k != null && builtins.match ".*_FILE" k == null)
-    (builtins.concatLists (map (s: attrNames s.env) stack.services));
 in
 versionChecks ++ [
   (eq "service table has every service" expectedNames names)
@@ -117,24 +94,20 @@ versionChecks ++ [
   (eq "compose: stream waits for setup to complete" "service_completed_successfully" composeServices.stream.depends_on.setup.condition)
   (check "dependencies name real services" (unknownDeps == [ ]) (toJSON unknownDeps))
   (eq "images and their tags" { airflow = "3.1.8"; cassandra = "5.0.6"; kafka = "4.3.1"; registry = "3.3.3"; spark = "3.5.7"; userstream = "0.1.0"; } stack.tags)
-  (check "every placeholder is one images.nix fills" (leftover == null) (toJSON leftover))
-  (check "nothing binds 0.0.0.0" (!(contains "0.0.0.0" runJSON)) "0.0.0.0 in the service table")
-  (check "no secret baked into an image's environment" (flakeEnvSecrets == [ ]) (toJSON flakeEnvSecrets))
-  (noneMissing "Kafka JVM options are render.rs's" (optionsMissing stack.jvm.kafkaJvm))
-  (noneMissing "Cassandra JVM options are render.rs's" (optionsMissing (filter notModuleFlag stack.jvm.cassandraJvm)))
-  (noneMissing "Cassandra --add-exports/--add-opens are render.rs's"
-    (missingFrom renderRs (map (m: "\"${m}\"") (stack.jvm.cassandraExports ++ stack.jvm.cassandraOpens))))
-  (noneMissing "Registry JVM options are render.rs's" (optionsMissing stack.jvm.registryJvm))
-  (noneMissing "Spark Connect confs are render.rs's" (missingFrom renderRs (map (k: "\"${k}\"") sparkConfKeys)))
-  (noneMissing "server.properties lines are render.rs's"
-    (missingFrom renderRs (map (configNeedle "=") (topLevel "[a-z.]+=.*" stack.files.kafkaServerProperties))))
-  (noneMissing "cassandra.yaml top-level lines are render.rs's"
-    (missingFrom renderRs (map (configNeedle ":") (topLevel "[a-z_]+:.*" stack.files.cassandraYaml))))
-  (noneMissing "main classes are services.rs's" (missingFrom servicesRs [
-    "\"kafka.Kafka\"" "\"kafka.tools.StorageTool\"" "\"org.apache.cassandra.service.CassandraDaemon\""
-    "\"org.apache.spark.deploy.master.Master\"" "\"org.apache.spark.deploy.worker.Worker\""
-    "\"quarkus-run.jar\"" "\"--standalone\"" "\"--ignore-formatted\"" "\"--skip-serve-logs\""
-  ]))
+  (check "nothing binds 0.0.0.0" (!(contains "0.0.0.0" tableJSON)) "0.0.0.0 in the service table")
+  (check "every engine service runs `userstream stack run <service>` (one renderer: the binary)"
+    (notRunByStack == [ ]) (toJSON notRunByStack))
+  (check "every engine service is one the Rust stack knows (services.rs)"
+    (unknownToRust == [ ]) (toJSON (map (s: s.name) unknownToRust)))
+  (eq "engine services, by image"
+    {
+      airflow = [ "airflow-api-server" "airflow-scheduler" "airflow-dag-processor" "airflow-triggerer" ];
+      cassandra = [ "cassandra" ];
+      kafka = [ "kafka" ];
+      registry = [ "registry" ];
+      spark = [ "spark-master" "spark-worker" "spark-connect" ];
+    }
+    (builtins.mapAttrs (_: l: map (s: s.name) l) (builtins.groupBy (s: s.image) engines)))
   (check "fixed-output hashes are SRI sha256"
     (builtins.all (h: builtins.match "sha256-[A-Za-z0-9+/]{43}=" h != null) (builtins.attrValues (import ../hashes.nix)))
     (toJSON (import ../hashes.nix)))

@@ -24,8 +24,6 @@ let
     inherit stack;
     packages = out.legacyPackages.${system}.runtimes;
   });
-  allText = builtins.concatStringsSep "\n" (builtins.attrValues texts);
-  leftover = match ".*(@[A-Za-z0-9]+@).*" allText;
   userstream = packages.userstream;
   vm = checks.pipeline;
   composeJSON = builtins.fromJSON packages.compose.text;
@@ -33,6 +31,8 @@ let
   pomTag = component: builtins.substring 0 12 (builtins.hashFile "sha256" (root + "/stack/maven/${component}/pom.xml"));
   runtimes = out.legacyPackages.${system}.runtimes;
   lockTag = builtins.substring 0 12 (builtins.hashFile "sha256" (root + "/stack/python/airflow.lock"));
+  engineServices = builtins.mapAttrs (_: l: map (s: s.name) l)
+    (builtins.groupBy (s: s.image) (filter (s: builtins.head s.command == "stack") stack.services));
 in
 [
   (eq "flake packages" [ "compose" "default" "userstream" ] (sorted (attrNames packages)))
@@ -45,7 +45,6 @@ in
     "see nix/shell.nix")
   (eq "image names and tags" [ "userstream/airflow:3.1.8" "userstream/cassandra:5.0.6" "userstream/kafka:4.3.1" "userstream/registry:3.3.3" "userstream/spark:3.5.7" "userstream/userstream:0.1.0" ]
     (sorted (map (i: "${i.imageName}:${i.imageTag}") (builtins.attrValues images))))
-  (check "entrypoints have no unfilled placeholder" (leftover == null) (toJSON leftover))
   (check "images carry /etc/passwd (fakeNss), USER and a writable /tmp"
     (all (img: elem "fake-nss" (map (c: c.name or "") img.contents)
         && elem "USER=root" img.config.Env
@@ -64,33 +63,33 @@ in
       length entries == length (builtins.fromJSON (builtins.readFile ../airflow-wheels.json))
       && all (e: e.path.url != "" && match "[0-9a-f]{64}" e.path.sha256 != null && e.name == e.path.name) entries)
     "airflowWheels entries do not match the list")
-  (check "kafka entrypoint formats KRaft storage once, then execs the broker"
-    (contains "[ -e /var/lib/userstream/data/kafka/meta.properties ] || /nix/store/00000000000000000000000000000000-openjdk-17/lib/openjdk/bin/java" texts.kafka
-      && contains "kafka.tools.StorageTool format --standalone --ignore-formatted" texts.kafka
-      && contains "-cp '/nix/store/00000000000000000000000000000000-userstream-kafka-4.3.1-jars-${pomTag "kafka"}/*' kafka.Kafka /etc/userstream/kafka/server.properties" texts.kafka)
+  (check "every engine image runs `userstream stack run <service>` by argument"
+    (all (img: all (svc: contains "\n${svc})\n  exec /nix/store/00000000000000000000000000000000-userstream-0.1.0/bin/userstream stack run ${svc}\n" texts.${img}) engineServices.${img})
+      (attrNames engineServices))
+    (toJSON texts))
+  (check "entrypoints point the binary at the state volume, the runtime tree, the DAGs and both JDKs"
+    (all (t: contains "export USERSTREAM_STATE_DIR=/var/lib/userstream" t
+        && contains "export USERSTREAM_RUNTIME_DIR=/nix/store/00000000000000000000000000000000-userstream-runtime-0.1.0" t
+        && contains "export USERSTREAM_DAGS_DIR=" t
+        && contains "export USERSTREAM_JAVA_HOME=/nix/store/00000000000000000000000000000000-openjdk-17/lib/openjdk" t
+        && contains "export USERSTREAM_REGISTRY_JAVA_HOME=/nix/store/00000000000000000000000000000000-openjdk-21/lib/openjdk" t)
+      (builtins.attrValues texts))
     texts.kafka)
-  (check "registry runs on Java 21 from the unpacked app"
-    (contains "openjdk-21/lib/openjdk/bin/java" texts.registry && contains "-jar quarkus-run.jar" texts.registry
-      && contains "cd /nix/store/00000000000000000000000000000000-apicurio-registry-3.3.3" texts.registry)
-    texts.registry)
-  (check "cassandra keeps stdout open and reads the baked config"
-    (contains "-Dcassandra-foreground=yes" texts.cassandra && contains "export MALLOC_ARENA_MAX=4" texts.cassandra
-      && contains "org.apache.cassandra.service.CassandraDaemon" texts.cassandra)
-    texts.cassandra)
-  (check "spark image runs master, worker and connect by argument"
-    (all (r: contains "\n${r})\n" texts.spark) [ "spark-master" "spark-worker" "spark-connect" ]
-      && contains "--jars '/nix/store/00000000000000000000000000000000-spark-connectors-3.5.7/*.jar'" texts.spark)
-    texts.spark)
-  (check "airflow image runs its four components with one shared config"
-    (all (r: contains "\n${r})\n" texts.airflow) [ "airflow-api-server" "airflow-scheduler" "airflow-dag-processor" "airflow-triggerer" ]
-      && contains "/bin/airflow db migrate" texts.airflow && contains "export USERSTREAM_BIN=/nix/store/00000000000000000000000000000000-userstream-0.1.0/bin/userstream" texts.airflow)
-    texts.airflow)
-  (check "userstream image runs users-api, setup, stream, produce, verify"
-    (all (r: contains "\n${r})\n" texts.userstream) [ "users-api" "setup" "stream" "produce" "verify" ]) texts.userstream)
-  (check "config files are baked into their images"
-    (elem "etc/userstream/kafka/server.properties" (map (d: d.path or "") images.kafka.contents)
-      && elem "etc/userstream/cassandra/cassandra.yaml" (map (d: d.path or "") images.cassandra.contents))
-    "missing config files")
+  (check "no secret in an image's entrypoint or environment"
+    (all (t: match ".*(SECRET|FERNET|PASSWORD).*" t == null) (builtins.attrValues texts ++ map toJSON (map (i: i.config.Env) (builtins.attrValues images))))
+    "a secret-like name in an image")
+  (check "userstream image runs users-api, setup, stream run, console, produce, verify"
+    (all (r: contains "\n${r})\n" texts.userstream) [ "users-api" "setup" "stream" "console" "produce" "verify" ]
+      && contains "exec /nix/store/00000000000000000000000000000000-userstream-0.1.0/bin/userstream stream run\n" texts.userstream)
+    texts.userstream)
+  (check "the runtime tree is laid out as `stack install` does, with its fingerprints"
+    (all (l: contains l runtimes.runtimeTree.script) [
+      "ln -s /nix/store/00000000000000000000000000000000-userstream-kafka-4.3.1-jars-${pomTag "kafka"} $out/kafka/lib"
+      "$out/kafka/.installed" "$out/cassandra/.installed" "$out/registry/.installed"
+      "$out/spark/venv/lib/python3.11/site-packages/pyspark" "$out/spark/venv/.installed"
+      "$out/spark/jars" "$out/spark/.installed" "$out/airflow/venv/.installed"
+    ])
+    runtimes.runtimeTree.script)
   (check "binary build: PROTOC set, cmake not configuring cargo, only the cli package"
     (contains "/bin/protoc" userstream.PROTOC && userstream.dontUseCmakeConfigure
       && elem "cmake" (map (d: d.name) userstream.nativeBuildInputs)

@@ -325,8 +325,37 @@ pub fn airflow_secrets(layout: &Layout) -> Result<AirflowSecrets, StackError> {
     let dir = layout.airflow_home();
     fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
     let text = serde_json::to_string_pretty(&secrets).unwrap_or_default();
-    write_private(&path, &text)?;
-    Ok(secrets)
+    // First writer wins: containers sharing one volume may all start at once (`stack run`
+    // renders every spec), and every Airflow component must use the same secrets.
+    if publish_private_once(&path, &text)? {
+        return Ok(secrets);
+    }
+    read_airflow_secrets(&path)?.ok_or_else(|| StackError::Io {
+        action: "read",
+        path: path.clone(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "vanished after it was written",
+        ),
+    })
+}
+
+/// Writes `text` to `path` (mode 0600) unless `path` exists; `false` when another process
+/// published it first. A hard link creates the name atomically, only if it does not exist.
+fn publish_private_once(path: &Path, text: &str) -> Result<bool, StackError> {
+    let partial = path.with_extension(format!("partial.{}", std::process::id()));
+    write_private(&partial, text)?;
+    let linked = fs::hard_link(&partial, path);
+    let _ = fs::remove_file(&partial);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(StackError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source: e,
+        }),
+    }
 }
 
 /// Reads the secrets file: `None` when it does not exist; an error (never a replacement) when
@@ -837,6 +866,22 @@ pub fn stop_service(config: &StackConfig, service: &str) -> Result<bool, StackEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_published_once_and_the_first_writer_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        assert!(publish_private_once(&path, "first").unwrap());
+        assert!(!publish_private_once(&path, "second").unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "first");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no partial file left behind");
+    }
 
     #[test]
     fn status_table_marks_unhealthy_rows_and_sums_memory() {
