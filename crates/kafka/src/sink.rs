@@ -233,6 +233,23 @@ pub struct Delivered {
     pub offset: i64,
 }
 
+/// An idempotent producer for records no pipeline writes ([`send_many`], [`send_one`]).
+fn one_off_producer(
+    bootstrap: &str,
+    timeout: Duration,
+) -> Result<FutureProducer<TracingContext>, KafkaError> {
+    base_config(bootstrap)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", timeout.as_millis().to_string())
+        .create_with_context(TracingContext)
+        .map_err(|source| KafkaError::Client {
+            action: "creating a producer".to_owned(),
+            bootstrap: bootstrap.to_owned(),
+            source: Box::new(source),
+        })
+}
+
 /// Sends `records` (key, value) through one idempotent producer and waits for every
 /// delivery: for records no pipeline writes (a second team's producer in `chaos`, a test's
 /// hand-framed records). Fails on the first record Kafka refused.
@@ -242,16 +259,7 @@ pub async fn send_many(
     records: &[(Vec<u8>, Vec<u8>)],
     timeout: Duration,
 ) -> Result<(), KafkaError> {
-    let producer: FutureProducer<TracingContext> = base_config(bootstrap)
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("message.timeout.ms", timeout.as_millis().to_string())
-        .create_with_context(TracingContext)
-        .map_err(|source| KafkaError::Client {
-            action: "creating a producer".to_owned(),
-            bootstrap: bootstrap.to_owned(),
-            source: Box::new(source),
-        })?;
+    let producer = one_off_producer(bootstrap, timeout)?;
     let mut deliveries: FuturesUnordered<_> = records
         .iter()
         .map(|(key, value)| producer.send(FutureRecord::to(topic).key(key).payload(value), timeout))
@@ -277,15 +285,7 @@ pub async fn send_one(
     headers: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<Delivered, KafkaError> {
-    let producer: FutureProducer<TracingContext> = base_config(bootstrap)
-        .set("enable.idempotence", "true")
-        .set("message.timeout.ms", timeout.as_millis().to_string())
-        .create_with_context(TracingContext)
-        .map_err(|source| KafkaError::Client {
-            action: "creating a producer".to_owned(),
-            bootstrap: bootstrap.to_owned(),
-            source: Box::new(source),
-        })?;
+    let producer = one_off_producer(bootstrap, timeout)?;
     let mut record = FutureRecord::to(topic).key(key).payload(payload);
     if !headers.is_empty() {
         record = record.headers(owned_headers(headers));

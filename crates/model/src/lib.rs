@@ -21,6 +21,7 @@ pub use avro::{decode_avro, decode_avro_with, encode_avro, AvroError};
 pub use parse::{parse_page, Info, Page, PageError, SourcePosition};
 pub use reject::{strip_secrets, JsonKind, RejectReason, Rejected, SECRET_LOGIN_FIELDS};
 pub use schema::{
-    evolved_datum, evolved_schema_json, user_schema, USER_SCHEMA_JSON, USER_SCHEMA_NAME,
+    evolved_datum, evolved_framed, evolved_schema_json, user_schema, USER_SCHEMA_JSON,
+    USER_SCHEMA_NAME,
 };
 pub use user::User;

@@ -45,6 +45,15 @@ pub fn evolved_datum(v1: &[u8]) -> Vec<u8> {
     datum
 }
 
+/// A Confluent-framed record of `user` under the evolved schema registered as `schema_id`:
+/// magic byte 0, the id (big-endian), then [`evolved_datum`].
+pub fn evolved_framed(schema_id: u32, user: &crate::User) -> Result<Vec<u8>, crate::AvroError> {
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&schema_id.to_be_bytes());
+    framed.extend(evolved_datum(&crate::encode_avro(user)?));
+    Ok(framed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,15 +163,7 @@ pub fn render_service(
 ) -> Result<Rendered, StackError> {
     let withheld_secrets = AirflowSecrets::withheld();
     let (_, specs) = specs_with(config, &withheld_secrets)?;
-    let known: Vec<&str> = specs.iter().map(|s| s.name).collect();
-    let spec =
-        specs
-            .iter()
-            .find(|s| s.name == service)
-            .ok_or_else(|| StackError::UnknownService {
-                service: service.to_owned(),
-                known: known.join(", "),
-            })?;
+    let spec = find_spec(&specs, service)?;
     fs::create_dir_all(out).map_err(io_err("create", out))?;
     let mut files = Vec::new();
     let mut write = |name: &str, content: &str| -> Result<(), StackError> {
@@ -229,20 +221,23 @@ pub fn run_foreground(config: &StackConfig, service: &str) -> StackError {
     }
 }
 
+/// The spec of `service`, or an error naming the services there are.
+fn find_spec<'a>(specs: &'a [ServiceSpec], service: &str) -> Result<&'a ServiceSpec, StackError> {
+    specs
+        .iter()
+        .find(|s| s.name == service)
+        .ok_or_else(|| StackError::UnknownService {
+            service: service.to_owned(),
+            known: specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+        })
+}
+
 fn prepare_foreground(
     config: &StackConfig,
     service: &str,
 ) -> Result<std::process::Command, StackError> {
     let (layout, specs) = specs(config)?;
-    let known: Vec<&str> = specs.iter().map(|s| s.name).collect();
-    let spec =
-        specs
-            .iter()
-            .find(|s| s.name == service)
-            .ok_or_else(|| StackError::UnknownService {
-                service: service.to_owned(),
-                known: known.join(", "),
-            })?;
+    let spec = find_spec(&specs, service)?;
     for (path, content) in &spec.files {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(io_err("create", dir))?;

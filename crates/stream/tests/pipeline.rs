@@ -189,11 +189,7 @@ async fn a_new_schema_version_lands_in_users_and_is_never_rejected() -> anyhow::
             .await?;
         let mut records = Vec::new();
         for user in fx.users("evolve", 500..1_000)? {
-            let mut framed = vec![0u8];
-            framed.extend_from_slice(&v2.0.to_be_bytes());
-            framed.extend(userstream_model::evolved_datum(
-                &userstream_model::encode_avro(&user)?,
-            ));
+            let framed = userstream_model::evolved_framed(v2.0, &user)?;
             records.push((user.id.to_string().into_bytes(), framed));
         }
         // One producer for all (a producer per record takes most of a second each).

@@ -388,11 +388,7 @@ impl Chaos {
             .0;
         let mut records = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
         for user in userstream_ingest::generated_users(&self.ingest_config(seed, 1, count)) {
-            let mut framed = vec![0u8];
-            framed.extend_from_slice(&id.to_be_bytes());
-            framed.extend(userstream_model::evolved_datum(
-                &userstream_model::encode_avro(&user)?,
-            ));
+            let framed = userstream_model::evolved_framed(id, &user)?;
             records.push((user.id.to_string().into_bytes(), framed));
         }
         userstream_kafka::send_many(
