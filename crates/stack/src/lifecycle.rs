@@ -562,6 +562,11 @@ async fn launch(
     log: &Path,
 ) -> Result<PidRecord, StackError> {
     for port in &spec.ports {
+        // A process stopped a moment ago (a restart) may still be letting go of its ports.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !process::port_is_free(*port) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
         if !process::port_is_free(*port) {
             return Err(StackError::PortTaken {
                 service: spec.name.to_owned(),

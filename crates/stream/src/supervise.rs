@@ -139,9 +139,18 @@ impl fmt::Display for RunEvent {
                 humantime::format_duration(Duration::from_secs(since.as_secs()))
             ),
             Self::ConnectRestarted => f.write_str("Spark Connect server restarted; starting the queries"),
-            Self::RemedyFailed { remedy, error } => {
-                write!(f, "could not {remedy}: {}", first_line(error))
-            }
+            // All of it: a failed restart's reason is often on its second line (`stack up`
+            // lists the services that failed under its first).
+            Self::RemedyFailed { remedy, error } => write!(
+                f,
+                "could not {remedy}: {}",
+                error
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             Self::Stopped => f.write_str("queries stopped (checkpoints kept)"),
         }
     }
@@ -250,6 +259,21 @@ pub async fn run_with(
                         return Err(e);
                     }
                     failures += 1;
+                    // The server has not answered three starts in a row: it is down (a
+                    // Connect restart that failed, a crash nobody restarted). Waiting alone
+                    // would never bring it back; this process may start it again.
+                    if matches!(e, StreamError::Connect { .. })
+                        && failures >= CONNECT_DOWN_AFTER
+                        && restart_connect.is_some()
+                    {
+                        apply_remedy(
+                            &config,
+                            Remedy::RestartConnect,
+                            restart_connect.as_ref(),
+                            &mut on_event,
+                        )
+                        .await;
+                    }
                 }
             }
         }
@@ -367,6 +391,10 @@ pub async fn run_with(
         }
     }
 }
+
+/// Consecutive failed starts for want of an answer from Spark Connect after which `run`
+/// (when it owns the server) starts it again.
+const CONNECT_DOWN_AFTER: u32 = 3;
 
 /// Whether the registry lists a schema id the running queries do not decode. Only additions
 /// count: a registry that has just restarted may list fewer versions while it replays its
@@ -499,6 +527,20 @@ pub(crate) async fn apply_remedy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_remedy_says_all_of_why_on_one_line() {
+        let event = RunEvent::RemedyFailed {
+            remedy: Remedy::RestartConnect,
+            error: "the stack did not come up:\n  spark-connect: port 25002 is taken\n".into(),
+        };
+        let line = event.to_string();
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.ends_with("the stack did not come up: spark-connect: port 25002 is taken"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn only_an_added_schema_id_restarts_the_queries() {
