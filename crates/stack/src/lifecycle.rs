@@ -232,20 +232,26 @@ fn find_spec<'a>(specs: &'a [ServiceSpec], service: &str) -> Result<&'a ServiceS
         })
 }
 
-fn prepare_foreground(
-    config: &StackConfig,
-    service: &str,
-) -> Result<std::process::Command, StackError> {
-    let (layout, specs) = specs(config)?;
-    let spec = find_spec(&specs, service)?;
+/// A service's rendered configuration files and its data directory, before it starts (by
+/// `up` or `stack run`).
+fn write_service_files(spec: &ServiceSpec, layout: &Layout) -> Result<(), StackError> {
     for (path, content) in &spec.files {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(io_err("create", dir))?;
         }
         fs::write(path, content).map_err(io_err("write", path))?;
     }
-    fs::create_dir_all(layout.data(spec.name))
-        .map_err(io_err("create", &layout.data(spec.name)))?;
+    let data = layout.data(spec.name);
+    fs::create_dir_all(&data).map_err(io_err("create", &data))
+}
+
+fn prepare_foreground(
+    config: &StackConfig,
+    service: &str,
+) -> Result<std::process::Command, StackError> {
+    let (layout, specs) = specs(config)?;
+    let spec = find_spec(&specs, service)?;
+    write_service_files(spec, &layout)?;
     fs::create_dir_all(&spec.cwd).map_err(io_err("create", &spec.cwd))?;
     for step in &spec.pre_start {
         if step.unless_exists.as_ref().is_some_and(|p| p.exists()) {
@@ -574,14 +580,7 @@ async fn launch(
             });
         }
     }
-    for (path, content) in &spec.files {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(io_err("create", dir))?;
-        }
-        fs::write(path, content).map_err(io_err("write", path))?;
-    }
-    fs::create_dir_all(layout.data(spec.name))
-        .map_err(io_err("create", &layout.data(spec.name)))?;
+    write_service_files(spec, layout)?;
     for step in &spec.pre_start {
         if step.unless_exists.as_ref().is_some_and(|p| p.exists()) {
             continue;
