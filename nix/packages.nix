@@ -93,6 +93,35 @@ let
     test -e $out/spark-cassandra-connector_${versions.sparkScala}-${versions.sparkCassandraConnector}.jar
   '';
 
+  # The Connect server's gRPC interceptor (loopback peers + the stack's token), from the same
+  # two files `stack install` embeds and builds with `mvn package`. No Maven in the sandbox:
+  # javac against the very jars the pom compiles against (both `provided`: spark-connect from
+  # the resolved connector set, slf4j-api from the distribution, the version the pom pins),
+  # then `jar` with a fixed entry date.
+  sparkConnectAuthJava = ../spark/interceptor/src/main/java/dev/userstream/spark/LoopbackTokenInterceptor.java;
+  sparkConnectAuth = pkgs.stdenvNoCC.mkDerivation {
+    pname = "userstream-spark-connect-auth";
+    version = versions.spark;
+    src = fs.toSource {
+      root = ../spark/interceptor;
+      fileset = fs.unions [ ../spark/interceptor/pom.xml sparkConnectAuthJava ];
+    };
+    nativeBuildInputs = [ pkgs.jdk17_headless ];
+    buildPhase = ''
+      connect=${sparkConnectorsResolved}/spark-connect_${versions.sparkScala}-${versions.spark}.jar
+      slf4j=${spark}/jars/slf4j-api-2.0.7.jar
+      test -f $connect && test -f $slf4j
+      grep -q '<finalName>userstream-spark-connect-auth</finalName>' pom.xml
+      javac --release 17 -encoding UTF-8 -d classes -cp $connect:$slf4j \
+        src/main/java/dev/userstream/spark/LoopbackTokenInterceptor.java
+    '';
+    installPhase = ''
+      mkdir -p $out
+      jar --create --file $out/userstream-spark-connect-auth.jar --date=2024-01-01T00:00:00Z -C classes .
+    '';
+    dontFixup = true; # a jar only
+  };
+
   # Airflow exactly as stack/python/airflow.lock pins it. Step 1: each locked wheel, fetched
   # by its URL and sha256 from nix/airflow-wheels.json (written by scripts/lock-nix-wheels.sh
   # from the lock: the files pip installs on x86_64 Linux with CPython 3.11). Step 2
@@ -141,6 +170,10 @@ let
     cp ${../stack/python/pyspark.lock} $out/spark/venv/.installed
     ln -s ${sparkConnectors} $out/spark/jars
     cp ${../stack/maven/spark/pom.xml} $out/spark/.installed
+    # install.rs spark_connect_auth_fingerprint(): the pom followed by the Java source.
+    mkdir -p $out/spark/auth
+    ln -s ${sparkConnectAuth}/userstream-spark-connect-auth.jar $out/spark/auth/userstream-spark-connect-auth.jar
+    cat ${../spark/interceptor/pom.xml} ${sparkConnectAuthJava} > $out/spark/auth/.installed
     # A tree of links to the venv, so the fingerprint can sit inside it.
     cp -rs ${airflow} $out/airflow/venv
     chmod u+w $out/airflow/venv
@@ -149,10 +182,12 @@ let
 
   # Only what the build reads, so editing nix/ or dags/ does not rebuild the binary. Anything
   # a crate pulls in with include_str!/include_bytes! from outside crates/ must be listed here
-  # (the stack crate embeds the stack/ pins).
+  # (the stack crate embeds the stack/ pins and the interceptor's pom and Java source; only
+  # those two files of spark/interceptor, so a local target/ never enters the source).
   # clippy.toml: its allow-unwrap-in-tests is what lets `clippy -D warnings` pass on the test
   # modules (the workspace warns on unwrap_used).
-  srcFiles = [ ../Cargo.toml ../Cargo.lock ../clippy.toml ../crates ../tests ../stack ];
+  srcFiles = [ ../Cargo.toml ../Cargo.lock ../clippy.toml ../crates ../tests ../stack
+    ../spark/interceptor/pom.xml sparkConnectAuthJava ];
   src = fs.toSource {
     root = ../.;
     fileset = fs.unions srcFiles;
@@ -187,6 +222,7 @@ let
 in
 {
   inherit userstream src srcFiles runtimeTree kafka cassandra registry spark sparkConnectors sparkConnectorsResolved
+    sparkConnectAuth
     airflowWheels airflow python;
   jdk17 = pkgs.jdk17_headless;
   jdk21 = pkgs.jdk21_headless;

@@ -19,6 +19,8 @@ let
     protobuf
     cmake
     pkg-config
+    # librdkafka's SASL/SCRAM (the stack's Kafka logins) is built only with OpenSSL.
+    openssl
     rdkafka
     # The engines' JVMs (Apicurio 3.3 needs 21) and what `stack install` resolves jars with.
     jdk17_headless

@@ -230,6 +230,10 @@ async fn the_console_in_chromium_shows_the_flow_and_a_service_going_down() -> an
         return Ok(());
     };
     let config = stack_config();
+    // The token the console asks for, read from the stack's secrets as the console reads it.
+    let token = userstream_console::ConsoleConfig::new(config.clone())
+        .token
+        .context("the stack has no console token (no secrets file?)")?;
     let out = output_dir()?;
 
     // The pipeline on its defaults, as a user runs it.
@@ -307,10 +311,31 @@ async fn the_console_in_chromium_shows_the_flow_and_a_service_going_down() -> an
             .then_some(()))
     })
     .await?;
+    // Without the token, no data.
+    let refused = http
+        .get(format!("http://{listen}/api/snapshot"))
+        .send()
+        .await?;
+    ensure!(
+        refused.status() == reqwest::StatusCode::UNAUTHORIZED,
+        "the API without the token answered {}",
+        refused.status()
+    );
 
     let browser = Browser::open(&driver).await?;
     let result = async {
-        browser.goto(&format!("http://{listen}/")).await?;
+        // The link `userstream console` prints: the token becomes a cookie and leaves the
+        // address bar.
+        browser
+            .goto(&format!("http://{listen}/?token={token}"))
+            .await?;
+        let address = browser
+            .call(reqwest::Method::GET, "/url", Value::Null)
+            .await?;
+        ensure!(
+            address.as_str() == Some(format!("http://{listen}/").as_str()),
+            "redirected to the bare address"
+        );
 
         // The figures are there...
         let users_end = r#"#kafka-topics tr[data-topic="users"] .end"#;

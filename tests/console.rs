@@ -23,7 +23,13 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::TempDir)>> {
     let stack = stack_config();
     if let Err(error) =
-        userstream_kafka::fetch_metadata(&stack.endpoints().kafka_bootstrap, TIMEOUT).await
+        userstream_kafka::fetch_metadata(
+            &stack
+                .client_endpoints()
+                .kafka(userstream_endpoints::KafkaRole::Admin),
+            TIMEOUT,
+        )
+        .await
     {
         if stack_started() {
             bail!("Kafka: {error}");
@@ -32,7 +38,10 @@ async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::Tem
         return Ok(None);
     }
     let checkpoints = tempfile::tempdir()?;
+    let admin = stack.client_endpoints();
     let mut config = ConsoleConfig::new(stack);
+    // The test's own topics are outside the pipeline's ACLs: read them as admin.
+    config.stream.bootstrap_servers = admin.kafka(userstream_endpoints::KafkaRole::Admin);
     let id = &uuid::Uuid::new_v4().simple().to_string()[..12];
     config.stream.topic = format!("console-test-{id}");
     config.dlq_topic = format!("console-test-{id}.dlq");
@@ -45,7 +54,10 @@ async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::Tem
     Ok(Some((config, checkpoints)))
 }
 
-async fn send_dead_letter(bootstrap: &str, topic: &str) -> anyhow::Result<()> {
+async fn send_dead_letter(
+    bootstrap: &userstream_endpoints::KafkaAccess,
+    topic: &str,
+) -> anyhow::Result<()> {
     let headers = [
         ("reason", "email: `x` is not an address"),
         ("error_code", "invalid_email"),
@@ -64,6 +76,10 @@ fn ingest_config(config: &ConsoleConfig) -> IngestConfig {
     ingest.kafka.topic = stream.topic.clone();
     ingest.kafka.dlq_topic = config.dlq_topic.clone();
     ingest.registry_url = stream.registry_url.clone();
+    ingest.registry_login = config
+        .stack
+        .client_endpoints()
+        .login(|c| &c.registry.producer);
     ingest.subject = Some(config.subject());
     ingest.source.seed = "console".to_owned();
     ingest.source.results_per_page = 100;
@@ -82,10 +98,24 @@ async fn produce_users(ingest: &IngestConfig) -> anyhow::Result<RunSummary> {
     Ok(summary)
 }
 
+/// Cassandra's admin role (the test creates and drops its keyspace).
+fn cassandra_admin(config: &ConsoleConfig) -> Option<userstream_endpoints::Login> {
+    config
+        .stack
+        .client_endpoints()
+        .login(|c| &c.cassandra.admin)
+}
+
 async fn cleanup(config: &ConsoleConfig, registry: &RegistryClient) {
     let stream = &config.stream;
     let _ = userstream_stream::stop(stream).await;
-    if let Ok(session) = userstream_store::connect(&stream.cassandra_contact_point, TIMEOUT).await {
+    if let Ok(session) = userstream_store::connect(
+        &stream.cassandra_contact_point,
+        cassandra_admin(config).as_ref(),
+        TIMEOUT,
+    )
+    .await
+    {
         let drop = format!("DROP KEYSPACE IF EXISTS {}", stream.keyspace);
         let _ = session.query_unpaged(drop.as_str(), &[]).await;
     }
@@ -100,7 +130,15 @@ async fn each_area_is_gathered_from_its_real_service() -> anyhow::Result<()> {
     let Some((config, _checkpoints)) = console_config().await? else {
         return Ok(());
     };
-    let registry = RegistryClient::new(config.stream.registry_url.clone(), TIMEOUT)?;
+    let registry = RegistryClient::new(
+        config.stream.registry_url.clone(),
+        config
+            .stack
+            .client_endpoints()
+            .login(|c| &c.registry.admin)
+            .as_ref(),
+        TIMEOUT,
+    )?;
     let result = gather_each_area(&config, &registry).await;
     cleanup(&config, &registry).await;
     result
@@ -114,8 +152,17 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
         TopicSpec::new(&config.dlq_topic, 1),
     ];
     userstream_kafka::ensure_topics(bootstrap, &topics, TIMEOUT).await?;
-    let session = userstream_store::connect(&stream.cassandra_contact_point, TIMEOUT).await?;
+    let session = userstream_store::connect(
+        &stream.cassandra_contact_point,
+        cassandra_admin(config).as_ref(),
+        TIMEOUT,
+    )
+    .await?;
     userstream_store::migrate(&session, &stream.keyspace, &Default::default()).await?;
+    if let Some(app) = &stream.cassandra_login {
+        userstream_store::grant_application_role(&session, &stream.keyspace, &app.username)
+            .await?;
+    }
     let ingest = ingest_config(config);
     let sent: BTreeSet<String> = userstream_ingest::generated_users(&ingest)
         .iter()
@@ -213,6 +260,7 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
     // rows, the rejected rows read with a bound.
     let mut cassandra_client = gather::CassandraClient::new(
         stream.cassandra_contact_point.clone(),
+        stream.cassandra_login.clone(),
         stream.keyspace.clone(),
         TIMEOUT,
     );
@@ -256,6 +304,7 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
     // The exact count is the explicit, time-limited action.
     let exact = gather::count_rows(
         &stream.cassandra_contact_point,
+        stream.cassandra_login.as_ref(),
         &stream.keyspace,
         "users",
         "id",
@@ -360,7 +409,18 @@ async fn console_over_http(config: &ConsoleConfig) -> anyhow::Result<()> {
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await
     });
-    let http = reqwest::Client::new();
+    // With the stack's secrets the console asks for its token: without it, 401.
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = &config.token {
+        let refused = reqwest::get(format!("{base}/api/snapshot")).await?;
+        ensure!(refused.status() == 401, "no token: {}", refused.status());
+        let mut bearer = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?;
+        bearer.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, bearer);
+    }
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?;
     let deadline = Instant::now() + Duration::from_secs(60);
     let outcome = loop {
         let snapshot: serde_json::Value = http

@@ -35,17 +35,27 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
         return Ok(());
     }
     let config = stack_config();
-    let at = config.endpoints();
+    let at = config.client_endpoints();
+    let credentials = at
+        .credentials
+        .clone()
+        .context("the stack's secrets file (written by `stack up`)")?;
 
-    // Kafka: a metadata request through rdkafka.
-    let cluster = userstream_kafka::fetch_metadata(&at.kafka_bootstrap, Duration::from_secs(10))
-        .await
-        .context("Kafka metadata")?;
+    // Kafka: a metadata request through rdkafka, as the admin.
+    let cluster = userstream_kafka::fetch_metadata(
+        &at.kafka(userstream_endpoints::KafkaRole::Admin),
+        Duration::from_secs(10),
+    )
+    .await
+    .context("Kafka metadata")?;
     ensure!(cluster.brokers == 1, "expected one broker, got {cluster:?}");
 
     // Schema Registry: the Confluent REST API, with a schema registered through our client.
-    let registry =
-        userstream_registry::RegistryClient::new(at.registry_url.clone(), Duration::from_secs(10))?;
+    let registry = userstream_registry::RegistryClient::new(
+        at.registry_url.clone(),
+        Some(&credentials.registry.admin),
+        Duration::from_secs(10),
+    )?;
     let subject = userstream_tests::unique("stack-test-value");
     let schema = r#"{"type":"record","name":"Probe","fields":[{"name":"n","type":"long"}]}"#;
     let id = registry
@@ -54,16 +64,22 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
         .context("register")?;
 
     // Cassandra: the scylla driver.
-    let version =
-        userstream_stack::probe::cassandra_release_version(&at.cassandra, Duration::from_secs(10))
-            .await
-            .map_err(anyhow::Error::msg)?;
+    let version = userstream_stack::probe::cassandra_release_version(
+        &at.cassandra,
+        &credentials.cassandra,
+        Duration::from_secs(10),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     ensure!(version.starts_with("5.0"), "Cassandra {version}");
 
     // Spark: SELECT 1 through Spark Connect from Rust.
-    userstream_stack::probe::spark_connect_select_one(&at.spark_connect_url)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    userstream_stack::probe::spark_connect_select_one(
+        &at.spark_connect_url,
+        Some(&credentials.spark_connect_token),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
 
     // Airflow: health, then a token with the generated admin password.
     let http = reqwest::Client::new();

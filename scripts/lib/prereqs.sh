@@ -9,6 +9,7 @@ declare -gA PREREQ_PACKAGES=(
   [protoc]="protobuf-compiler libprotobuf-dev"  # spark-connect-rs compiles Spark's protos, which import google/protobuf/*.proto
   [cxx]="cmake g++ make"                        # rdkafka builds librdkafka from source with CMake
   [pkg-config]="pkg-config"                     # librdkafka's build looks up zlib/zstd with it
+  [openssl]="libssl-dev"                        # librdkafka's SASL/SCRAM (Kafka logins) is built only with OpenSSL
   [maven]="maven"                               # `stack install` resolves the connector jars with Maven
   [java17]="openjdk-17-jdk-headless"            # Kafka, Cassandra 5.0 (11 or 17 only) and Spark 3.5
   [java21]=""                                   # Apicurio Registry 3.3 is compiled for Java 21
@@ -24,6 +25,7 @@ declare -gA PREREQ_MANUAL=(
   [protoc]="install protoc with its well-known types (Debian: protobuf-compiler libprotobuf-dev)"
   [cxx]="install cmake, make and a C++ compiler"
   [pkg-config]="install pkg-config"
+  [openssl]="install OpenSSL's development files (Debian: libssl-dev)"
   [maven]="install Apache Maven 3.8+"
   [java17]="install a Java 17 JDK (e.g. openjdk-17-jdk-headless) or set USERSTREAM_JAVA_HOME"
   [java21]="install a Java 21 or newer JDK under /usr/lib/jvm (e.g. Temurin 21 from adoptium.net) or set USERSTREAM_REGISTRY_JAVA_HOME"
@@ -35,7 +37,7 @@ declare -gA PREREQ_MANUAL=(
 )
 
 # The checks bootstrap runs for the build and the stack; the test command adds PREREQS_TESTS.
-PREREQS_BASE=(cargo protoc cxx pkg-config maven java17 java21 python iproute2)
+PREREQS_BASE=(cargo protoc cxx pkg-config openssl maven java17 java21 python iproute2)
 PREREQS_TESTS=(chromium nix)
 
 # --- pure functions -------------------------------------------------------------------------
@@ -145,6 +147,20 @@ check_cxx() {
 
 check_pkg-config() {
   pkg-config --version >/dev/null 2>&1 || { echo "pkg-config does not run"; return 1; }
+}
+
+check_openssl() {
+  local dir flags
+  flags=$(pkg-config --cflags --libs openssl 2>/dev/null) || { echo "pkg-config does not know openssl (libssl-dev missing?)"; return 1; }
+  dir=$(mktemp -d)
+  # shellcheck disable=SC2086 # the flags are words
+  if ! printf '#include <openssl/evp.h>\nint main(void) { return EVP_sha512() ? 0 : 1; }\n' |
+    cc -x c - -o "$dir/probe" $flags 2>/dev/null || ! "$dir/probe"; then
+    rm -rf "$dir"
+    echo "cannot compile and run a program against OpenSSL (SHA-512, which SCRAM needs)"
+    return 1
+  fi
+  rm -rf "$dir"
 }
 
 check_maven() {

@@ -203,6 +203,7 @@ async function startCount() {
   button.disabled = true;
   try {
     const response = await fetch("/api/cassandra/count", { method: "POST" });
+    if (response.status === 401) throw new Error((await response.json()).error);
     renderCount(await response.json());
   } catch (e) {
     document.getElementById("cassandra-count-result").textContent = `could not start the count: ${e.message}`;
@@ -267,6 +268,13 @@ async function refresh() {
   const line = document.getElementById("status-line");
   try {
     const response = await fetch("/api/snapshot", { cache: "no-store" });
+    if (response.status === 401) {
+      // The token's cookie is gone (another browser session, a new stack): say how to get it.
+      const refusal = await response.json().catch(() => ({}));
+      line.className = "stale";
+      line.textContent = refusal.error ?? "This console needs its token.";
+      return;
+    }
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const s = await response.json();
     const now = s.generated_at_ms;

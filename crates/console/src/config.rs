@@ -32,12 +32,16 @@ pub struct ConsoleConfig {
     /// Time limit of an explicit exact count of `users` (`POST /api/cassandra/count`, which
     /// may ask for another with `?seconds=`): a full scan, so bounded, and never in a loop.
     pub count_limit: Duration,
+    /// The token a caller must show before the console serves anything but `/healthz`
+    /// (the stack's `console_token`); `None` serves everyone (no secrets file: not this
+    /// stack's console).
+    pub token: Option<String>,
 }
 
 impl ConsoleConfig {
     /// The console over the stack `stack`, with the pipeline's default names.
     pub fn new(stack: StackConfig) -> Self {
-        let endpoints = stack.endpoints();
+        let endpoints = stack.client_endpoints();
         let mut stream = StreamConfig::with_state_dir(&stack.state_dir);
         stream.set_endpoints(&endpoints);
         Self {
@@ -51,6 +55,10 @@ impl ConsoleConfig {
             gather_timeout: Duration::from_secs(10),
             newest: 8,
             count_limit: Duration::from_secs(60),
+            token: endpoints
+                .credentials
+                .as_ref()
+                .map(|c| c.console_token.clone()),
         }
     }
 

@@ -134,6 +134,7 @@ impl Console {
             let stream = &console.config.stream;
             let outcome = gather::count_rows(
                 &stream.cassandra_contact_point,
+                stream.cassandra_login.as_ref(),
                 &stream.keyspace,
                 userstream_store::USERS_TABLE,
                 "id",
@@ -244,10 +245,12 @@ impl Console {
 
         // Registry.
         let registry_url = config.stream.registry_url.clone();
-        let registry =
-            RegistryClient::new(registry_url.clone(), Duration::from_secs(5)).map_err(|e| {
-                ConsoleError::Client(format!("registry client for {registry_url}: {e}"))
-            })?;
+        let registry = RegistryClient::new(
+            registry_url.clone(),
+            config.stream.registry_login.as_ref(),
+            Duration::from_secs(5),
+        )
+        .map_err(|e| ConsoleError::Client(format!("registry client for {registry_url}: {e}")))?;
         let registry = Arc::new(registry);
         every(self, cancel, config.slow_interval, move |console| {
             let registry = Arc::clone(&registry);
@@ -263,6 +266,7 @@ impl Console {
         // session between rounds.
         let cassandra = Arc::new(tokio::sync::Mutex::new(gather::CassandraClient::new(
             config.stream.cassandra_contact_point.clone(),
+            config.stream.cassandra_login.clone(),
             config.stream.keyspace.clone(),
             Duration::from_secs(5),
         )));

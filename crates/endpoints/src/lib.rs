@@ -9,9 +9,15 @@
 
 #![warn(missing_docs)]
 
+use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 
 use url::Url;
+
+pub mod credentials;
+
+pub use credentials::{Credentials, CredentialsError, Login};
 
 /// The pipeline's default names, shared by the producer, the job, `verify`, the console and
 /// the DAGs.
@@ -188,6 +194,46 @@ pub struct Endpoints {
     pub console_listen: SocketAddr,
     /// The users API page URL the producer reads (`…/api/`).
     pub users_api_url: Url,
+    /// The stack's client credentials, from its secrets file; `None` when there is no such
+    /// file (engines elsewhere without authentication).
+    pub credentials: Option<Credentials>,
+}
+
+/// How a client reaches Kafka: the bootstrap servers and, on a stack with authentication, the
+/// SCRAM-SHA-512 login it uses. Displays as the servers only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaAccess {
+    /// Bootstrap servers, `host:port[,host:port]`.
+    pub bootstrap: String,
+    /// SCRAM-SHA-512 user; `None` for a PLAINTEXT Kafka without authentication.
+    pub login: Option<Login>,
+}
+
+impl KafkaAccess {
+    /// Kafka at `bootstrap` without authentication.
+    pub fn plaintext(bootstrap: impl Into<String>) -> Self {
+        Self {
+            bootstrap: bootstrap.into(),
+            login: None,
+        }
+    }
+}
+
+impl fmt::Display for KafkaAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.bootstrap)
+    }
+}
+
+/// Which Kafka user a client is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaRole {
+    /// Topics, ACLs, anything (`setup`, the tests' fixtures).
+    Admin,
+    /// Writes the users topic and its dead-letter topic.
+    Producer,
+    /// Reads them (the job, `verify`, the console).
+    Reader,
 }
 
 impl Endpoints {
@@ -206,7 +252,33 @@ impl Endpoints {
             airflow_url: format!("http://{HOST}:{}", ports.airflow),
             console_listen: SocketAddr::from((HOST, ports.console)),
             users_api_url: http_url(ports.users_api, "/api/"),
+            credentials: None,
         }
+    }
+
+    /// Kafka as `role` sees it: the bootstrap servers and that role's login, if any.
+    pub fn kafka(&self, role: KafkaRole) -> KafkaAccess {
+        let login = self.credentials.as_ref().map(|c| match role {
+            KafkaRole::Admin => c.kafka.admin.clone(),
+            KafkaRole::Producer => c.kafka.producer.clone(),
+            KafkaRole::Reader => c.kafka.reader.clone(),
+        });
+        KafkaAccess {
+            bootstrap: self.kafka_bootstrap.clone(),
+            login,
+        }
+    }
+
+    /// The login `pick` chooses from the credentials, when the stack has them.
+    pub fn login(&self, pick: impl Fn(&Credentials) -> &Login) -> Option<Login> {
+        self.credentials.as_ref().map(|c| pick(c).clone())
+    }
+
+    /// The Spark Connect token, when the stack has one.
+    pub fn spark_connect_token(&self) -> Option<String> {
+        self.credentials
+            .as_ref()
+            .map(|c| c.spark_connect_token.clone())
     }
 
     /// The endpoints given by the environment: ports, then any address override.
@@ -262,6 +334,7 @@ pub struct EndpointArgs {
     /// Cassandra contact point (host:port) of a Cassandra this stack does not run. Default:
     /// 127.0.0.1:<cassandra port>.
     #[arg(
+        id = "cassandra_address",
         long = "cassandra",
         env = "USERSTREAM_CASSANDRA",
         help_heading = "Engines this stack does not run",
@@ -279,12 +352,44 @@ pub struct EndpointArgs {
         global = true
     )]
     pub spark_connect_url: Option<String>,
+    /// The stack's secrets file, where every command finds its credentials (written by
+    /// `stack up`, mode 0600). Default: `$USERSTREAM_STATE_DIR/secrets.json`
+    /// (`.userstream/secrets.json`). Without the file, clients connect without authentication.
+    #[arg(
+        long,
+        env = "USERSTREAM_SECRETS_FILE",
+        help_heading = "Engines this stack does not run",
+        value_name = "FILE",
+        global = true
+    )]
+    pub secrets_file: Option<PathBuf>,
 }
 
 impl EndpointArgs {
-    /// The addresses: the overrides where given, else loopback at the ports.
+    /// The secrets file these arguments name (or the state directory's).
+    pub fn secrets_file(&self) -> PathBuf {
+        self.secrets_file.clone().unwrap_or_else(|| {
+            let state = std::env::var_os("USERSTREAM_STATE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".userstream"));
+            credentials::secrets_file(&state)
+        })
+    }
+
+    /// The addresses: the overrides where given, else loopback at the ports; the credentials
+    /// from the secrets file. A secrets file that exists but cannot be used is reported once
+    /// on stderr, and the clients then connect without credentials (and are refused).
     pub fn endpoints(&self) -> Endpoints {
         let mut endpoints = Endpoints::local(&self.ports);
+        let path = self.secrets_file();
+        endpoints.credentials = match Credentials::load(&path) {
+            Ok(credentials) => Some(credentials),
+            Err(_) if !path.exists() => None,
+            Err(e) => {
+                eprintln!("warning: {e}");
+                None
+            }
+        };
         if let Some(bootstrap) = &self.kafka_bootstrap {
             endpoints.kafka_bootstrap = bootstrap.clone();
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use url::Url;
-use userstream_endpoints::{names, Endpoints, Ports};
+use userstream_endpoints::{names, Endpoints, KafkaAccess, Login, Ports};
 use userstream_users_api::{Nat, DEFAULT_MAX_RESULTS, MAX_PAGE};
 
 use crate::backoff::RetryPolicy;
@@ -93,8 +93,8 @@ impl std::str::FromStr for Compression {
 /// Kafka side: topics and producer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KafkaConfig {
-    /// Bootstrap servers.
-    pub bootstrap: String,
+    /// Bootstrap servers and the login (the producer's, or admin's for `setup`).
+    pub bootstrap: KafkaAccess,
     /// Topic of valid users.
     pub topic: String,
     /// Dead-letter topic.
@@ -120,7 +120,7 @@ pub struct KafkaConfig {
 impl Default for KafkaConfig {
     fn default() -> Self {
         Self {
-            bootstrap: Endpoints::local(&Ports::default()).kafka_bootstrap,
+            bootstrap: KafkaAccess::plaintext(Endpoints::local(&Ports::default()).kafka_bootstrap),
             topic: names::TOPIC.to_owned(),
             dlq_topic: names::DLQ_TOPIC.to_owned(),
             partitions: 3,
@@ -156,6 +156,8 @@ pub struct IngestConfig {
     pub kafka: KafkaConfig,
     /// Schema registry base URL (Confluent API).
     pub registry_url: Url,
+    /// Registry user (basic auth): the producer's, or admin's for `setup`.
+    pub registry_login: Option<Login>,
     /// Subject of the value schema; `None` means `<topic>-value`.
     pub subject: Option<String>,
     /// Bound on one registry request.
@@ -176,6 +178,7 @@ impl Default for IngestConfig {
             source: SourceConfig::default(),
             kafka: KafkaConfig::default(),
             registry_url: Endpoints::local(&Ports::default()).registry_url,
+            registry_login: None,
             subject: None,
             registry_timeout: Duration::from_secs(10),
             count: None,

@@ -63,11 +63,15 @@ pub(crate) async fn setup(
         })
         .collect();
     let topics = ensure_topics(&k.bootstrap, &specs, Duration::from_secs(30)).await?;
-    let client = RegistryClient::new(config.registry_url.clone(), config.registry_timeout)
-        .map_err(|source| IngestError::Registry {
-            action: "creating the client".to_owned(),
-            source,
-        })?;
+    let client = RegistryClient::new(
+        config.registry_url.clone(),
+        config.registry_login.as_ref(),
+        config.registry_timeout,
+    )
+    .map_err(|source| IngestError::Registry {
+        action: "creating the client".to_owned(),
+        source,
+    })?;
     let subject = config.subject();
     let serializer = with_retries(|| Serializer::register(&client, &subject))
         .await

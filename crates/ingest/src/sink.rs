@@ -49,7 +49,7 @@ pub fn create_producer(kafka: &KafkaConfig) -> Result<FutureProducer<TracingCont
         .map_err(|source| {
             IngestError::Kafka(KafkaError::Client {
                 action: "creating the producer".to_owned(),
-                bootstrap: kafka.bootstrap.clone(),
+                bootstrap: kafka.bootstrap.to_string(),
                 source: Box::new(source),
             })
         })

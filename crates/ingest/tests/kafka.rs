@@ -19,8 +19,15 @@ use userstream_model::{parse_page, SourcePosition, User};
 use userstream_registry::{Deserializer, RegistryClient};
 use userstream_users_api::{FaultConfig, UsersApiConfig};
 
-fn bootstrap() -> String {
-    userstream_endpoints::Endpoints::from_env().kafka_bootstrap
+/// Kafka as the admin: the tests' topics are their own, outside the pipeline's ACLs (the
+/// security tests check the producer's and reader's limits).
+fn bootstrap() -> userstream_endpoints::KafkaAccess {
+    userstream_endpoints::Endpoints::from_env().kafka(userstream_endpoints::KafkaRole::Admin)
+}
+
+/// The registry's admin user (the tests register and delete their subjects).
+fn registry_login() -> Option<userstream_endpoints::Login> {
+    userstream_endpoints::Endpoints::from_env().login(|c| &c.registry.admin)
 }
 
 fn registry_url() -> anyhow::Result<Url> {
@@ -38,7 +45,11 @@ fn unique(prefix: &str) -> String {
 /// Whether Kafka and the registry answer; skips (false) or fails as the module doc says.
 async fn stack_is_up() -> anyhow::Result<bool> {
     let kafka = userstream_kafka::fetch_metadata(&bootstrap(), Duration::from_secs(5)).await;
-    let registry = match RegistryClient::new(registry_url()?, Duration::from_secs(5)) {
+    let registry = match RegistryClient::new(
+        registry_url()?,
+        registry_login().as_ref(),
+        Duration::from_secs(5),
+    ) {
         Ok(client) => client
             .subjects()
             .await
@@ -70,6 +81,7 @@ fn config(
     config.kafka.topic = topic.to_owned();
     config.kafka.dlq_topic = format!("{topic}.dlq");
     config.registry_url = registry_url()?;
+    config.registry_login = registry_login();
     // One subject for all test topics: same schema, no clutter in the registry.
     config.subject = Some("users-value".to_owned());
     config.source.url = source;
@@ -124,6 +136,7 @@ fn expected_page(config: &IngestConfig, page: u32, results: u32) -> anyhow::Resu
 async fn decode_users(messages: &[OwnedRecord]) -> anyhow::Result<HashMap<(i32, i32), User>> {
     let deserializer = Deserializer::new(RegistryClient::new(
         registry_url()?,
+        registry_login().as_ref(),
         Duration::from_secs(10),
     )?);
     let mut ids = HashSet::new();

@@ -2,6 +2,7 @@
 //! and the tests; every other crate goes through these instead of its own AdminClient.
 
 use std::time::Duration;
+use userstream_endpoints::KafkaAccess;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::error::RDKafkaErrorCode;
@@ -40,12 +41,12 @@ pub struct TopicOutcome {
     pub created: bool,
 }
 
-fn admin(bootstrap: &str) -> Result<AdminClient<TracingContext>, KafkaError> {
+fn admin(bootstrap: &KafkaAccess) -> Result<AdminClient<TracingContext>, KafkaError> {
     base_config(bootstrap)
         .create_with_context(TracingContext)
         .map_err(|source| KafkaError::Client {
             action: "creating the admin client".to_owned(),
-            bootstrap: bootstrap.to_owned(),
+            bootstrap: bootstrap.to_string(),
             source: Box::new(source),
         })
 }
@@ -58,7 +59,7 @@ fn options(timeout: Duration) -> AdminOptions {
 
 /// Creates each topic that does not exist yet. Idempotent.
 pub async fn ensure_topics(
-    bootstrap: &str,
+    bootstrap: &KafkaAccess,
     topics: &[TopicSpec],
     timeout: Duration,
 ) -> Result<Vec<TopicOutcome>, KafkaError> {
@@ -78,7 +79,7 @@ pub async fn ensure_topics(
         .await
         .map_err(|source| KafkaError::Client {
             action: "creating topics".to_owned(),
-            bootstrap: bootstrap.to_owned(),
+            bootstrap: bootstrap.to_string(),
             source: Box::new(source),
         })?;
     let mut outcomes = Vec::with_capacity(results.len());
@@ -111,7 +112,7 @@ pub async fn ensure_topics(
 
 /// Deletes topics; a topic that does not exist is not an error.
 pub async fn delete_topics(
-    bootstrap: &str,
+    bootstrap: &KafkaAccess,
     names: &[&str],
     timeout: Duration,
 ) -> Result<(), KafkaError> {
@@ -121,7 +122,7 @@ pub async fn delete_topics(
         .await
         .map_err(|source| KafkaError::Client {
             action: "deleting topics".to_owned(),
-            bootstrap: bootstrap.to_owned(),
+            bootstrap: bootstrap.to_string(),
             source: Box::new(source),
         })?;
     for result in results {

@@ -3,6 +3,7 @@ use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
+use userstream_endpoints::KafkaAccess;
 
 /// Client context that forwards librdkafka's own logs and errors into `tracing`.
 #[derive(Clone, Default)]
@@ -36,11 +37,19 @@ impl ProducerContext for TracingContext {
     fn delivery(&self, _result: &DeliveryResult<'_>, _opaque: Self::DeliveryOpaque) {}
 }
 
-/// A client configuration with the settings every userstream client shares.
-pub fn base_config(bootstrap_servers: &str) -> ClientConfig {
+/// A client configuration with the settings every userstream client shares, logged in as
+/// `kafka`'s user (SASL SCRAM-SHA-512) when it has one.
+pub fn base_config(kafka: &KafkaAccess) -> ClientConfig {
     let mut config = ClientConfig::new();
+    if let Some(login) = &kafka.login {
+        config
+            .set("security.protocol", "sasl_plaintext")
+            .set("sasl.mechanism", "SCRAM-SHA-512")
+            .set("sasl.username", &login.username)
+            .set("sasl.password", &login.password);
+    }
     config
-        .set("bootstrap.servers", bootstrap_servers)
+        .set("bootstrap.servers", &kafka.bootstrap)
         // Loopback stack: fail fast on a dead broker instead of librdkafka's long defaults.
         .set("socket.connection.setup.timeout.ms", "5000")
         .set_log_level(RDKafkaLogLevel::Warning);

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
+use userstream_endpoints::KafkaAccess;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedHeaders, Headers, Message};
@@ -149,7 +150,7 @@ pub enum CutError<E> {
     Callback(E),
 }
 
-fn consumer(bootstrap: &str) -> Result<BaseConsumer<TracingContext>, KafkaError> {
+fn consumer(bootstrap: &KafkaAccess) -> Result<BaseConsumer<TracingContext>, KafkaError> {
     base_config(bootstrap)
         // Manual assignment, no commits: reading never moves anybody's offsets.
         .set("group.id", "userstream-reader")
@@ -163,13 +164,13 @@ fn consumer(bootstrap: &str) -> Result<BaseConsumer<TracingContext>, KafkaError>
         .set("queued.max.messages.kbytes", "4096")
         .create_with_context(TracingContext)
         .map_err(|source| KafkaError::Metadata {
-            bootstrap: bootstrap.to_owned(),
+            bootstrap: bootstrap.to_string(),
             source,
         })
 }
 
 fn kafka_failed(
-    bootstrap: &str,
+    bootstrap: &KafkaAccess,
     what: String,
 ) -> impl Fn(rdkafka::error::KafkaError) -> KafkaError {
     let bootstrap = bootstrap.to_owned();
@@ -177,7 +178,11 @@ fn kafka_failed(
 }
 
 /// Takes the cut of `topic` now (blocking). Fails when the topic does not exist.
-pub fn take_cut(bootstrap: &str, topic: &str, timeout: Duration) -> Result<TopicCut, KafkaError> {
+pub fn take_cut(
+    bootstrap: &KafkaAccess,
+    topic: &str,
+    timeout: Duration,
+) -> Result<TopicCut, KafkaError> {
     let consumer = consumer(bootstrap)?;
     let failed = kafka_failed(bootstrap, format!("offsets of {topic}"));
     let metadata = consumer
@@ -210,7 +215,7 @@ pub fn take_cut(bootstrap: &str, topic: &str, timeout: Duration) -> Result<Topic
 /// Kafka delivers them (each partition in offset order). Blocking; gives up after `timeout`.
 /// Records deleted by retention while reading are skipped (they are out of reach).
 pub fn read_cut<E>(
-    bootstrap: &str,
+    bootstrap: &KafkaAccess,
     cut: &TopicCut,
     timeout: Duration,
     mut on_record: impl FnMut(CutRecord<'_>) -> Result<(), E>,
@@ -289,7 +294,7 @@ pub fn read_cut<E>(
 /// small topics (memory grows with the topic; [`read_cut`] streams instead). The whole read,
 /// cut included, gives up after `timeout`.
 pub async fn read_all(
-    bootstrap: &str,
+    bootstrap: &KafkaAccess,
     topic: &str,
     timeout: Duration,
 ) -> Result<(TopicCut, Vec<OwnedRecord>), KafkaError> {
@@ -315,7 +320,7 @@ pub async fn read_all(
 /// asked; `None` for a position that no longer exists (deleted) or holds a tombstone.
 #[allow(clippy::type_complexity)]
 pub fn read_at(
-    bootstrap: &str,
+    bootstrap: &KafkaAccess,
     topic: &str,
     positions: &[(i32, i64)],
     timeout: Duration,

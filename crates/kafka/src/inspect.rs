@@ -2,6 +2,7 @@
 //! the newest messages of a topic. Nothing here joins a consumer group or commits.
 
 use std::time::Duration;
+use userstream_endpoints::KafkaAccess;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
@@ -56,7 +57,7 @@ pub struct PeekedMessage {
     pub payload_bytes: usize,
 }
 
-fn consumer(bootstrap: &str) -> Result<BaseConsumer<TracingContext>, KafkaError> {
+fn consumer(bootstrap: &KafkaAccess) -> Result<BaseConsumer<TracingContext>, KafkaError> {
     base_config(bootstrap)
         // Manual assignment, no commits: reading never moves anybody's offsets.
         .set("group.id", "userstream-console")
@@ -64,7 +65,7 @@ fn consumer(bootstrap: &str) -> Result<BaseConsumer<TracingContext>, KafkaError>
         .set("enable.auto.offset.store", "false")
         .create_with_context(TracingContext)
         .map_err(|source| KafkaError::Metadata {
-            bootstrap: bootstrap.to_owned(),
+            bootstrap: bootstrap.to_string(),
             source,
         })
 }
@@ -72,14 +73,14 @@ fn consumer(bootstrap: &str) -> Result<BaseConsumer<TracingContext>, KafkaError>
 /// Every topic except Kafka's internal `__*` ones, with log-start and end offsets per
 /// partition, sorted by name.
 pub async fn topic_offsets(
-    bootstrap_servers: &str,
+    bootstrap_servers: &KafkaAccess,
     timeout: Duration,
 ) -> Result<Vec<TopicOffsets>, KafkaError> {
     let bootstrap = bootstrap_servers.to_owned();
     tokio::task::spawn_blocking(move || {
         let consumer = consumer(&bootstrap)?;
         let failed = |source| KafkaError::Metadata {
-            bootstrap: bootstrap.clone(),
+            bootstrap: bootstrap.to_string(),
             source,
         };
         let metadata = consumer.fetch_metadata(None, timeout).map_err(failed)?;
@@ -116,7 +117,7 @@ pub async fn topic_offsets(
 /// (as returned by [`topic_offsets`], or lowered to read up to a consumer's position), newest
 /// first across partitions by timestamp. Reads what arrives within `timeout` and returns that.
 pub async fn newest_messages(
-    bootstrap_servers: &str,
+    bootstrap_servers: &KafkaAccess,
     topic: &TopicOffsets,
     per_partition: i64,
     timeout: Duration,

@@ -1,4 +1,5 @@
 use std::time::Duration;
+use userstream_endpoints::KafkaAccess;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
@@ -95,7 +96,7 @@ impl KafkaError {
 
 /// Sends a real metadata request to the cluster (the Kafka health check).
 pub async fn fetch_metadata(
-    bootstrap_servers: &str,
+    bootstrap_servers: &KafkaAccess,
     timeout: Duration,
 ) -> Result<ClusterSummary, KafkaError> {
     let bootstrap = bootstrap_servers.to_owned();
@@ -103,14 +104,14 @@ pub async fn fetch_metadata(
         let consumer: BaseConsumer<TracingContext> = base_config(&bootstrap)
             .create_with_context(TracingContext)
             .map_err(|source| KafkaError::Metadata {
-                bootstrap: bootstrap.clone(),
+                bootstrap: bootstrap.to_string(),
                 source,
             })?;
         let metadata =
             consumer
                 .fetch_metadata(None, timeout)
                 .map_err(|source| KafkaError::Metadata {
-                    bootstrap: bootstrap.clone(),
+                    bootstrap: bootstrap.to_string(),
                     source,
                 })?;
         Ok(ClusterSummary {

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use userstream_endpoints::KafkaAccess;
 
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
@@ -235,7 +236,7 @@ pub struct Delivered {
 
 /// An idempotent producer for records no pipeline writes ([`send_many`], [`send_one`]).
 fn one_off_producer(
-    bootstrap: &str,
+    bootstrap: &KafkaAccess,
     timeout: Duration,
 ) -> Result<FutureProducer<TracingContext>, KafkaError> {
     base_config(bootstrap)
@@ -245,7 +246,7 @@ fn one_off_producer(
         .create_with_context(TracingContext)
         .map_err(|source| KafkaError::Client {
             action: "creating a producer".to_owned(),
-            bootstrap: bootstrap.to_owned(),
+            bootstrap: bootstrap.to_string(),
             source: Box::new(source),
         })
 }
@@ -254,7 +255,7 @@ fn one_off_producer(
 /// delivery: for records no pipeline writes (a second team's producer in `chaos`, a test's
 /// hand-framed records). Fails on the first record Kafka refused.
 pub async fn send_many(
-    bootstrap: &str,
+    bootstrap: &KafkaAccess,
     topic: &str,
     records: &[(Vec<u8>, Vec<u8>)],
     timeout: Duration,
@@ -278,7 +279,7 @@ pub async fn send_many(
 /// Sends one record and waits for its delivery: for records no pipeline would write (a
 /// test's poison records or hand-made dead letters). Users go through `userstream-ingest`.
 pub async fn send_one(
-    bootstrap: &str,
+    bootstrap: &KafkaAccess,
     topic: &str,
     key: &[u8],
     payload: &[u8],

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 use url::Url;
+use userstream_endpoints::Login;
 
 use crate::error::RegistryError;
 use crate::types::{Compatibility, CompatibilityLevel, RegisteredSchema, SchemaId};
@@ -79,13 +80,24 @@ impl RegistryClient {
     /// A client for the API at `base_url`, e.g. `http://127.0.0.1:8081` (Confluent) or
     /// `http://127.0.0.1:8081/apis/ccompat/v7` (Apicurio). `timeout` bounds each request,
     /// connecting included.
-    pub fn new(base_url: Url, timeout: Duration) -> Result<Self, RegistryError> {
+    ///
+    /// With a `login`, every request carries it as HTTP basic auth (the stack's registry
+    /// refuses anonymous callers).
+    pub fn new(
+        base_url: Url,
+        login: Option<&Login>,
+        timeout: Duration,
+    ) -> Result<Self, RegistryError> {
         if base_url.cannot_be_a_base() {
             return Err(RegistryError::InvalidBaseUrl {
                 url: base_url.into(),
             });
         }
+        let headers = auth_headers(login).ok_or_else(|| RegistryError::InvalidBaseUrl {
+            url: "(a login that is not a valid HTTP header)".into(),
+        })?;
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .timeout(timeout)
             .connect_timeout(timeout)
             .build()
@@ -334,7 +346,12 @@ impl RegistryClient {
                 source,
             });
         }
-        let (error_code, message) = error_details(status, &bytes);
+        let (error_code, mut message) = error_details(status, &bytes);
+        if status == StatusCode::UNAUTHORIZED {
+            message = format!("{message} (the registry refused this client's login: `userstream stack credentials` shows the stack's registry users; the secrets file must be the stack's own)");
+        } else if status == StatusCode::FORBIDDEN {
+            message = format!("{message} (this client's registry user may not do this: readers read, the producer registers, only admin changes settings)");
+        }
         tracing::debug!(%url, status = status.as_u16(), ?error_code, %message, "schema registry error");
         match subject {
             Some(subject) if status == StatusCode::CONFLICT => Err(RegistryError::Incompatible {
@@ -352,6 +369,22 @@ impl RegistryClient {
             }),
         }
     }
+}
+
+/// Default headers that log every request in as `login` (HTTP basic auth); empty without a
+/// login, `None` when the login cannot be a header value. The value is marked sensitive, so
+/// the HTTP client never prints it.
+pub fn auth_headers(login: Option<&Login>) -> Option<reqwest::header::HeaderMap> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(login) = login {
+        use base64::Engine;
+        let pair = format!("{}:{}", login.username, login.password);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+        let mut value = HeaderValue::from_str(&format!("Basic {encoded}")).ok()?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Some(headers)
 }
 
 fn method_name(method: &Method) -> &'static str {
@@ -394,7 +427,8 @@ mod tests {
     use super::*;
 
     fn client(base: &str) -> RegistryClient {
-        RegistryClient::new(Url::parse(base).expect("url"), Duration::from_secs(1)).expect("client")
+        RegistryClient::new(Url::parse(base).expect("url"), None, Duration::from_secs(1))
+            .expect("client")
     }
 
     #[test]
@@ -424,6 +458,7 @@ mod tests {
     fn base_url_must_take_a_path() {
         let err = RegistryClient::new(
             Url::parse("mailto:registry@example.com").expect("url"),
+            None,
             Duration::from_secs(1),
         )
         .expect_err("not a base");

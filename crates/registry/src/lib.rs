@@ -15,7 +15,7 @@ mod serdes;
 mod types;
 mod wire;
 
-pub use client::{RegistryClient, SCHEMA_REGISTRY_CONTENT_TYPE};
+pub use client::{auth_headers, RegistryClient, SCHEMA_REGISTRY_CONTENT_TYPE};
 pub use error::RegistryError;
 pub use serdes::{topic_value_subject, Deserializer, SerdeError, Serializer};
 pub use types::{Compatibility, CompatibilityLevel, ParseLevelError, RegisteredSchema, SchemaId};

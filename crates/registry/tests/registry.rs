@@ -22,7 +22,7 @@ use userstream_registry::{
 /// the stack was not started by the test command.
 async fn registry() -> anyhow::Result<Option<RegistryClient>> {
     let url = userstream_endpoints::Endpoints::from_env().registry_url;
-    let client = RegistryClient::new(url.clone(), Duration::from_secs(10))?;
+    let client = RegistryClient::new(url.clone(), admin().as_ref(), Duration::from_secs(10))?;
     match client.subjects().await {
         Ok(_) => Ok(Some(client)),
         Err(e)
@@ -65,9 +65,15 @@ fn canonical(schema: &str) -> anyhow::Result<String> {
     Ok(Schema::parse_str(schema)?.canonical_form())
 }
 
+/// The registry's admin user (the tests set compatibility and delete their subjects).
+fn admin() -> Option<userstream_endpoints::Login> {
+    userstream_endpoints::Endpoints::from_env().login(|c| &c.registry.admin)
+}
+
 fn fresh(client: &RegistryClient) -> anyhow::Result<RegistryClient> {
     Ok(RegistryClient::new(
         client.base_url().clone(),
+        admin().as_ref(),
         Duration::from_secs(10),
     )?)
 }

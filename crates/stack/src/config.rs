@@ -209,6 +209,16 @@ impl StackConfig {
         Endpoints::local(&self.ports)
     }
 
+    /// [`StackConfig::endpoints`] with the client credentials of the stack's secrets file,
+    /// when it has one (a file that cannot be read is reported by `stack up`, which refuses
+    /// to start with it): what a client of this stack dials with.
+    pub fn client_endpoints(&self) -> Endpoints {
+        let mut endpoints = self.endpoints();
+        endpoints.credentials =
+            userstream_endpoints::Credentials::load(&self.layout().secrets()).ok();
+        endpoints
+    }
+
     /// The directory layout derived from this configuration (paths made absolute).
     pub fn layout(&self) -> crate::Layout {
         let state = absolute(&self.state_dir);

@@ -9,7 +9,7 @@ use crate::services::Health;
 pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, String> {
     match health {
         Health::Kafka { bootstrap } => {
-            port_open(bootstrap).await?;
+            port_open(&bootstrap.bootstrap).await?;
             let summary = userstream_kafka::fetch_metadata(bootstrap, Duration::from_secs(3))
                 .await
                 .map_err(|e| e.to_string())?;
@@ -21,21 +21,44 @@ pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, St
                 summary.brokers, summary.topics
             ))
         }
-        Health::Registry { url, ready_url } => {
+        Health::Registry {
+            url,
+            ready_url,
+            login,
+        } => {
             // The API answers while the registry still replays its Kafka journal, with the
             // subjects read so far; readiness waits for the replay (its storage check).
             let ready: serde_json::Value = get_json(http, ready_url).await?;
             if ready["status"] != "UP" {
                 return Err(format!("{ready_url}: {ready}"));
             }
-            let subjects: Vec<String> = get_json(http, &format!("{url}/subjects")).await?;
+            let response = http
+                .get(format!("{url}/subjects"))
+                .basic_auth(&login.username, Some(&login.password))
+                .send()
+                .await
+                .map_err(|e| format!("{url}/subjects: {e}"))?;
+            if !response.status().is_success() {
+                return Err(format!(
+                    "{url}/subjects as {login}: HTTP {} (the registry must accept the stack's users)",
+                    response.status()
+                ));
+            }
+            let subjects: Vec<String> = response
+                .json()
+                .await
+                .map_err(|e| format!("{url}/subjects: {e}"))?;
             Ok(format!("{} subjects", subjects.len()))
         }
-        Health::Cassandra { contact_point } => {
+        Health::Cassandra {
+            contact_point,
+            logins,
+        } => {
             // Probe the port first: the driver logs every refused connection as an error.
             port_open(contact_point).await?;
             let version =
-                probe::cassandra_release_version(contact_point, Duration::from_secs(3)).await?;
+                probe::cassandra_release_version(contact_point, logins, Duration::from_secs(3))
+                    .await?;
             Ok(format!("Cassandra {version}"))
         }
         Health::SparkMaster { ui_url } => {
@@ -63,10 +86,10 @@ pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, St
                 status["cores"].as_u64().unwrap_or(0)
             ))
         }
-        Health::SparkConnect { url } => {
+        Health::SparkConnect { url, token } => {
             tokio::time::timeout(
                 Duration::from_secs(20),
-                probe::spark_connect_select_one(url),
+                probe::spark_connect_select_one(url, Some(token)),
             )
             .await
             .map_err(|_| "SELECT 1 took more than 20s".to_owned())??;

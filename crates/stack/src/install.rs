@@ -25,6 +25,30 @@ pub mod pins {
     pub const PYSPARK_LOCK: &str = include_str!("../../../stack/python/pyspark.lock");
     /// Airflow and all its dependencies.
     pub const AIRFLOW_LOCK: &str = include_str!("../../../stack/python/airflow.lock");
+    /// The Maven project of the Spark Connect auth interceptor.
+    pub const SPARK_CONNECT_AUTH_POM: &str = include_str!("../../../spark/interceptor/pom.xml");
+    /// The interceptor's one source file.
+    pub const SPARK_CONNECT_AUTH_JAVA: &str = include_str!(
+        "../../../spark/interceptor/src/main/java/dev/userstream/spark/LoopbackTokenInterceptor.java"
+    );
+}
+
+/// The Spark Connect server's gRPC interceptor class (in [`Layout::spark_connect_auth_jar`]),
+/// for `spark.connect.grpc.interceptor.classes`.
+pub const SPARK_CONNECT_INTERCEPTOR_CLASS: &str = "dev.userstream.spark.LoopbackTokenInterceptor";
+
+/// The environment variable the interceptor reads its token from, in the Connect server's
+/// process (never a SparkConf value: clients can read confs back).
+pub const SPARK_CONNECT_TOKEN_ENV: &str = "USERSTREAM_SPARK_CONNECT_TOKEN";
+
+/// Where [`pins::SPARK_CONNECT_AUTH_JAVA`] goes in the Maven layout of the build directory.
+const SPARK_CONNECT_AUTH_JAVA_PATH: &str =
+    "src/main/java/dev/userstream/spark/LoopbackTokenInterceptor.java";
+
+/// What the interceptor jar was built from, as its `.installed` fingerprint: the pom followed
+/// by the Java source, byte for byte (nix/packages.nix writes the same with `cat pom java`).
+pub fn spark_connect_auth_fingerprint() -> String {
+    [pins::SPARK_CONNECT_AUTH_POM, pins::SPARK_CONNECT_AUTH_JAVA].concat()
 }
 
 /// Errors of `stack install`.
@@ -119,7 +143,7 @@ pub fn install(options: &InstallOptions<'_>) -> Result<Vec<InstalledComponent>, 
         }
     }
 
-    let total = 8;
+    let total = 9;
     let mut done = Vec::new();
 
     progress(1, total, "system packages (protoc, maven)");
@@ -165,7 +189,13 @@ pub fn install(options: &InstallOptions<'_>) -> Result<Vec<InstalledComponent>, 
         "Spark connector jars (Connect, Kafka, Avro, Cassandra)",
     );
     done.push(spark_jars(layout, &log)?);
-    progress(8, total, "Airflow (PyPI, pinned lock; ~5 min when cold)");
+    progress(
+        8,
+        total,
+        "Spark Connect auth interceptor (mvn package, Maven Central)",
+    );
+    done.push(spark_connect_auth(layout, &java17, &log)?);
+    progress(9, total, "Airflow (PyPI, pinned lock; ~5 min when cold)");
     done.push(venv(
         "airflow",
         options.python,
@@ -190,12 +220,14 @@ fn progress(step: usize, total: usize, what: &str) {
 
 /// True when every runtime component has been installed (fingerprints present).
 pub fn is_installed(layout: &Layout) -> Result<(), Vec<&'static str>> {
-    let checks: [(&'static str, &str, &str); 6] = [
+    let auth = spark_connect_auth_fingerprint();
+    let checks: [(&'static str, &str, &str); 7] = [
         ("kafka", "kafka", pins::KAFKA_POM),
         ("cassandra", "cassandra", pins::CASSANDRA_POM),
         ("registry", "registry", pins::REGISTRY_POM),
         ("spark", "spark/venv", pins::PYSPARK_LOCK),
         ("spark-jars", "spark", pins::SPARK_POM),
+        ("spark-connect-auth", "spark/auth", &auth),
         ("airflow", "airflow/venv", pins::AIRFLOW_LOCK),
     ];
     let missing: Vec<&'static str> = checks
@@ -615,6 +647,72 @@ fn spark_jars(layout: &Layout, log: &Path) -> Result<InstalledComponent, Install
     })
 }
 
+/// Builds the Connect server's auth interceptor from the embedded pom and source (the binary
+/// needs no repository checkout): both are written to a Maven tree under
+/// `<runtime>/spark/auth/build`, `mvn package` runs there (dependencies from `~/.m2`), and the
+/// jar is copied to [`Layout::spark_connect_auth_jar`]. The build tree is removed afterwards.
+fn spark_connect_auth(
+    layout: &Layout,
+    java17: &Path,
+    log: &Path,
+) -> Result<InstalledComponent, InstallError> {
+    const NAME: &str = "spark-connect-auth";
+    let jar = layout.spark_connect_auth_jar();
+    let component = jar.parent().unwrap_or(layout.runtime()).to_path_buf();
+    let fingerprint = spark_connect_auth_fingerprint();
+    if fingerprint_matches(&component, &fingerprint) && jar.exists() {
+        eprintln!("      spark connect auth: up to date");
+        return Ok(InstalledComponent {
+            name: NAME,
+            changed: false,
+        });
+    }
+    let started = Instant::now();
+    let build = component.join("build");
+    if build.exists() {
+        fs::remove_dir_all(&build).map_err(io_err("clean", &build))?;
+    }
+    let pom = write_spark_connect_auth_tree(&build)?;
+    let mut mvn = Command::new("mvn");
+    mvn.args(["-q", "-B", "-f"])
+        .arg(&pom)
+        .args(["package", "-DskipTests"]);
+    // `--release 17` needs a JDK 17 or newer; Maven's own default JDK may be older or a JRE.
+    if java17.join("bin/javac").exists() {
+        mvn.env("JAVA_HOME", java17);
+    }
+    run_step(
+        "mvn package (spark connect auth interceptor)",
+        &mut mvn,
+        log,
+    )?;
+    let built = build.join("target/userstream-spark-connect-auth.jar");
+    fs::copy(&built, &jar).map_err(io_err("copy", &built))?;
+    fs::remove_dir_all(&build).map_err(io_err("clean", &build))?;
+    write_fingerprint(&component, &fingerprint)?;
+    eprintln!(
+        "      spark connect auth: built in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(InstalledComponent {
+        name: NAME,
+        changed: true,
+    })
+}
+
+/// Writes the interceptor's pom and source into `build` in the standard Maven layout;
+/// returns the pom's path.
+fn write_spark_connect_auth_tree(build: &Path) -> Result<PathBuf, InstallError> {
+    let pom = build.join("pom.xml");
+    let java = build.join(SPARK_CONNECT_AUTH_JAVA_PATH);
+    if let Some(dir) = java.parent() {
+        fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+    }
+    fs::write(&pom, pins::SPARK_CONNECT_AUTH_POM).map_err(io_err("write", &pom))?;
+    fs::write(&java, pins::SPARK_CONNECT_AUTH_JAVA).map_err(io_err("write", &java))?;
+    Ok(pom)
+}
+
 fn jar_names(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
         .map(|entries| {
@@ -747,6 +845,68 @@ mod tests {
         ] {
             assert!(!hash_mode_problems(&bad).is_empty(), "not caught:\n{bad}");
         }
+    }
+
+    /// The names the install step, the stack's server confs and nix/packages.nix rely on are
+    /// the ones the pom and the Java source spell.
+    #[test]
+    fn the_auth_interceptor_sources_agree_with_their_names() {
+        let pom = pins::SPARK_CONNECT_AUTH_POM;
+        let java = pins::SPARK_CONNECT_AUTH_JAVA;
+        let layout = Layout::new("/s".into(), "/r".into(), "/d".into());
+        let jar = layout.spark_connect_auth_jar();
+        let file = jar.file_name().unwrap().to_str().unwrap();
+        assert_eq!(
+            jar,
+            Path::new("/r/spark/auth/userstream-spark-connect-auth.jar")
+        );
+        assert!(pom.contains(&format!(
+            "<finalName>{}</finalName>",
+            file.trim_end_matches(".jar")
+        )));
+        assert!(pom.contains("<maven.compiler.release>17</maven.compiler.release>"));
+        assert!(pom.contains("<spark.version>3.5.7</spark.version>"));
+        let (package, class) = SPARK_CONNECT_INTERCEPTOR_CLASS.rsplit_once('.').unwrap();
+        assert!(java.contains(&format!("package {package};")));
+        assert!(java.contains(&format!(
+            "public final class {class} implements ServerInterceptor"
+        )));
+        assert!(java.contains("import org.sparkproject.connect.grpc.ServerInterceptor;"));
+        assert!(!java.contains("import io.grpc"));
+        assert!(java.contains(&format!("TOKEN_ENV = \"{SPARK_CONNECT_TOKEN_ENV}\"")));
+        assert_eq!(
+            SPARK_CONNECT_AUTH_JAVA_PATH,
+            format!(
+                "src/main/java/{}.java",
+                SPARK_CONNECT_INTERCEPTOR_CLASS.replace('.', "/")
+            )
+        );
+    }
+
+    #[test]
+    fn the_auth_fingerprint_covers_pom_and_source_and_the_build_tree_is_maven_s() {
+        let fingerprint = spark_connect_auth_fingerprint();
+        assert!(fingerprint.starts_with(pins::SPARK_CONNECT_AUTH_POM));
+        assert!(fingerprint.ends_with(pins::SPARK_CONNECT_AUTH_JAVA));
+        assert_eq!(
+            fingerprint.len(),
+            pins::SPARK_CONNECT_AUTH_POM.len() + pins::SPARK_CONNECT_AUTH_JAVA.len()
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let build = dir.path().join("build");
+        let pom = write_spark_connect_auth_tree(&build).unwrap();
+        assert_eq!(pom, build.join("pom.xml"));
+        assert_eq!(
+            fs::read_to_string(&pom).unwrap(),
+            pins::SPARK_CONNECT_AUTH_POM
+        );
+        assert_eq!(
+            fs::read_to_string(build.join(SPARK_CONNECT_AUTH_JAVA_PATH)).unwrap(),
+            pins::SPARK_CONNECT_AUTH_JAVA
+        );
+        // Written again over an existing tree (a rebuild) it still succeeds.
+        write_spark_connect_auth_tree(&build).unwrap();
     }
 
     #[test]

@@ -10,13 +10,20 @@ use futures::future::{join_all, BoxFuture, FutureExt, Shared};
 
 use crate::install::{self, find_java17, find_java21};
 use crate::process::{self, Launch, PidRecord};
-use crate::render::AirflowSecrets;
-use crate::services::{self, Javas, ServiceSpec};
+use userstream_endpoints::credentials::{
+    CassandraLogins, Credentials, KafkaLogins, Login, RegistryLogins,
+};
+
+use crate::render::{AirflowSecrets, Secrets};
+use crate::services::{self, Javas, PreStart, ServiceSpec};
 use crate::{health, Layout, StackConfig};
 
 /// Errors of the stack lifecycle.
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
+    /// A credential could not be rotated; the old one is still in use everywhere.
+    #[error("rotation failed, the old credential is still in use: {0}")]
+    Rotate(String),
     /// The configuration is inconsistent.
     #[error("invalid stack configuration:\n  {}", .0.join("\n  "))]
     Config(Vec<String>),
@@ -78,7 +85,7 @@ pub enum StackError {
     Process(#[from] process::ProcessError),
     /// The secrets file exists but cannot be used. Never replaced silently: new secrets would
     /// make what Airflow encrypted with the old Fernet key unreadable and log everybody out.
-    #[error("the stack's secrets file {path} exists but {problem}. It is left untouched. Restore it from a backup (it must be a JSON object with jwt_secret, secret_key, fernet_key, admin_password), or, to start Airflow over with new secrets, stop the stack and delete it together with Airflow's data (`userstream stack down --purge --yes`)")]
+    #[error("the stack's secrets file {path} exists but {problem}. It is left untouched: the engines' data (Kafka's users, Cassandra's roles, Airflow's database) was set up with its passwords. Restore it from a backup, or, to start over with new secrets, stop the stack and delete it together with all data (`userstream stack down --purge --yes`)")]
     SecretsUnusable {
         /// The file.
         path: PathBuf,
@@ -110,14 +117,14 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> S
 /// Builds every service spec from the configuration and what is installed.
 pub fn specs(config: &StackConfig) -> Result<(Layout, Vec<ServiceSpec>), StackError> {
     let layout = config.layout();
-    let secrets = airflow_secrets(&layout)?;
+    let secrets = secrets(&layout)?;
     specs_with(config, &secrets)
 }
 
-/// The specs with the given Airflow secrets (real ones to start, withheld ones to render).
+/// The specs with the given secrets (real ones to start, withheld ones to render).
 fn specs_with(
     config: &StackConfig,
-    secrets: &AirflowSecrets,
+    secrets: &Secrets,
 ) -> Result<(Layout, Vec<ServiceSpec>), StackError> {
     config.validate().map_err(StackError::Config)?;
     let layout = config.layout();
@@ -136,6 +143,8 @@ fn specs_with(
         .filter(|p| p.ends_with(".jar"))
         .collect();
     jars.sort();
+    // The Connect server's interceptor (token and loopback check) is on its classpath too.
+    jars.push(layout.spark_connect_auth_jar().display().to_string());
     let bin = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("userstream"));
     let specs = services::all(config, &layout, &javas, &spark_home, &jars, secrets, &bin);
     Ok((layout, specs))
@@ -161,7 +170,7 @@ pub fn render_service(
     service: &str,
     out: &Path,
 ) -> Result<Rendered, StackError> {
-    let withheld_secrets = AirflowSecrets::withheld();
+    let withheld_secrets = Secrets::withheld();
     let (_, specs) = specs_with(config, &withheld_secrets)?;
     let spec = find_spec(&specs, service)?;
     fs::create_dir_all(out).map_err(io_err("create", out))?;
@@ -234,12 +243,13 @@ fn find_spec<'a>(specs: &'a [ServiceSpec], service: &str) -> Result<&'a ServiceS
 
 /// A service's rendered configuration files and its data directory, before it starts (by
 /// `up` or `stack run`).
+/// Every file is private (0600): some hold passwords (Kafka's), none needs other readers.
 fn write_service_files(spec: &ServiceSpec, layout: &Layout) -> Result<(), StackError> {
     for (path, content) in &spec.files {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(io_err("create", dir))?;
         }
-        fs::write(path, content).map_err(io_err("write", path))?;
+        write_private(path, content)?;
     }
     let data = layout.data(spec.name);
     fs::create_dir_all(&data).map_err(io_err("create", &data))
@@ -279,6 +289,9 @@ fn prepare_foreground(
                 tail: String::new(),
             });
         }
+        if let Some(marker) = &step.marks_done {
+            fs::write(marker, "").map_err(io_err("write", marker))?;
+        }
     }
     // `stack status` and `down` inside the container find the service by this pid: exec
     // keeps it.
@@ -300,38 +313,31 @@ fn prepare_foreground(
     Ok(command)
 }
 
-/// Loads the Airflow secrets, generating them (and the admin password) when the file does not
-/// exist. A file that exists but cannot be read or parsed is an error, never replaced.
-pub fn airflow_secrets(layout: &Layout) -> Result<AirflowSecrets, StackError> {
-    let path = layout.airflow_secrets();
-    if let Some(secrets) = read_airflow_secrets(&path)? {
+/// Loads the stack's secrets, generating them when the file does not exist (an Airflow
+/// secrets file of an earlier version is taken over). A file that exists but cannot be read
+/// or parsed is an error, never replaced: the engines' data was set up with its passwords.
+pub fn secrets(layout: &Layout) -> Result<Secrets, StackError> {
+    let path = layout.secrets();
+    if let Some(secrets) = read_secrets(&path)? {
         return Ok(secrets);
     }
-    use base64::Engine;
-    use rand::RngCore;
-    let random = |n: usize| {
-        let mut bytes = vec![0u8; n];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        bytes
+    let airflow = match read_airflow_secrets(&layout.airflow_home().join("secrets.json"))? {
+        Some(earlier) => earlier,
+        None => generate_airflow_secrets(),
     };
-    let url_safe = base64::engine::general_purpose::URL_SAFE;
-    let no_pad = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let secrets = AirflowSecrets {
-        jwt_secret: no_pad.encode(random(32)),
-        secret_key: no_pad.encode(random(32)),
-        // Fernet wants exactly 32 bytes, URL-safe base64 with padding.
-        fernet_key: url_safe.encode(random(32)),
-        admin_password: no_pad.encode(random(15)),
+    let secrets = Secrets {
+        airflow,
+        credentials: generate_credentials(),
     };
-    let dir = layout.airflow_home();
-    fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+    fs::create_dir_all(layout.state()).map_err(io_err("create", layout.state()))?;
     let text = serde_json::to_string_pretty(&secrets).unwrap_or_default();
     // First writer wins: containers sharing one volume may all start at once (`stack run`
-    // renders every spec), and every Airflow component must use the same secrets.
+    // renders every spec), and every service must use the same secrets.
     if publish_private_once(&path, &text)? {
+        let _ = fs::remove_file(layout.airflow_home().join("secrets.json"));
         return Ok(secrets);
     }
-    read_airflow_secrets(&path)?.ok_or_else(|| StackError::Io {
+    read_secrets(&path)?.ok_or_else(|| StackError::Io {
         action: "read",
         path: path.clone(),
         source: std::io::Error::new(
@@ -339,6 +345,71 @@ pub fn airflow_secrets(layout: &Layout) -> Result<AirflowSecrets, StackError> {
             "vanished after it was written",
         ),
     })
+}
+
+/// The Airflow part of the stack's secrets (generating them on first use).
+pub fn airflow_secrets(layout: &Layout) -> Result<AirflowSecrets, StackError> {
+    secrets(layout).map(|s| s.airflow)
+}
+
+/// A new password, as the stack generates them.
+pub fn new_password() -> String {
+    random_text(24)
+}
+
+/// Replaces the secrets file with `secrets` (after a rotation), atomically, mode 0600.
+pub fn replace_secrets(layout: &Layout, secrets: &Secrets) -> Result<(), StackError> {
+    let text = serde_json::to_string_pretty(secrets).unwrap_or_default();
+    write_private(&layout.secrets(), &text)
+}
+
+fn random_text(bytes: usize) -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut buffer = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buffer);
+    // URL-safe, no padding: no character that needs quoting in a JAAS line, a CQL string, a
+    // Java argument file or an HTTP header.
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
+}
+
+fn generate_airflow_secrets() -> AirflowSecrets {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut fernet = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut fernet);
+    AirflowSecrets {
+        jwt_secret: random_text(32),
+        secret_key: random_text(32),
+        // Fernet wants exactly 32 bytes, URL-safe base64 with padding.
+        fernet_key: base64::engine::general_purpose::URL_SAFE.encode(fernet),
+        admin_password: random_text(15),
+    }
+}
+
+/// New passwords and tokens for every engine user of the stack.
+pub fn generate_credentials() -> Credentials {
+    let login = |user: &str| Login::new(user, new_password());
+    Credentials {
+        kafka: KafkaLogins {
+            admin: login("admin"),
+            producer: login("producer"),
+            reader: login("reader"),
+            registry: login("registry"),
+            controller: login("controller"),
+        },
+        cassandra: CassandraLogins {
+            admin: login("userstream_admin"),
+            app: login("userstream_app"),
+        },
+        registry: RegistryLogins {
+            admin: login("admin"),
+            producer: login("producer"),
+            reader: login("reader"),
+        },
+        spark_connect_token: random_text(32),
+        console_token: random_text(24),
+    }
 }
 
 /// Writes `text` to `path` (mode 0600) unless `path` exists; `false` when another process
@@ -359,9 +430,9 @@ fn publish_private_once(path: &Path, text: &str) -> Result<bool, StackError> {
     }
 }
 
-/// Reads the secrets file: `None` when it does not exist; an error (never a replacement) when
+/// Reads a secrets file: `None` when it does not exist; an error (never a replacement) when
 /// it exists but cannot be read or parsed.
-pub fn read_airflow_secrets(path: &Path) -> Result<Option<AirflowSecrets>, StackError> {
+fn read_json_secrets<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StackError> {
     let unusable = |problem: String| StackError::SecretsUnusable {
         path: path.to_path_buf(),
         problem,
@@ -373,6 +444,16 @@ pub fn read_airflow_secrets(path: &Path) -> Result<Option<AirflowSecrets>, Stack
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(unusable(format!("cannot be read ({e})"))),
     }
+}
+
+/// The stack's secrets file, if it exists.
+pub fn read_secrets(path: &Path) -> Result<Option<Secrets>, StackError> {
+    read_json_secrets(path)
+}
+
+/// The Airflow part of a secrets file, if it exists.
+pub fn read_airflow_secrets(path: &Path) -> Result<Option<AirflowSecrets>, StackError> {
+    read_json_secrets(path)
 }
 
 /// Holds the stack's lock file (`run/stack.lock`) until dropped: two `stack up` (or `up` and
@@ -489,9 +570,9 @@ pub async fn up(config: &StackConfig) -> Result<Vec<Started>, StackError> {
         eprintln!("The stack was already up; nothing started.");
     } else {
         eprintln!(
-            "Stack up in {:.1}s. `userstream stack status` shows it; Airflow admin password: {}",
+            "Stack up in {:.1}s. `userstream stack status` shows it; `userstream stack credentials` the logins (from {})",
             started.elapsed().as_secs_f64(),
-            layout.airflow_secrets().display()
+            layout.secrets().display()
         );
     }
     Ok(results)
@@ -539,6 +620,7 @@ async fn start_one(
         None => launch(spec, layout, &pid_file, &log).await?,
     };
     let detail = wait_healthy(spec, &record, timeout, http, &log).await?;
+    run_steps(spec, &spec.after_healthy, &log).await?;
     let took = begin.elapsed();
     if already_running.is_some() {
         eprintln!(
@@ -581,7 +663,26 @@ async fn launch(
         }
     }
     write_service_files(spec, layout)?;
-    for step in &spec.pre_start {
+    run_steps(spec, &spec.pre_start, log).await?;
+    let record = process::spawn(
+        &Launch {
+            service: spec.name,
+            program: &spec.program,
+            args: &spec.args,
+            env: &spec.env,
+            cwd: &spec.cwd,
+            log,
+        },
+        pid_file,
+    )?;
+    eprintln!("  {:<22} started (pid {})", spec.name, record.pid);
+    Ok(record)
+}
+
+/// Runs `steps` of `spec` in order (output into the service's log), each skipped when its
+/// marker exists, and marks those that have one done.
+async fn run_steps(spec: &ServiceSpec, steps: &[PreStart], log: &Path) -> Result<(), StackError> {
+    for step in steps {
         if step.unless_exists.as_ref().is_some_and(|p| p.exists()) {
             continue;
         }
@@ -614,20 +715,11 @@ async fn launch(
                 tail: process::tail(log, 20),
             });
         }
+        if let Some(marker) = &step.marks_done {
+            fs::write(marker, "").map_err(io_err("write", marker))?;
+        }
     }
-    let record = process::spawn(
-        &Launch {
-            service: spec.name,
-            program: &spec.program,
-            args: &spec.args,
-            env: &spec.env,
-            cwd: &spec.cwd,
-            log,
-        },
-        pid_file,
-    )?;
-    eprintln!("  {:<22} started (pid {})", spec.name, record.pid);
-    Ok(record)
+    Ok(())
 }
 
 async fn wait_healthy(

@@ -6,25 +6,34 @@ use std::time::Duration;
 
 use scylla::client::session_builder::SessionBuilder;
 use spark_connect_rs::SparkSessionBuilder;
+use userstream_endpoints::credentials::{CassandraLogins, Login};
 
 /// The session every Spark Connect health check uses. A Spark 3.5 Connect server keeps at most
 /// 100 sessions and evicts the least recently used one, with its streaming queries: a new
 /// session per `stack status` would push the job's out.
 const HEALTH_SESSION_ID: &str = "00000000-0000-4000-8000-00000000c4ec";
 
-/// Cassandra's `release_version` (`SELECT release_version FROM system.local`): the node
-/// accepted a CQL connection and answered a query.
+/// Cassandra's `release_version` (`SELECT release_version FROM system.local`), logged in as the
+/// stack's admin role: the node accepted an authenticated CQL connection and answered a query.
+///
+/// A new node knows only its default superuser `cassandra` (created about 10 s after start-up):
+/// when the admin login is refused, the roles are set up first ([`cassandra_roles`]).
 pub async fn cassandra_release_version(
     contact_point: &str,
+    logins: &CassandraLogins,
     timeout: Duration,
 ) -> Result<String, String> {
     const QUERY: &str = "SELECT release_version FROM system.local";
-    let session = SessionBuilder::new()
-        .known_node(contact_point)
-        .connection_timeout(timeout)
-        .build()
-        .await
-        .map_err(|e| format!("CQL connection to {contact_point}: {e}"))?;
+    let session = match cassandra_session(contact_point, &logins.admin, timeout).await {
+        Ok(session) => session,
+        Err(e) if is_bad_credentials(&e) => {
+            cassandra_roles(contact_point, logins, timeout).await?;
+            cassandra_session(contact_point, &logins.admin, timeout)
+                .await
+                .map_err(|e| format!("CQL login as {} at {contact_point}: {e}", logins.admin))?
+        }
+        Err(e) => return Err(format!("CQL connection to {contact_point}: {e}")),
+    };
     let rows = session
         .query_unpaged(QUERY, &[])
         .await
@@ -35,21 +44,113 @@ pub async fn cassandra_release_version(
     Ok(version)
 }
 
+async fn cassandra_session(
+    contact_point: &str,
+    login: &Login,
+    timeout: Duration,
+) -> Result<scylla::client::session::Session, scylla::errors::NewSessionError> {
+    SessionBuilder::new()
+        .known_node(contact_point)
+        .connection_timeout(timeout)
+        .user(&login.username, &login.password)
+        .build()
+        .await
+}
+
+fn is_bad_credentials(error: &scylla::errors::NewSessionError) -> bool {
+    let text = error.to_string();
+    text.contains("Provided username")
+        || text.contains("AuthenticationFailed")
+        || text.contains("Authentication failed")
+        || text.contains("authenticat")
+}
+
+/// Sets up a new node's roles, in the order Cassandra allows: as the default superuser
+/// `cassandra`, create the stack's admin role; as admin, take `cassandra`'s superuser status
+/// and login away (it is not recreated once another role exists); create the application role
+/// (it gets SELECT and MODIFY per keyspace from `setup`). Idempotent.
+pub async fn cassandra_roles(
+    contact_point: &str,
+    logins: &CassandraLogins,
+    timeout: Duration,
+) -> Result<(), String> {
+    let default = Login::new("cassandra", "cassandra");
+    let session = cassandra_session(contact_point, &default, timeout)
+        .await
+        .map_err(|e| {
+            format!(
+                "Cassandra at {contact_point} refuses both the stack's admin role {} and the \
+                 default superuser ({e}). A new node creates `cassandra` about 10 s after start-up; \
+                 if this persists, the node was set up with another secrets file than {}: restore \
+                 that file, or start over with `userstream stack down --purge --yes`",
+                logins.admin, "the state directory's secrets.json"
+            )
+        })?;
+    let run = |statement: String| {
+        let session = &session;
+        async move {
+            session
+                .query_unpaged(statement.as_str(), &[])
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{}: {e}", redact_password(&statement)))
+        }
+    };
+    run(format!(
+        "CREATE ROLE IF NOT EXISTS {} WITH SUPERUSER = true AND LOGIN = true AND PASSWORD = '{}'",
+        logins.admin.username, logins.admin.password
+    ))
+    .await?;
+    drop(session);
+    let admin = cassandra_session(contact_point, &logins.admin, timeout)
+        .await
+        .map_err(|e| format!("CQL login as {} (just created): {e}", logins.admin))?;
+    for statement in [
+        "ALTER ROLE cassandra WITH SUPERUSER = false AND LOGIN = false".to_owned(),
+        format!(
+            "CREATE ROLE IF NOT EXISTS {} WITH LOGIN = true AND PASSWORD = '{}'",
+            logins.app.username, logins.app.password
+        ),
+    ] {
+        admin
+            .query_unpaged(statement.as_str(), &[])
+            .await
+            .map_err(|e| format!("{}: {e}", redact_password(&statement)))?;
+    }
+    eprintln!(
+        "  cassandra              roles set up: {} (superuser), {} (application); the default `cassandra` can no longer log in",
+        logins.admin, logins.app
+    );
+    Ok(())
+}
+
+/// A CQL statement with its password literal replaced, for error messages.
+fn redact_password(statement: &str) -> String {
+    match statement.find("PASSWORD = '") {
+        Some(at) => format!("{}PASSWORD = '<withheld>'", &statement[..at]),
+        None => statement.to_owned(),
+    }
+}
+
 /// Runs `SELECT 1` through the Spark Connect server at `url` (`sc://host:port`): the server
 /// accepted a session, planned a query and returned its one row.
-pub async fn spark_connect_select_one(url: &str) -> Result<(), String> {
-    let url = format!(
-        "{}/;user_id=userstream-health;session_id={HEALTH_SESSION_ID}",
-        url.trim_end_matches('/')
-    );
+///
+/// With a `token`, every call carries it (`authorization: Bearer`), as the stack's server
+/// requires. Messages name the URL without the token.
+pub async fn spark_connect_select_one(url: &str, token: Option<&str>) -> Result<(), String> {
+    let shown = url.trim_end_matches('/').to_owned();
+    let mut full = format!("{shown}/;user_id=userstream-health;session_id={HEALTH_SESSION_ID}");
+    if let Some(token) = token {
+        full.push_str(&format!(";token={token}"));
+    }
     // spark-connect-rs panics on a URL it cannot parse: check it first.
-    spark_connect_rs::client::ChannelBuilder::create(&url)
-        .map_err(|e| format!("Spark Connect URL `{url}`: {e}"))?;
-    let spark = SparkSessionBuilder::remote(&url)
+    spark_connect_rs::client::ChannelBuilder::create(&full)
+        .map_err(|e| format!("Spark Connect URL `{shown}`: {e}"))?;
+    let spark = SparkSessionBuilder::remote(&full)
         .app_name("userstream-health")
         .build()
         .await
-        .map_err(|e| format!("Spark Connect session at {url}: {e}"))?;
+        .map_err(|e| format!("Spark Connect session at {shown}: {e}"))?;
     let batch = spark
         .sql("SELECT 1 AS one")
         .await

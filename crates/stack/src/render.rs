@@ -3,23 +3,41 @@
 
 use std::path::Path;
 
+use userstream_endpoints::credentials::{Credentials, KafkaLogins, Login};
+
 use crate::{Layout, StackConfig};
 
-/// Kafka `server.properties`: KRaft combined mode (broker + controller) on loopback.
-pub fn kafka_server_properties(config: &StackConfig, layout: &Layout) -> String {
+/// Kafka `server.properties`: KRaft combined mode (broker + controller) on loopback, every
+/// listener authenticated: clients and the broker itself with SCRAM-SHA-512, the controller
+/// listener with PLAIN (Kafka does not support SCRAM between controllers), and the standard
+/// authorizer, which denies whatever no ACL allows (only `admin` and `controller` are super users).
+pub fn kafka_server_properties(
+    config: &StackConfig,
+    layout: &Layout,
+    kafka: &KafkaLogins,
+) -> String {
     let broker = config.ports.kafka;
     let controller = config.ports.kafka_controller;
     let data = layout.data("kafka");
     format!(
-        "# Rendered by `userstream stack up`; edits are overwritten.\n\
+        "# Rendered by `userstream stack up`; edits are overwritten. Holds passwords: mode 0600.\n\
          process.roles=broker,controller\n\
          node.id=1\n\
          controller.quorum.bootstrap.servers=127.0.0.1:{controller}\n\
-         listeners=PLAINTEXT://127.0.0.1:{broker},CONTROLLER://127.0.0.1:{controller}\n\
-         advertised.listeners=PLAINTEXT://127.0.0.1:{broker},CONTROLLER://127.0.0.1:{controller}\n\
-         inter.broker.listener.name=PLAINTEXT\n\
+         listeners=SASL_PLAINTEXT://127.0.0.1:{broker},CONTROLLER://127.0.0.1:{controller}\n\
+         advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{broker},CONTROLLER://127.0.0.1:{controller}\n\
+         inter.broker.listener.name=SASL_PLAINTEXT\n\
          controller.listener.names=CONTROLLER\n\
-         listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n\
+         listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT\n\
+         sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512\n\
+         sasl.mechanism.controller.protocol=PLAIN\n\
+         listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512\n\
+         listener.name.controller.sasl.enabled.mechanisms=PLAIN\n\
+         listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={admin_jaas}\n\
+         listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"{cuser}\" password=\"{cpw}\" user_{cuser}=\"{cpw}\";\n\
+         authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n\
+         super.users=User:{admin};User:{cuser}\n\
+         allow.everyone.if.no.acl.found=false\n\
          log.dirs={data}\n\
          num.partitions=3\n\
          offsets.topic.replication.factor=1\n\
@@ -31,8 +49,141 @@ pub fn kafka_server_properties(config: &StackConfig, layout: &Layout) -> String 
          group.initial.rebalance.delay.ms=0\n\
          # Topics are created explicitly by `userstream setup`, with the partitions asked for.\n\
          auto.create.topics.enable=false\n",
-        data = data.display()
+        data = data.display(),
+        admin_jaas = scram_jaas(&kafka.admin),
+        admin = kafka.admin.username,
+        cuser = kafka.controller.username,
+        cpw = kafka.controller.password,
     )
+}
+
+/// A Kafka client's JAAS line for a SCRAM login.
+pub fn scram_jaas(login: &Login) -> String {
+    format!(
+        "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{}\" password=\"{}\";",
+        login.username, login.password
+    )
+}
+
+/// A Kafka Java tool's client properties (`--command-config`) for `login`.
+pub fn kafka_client_properties(login: &Login) -> String {
+    format!(
+        "# Rendered by `userstream stack up`; holds a password: mode 0600.\n\
+         security.protocol=SASL_PLAINTEXT\n\
+         sasl.mechanism=SCRAM-SHA-512\n\
+         sasl.jaas.config={}\n",
+        scram_jaas(login)
+    )
+}
+
+/// The storage tool's arguments for the first format, as a Java launcher argument file (read
+/// by `java @file`, so the SCRAM passwords never appear in a process's arguments). Its first
+/// token is the main class: the launcher expands argument files before the main class only.
+pub fn kafka_format_argfile(
+    cluster_id: &str,
+    server_properties: &Path,
+    kafka: &KafkaLogins,
+) -> String {
+    let mut lines = vec![
+        "kafka.tools.StorageTool".to_owned(),
+        "format".into(),
+        "--standalone".into(),
+        "--ignore-formatted".into(),
+        // One token: a cluster id may start with `-`, which the tool would read as an option.
+        format!("--cluster-id={cluster_id}"),
+        "-c".into(),
+        format!("\"{}\"", server_properties.display()),
+    ];
+    for login in [
+        &kafka.admin,
+        &kafka.producer,
+        &kafka.reader,
+        &kafka.registry,
+    ] {
+        lines.push("--add-scram".into());
+        lines.push(format!(
+            "SCRAM-SHA-512=[name={},password={}]",
+            login.username, login.password
+        ));
+    }
+    lines.join("\n") + "\n"
+}
+
+/// One `kafka-acls` run: principals, operations and resources of one pattern type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclGrant {
+    /// Kafka users (`User:` is added).
+    pub principals: Vec<String>,
+    /// Operations (`Read`, `Write`, `Describe`, `All`, ...).
+    pub operations: Vec<&'static str>,
+    /// Topics.
+    pub topics: Vec<String>,
+    /// Consumer groups.
+    pub groups: Vec<String>,
+    /// Resource names are prefixes, not literal names.
+    pub prefixed: bool,
+}
+
+impl AclGrant {
+    /// `AclCommand` arguments after `--bootstrap-server` and `--command-config`.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec!["--add".to_owned()];
+        for principal in &self.principals {
+            args.extend(["--allow-principal".into(), format!("User:{principal}")]);
+        }
+        for operation in &self.operations {
+            args.extend(["--operation".into(), (*operation).to_owned()]);
+        }
+        for topic in &self.topics {
+            args.extend(["--topic".into(), topic.clone()]);
+        }
+        for group in &self.groups {
+            args.extend(["--group".into(), group.clone()]);
+        }
+        if self.prefixed {
+            args.extend(["--resource-pattern-type".into(), "prefixed".into()]);
+        }
+        args
+    }
+}
+
+/// The ACLs of the pipeline's topics and the registry's: the producer writes the users topic
+/// and its dead-letter topic (Write on a topic also allows its idempotent producer, KIP-679);
+/// the reader (the Spark job, `verify`, the console) reads them, in the Spark source's
+/// consumer groups and the project's own; the registry owns its KafkaSQL topics and groups.
+pub fn kafka_acls(kafka: &KafkaLogins, topics: &[String]) -> Vec<AclGrant> {
+    let grant = |who: &Login, operations: Vec<&'static str>, topics: Vec<String>| AclGrant {
+        principals: vec![who.username.clone()],
+        operations,
+        topics,
+        groups: vec![],
+        prefixed: false,
+    };
+    vec![
+        grant(&kafka.producer, vec!["Write", "Describe"], topics.to_vec()),
+        grant(&kafka.reader, vec!["Read", "Describe"], topics.to_vec()),
+        AclGrant {
+            principals: vec![kafka.reader.username.clone()],
+            operations: vec!["Read"],
+            topics: vec![],
+            groups: vec!["spark-kafka-source".into(), "userstream".into()],
+            prefixed: true,
+        },
+        grant(
+            &kafka.registry,
+            vec!["All"],
+            ["kafkasql-journal", "kafkasql-snapshots", "registry-events"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        AclGrant {
+            principals: vec![kafka.registry.username.clone()],
+            operations: vec!["Read"],
+            topics: vec![],
+            groups: vec!["apicurio-".into()],
+            prefixed: true,
+        },
+    ]
 }
 
 /// log4j2 configuration shared by Kafka's tools and broker: everything to stdout, which the
@@ -97,6 +248,10 @@ pub fn cassandra_yaml(config: &StackConfig, layout: &Layout) -> String {
          storage_port: {storage}\n\
          native_transport_port: {cql}\n\
          start_native_transport: true\n\
+         # Every client logs in; roles and grants decide what it may do (see `stack up`).\n\
+         authenticator: PasswordAuthenticator\n\
+         authorizer: CassandraAuthorizer\n\
+         role_manager: CassandraRoleManager\n\
          data_file_directories:\n  \
            - {data}/data\n\
          commitlog_directory: {data}/commitlog\n\
@@ -240,6 +395,80 @@ pub fn registry_jvm_options(config: &StackConfig) -> Vec<String> {
     ]
 }
 
+/// The registry's environment for authentication: HTTP basic auth with three embedded users
+/// and role-based authorization on every API (the Confluent one included), and its KafkaSQL
+/// storage's Kafka login. Environment, not `-D` options: process arguments are visible to
+/// every local user. The management port (health) stays open: it shows no data.
+pub fn registry_auth_env(credentials: &Credentials) -> Vec<(String, String)> {
+    let users = &credentials.registry;
+    let mut env: Vec<(String, String)> = vec![
+        ("QUARKUS_HTTP_AUTH_BASIC".into(), "true".into()),
+        ("QUARKUS_OIDC_TENANT_ENABLED".into(), "false".into()),
+        (
+            "QUARKUS_SECURITY_USERS_EMBEDDED_ENABLED".into(),
+            "true".into(),
+        ),
+        (
+            "QUARKUS_SECURITY_USERS_EMBEDDED_PLAIN_TEXT".into(),
+            "true".into(),
+        ),
+        (
+            "APICURIO_AUTH_ROLE_BASED_AUTHORIZATION".into(),
+            "true".into(),
+        ),
+        (
+            "APICURIO_AUTH_ANONYMOUS_READ_ACCESS_ENABLED".into(),
+            "false".into(),
+        ),
+        (
+            "APICURIO_AUTH_AUTHENTICATED_READ_ACCESS_ENABLED".into(),
+            "false".into(),
+        ),
+    ];
+    for (login, role) in [
+        (&users.admin, "sr-admin"),
+        (&users.producer, "sr-developer"),
+        (&users.reader, "sr-readonly"),
+    ] {
+        // Quarkus maps the variable's name to the user: lower case, `_` to `.`; the stack's
+        // user names are lower-case letters only.
+        let name = login.username.to_uppercase();
+        env.push((
+            format!("QUARKUS_SECURITY_USERS_EMBEDDED_USERS_{name}"),
+            login.password.clone(),
+        ));
+        env.push((
+            format!("QUARKUS_SECURITY_USERS_EMBEDDED_ROLES_{name}"),
+            role.into(),
+        ));
+    }
+    // `apicurio.kafka.common.*` reaches every KafkaSQL client (producer, consumer, admin).
+    // (`apicurio.kafkasql.security.sasl.enabled` would force OAuth instead.)
+    env.extend([
+        (
+            "APICURIO_KAFKA_COMMON_SECURITY_PROTOCOL".into(),
+            "SASL_PLAINTEXT".into(),
+        ),
+        (
+            "APICURIO_KAFKA_COMMON_SASL_MECHANISM".into(),
+            "SCRAM-SHA-512".into(),
+        ),
+        (
+            "APICURIO_KAFKA_COMMON_SASL_JAAS_CONFIG".into(),
+            scram_jaas(&credentials.kafka.registry),
+        ),
+    ]);
+    env
+}
+
+/// The class of `spark/interceptor`: refuses Spark Connect calls from beyond loopback and
+/// calls without the stack's token (Spark 3.5 has neither a bind address nor authentication).
+pub const SPARK_CONNECT_INTERCEPTOR: &str = "dev.userstream.spark.LoopbackTokenInterceptor";
+
+/// The environment variable the interceptor reads the token from (never a Spark conf: any
+/// client may read confs back).
+pub const SPARK_CONNECT_TOKEN_ENV: &str = "USERSTREAM_SPARK_CONNECT_TOKEN";
+
 /// Arguments of `spark-submit` that start the Spark Connect server as a driver on the cluster.
 pub fn spark_connect_args(config: &StackConfig, jars: &[String], layout: &Layout) -> Vec<String> {
     let mut args: Vec<String> = vec![
@@ -286,12 +515,57 @@ pub fn spark_connect_args(config: &StackConfig, jars: &[String], layout: &Layout
         ),
         // Streaming progress is what `stream status` reads; keep some history.
         ("spark.sql.streaming.numRecentProgressUpdates", "100".into()),
+        // Every call passes the interceptor: loopback peers with the token only.
+        (
+            "spark.connect.grpc.interceptor.classes",
+            SPARK_CONNECT_INTERCEPTOR.into(),
+        ),
+        // The job's Kafka JAAS line and Cassandra password are read and write options: keep
+        // them out of the plans the UI and the logs show.
+        (
+            "spark.sql.redaction.options.regex",
+            "(?i)url|jaas|password|secret|token".into(),
+        ),
+        (
+            "spark.redaction.regex",
+            "(?i)secret|password|token|access[.]?key|jaas".into(),
+        ),
     ];
     for (key, value) in confs {
         args.push("--conf".into());
         args.push(format!("{key}={value}"));
     }
     args
+}
+
+/// Everything secret of the stack, generated by the first `stack up` into one file
+/// (`<state>/secrets.json`, mode 0600): Airflow's own secrets and every client credential.
+/// One flat JSON object; each reader takes the part it knows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Secrets {
+    /// Airflow's secrets and admin password.
+    #[serde(flatten)]
+    pub airflow: AirflowSecrets,
+    /// The engines' users and the stack's tokens.
+    #[serde(flatten)]
+    pub credentials: Credentials,
+}
+
+impl Secrets {
+    /// Stand-ins for rendering a service's files without its secrets.
+    pub fn withheld() -> Self {
+        Self {
+            airflow: AirflowSecrets::withheld(),
+            credentials: Credentials::withheld(),
+        }
+    }
+
+    /// Every secret value, to recognise them in an environment or a file.
+    pub fn values(&self) -> Vec<&str> {
+        let mut values = self.airflow.values().to_vec();
+        values.extend(self.credentials.secret_values());
+        values
+    }
 }
 
 /// Generated secrets that every Airflow component must share.
@@ -415,15 +689,58 @@ mod tests {
     fn kafka_properties_bind_loopback_and_use_the_data_dir() {
         let (mut config, layout) = fixture();
         config.ports.kafka = 19092;
-        let props = kafka_server_properties(&config, &layout);
-        assert!(
-            props.contains("listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:9093\n")
-        );
+        let props = kafka_server_properties(&config, &layout, &Credentials::withheld().kafka);
+        assert!(props
+            .contains("listeners=SASL_PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:9093\n"));
+        // Every listener authenticates; nothing is allowed without an ACL.
+        assert!(!props.contains("PLAINTEXT:PLAINTEXT"));
+        assert!(props.contains("CONTROLLER:SASL_PLAINTEXT"));
+        assert!(props.contains("allow.everyone.if.no.acl.found=false\n"));
+        assert!(props.contains("super.users=User:admin;User:controller\n"));
         assert!(props.contains("controller.quorum.bootstrap.servers=127.0.0.1:9093\n"));
         assert!(props.contains("log.dirs=/srv/us/data/kafka\n"));
         assert!(!props.contains("0.0.0.0"));
         // The dynamic quorum must not also name static voters: `format --standalone` refuses.
         assert!(!props.contains("controller.quorum.voters"));
+    }
+
+    #[test]
+    fn the_registry_authenticates_every_api_and_its_kafka_clients() {
+        let env = registry_auth_env(&Credentials::withheld());
+        let get = |k: &str| {
+            env.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("QUARKUS_HTTP_AUTH_BASIC"), Some("true"));
+        assert_eq!(get("APICURIO_AUTH_ROLE_BASED_AUTHORIZATION"), Some("true"));
+        assert_eq!(
+            get("QUARKUS_SECURITY_USERS_EMBEDDED_ROLES_READER"),
+            Some("sr-readonly")
+        );
+        assert_eq!(
+            get("QUARKUS_SECURITY_USERS_EMBEDDED_ROLES_PRODUCER"),
+            Some("sr-developer")
+        );
+        assert!(get("APICURIO_KAFKA_COMMON_SASL_JAAS_CONFIG")
+            .unwrap()
+            .contains("username=\"registry\""));
+    }
+
+    #[test]
+    fn acl_grants_are_one_pattern_type_each() {
+        let grants = kafka_acls(
+            &Credentials::withheld().kafka,
+            &["users".into(), "users.dlq".into()],
+        );
+        let producer = &grants[0];
+        assert_eq!(
+            producer.args().join(" "),
+            "--add --allow-principal User:producer --operation Write --operation Describe --topic users --topic users.dlq"
+        );
+        assert!(grants
+            .iter()
+            .any(|g| g.prefixed && g.groups.contains(&"spark-kafka-source".to_owned())));
     }
 
     #[test]
@@ -439,6 +756,8 @@ mod tests {
             "listen_address: 127.0.0.1",
             "rpc_address: 127.0.0.1",
             "native_transport_port: 9042",
+            "authenticator: PasswordAuthenticator",
+            "authorizer: CassandraAuthorizer",
             "- /srv/us/data/cassandra/data",
         ] {
             assert!(yaml.contains(key), "missing {key} in\n{yaml}");

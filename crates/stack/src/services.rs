@@ -2,7 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::render::{self, AirflowSecrets};
+use userstream_endpoints::credentials::Login;
+use userstream_endpoints::KafkaAccess;
+
+use crate::render::{self, Secrets};
 use crate::{Layout, StackConfig};
 
 /// How to tell that a service answers its real protocol.
@@ -10,8 +13,8 @@ use crate::{Layout, StackConfig};
 pub enum Health {
     /// A Kafka metadata request (rdkafka) succeeds.
     Kafka {
-        /// Bootstrap servers.
-        bootstrap: String,
+        /// Bootstrap servers and the admin login.
+        bootstrap: KafkaAccess,
     },
     /// `GET /subjects` on the Confluent-compatible API answers a JSON list.
     Registry {
@@ -19,11 +22,16 @@ pub enum Health {
         url: String,
         /// Readiness on the management port (`/health/ready`).
         ready_url: String,
+        /// The read-only user the check logs in as.
+        login: Login,
     },
-    /// `SELECT release_version FROM system.local` (scylla driver).
+    /// `SELECT release_version FROM system.local` (scylla driver), logged in as the stack's
+    /// admin role; on a new node, the roles are set up first (see `probe::cassandra_roles`).
     Cassandra {
         /// Contact point.
         contact_point: String,
+        /// The stack's Cassandra roles.
+        logins: userstream_endpoints::credentials::CassandraLogins,
     },
     /// The master's JSON status says ALIVE.
     SparkMaster {
@@ -39,6 +47,8 @@ pub enum Health {
     SparkConnect {
         /// `sc://` URL.
         url: String,
+        /// The token the server requires.
+        token: String,
     },
     /// Airflow's `/api/v2/monitor/health`: `component` reports healthy.
     Airflow {
@@ -60,6 +70,8 @@ pub struct PreStart {
     pub args: Vec<String>,
     /// Skip the step when this file exists (e.g. storage already formatted).
     pub unless_exists: Option<PathBuf>,
+    /// Create this file when the step succeeds (a marker for `unless_exists`).
+    pub marks_done: Option<PathBuf>,
 }
 
 /// One process of the stack.
@@ -83,6 +95,8 @@ pub struct ServiceSpec {
     pub ports: Vec<u16>,
     /// Steps to run before starting, in order.
     pub pre_start: Vec<PreStart>,
+    /// Steps to run once it is healthy, before its dependents start (Kafka's ACLs).
+    pub after_healthy: Vec<PreStart>,
     /// How to tell it is up.
     pub health: Health,
     /// Configuration files to write before starting: (path, content).
@@ -124,9 +138,11 @@ pub fn all(
     javas: &Javas,
     spark_home: &Path,
     spark_jars: &[String],
-    airflow_secrets: &AirflowSecrets,
+    secrets: &Secrets,
     userstream_bin: &Path,
 ) -> Vec<ServiceSpec> {
+    let airflow_secrets = &secrets.airflow;
+    let credentials = &secrets.credentials;
     let logs = layout.logs();
     let kafka_conf = layout.conf("kafka");
     let cassandra_conf = layout.conf("cassandra");
@@ -139,21 +155,24 @@ pub fn all(
         "kafka.Kafka".into(),
         kafka_conf.join("server.properties").display().to_string(),
     ]);
-    let kafka_tool = |extra: &[&str]| -> Vec<String> {
-        let mut args = vec![
+    let java_tool_options = || -> Vec<String> {
+        vec![
             "-Xmx256m".to_owned(),
+            // No hsperfdata file: it would record the tool's expanded arguments.
+            "-XX:-UsePerfData".into(),
             format!(
                 "-Dlog4j2.configurationFile={}",
                 kafka_conf.join("log4j2.yaml").display()
             ),
             "-cp".into(),
             classpath(&layout.kafka_lib()),
-            "kafka.tools.StorageTool".into(),
-        ];
-        args.extend(extra.iter().map(|s| (*s).to_owned()));
-        args
+        ]
     };
     let cluster_id = kafka_cluster_id(layout);
+    let server_properties = kafka_conf.join("server.properties");
+    let format_argfile = kafka_conf.join("format.args");
+    let mut format_args = java_tool_options();
+    format_args.push(format!("@{}", format_argfile.display()));
     let kafka = ServiceSpec {
         name: "kafka",
         engine: "Kafka",
@@ -164,30 +183,45 @@ pub fn all(
         cwd: layout.state().to_path_buf(),
         ports: vec![config.ports.kafka, config.ports.kafka_controller],
         pre_start: vec![PreStart {
-            description: "format KRaft storage (first start only)".into(),
+            description: "format KRaft storage with the SCRAM users (first start only)".into(),
             program: java17.clone(),
-            args: kafka_tool(&[
-                "format",
-                "--standalone",
-                "--ignore-formatted",
-                "-t",
-                &cluster_id,
-                "-c",
-                &kafka_conf.join("server.properties").display().to_string(),
-            ]),
+            args: format_args,
             unless_exists: Some(layout.data("kafka").join("meta.properties")),
+            marks_done: None,
         }],
+        after_healthy: kafka_acl_steps(
+            layout,
+            &java17,
+            &java_tool_options(),
+            config,
+            &credentials.kafka,
+            &[
+                userstream_endpoints::names::TOPIC.to_owned(),
+                userstream_endpoints::names::DLQ_TOPIC.to_owned(),
+            ],
+        ),
         health: Health::Kafka {
-            bootstrap: config.endpoints().kafka_bootstrap,
+            bootstrap: KafkaAccess {
+                bootstrap: config.endpoints().kafka_bootstrap,
+                login: Some(credentials.kafka.admin.clone()),
+            },
         },
         files: vec![
             (
-                kafka_conf.join("server.properties"),
-                render::kafka_server_properties(config, layout),
+                server_properties.clone(),
+                render::kafka_server_properties(config, layout, &credentials.kafka),
             ),
             (
                 kafka_conf.join("log4j2.yaml"),
                 render::kafka_log4j2().to_owned(),
+            ),
+            (
+                format_argfile,
+                render::kafka_format_argfile(&cluster_id, &server_properties, &credentials.kafka),
+            ),
+            (
+                kafka_conf.join("admin.properties"),
+                render::kafka_client_properties(&credentials.kafka.admin),
             ),
         ],
     };
@@ -200,10 +234,14 @@ pub fn all(
         depends_on: vec!["kafka"],
         program: java_bin(&javas.java21),
         args: registry_args,
-        env: java_env(&javas.java21),
+        env: java_env(&javas.java21)
+            .into_iter()
+            .chain(render::registry_auth_env(credentials))
+            .collect(),
         cwd: layout.registry_app(),
         ports: vec![config.ports.registry, config.ports.registry_management],
         pre_start: vec![],
+        after_healthy: vec![],
         health: Health::Registry {
             url: config.endpoints().registry_url.to_string(),
             ready_url: format!(
@@ -211,6 +249,7 @@ pub fn all(
                 userstream_endpoints::HOST,
                 config.ports.registry_management
             ),
+            login: credentials.registry.reader.clone(),
         },
         files: vec![],
     };
@@ -242,8 +281,10 @@ pub fn all(
             config.ports.cassandra_jmx,
         ],
         pre_start: vec![],
+        after_healthy: vec![],
         health: Health::Cassandra {
             contact_point: config.endpoints().cassandra,
+            logins: credentials.cassandra.clone(),
         },
         files: vec![
             (
@@ -310,6 +351,7 @@ pub fn all(
         cwd: layout.state().to_path_buf(),
         ports: vec![config.ports.spark_master, config.ports.spark_master_ui],
         pre_start: vec![],
+        after_healthy: vec![],
         health: Health::SparkMaster {
             ui_url: master_ui.clone(),
         },
@@ -351,6 +393,7 @@ pub fn all(
         cwd: layout.state().to_path_buf(),
         ports: vec![config.ports.spark_worker_ui],
         pre_start: vec![],
+        after_healthy: vec![],
         health: Health::SparkWorker {
             master_ui_url: master_ui,
         },
@@ -362,12 +405,17 @@ pub fn all(
         depends_on: vec!["spark-worker", "kafka", "cassandra"],
         program: spark_home.join("bin/spark-submit"),
         args: render::spark_connect_args(config, spark_jars, layout),
-        env: spark_env(vec![]),
+        env: spark_env(vec![(
+            render::SPARK_CONNECT_TOKEN_ENV.into(),
+            credentials.spark_connect_token.clone(),
+        )]),
         cwd: layout.state().to_path_buf(),
         ports: vec![config.ports.spark_connect, config.ports.spark_driver_ui],
         pre_start: vec![],
+        after_healthy: vec![],
         health: Health::SparkConnect {
             url: config.endpoints().spark_connect_url,
+            token: credentials.spark_connect_token.clone(),
         },
         files: vec![],
     };
@@ -389,6 +437,7 @@ pub fn all(
         cwd: layout.airflow_home(),
         ports,
         pre_start: vec![],
+        after_healthy: vec![],
         health: Health::Airflow {
             url: config.endpoints().airflow_url,
             component,
@@ -407,6 +456,7 @@ pub fn all(
         program: airflow_bin.clone(),
         args: vec!["db".into(), "migrate".into()],
         unless_exists: None,
+        marks_done: None,
     });
     api_server
         .files
@@ -447,6 +497,68 @@ pub fn all(
     ]
 }
 
+/// The steps that grant the pipeline's Kafka ACLs on `topics` (Kafka's own `AclCommand`, as
+/// admin, its password in a 0600 properties file, not in arguments). Granting is idempotent;
+/// a marker named after what is granted skips them on later starts.
+pub fn kafka_acl_steps(
+    layout: &Layout,
+    java17: &Path,
+    java_options: &[String],
+    config: &StackConfig,
+    kafka: &userstream_endpoints::credentials::KafkaLogins,
+    topics: &[String],
+) -> Vec<PreStart> {
+    let grants = render::kafka_acls(kafka, topics);
+    let marker_name = format!(
+        "acls-{:016x}.done",
+        u64::from_be_bytes(
+            fnv128(format!("{grants:?}").as_bytes())[..8]
+                .try_into()
+                .unwrap_or_default()
+        )
+    );
+    let marker = layout.data("kafka").join(marker_name);
+    let count = grants.len();
+    grants
+        .into_iter()
+        .enumerate()
+        .map(|(i, grant)| {
+            let mut args = java_options.to_vec();
+            args.extend([
+                "org.apache.kafka.tools.AclCommand".into(),
+                "--bootstrap-server".into(),
+                config.endpoints().kafka_bootstrap,
+                "--command-config".into(),
+                layout
+                    .conf("kafka")
+                    .join("admin.properties")
+                    .display()
+                    .to_string(),
+            ]);
+            args.extend(grant.args());
+            PreStart {
+                description: format!(
+                    "grant ACLs {}/{count}: {} {} on {}",
+                    i + 1,
+                    grant.principals.join(","),
+                    grant.operations.join(","),
+                    grant
+                        .topics
+                        .iter()
+                        .chain(&grant.groups)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                program: java17.to_path_buf(),
+                args,
+                unless_exists: Some(marker.clone()),
+                marks_done: (i + 1 == count).then(|| marker.clone()),
+            }
+        })
+        .collect()
+}
+
 /// The KRaft cluster id: stable per state directory, so re-formatting is never needed.
 fn kafka_cluster_id(layout: &Layout) -> String {
     use base64::Engine;
@@ -484,12 +596,7 @@ mod tests {
             java17: "/jdk17".into(),
             java21: "/jdk21".into(),
         };
-        let secrets = AirflowSecrets {
-            jwt_secret: "j".into(),
-            secret_key: "k".into(),
-            fernet_key: "f".into(),
-            admin_password: "pw".into(),
-        };
+        let secrets = Secrets::withheld();
         all(
             &config,
             &layout,
@@ -536,7 +643,20 @@ mod tests {
         let specs = specs();
         let kafka = &specs[0];
         let format = &kafka.pre_start[0];
-        assert!(format.args.contains(&"--standalone".to_owned()));
+        // The tool's arguments (SCRAM passwords) are in a 0600 argument file, not in argv.
+        assert_eq!(
+            format.args.last().map(String::as_str),
+            Some("@/s/conf/kafka/format.args")
+        );
+        assert!(!format.args.iter().any(|a| a.contains("password")));
+        let argfile = &kafka
+            .files
+            .iter()
+            .find(|(path, _)| path.ends_with("format.args"))
+            .unwrap()
+            .1;
+        assert!(argfile.starts_with("kafka.tools.StorageTool\nformat\n--standalone\n"));
+        assert!(argfile.contains("--add-scram\nSCRAM-SHA-512=[name=producer,password=<withheld: kafka producer password>]"));
         assert_eq!(
             format.unless_exists,
             Some(PathBuf::from("/s/data/kafka/meta.properties"))
@@ -545,6 +665,39 @@ mod tests {
         let id = kafka_cluster_id(&layout);
         assert_eq!(id.len(), 22);
         assert_eq!(id, kafka_cluster_id(&layout));
+    }
+
+    #[test]
+    fn no_secret_is_in_any_process_argument() {
+        let withheld = Secrets::withheld();
+        let secrets = withheld.values();
+        for spec in specs() {
+            let steps = spec.pre_start.iter().chain(&spec.after_healthy);
+            let argvs = std::iter::once(&spec.args).chain(steps.map(|s| &s.args));
+            for arg in argvs.flatten() {
+                assert!(
+                    !secrets.iter().any(|secret| arg.contains(secret)),
+                    "{}: a secret in argument {arg}",
+                    spec.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn kafka_grants_its_acls_once_it_is_healthy() {
+        let specs = specs();
+        let steps = &specs[0].after_healthy;
+        assert_eq!(steps.len(), 5);
+        assert!(steps[0]
+            .args
+            .contains(&"org.apache.kafka.tools.AclCommand".to_owned()));
+        assert!(steps[0].args.contains(&"--command-config".to_owned()));
+        let marker = steps[0].unless_exists.clone().unwrap();
+        assert!(steps
+            .iter()
+            .all(|s| s.unless_exists.as_ref() == Some(&marker)));
+        assert_eq!(steps[4].marks_done.as_ref(), Some(&marker));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No connection could be made; a retry helps once Cassandra is up.
-    #[error("cannot connect to Cassandra at {contact_point}: {reason} (is it running? `userstream stack status`)")]
+    #[error("cannot connect to Cassandra at {contact_point}: {reason} (is it running? `userstream stack status`; a refused login: `userstream stack credentials` shows the stack's roles)")]
     Connect {
         /// The contact point tried.
         contact_point: String,

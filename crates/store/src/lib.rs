@@ -15,11 +15,12 @@ use std::time::Duration;
 
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use userstream_endpoints::Login;
 
 pub use error::StoreError;
 pub use migrate::{
-    migrate, users_table_columns, AppliedMigration, Migration, Replication, MIGRATIONS,
-    MIGRATIONS_TABLE, REJECTED_TABLE, USERS_TABLE,
+    grant_application_role, migrate, users_table_columns, AppliedMigration, Migration, Replication,
+    MIGRATIONS, MIGRATIONS_TABLE, REJECTED_TABLE, USERS_TABLE,
 };
 pub use queries::{
     check_users_row, count_rejected, count_users, for_each_user_source, latency_samples,
@@ -27,17 +28,23 @@ pub use queries::{
 };
 pub use scylla::value::CqlTimestamp;
 
-/// Opens a session to Cassandra.
-pub async fn connect(contact_point: &str, timeout: Duration) -> Result<Session, StoreError> {
-    SessionBuilder::new()
+/// Opens a session to Cassandra, logged in as `login` when given (the stack's Cassandra
+/// refuses anonymous clients).
+pub async fn connect(
+    contact_point: &str,
+    login: Option<&Login>,
+    timeout: Duration,
+) -> Result<Session, StoreError> {
+    let mut builder = SessionBuilder::new()
         .known_node(contact_point)
-        .connection_timeout(timeout)
-        .build()
-        .await
-        .map_err(|e| StoreError::Connect {
-            contact_point: contact_point.to_owned(),
-            reason: e.to_string(),
-        })
+        .connection_timeout(timeout);
+    if let Some(login) = login {
+        builder = builder.user(&login.username, &login.password);
+    }
+    builder.build().await.map_err(|e| StoreError::Connect {
+        contact_point: contact_point.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// Whether `name` is usable unquoted as a CQL keyspace or table name (letters, digits and

@@ -293,6 +293,26 @@ pub struct AppliedMigration {
     pub name: String,
 }
 
+/// Lets the application role `role` read and write `keyspace` (SELECT, MODIFY) and nothing
+/// else: it cannot create, alter or drop tables or keyspaces, nor grant. Idempotent; run by
+/// `setup` as the admin role after [`migrate`].
+pub async fn grant_application_role(
+    session: &Session,
+    keyspace: &str,
+    role: &str,
+) -> Result<(), StoreError> {
+    check_identifier(keyspace)?;
+    check_identifier(role)?;
+    for permission in ["SELECT", "MODIFY"] {
+        let cql = format!("GRANT {permission} ON KEYSPACE {keyspace} TO {role}");
+        session
+            .query_unpaged(cql.as_str(), &[])
+            .await
+            .map_err(|e| StoreError::query(&cql, &e))?;
+    }
+    Ok(())
+}
+
 /// Creates `keyspace` (with `replication`) if it does not exist, then applies the migrations it
 /// has not recorded yet, in order; returns those applied now (empty when up to date). Safe to
 /// run again and concurrently: statements are `IF NOT EXISTS`; an existing keyspace keeps its

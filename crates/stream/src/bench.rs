@@ -222,14 +222,22 @@ pub async fn bench_e2e(
     userstream_ingest::setup_kafka_and_registry(&ingest)
         .await
         .map_err(StreamError::ingest)?;
-    let session =
-        userstream_store::connect(&config.cassandra_contact_point, config.request_timeout).await?;
+    let session = userstream_store::connect(
+        &config.cassandra_contact_point,
+        config.cassandra_login.as_ref(),
+        config.request_timeout,
+    )
+    .await?;
     userstream_store::migrate(&session, &config.keyspace, &Replication::default()).await?;
-    let registry = RegistryClient::new(config.registry_url.clone(), config.request_timeout)
-        .map_err(|e| StreamError::Registry {
-            retryable: false,
-            message: e.to_string(),
-        })?;
+    let registry = RegistryClient::new(
+        config.registry_url.clone(),
+        config.registry_login.as_ref(),
+        config.request_timeout,
+    )
+    .map_err(|e| StreamError::Registry {
+        retryable: false,
+        message: e.to_string(),
+    })?;
 
     let result = measure(&config, options, &ingest, &session).await;
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use url::Url;
-use userstream_endpoints::{names, Endpoints, Ports};
+use userstream_endpoints::{names, Endpoints, KafkaAccess, KafkaRole, Login, Ports};
 use uuid::Uuid;
 
 use crate::StreamError;
@@ -63,16 +63,23 @@ pub struct StreamConfig {
     pub connect_url: String,
     /// User id sent to Spark Connect; with the query name it picks the server-side session.
     pub connect_user: String,
-    /// Kafka bootstrap servers (`kafka.bootstrap.servers` of the source).
-    pub bootstrap_servers: String,
+    /// Token the Spark Connect server requires (sent as `authorization: Bearer`).
+    pub connect_token: Option<String>,
+    /// Kafka bootstrap servers (`kafka.bootstrap.servers` of the source) and the reader's
+    /// login (the job, `verify` and `status` only read).
+    pub bootstrap_servers: KafkaAccess,
     /// Schema registry base URL (Confluent API).
     pub registry_url: Url,
+    /// Registry user (read-only).
+    pub registry_login: Option<Login>,
     /// Registry subject of the values; `None` means `<topic>-value`.
     pub subject: Option<String>,
     /// Kafka topic to read.
     pub topic: String,
     /// Cassandra contact point, `host:port` (for `verify`, `status` counts, `bench`).
     pub cassandra_contact_point: String,
+    /// Cassandra role of the job's writes and of `verify`'s reads (the application role).
+    pub cassandra_login: Option<Login>,
     /// Cassandra keyspace the job writes to.
     pub keyspace: String,
     /// Table for decoded users.
@@ -143,11 +150,14 @@ impl StreamConfig {
         Self {
             connect_url: local.spark_connect_url,
             connect_user: "userstream".into(),
-            bootstrap_servers: local.kafka_bootstrap,
+            connect_token: None,
+            bootstrap_servers: KafkaAccess::plaintext(local.kafka_bootstrap),
             registry_url: local.registry_url,
+            registry_login: None,
             subject: None,
             topic: names::TOPIC.into(),
             cassandra_contact_point: local.cassandra,
+            cassandra_login: None,
             keyspace: names::KEYSPACE.into(),
             table: userstream_store::USERS_TABLE.into(),
             rejected_table: userstream_store::REJECTED_TABLE.into(),
@@ -174,11 +184,27 @@ impl StreamConfig {
 
     /// Points the job and its controls at `endpoints` (Spark Connect, Kafka, the registry,
     /// Cassandra).
+    ///
+    /// The logins are the least-privileged ones: Kafka and registry readers, Cassandra's
+    /// application role.
     pub fn set_endpoints(&mut self, endpoints: &Endpoints) {
         self.connect_url = endpoints.spark_connect_url.clone();
-        self.bootstrap_servers = endpoints.kafka_bootstrap.clone();
+        self.connect_token = endpoints.spark_connect_token();
+        self.bootstrap_servers = endpoints.kafka(KafkaRole::Reader);
         self.registry_url = endpoints.registry_url.clone();
+        self.registry_login = endpoints.login(|c| &c.registry.reader);
         self.cassandra_contact_point = endpoints.cassandra.clone();
+        self.cassandra_login = endpoints.login(|c| &c.cassandra.app);
+    }
+
+    /// The Spark Connect URL with this config's session parameters and token: what the
+    /// client dials. Holds the token: never print it (print `connect_url`).
+    pub fn connect_url_with(&self, parameters: &str) -> String {
+        let mut url = format!("{}/;{parameters}", self.connect_url.trim_end_matches('/'));
+        if let Some(token) = &self.connect_token {
+            url.push_str(&format!(";token={token}"));
+        }
+        url
     }
 
     /// The registry subject of the topic's values.

@@ -314,12 +314,12 @@ impl fmt::Display for StreamStatus {
 
 /// A Spark Connect session of the crate bound to the job's session id.
 pub(crate) async fn job_session(config: &StreamConfig) -> Result<SparkSession, StreamError> {
-    let (host, port) = config.connect_endpoint()?;
-    let url = format!(
-        "sc://{host}:{port}/;user_id={};session_id={}",
+    config.connect_endpoint()?;
+    let url = config.connect_url_with(&format!(
+        "user_id={};session_id={}",
         config.connect_user,
         config.session_id()
-    );
+    ));
     let builder = SparkSessionBuilder::remote(&url).app_name("userstream");
     match tokio::time::timeout(config.request_timeout, builder.build()).await {
         Ok(Ok(session)) => Ok(session),
@@ -345,7 +345,15 @@ fn registry_url(config: &StreamConfig, segments: &[&str]) -> Result<url::Url, St
 }
 
 fn registry_http(config: &StreamConfig) -> Result<reqwest::Client, StreamError> {
+    let headers =
+        userstream_registry::auth_headers(config.registry_login.as_ref()).ok_or_else(|| {
+            StreamError::Registry {
+                message: "the registry login is not a valid HTTP header".into(),
+                retryable: false,
+            }
+        })?;
     reqwest::Client::builder()
+        .default_headers(headers)
         .timeout(config.request_timeout)
         .build()
         .map_err(|e| StreamError::Registry {
@@ -361,8 +369,12 @@ pub async fn fetch_writer_schemas(config: &StreamConfig) -> Result<Vec<WriterSch
         retryable: e.is_retryable(),
         message: e.to_string(),
     };
-    let client = RegistryClient::new(config.registry_url.clone(), config.request_timeout)
-        .map_err(registry_error)?;
+    let client = RegistryClient::new(
+        config.registry_url.clone(),
+        config.registry_login.as_ref(),
+        config.request_timeout,
+    )
+    .map_err(registry_error)?;
     let versions = match client.versions(&subject).await {
         Ok(v) => v,
         Err(e) if e.is_not_found() => return Err(StreamError::NoSchema { subject }),

@@ -27,7 +27,7 @@ pub fn kafka_source_options(config: &StreamConfig) -> Vec<(String, String)> {
     let mut options = vec![
         (
             "kafka.bootstrap.servers".to_owned(),
-            config.bootstrap_servers.clone(),
+            config.bootstrap_servers.bootstrap.clone(),
         ),
         ("subscribe".to_owned(), config.topic.clone()),
         (
@@ -45,6 +45,20 @@ pub fn kafka_source_options(config: &StreamConfig) -> Vec<(String, String)> {
     ];
     if let Some(min) = config.min_partitions {
         options.push(("minPartitions".to_owned(), min.to_string()));
+    }
+    if let Some(login) = &config.bootstrap_servers.login {
+        // The server redacts options named like `jaas` (spark.sql.redaction.options.regex).
+        options.extend([
+            ("kafka.security.protocol".to_owned(), "SASL_PLAINTEXT".to_owned()),
+            ("kafka.sasl.mechanism".to_owned(), "SCRAM-SHA-512".to_owned()),
+            (
+                "kafka.sasl.jaas.config".to_owned(),
+                format!(
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{}\" password=\"{}\";",
+                    login.username, login.password
+                ),
+            ),
+        ]);
     }
     options
 }
@@ -91,6 +105,19 @@ pub fn cassandra_sink_options(config: &StreamConfig, table: &str) -> Vec<(String
             "spark.cassandra.output.batch.size.rows".to_owned(),
             rows.to_string(),
         ));
+    }
+    if let Some(login) = &config.cassandra_login {
+        // Per write, not in the server's conf: the job writes as the application role.
+        options.extend([
+            (
+                "spark.cassandra.auth.username".to_owned(),
+                login.username.clone(),
+            ),
+            (
+                "spark.cassandra.auth.password".to_owned(),
+                login.password.clone(),
+            ),
+        ]);
     }
     options
 }

@@ -349,11 +349,15 @@ pub async fn verify(
     .map_err(|e| StreamError::Kafka(format!("offsets task: {e}")))?
     .map_err(|e| StreamError::Kafka(e.to_string()))?;
 
-    let registry = RegistryClient::new(config.registry_url.clone(), config.request_timeout)
-        .map_err(|e| StreamError::Registry {
-            retryable: false,
-            message: e.to_string(),
-        })?;
+    let registry = RegistryClient::new(
+        config.registry_url.clone(),
+        config.registry_login.as_ref(),
+        config.request_timeout,
+    )
+    .map_err(|e| StreamError::Registry {
+        retryable: false,
+        message: e.to_string(),
+    })?;
     let deserializer = Deserializer::new(registry);
     let kafka = read_kafka_side(config, options, &cut, &deserializer).await?;
 
@@ -374,8 +378,12 @@ pub async fn verify(
         }
         None => None,
     };
-    let session =
-        userstream_store::connect(&config.cassandra_contact_point, config.request_timeout).await?;
+    let session = userstream_store::connect(
+        &config.cassandra_contact_point,
+        config.cassandra_login.as_ref(),
+        config.request_timeout,
+    )
+    .await?;
     let settle_until = Instant::now() + options.settle;
     let mut rng = SmallRng::from_entropy();
     let (tally, sample, rejected, spilled) = loop {

@@ -138,8 +138,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 async fn produce(args: ProduceBenchArgs) -> anyhow::Result<ExitCode> {
     let endpoints = args.endpoints.endpoints();
     let mut ingest = IngestConfig::default();
-    args.kafka.apply(&mut ingest, &endpoints);
-    args.registry.apply(&mut ingest, &endpoints);
+    args.kafka.apply(
+        &mut ingest,
+        &endpoints,
+        userstream_endpoints::KafkaRole::Producer,
+    );
+    args.registry
+        .apply(&mut ingest, &endpoints, |c| &c.registry.producer);
     ingest.source.results_per_page = args.results_per_page;
     ingest.source.fetch_concurrency = args.fetch_concurrency;
     if cfg!(debug_assertions) {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use userstream_endpoints::{names, Endpoints};
+use userstream_endpoints::{names, Endpoints, KafkaRole};
 use userstream_ingest::{Compression, IngestConfig};
 
 /// Kafka topics and producer settings.
@@ -57,10 +57,11 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 }
 
 impl KafkaArgs {
-    /// Applies these arguments, and the Kafka address of `endpoints`, to `config`.
-    pub fn apply(&self, config: &mut IngestConfig, endpoints: &Endpoints) {
+    /// Applies these arguments, and the Kafka address and `role`'s login of `endpoints`, to
+    /// `config`.
+    pub fn apply(&self, config: &mut IngestConfig, endpoints: &Endpoints, role: KafkaRole) {
         let k = &mut config.kafka;
-        k.bootstrap = endpoints.kafka_bootstrap.clone();
+        k.bootstrap = endpoints.kafka(role);
         k.topic = self.topic.clone();
         k.dlq_topic = self.dlq_topic.clone();
         k.partitions = self.partitions;
@@ -74,9 +75,16 @@ impl KafkaArgs {
 }
 
 impl RegistryArgs {
-    /// Applies these arguments, and the registry address of `endpoints`, to `config`.
-    pub fn apply(&self, config: &mut IngestConfig, endpoints: &Endpoints) {
+    /// Applies these arguments, and the registry address and the login `pick` chooses, to
+    /// `config`.
+    pub fn apply(
+        &self,
+        config: &mut IngestConfig,
+        endpoints: &Endpoints,
+        pick: impl Fn(&userstream_endpoints::Credentials) -> &userstream_endpoints::Login,
+    ) {
         config.registry_url = endpoints.registry_url.clone();
+        config.registry_login = endpoints.login(pick);
         config.subject = self.subject.clone();
     }
 }

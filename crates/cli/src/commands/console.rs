@@ -18,7 +18,10 @@ use super::common::shutdown_on_signals;
 /// letters; registry subjects and the current schema; the streaming query's rates, lag and
 /// errors; Cassandra counts and newest rows; Airflow DAG runs; every service's health.
 /// The same figures are JSON under /api (e.g. /api/snapshot, /api/kafka). Engine addresses
-/// come from the stack flags (ports) so they match `stack up`. Ctrl-C stops it.
+/// come from the stack flags (ports) so they match `stack up`. Everything but /healthz asks
+/// for the stack's console token: the address printed at start carries it (the browser then
+/// keeps it in a cookie), scripts send `Authorization: Bearer <token>`, and
+/// `userstream stack credentials` shows it. Ctrl-C stops it.
 #[derive(Debug, clap::Args)]
 pub struct ConsoleArgs {
     #[command(flatten)]
@@ -72,9 +75,18 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
     }
     config.fast_interval = args.refresh;
     config.slow_interval = args.refresh.mul_f64(2.5);
+    // The one place the token is printed: to the user's own terminal, as the link to open.
+    let address = match &config.token {
+        Some(token) => format!(
+            "http://{}/?token={} (this link holds the console's token; JSON under /api with \
+             `Authorization: Bearer <token>`)",
+            config.listen,
+            url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+        ),
+        None => format!("http://{} (JSON under /api)", config.listen),
+    };
     eprintln!(
-        "console: http://{} (JSON under /api); state directory {}; Ctrl-C stops it",
-        config.listen,
+        "console: {address}; state directory {}; Ctrl-C stops it",
         config.stack.state_dir.display()
     );
     let cancel = shutdown_on_signals("console");

@@ -98,8 +98,13 @@ impl ProduceArgs {
         s.request_timeout = self.request_timeout;
         s.retry.max_attempts = self.fetch_attempts;
         s.retry.body_attempts = self.body_attempts;
-        self.kafka.apply(&mut config, endpoints);
-        self.registry.apply(&mut config, endpoints);
+        self.kafka.apply(
+            &mut config,
+            endpoints,
+            userstream_endpoints::KafkaRole::Producer,
+        );
+        self.registry
+            .apply(&mut config, endpoints, |c| &c.registry.producer);
         config.count = self.count;
         config.duration = self.duration;
         config.rate = self.rate;

@@ -65,8 +65,13 @@ pub enum DagsWanted {
 pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     let endpoints = args.endpoints.endpoints();
     let mut config = IngestConfig::default();
-    args.kafka.apply(&mut config, &endpoints);
-    args.registry.apply(&mut config, &endpoints);
+    args.kafka.apply(
+        &mut config,
+        &endpoints,
+        userstream_endpoints::KafkaRole::Admin,
+    );
+    args.registry
+        .apply(&mut config, &endpoints, |c| &c.registry.admin);
     let mut report = serde_json::Map::new();
 
     // Step: Kafka topics and the value subject.
@@ -80,9 +85,24 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     );
 
     // Step: Cassandra keyspace and tables, through versioned migrations.
-    let session =
-        userstream_store::connect(&endpoints.cassandra, std::time::Duration::from_secs(10)).await?;
+    let session = userstream_store::connect(
+        &endpoints.cassandra,
+        endpoints.login(|c| &c.cassandra.admin).as_ref(),
+        std::time::Duration::from_secs(10),
+    )
+    .await?;
     let applied = userstream_store::migrate(&session, &args.keyspace, &args.replication).await?;
+    // The job, `verify` and the console read and write as the application role, which may
+    // do nothing else (no DROP, no ALTER, no GRANT).
+    if let Some(app) = endpoints.login(|c| &c.cassandra.app) {
+        userstream_store::grant_application_role(&session, &args.keyspace, &app.username).await?;
+        if !args.json {
+            println!(
+                "cassandra: role {} may read and write {} (SELECT, MODIFY), nothing else",
+                app.username, args.keyspace
+            );
+        }
+    }
     if !args.json {
         if applied.is_empty() {
             println!("cassandra: keyspace {} is up to date", args.keyspace);

@@ -60,6 +60,21 @@ enum Action {
         /// Service name as shown by `stack status` (e.g. kafka, spark-connect).
         service: String,
     },
+    /// Print what a client of this stack needs: every engine's users with their passwords and
+    /// what each may do, the Spark Connect and console tokens, and the addresses they are for
+    /// (from the stack's secrets file, `<state-dir>/secrets.json`, mode 0600, written by the
+    /// first `stack up`). The output is secret: do not paste it into logs or tickets.
+    ///
+    /// `--rotate cassandra-app` gives that credential a new password on the running stack
+    /// (the engine first, then the file) and prints nothing secret.
+    Credentials {
+        /// Print JSON (for scripts and other tools connecting to the stack).
+        #[arg(long)]
+        json: bool,
+        /// Give one credential a new password on the running stack.
+        #[arg(long, value_name = "CREDENTIAL")]
+        rotate: Option<userstream_stack::credentials::Rotatable>,
+    },
     /// Print the path of a service's log file (all logs live in <state-dir>/logs).
     Logs {
         /// Service name as shown by `stack status`.
@@ -146,6 +161,36 @@ pub async fn run(args: StackArgs) -> anyhow::Result<ExitCode> {
                 eprintln!(
                     "left out (secrets; provide them in the environment at run time): {}",
                     rendered.withheld.join(", ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Credentials { json, rotate } => {
+            if let Some(which) = rotate {
+                let done = userstream_stack::credentials::rotate(&config, which).await?;
+                eprintln!("{done}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let path = config.layout().secrets();
+            let secrets = userstream_stack::read_secrets(&path)?.with_context(|| {
+                format!(
+                    "{} does not exist: `userstream stack up` creates it on the first start",
+                    path.display()
+                )
+            })?;
+            let endpoints = config.endpoints();
+            if json {
+                let value =
+                    userstream_stack::credentials::to_json(&secrets.credentials, &endpoints);
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print!(
+                    "{}",
+                    userstream_stack::credentials::render(
+                        &secrets.credentials,
+                        &endpoints,
+                        &path.display().to_string()
+                    )
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@
 //! separate, explicit and time-limited [`count_rows`].
 
 use std::time::{Duration, Instant};
+use userstream_endpoints::Login;
 
 use futures::TryStreamExt;
 use scylla::client::session::Session;
@@ -29,16 +30,23 @@ const COUNT_PAGE: i32 = 5_000;
 /// reconnects by itself once Cassandra is back.
 pub struct CassandraClient {
     contact_point: String,
+    login: Option<Login>,
     keyspace: String,
     timeout: Duration,
     session: Option<Session>,
 }
 
 impl CassandraClient {
-    /// A client for `keyspace` at `contact_point`; connects on first use.
-    pub fn new(contact_point: String, keyspace: String, timeout: Duration) -> Self {
+    /// A client for `keyspace` at `contact_point`, logged in as `login`; connects on first use.
+    pub fn new(
+        contact_point: String,
+        login: Option<Login>,
+        keyspace: String,
+        timeout: Duration,
+    ) -> Self {
         Self {
             contact_point,
+            login,
             keyspace,
             timeout,
             session: None,
@@ -47,9 +55,10 @@ impl CassandraClient {
 
     async fn session(&mut self) -> Result<&Session, String> {
         if self.session.is_none() {
-            let session = userstream_store::connect(&self.contact_point, self.timeout)
-                .await
-                .map_err(|e| format!("Cassandra: {e}"))?;
+            let session =
+                userstream_store::connect(&self.contact_point, self.login.as_ref(), self.timeout)
+                    .await
+                    .map_err(|e| format!("Cassandra: {e}"))?;
             self.session = Some(session);
         }
         self.session
@@ -264,6 +273,7 @@ pub enum CountOutcome {
 /// second. Opens its own session, so it does not hold up the Cassandra area.
 pub async fn count_rows(
     contact_point: &str,
+    login: Option<&Login>,
     keyspace: &str,
     table: &str,
     key: &str,
@@ -276,7 +286,7 @@ pub async fn count_rows(
         let table = checked(table)?;
         let key = checked(key)?;
         let connect_limit = limit.min(Duration::from_secs(10));
-        let session = userstream_store::connect(contact_point, connect_limit)
+        let session = userstream_store::connect(contact_point, login, connect_limit)
             .await
             .map_err(|e| format!("Cassandra: {e}"))?;
         let cql = format!("SELECT {key} FROM {keyspace}.{table}");

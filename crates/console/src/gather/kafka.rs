@@ -45,7 +45,7 @@ pub fn dead_letter(message: &PeekedMessage) -> DeadLetterView {
 /// `users_processed` (partition → offset the streaming query has reached) bounds the users
 /// read-back: the newest users *the query has processed* are the ones Cassandra can show.
 pub async fn kafka(
-    bootstrap: &str,
+    bootstrap: &userstream_endpoints::KafkaAccess,
     users_topic: &str,
     dlq_topic: &str,
     users_processed: Option<&BTreeMap<i32, i64>>,

@@ -50,7 +50,11 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
         .context("temp dir")?;
     let mut config = StreamConfig::with_state_dir(checkpoints.path());
     config.checkpoint_root = checkpoints.path().to_path_buf();
-    config.set_endpoints(&userstream_endpoints::Endpoints::from_env());
+    let endpoints = userstream_endpoints::Endpoints::from_env();
+    config.set_endpoints(&endpoints);
+    // The tests' own topics are outside the pipeline's ACLs: the job reads them as admin. Its
+    // Cassandra role stays the application role, granted on the test's keyspace below.
+    config.bootstrap_servers = endpoints.kafka(userstream_endpoints::KafkaRole::Admin);
     let unique = uuid::Uuid::new_v4().simple().to_string();
     config.topic = format!("test-{test}-{}", &unique[..12]);
     config.keyspace = format!("t_{}_{}", test.replace('-', "_"), &unique[..12]);
@@ -59,17 +63,29 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
     config.rejected_trigger = Duration::from_secs(1);
 
     // Reachability first: skip or fail as the environment says.
-    if let Err(e) = userstream_stack::probe::spark_connect_select_one(&config.connect_url).await {
+    if let Err(e) = userstream_stack::probe::spark_connect_select_one(
+        &config.connect_url,
+        config.connect_token.as_deref(),
+    )
+    .await
+    {
         return skip_or_fail(&format!("Spark Connect at {}: {e}", config.connect_url));
     }
-    let session =
-        match userstream_store::connect(&config.cassandra_contact_point, Duration::from_secs(10))
-            .await
-        {
-            Ok(s) => s,
-            Err(e) => return skip_or_fail(&e.to_string()),
-        };
-    let registry = RegistryClient::new(config.registry_url.clone(), Duration::from_secs(10))?;
+    let session = match userstream_store::connect(
+        &config.cassandra_contact_point,
+        endpoints.login(|c| &c.cassandra.admin).as_ref(),
+        Duration::from_secs(10),
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return skip_or_fail(&e.to_string()),
+    };
+    let registry = RegistryClient::new(
+        config.registry_url.clone(),
+        endpoints.login(|c| &c.registry.admin).as_ref(),
+        Duration::from_secs(10),
+    )?;
     if let Err(e) = registry.subjects().await {
         return skip_or_fail(&format!("registry: {e}"));
     }
@@ -86,6 +102,9 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
     )
     .await?;
     userstream_store::migrate(&session, &config.keyspace, &Replication::default()).await?;
+    if let Some(app) = &config.cassandra_login {
+        userstream_store::grant_application_role(&session, &config.keyspace, &app.username).await?;
+    }
     Ok(Some(Fixture {
         config,
         registry,
@@ -267,7 +286,10 @@ impl Fixture {
 
 /// Deletes every record of `topic` below its current end offsets, as retention would: the
 /// log start moves up and the records are gone for every reader. Returns the new log starts.
-pub async fn delete_records_up_to_now(bootstrap: &str, topic: &str) -> anyhow::Result<Vec<i64>> {
+pub async fn delete_records_up_to_now(
+    bootstrap: &userstream_endpoints::KafkaAccess,
+    topic: &str,
+) -> anyhow::Result<Vec<i64>> {
     use rdkafka::admin::{AdminClient, AdminOptions};
     use rdkafka::{Offset, TopicPartitionList};
     let cut = {

@@ -70,6 +70,11 @@ pub struct ChaosArgs {
 struct Chaos {
     args: ChaosArgs,
     config: StreamConfig,
+    /// Kafka and registry as the producer: chaos's own writes (a new schema version's users).
+    producer: (
+        userstream_endpoints::KafkaAccess,
+        Option<userstream_endpoints::Login>,
+    ),
     stack: StackConfig,
     session: scylla::client::session::Session,
     /// Supervisor events, in order (each scenario reports those of its own time).
@@ -107,12 +112,22 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
             unhealthy.join(", ")
         );
     }
-    let session =
-        userstream_store::connect(&config.cassandra_contact_point, config.request_timeout)
-            .await
-            .context("chaos counts rows in Cassandra")?;
+    let session = userstream_store::connect(
+        &config.cassandra_contact_point,
+        config.cassandra_login.as_ref(),
+        config.request_timeout,
+    )
+    .await
+    .context("chaos counts rows in Cassandra")?;
+    // Chaos writes a new schema version's users as the producer does: the producer's users.
+    let endpoints = args.job.endpoints.endpoints();
+    let producer = (
+        endpoints.kafka(userstream_endpoints::KafkaRole::Producer),
+        endpoints.login(|c| &c.registry.producer),
+    );
     let chaos = Chaos {
         config,
+        producer,
         stack,
         session,
         events: Arc::new(Mutex::new(Vec::new())),
@@ -247,7 +262,7 @@ impl Chaos {
 
     fn ingest_config(&self, seed: &str, start_page: u32, count: u64) -> IngestConfig {
         let mut config = IngestConfig::default();
-        config.kafka.bootstrap = self.config.bootstrap_servers.clone();
+        config.kafka.bootstrap = self.producer.0.clone();
         config.kafka.topic = self.config.topic.clone();
         config.registry_url = self.config.registry_url.clone();
         config.subject = Some(self.config.subject());
@@ -375,6 +390,7 @@ impl Chaos {
     async fn write_new_schema_version(&self, seed: &str, count: u64) -> anyhow::Result<u32> {
         let registry = userstream_registry::RegistryClient::new(
             self.config.registry_url.clone(),
+            self.producer.1.as_ref(),
             self.config.request_timeout,
         )?;
         let field = format!("chaos_{}", self.stamp);
@@ -392,7 +408,7 @@ impl Chaos {
             records.push((user.id.to_string().into_bytes(), framed));
         }
         userstream_kafka::send_many(
-            &self.config.bootstrap_servers,
+            &self.producer.0,
             &self.config.topic,
             &records,
             Duration::from_secs(120),

@@ -1,0 +1,181 @@
+//! `stack credentials`: what a client of this stack needs (users, passwords, tokens, the
+//! addresses they are for), and the rotation of one credential.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use userstream_endpoints::credentials::Credentials;
+use userstream_endpoints::Endpoints;
+
+use crate::lifecycle::{self, StackError};
+use crate::StackConfig;
+
+/// The credentials `stack credentials --rotate` can change on a running stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Rotatable {
+    /// The Cassandra application role (the job's writes, `verify`, the console).
+    CassandraApp,
+}
+
+/// The credentials as text: one block per engine, each user with what it may do.
+pub fn render(credentials: &Credentials, endpoints: &Endpoints, secrets_file: &str) -> String {
+    let mut out = String::new();
+    let c = credentials;
+    let _ = writeln!(
+        out,
+        "secrets file: {secrets_file} (mode 0600; everything below is secret)\n"
+    );
+    let _ = writeln!(
+        out,
+        "kafka {} (SASL_PLAINTEXT, SCRAM-SHA-512)",
+        endpoints.kafka_bootstrap
+    );
+    for (login, may) in [
+        (&c.kafka.admin, "super user: topics, ACLs (setup)"),
+        (&c.kafka.producer, "writes users, users.dlq (produce)"),
+        (
+            &c.kafka.reader,
+            "reads users, users.dlq (the Spark job, verify, console)",
+        ),
+        (&c.kafka.registry, "the registry's own topics"),
+    ] {
+        let _ = writeln!(out, "  {:<18} {:<34} {may}", login.username, login.password);
+    }
+    let _ = writeln!(out, "\ncassandra {}", endpoints.cassandra);
+    for (login, may) in [
+        (&c.cassandra.admin, "superuser (setup)"),
+        (
+            &c.cassandra.app,
+            "SELECT, MODIFY on the pipeline's keyspaces (job, verify, console)",
+        ),
+    ] {
+        let _ = writeln!(out, "  {:<18} {:<34} {may}", login.username, login.password);
+    }
+    let _ = writeln!(
+        out,
+        "\nschema registry {} (HTTP basic auth)",
+        endpoints.registry_url
+    );
+    for (login, may) in [
+        (&c.registry.admin, "sr-admin: global settings"),
+        (&c.registry.producer, "sr-developer: registers schemas"),
+        (&c.registry.reader, "sr-readonly: reads schemas"),
+    ] {
+        let _ = writeln!(out, "  {:<18} {:<34} {may}", login.username, login.password);
+    }
+    let _ = writeln!(
+        out,
+        "\nspark connect {}/;token={}  (loopback callers only)",
+        endpoints.spark_connect_url, c.spark_connect_token
+    );
+    let _ = writeln!(
+        out,
+        "console http://{}/?token={}",
+        endpoints.console_listen, c.console_token
+    );
+    out
+}
+
+/// The credentials and the addresses they are for, as JSON.
+pub fn to_json(credentials: &Credentials, endpoints: &Endpoints) -> serde_json::Value {
+    serde_json::json!({
+        "kafka": {
+            "bootstrap": endpoints.kafka_bootstrap,
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "users": credentials.kafka,
+        },
+        "cassandra": {
+            "contact_point": endpoints.cassandra,
+            "roles": credentials.cassandra,
+        },
+        "registry": {
+            "url": endpoints.registry_url,
+            "users": credentials.registry,
+        },
+        "spark_connect": {
+            "url": endpoints.spark_connect_url,
+            "token": credentials.spark_connect_token,
+        },
+        "console": {
+            "url": format!("http://{}/", endpoints.console_listen),
+            "token": credentials.console_token,
+        },
+    })
+}
+
+/// Gives `which` a new password on the running stack, then in the secrets file: the engine
+/// first (as its admin), so a failure leaves both on the old one. Clients that read the file
+/// afterwards (every command does) use the new one; a running Spark job keeps its open
+/// sessions until it restarts (`userstream stream stop`, then `stream start`, or the
+/// supervisor's next restart).
+pub async fn rotate(config: &StackConfig, which: Rotatable) -> Result<String, StackError> {
+    let layout = config.layout();
+    let _lock = lifecycle::lock_stack(&layout)?;
+    let mut secrets = lifecycle::secrets(&layout)?;
+    let endpoints = config.endpoints();
+    match which {
+        Rotatable::CassandraApp => {
+            let admin = &secrets.credentials.cassandra.admin;
+            let session = scylla::client::session_builder::SessionBuilder::new()
+                .known_node(&endpoints.cassandra)
+                .connection_timeout(Duration::from_secs(10))
+                .user(&admin.username, &admin.password)
+                .build()
+                .await
+                .map_err(|e| StackError::Rotate(format!(
+                    "cannot log in to Cassandra at {} as {}: {e} (is it up? `userstream stack status`)",
+                    endpoints.cassandra, admin.username
+                )))?;
+            let app = &mut secrets.credentials.cassandra.app;
+            let password = lifecycle::new_password();
+            let cql = format!("ALTER ROLE {} WITH PASSWORD = '{password}'", app.username);
+            session
+                .query_unpaged(cql.as_str(), &[])
+                .await
+                .map_err(|e| {
+                    StackError::Rotate(format!(
+                        "ALTER ROLE {} WITH PASSWORD = '<withheld>': {e}",
+                        app.username
+                    ))
+                })?;
+            app.password = password;
+            let username = app.username.clone();
+            lifecycle::replace_secrets(&layout, &secrets)?;
+            Ok(format!(
+                "Cassandra role {username} has a new password, in {}. Commands read it from there; restart a running job to use it for new connections (`userstream stream stop && userstream stream start`).",
+                layout.secrets().display()
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use userstream_endpoints::Ports;
+
+    #[test]
+    fn the_text_names_every_user_and_what_it_may_do() {
+        let credentials = Credentials::withheld();
+        let endpoints = Endpoints::local(&Ports::default());
+        let text = render(&credentials, &endpoints, "/s/secrets.json");
+        for expected in [
+            "kafka 127.0.0.1:9092 (SASL_PLAINTEXT, SCRAM-SHA-512)",
+            "producer",
+            "writes users, users.dlq",
+            "userstream_app",
+            "sr-readonly",
+            "sc://127.0.0.1:15002/;token=<withheld: spark connect token>",
+            "console http://127.0.0.1:8088/?token=<withheld: console token>",
+        ] {
+            assert!(text.contains(expected), "missing {expected} in\n{text}");
+        }
+        let json = to_json(&credentials, &endpoints);
+        assert_eq!(json["kafka"]["users"]["reader"]["username"], "reader");
+        assert_eq!(
+            json["cassandra"]["roles"]["app"]["username"],
+            "userstream_app"
+        );
+    }
+}

@@ -1,0 +1,449 @@
+//! Every engine refuses callers without the stack's credentials, and each principal may do
+//! only its own work: checked with each engine's own client (rdkafka, the scylla driver,
+//! HTTP, spark-connect-rs), and for Spark Connect also from another host (a network namespace
+//! of this test's own). Secrets never appear in a process's arguments or in a log.
+
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context};
+use userstream_endpoints::credentials::{Credentials, Login};
+use userstream_endpoints::{Endpoints, KafkaAccess, KafkaRole};
+use userstream_tests::{stack_config, stack_started};
+
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The stack's endpoints with its credentials; `None` (skipped) without a stack.
+async fn stack() -> anyhow::Result<Option<(Endpoints, Credentials)>> {
+    let config = stack_config();
+    let endpoints = config.client_endpoints();
+    let Some(credentials) = endpoints.credentials.clone() else {
+        if stack_started() {
+            bail!(
+                "no secrets file at {}: `stack up` writes it",
+                config.layout().secrets().display()
+            );
+        }
+        eprintln!("skipped: no stack secrets file (run `userstream stack up`)");
+        return Ok(None);
+    };
+    let admin = endpoints.kafka(KafkaRole::Admin);
+    if let Err(error) = userstream_kafka::fetch_metadata(&admin, TIMEOUT).await {
+        if stack_started() {
+            bail!("Kafka as admin: {error}");
+        }
+        eprintln!("skipped: stack not up ({error})");
+        return Ok(None);
+    }
+    Ok(Some((endpoints, credentials)))
+}
+
+fn with_password(login: &Login, password: &str) -> Login {
+    Login::new(login.username.clone(), password)
+}
+
+#[tokio::test]
+async fn kafka_refuses_strangers_and_keeps_each_principal_to_its_work() -> anyhow::Result<()> {
+    let Some((endpoints, credentials)) = stack().await? else {
+        return Ok(());
+    };
+    let topic = userstream_endpoints::names::TOPIC;
+    let at = |login: Option<Login>| KafkaAccess {
+        bootstrap: endpoints.kafka_bootstrap.clone(),
+        login,
+    };
+    let short = Duration::from_secs(8);
+
+    let plaintext = userstream_kafka::fetch_metadata(&at(None), short).await;
+    ensure!(plaintext.is_err(), "a client without SASL got metadata");
+    let wrong = at(Some(with_password(
+        &credentials.kafka.reader,
+        "not-the-password",
+    )));
+    let refused = userstream_kafka::fetch_metadata(&wrong, short)
+        .await
+        .err()
+        .context("a wrong password got metadata")?;
+    eprintln!("wrong password: {refused}");
+
+    // The producer may not read the users topic (Fetch needs Read).
+    let producer = at(Some(credentials.kafka.producer.clone()));
+    let read = first_record(&producer, topic).await;
+    let read_error = read.err().context("the producer read the users topic")?;
+    ensure!(
+        read_error.contains("authoriz") || read_error.contains("Authoriz"),
+        "the producer's read failed, but not for authorization: {read_error}"
+    );
+    // The reader may read it, and may not write it.
+    let reader = at(Some(credentials.kafka.reader.clone()));
+    first_record(&reader, topic)
+        .await
+        .map_err(anyhow::Error::msg)
+        .context("the reader reads the users topic")?;
+    let write = userstream_kafka::send_one(&reader, topic, b"k", b"x", &[], short).await;
+    ensure!(write.is_err(), "the reader wrote to the users topic");
+    // Nobody but admin reaches a topic without ACLs.
+    let other =
+        userstream_kafka::send_one(&producer, "not-the-pipelines", b"k", b"x", &[], short).await;
+    ensure!(
+        other.is_err(),
+        "the producer wrote to a topic it has no ACL for"
+    );
+    Ok(())
+}
+
+/// The first record of `topic`'s partition 0, as `access` sees it; the error text otherwise.
+async fn first_record(access: &KafkaAccess, topic: &str) -> Result<(), String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let (access, topic) = (access.clone(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer<userstream_kafka::TracingContext> =
+            userstream_kafka::base_config(&access)
+                .set("group.id", "userstream-security-test")
+                .set("enable.auto.commit", "false")
+                .create_with_context(userstream_kafka::TracingContext)
+                .map_err(|e| e.to_string())?;
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(&topic, 0, Offset::Beginning)
+            .map_err(|e| e.to_string())?;
+        consumer.assign(&assignment).map_err(|e| e.to_string())?;
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        while std::time::Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(500)) {
+                Some(Ok(_)) => return Ok(()),
+                Some(Err(e)) => return Err(e.to_string()),
+                None => {}
+            }
+        }
+        Err(format!("no record of {topic} within {TIMEOUT:?}"))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+#[tokio::test]
+async fn cassandra_refuses_strangers_and_the_app_role_cannot_drop_or_create() -> anyhow::Result<()>
+{
+    let Some((endpoints, credentials)) = stack().await? else {
+        return Ok(());
+    };
+    let contact = &endpoints.cassandra;
+    let connect = |login: Option<Login>| async move {
+        userstream_store::connect(contact, login.as_ref(), TIMEOUT).await
+    };
+    ensure!(connect(None).await.is_err(), "an anonymous CQL session");
+    ensure!(
+        connect(Some(Login::new("cassandra", "cassandra")))
+            .await
+            .is_err(),
+        "the default superuser still logs in"
+    );
+    let wrong = with_password(&credentials.cassandra.app, "not-the-password");
+    ensure!(
+        connect(Some(wrong)).await.is_err(),
+        "a wrong password logged in"
+    );
+
+    let app = connect(Some(credentials.cassandra.app.clone()))
+        .await
+        .context("the application role logs in")?;
+    let keyspace = userstream_endpoints::names::KEYSPACE;
+    app.query_unpaged(format!("SELECT id FROM {keyspace}.users LIMIT 1"), &[])
+        .await
+        .context("the application role reads the users table")?;
+    for forbidden in [
+        format!("DROP KEYSPACE {keyspace}"),
+        format!("DROP TABLE {keyspace}.users"),
+        format!("TRUNCATE {keyspace}.users"),
+        "CREATE KEYSPACE userstream_security_probe WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}".to_owned(),
+        format!("GRANT ALL ON KEYSPACE {keyspace} TO {}", credentials.cassandra.app.username),
+    ] {
+        let outcome = app.query_unpaged(forbidden.as_str(), &[]).await;
+        let error = outcome
+            .err()
+            .with_context(|| format!("the application role ran `{forbidden}`"))?;
+        ensure!(
+            error.to_string().contains("Unauthorized") || error.to_string().contains("permission"),
+            "`{forbidden}` failed, but not for lack of permission: {error}"
+        );
+    }
+
+    // Rotation of the application role's password: the engine first, then the file.
+    let config = stack_config();
+    let old = credentials.cassandra.app.clone();
+    userstream_stack::credentials::rotate(
+        &config,
+        userstream_stack::credentials::Rotatable::CassandraApp,
+    )
+    .await?;
+    let rotated = config
+        .client_endpoints()
+        .credentials
+        .context("the secrets file after rotation")?
+        .cassandra
+        .app;
+    ensure!(
+        rotated.password != old.password,
+        "the password did not change"
+    );
+    ensure!(
+        connect(Some(old)).await.is_err(),
+        "the old password still logs in after rotation"
+    );
+    connect(Some(rotated))
+        .await
+        .context("the new password logs in")?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_registry_refuses_strangers_and_readers_cannot_write() -> anyhow::Result<()> {
+    let Some((endpoints, credentials)) = stack().await? else {
+        return Ok(());
+    };
+    let http = reqwest::Client::new();
+    let subjects = format!(
+        "{}/subjects",
+        endpoints.registry_url.as_str().trim_end_matches('/')
+    );
+    let anonymous = http.get(&subjects).send().await?.status();
+    ensure!(anonymous == 401, "anonymous GET /subjects: {anonymous}");
+    let reader = &credentials.registry.reader;
+    let wrong = http
+        .get(&subjects)
+        .basic_auth(&reader.username, Some("not-the-password"))
+        .send()
+        .await?
+        .status();
+    ensure!(wrong == 401, "wrong password: {wrong}");
+    let read = http
+        .get(&subjects)
+        .basic_auth(&reader.username, Some(&reader.password))
+        .send()
+        .await?
+        .status();
+    ensure!(read.is_success(), "the reader lists subjects: {read}");
+    let register = http
+        .post(format!("{subjects}/security-probe-value/versions"))
+        .basic_auth(&reader.username, Some(&reader.password))
+        .header("content-type", "application/vnd.schemaregistry.v1+json")
+        .body(r#"{"schema": "{\"type\": \"string\"}"}"#)
+        .send()
+        .await?
+        .status();
+    ensure!(
+        register == 403,
+        "the reader registering a schema: {register}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn spark_connect_wants_the_token() -> anyhow::Result<()> {
+    let Some((endpoints, credentials)) = stack().await? else {
+        return Ok(());
+    };
+    let url = &endpoints.spark_connect_url;
+    let none = userstream_stack::probe::spark_connect_select_one(url, None).await;
+    let refused = none.err().context("SELECT 1 without the token answered")?;
+    ensure!(
+        refused.contains("token"),
+        "refused, but not for the token: {refused}"
+    );
+    let wrong = userstream_stack::probe::spark_connect_select_one(url, Some("not-the-token")).await;
+    ensure!(wrong.is_err(), "SELECT 1 with a wrong token answered");
+    userstream_stack::probe::spark_connect_select_one(url, Some(&credentials.spark_connect_token))
+        .await
+        .map_err(anyhow::Error::msg)
+        .context("SELECT 1 with the token")?;
+    Ok(())
+}
+
+/// A test host: a network namespace joined to this one by a veth pair. Removed on drop.
+struct TestHost {
+    namespace: String,
+    host_address: String,
+}
+
+impl TestHost {
+    fn create() -> anyhow::Result<Self> {
+        let id = std::process::id() % 200 + 20;
+        let namespace = format!("userstream-test-{id}");
+        let (outside, inside) = (format!("usv{id}a"), format!("usv{id}b"));
+        let host_address = format!("10.231.{id}.1");
+        let host = Self {
+            namespace: namespace.clone(),
+            host_address: host_address.clone(),
+        };
+        let _ = run("ip", &["netns", "del", &namespace]);
+        let _ = run("ip", &["link", "del", &outside]);
+        for args in [
+            vec!["netns", "add", namespace.as_str()],
+            vec![
+                "link", "add", &outside, "type", "veth", "peer", "name", &inside,
+            ],
+            vec!["link", "set", &inside, "netns", &namespace],
+            vec![
+                "addr",
+                "add",
+                &format!("{host_address}/24"),
+                "dev",
+                &outside,
+            ],
+            vec!["link", "set", &outside, "up"],
+        ] {
+            run("ip", &args)?;
+        }
+        for args in [
+            vec!["addr", "add", &format!("10.231.{id}.2/24"), "dev", &inside],
+            vec!["link", "set", &inside, "up"],
+            vec!["link", "set", "lo", "up"],
+        ] {
+            let mut full = vec!["netns", "exec", namespace.as_str(), "ip"];
+            full.extend(args.iter().copied());
+            run("ip", &full)?;
+        }
+        Ok(host)
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes its end of the pair, and the pair with it.
+        let _ = run("ip", &["netns", "del", &self.namespace]);
+    }
+}
+
+fn run(program: &str, args: &[&str]) -> anyhow::Result<String> {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .with_context(|| format!("{program} {}", args.join(" ")))?;
+    ensure!(
+        output.status.success(),
+        "{program} {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[tokio::test]
+async fn spark_connect_refuses_a_caller_from_another_host_even_with_the_token() -> anyhow::Result<()>
+{
+    let Some((endpoints, _)) = stack().await? else {
+        return Ok(());
+    };
+    let Ok(binary) = std::env::var("USERSTREAM_BIN") else {
+        if stack_started() {
+            bail!("USERSTREAM_BIN is not set: the test command sets it");
+        }
+        eprintln!("skipped: USERSTREAM_BIN (the userstream binary) not set");
+        return Ok(());
+    };
+    let host = TestHost::create()
+        .context("creating a test host (ip netns + veth; needs root or CAP_NET_ADMIN)")?;
+    // Spark 3.5 listens on every interface: the other host reaches the port, and the
+    // interceptor must refuse it although the call carries the right token.
+    let url = format!(
+        "sc://{}:{}",
+        host.host_address, endpoints.ports.spark_connect
+    );
+    let output = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &host.namespace,
+            &binary,
+            "stream",
+            "status",
+            "--connect-url",
+            &url,
+        ])
+        .output()
+        .context("userstream stream status from the test host")?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    ensure!(
+        text.contains("loopback"),
+        "the call from {} was not refused as non-loopback (exit {}): {text}",
+        host.host_address,
+        output.status
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn no_secret_is_in_a_process_argument_a_log_or_a_readable_file() -> anyhow::Result<()> {
+    let Some((_, _)) = stack().await? else {
+        return Ok(());
+    };
+    let layout = stack_config().layout();
+    let secrets = userstream_stack::read_secrets(&layout.secrets())?.context("the secrets file")?;
+    let values: Vec<String> = secrets.values().into_iter().map(str::to_owned).collect();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(layout.secrets())?.permissions().mode() & 0o777;
+    ensure!(mode == 0o600, "secrets file mode {mode:o}");
+
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc")?.filter_map(Result::ok) {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if values.iter().any(|v| cmdline.contains(v.as_str())) {
+            found.push(format!(
+                "process {}: {}",
+                entry.file_name().to_string_lossy(),
+                cmdline
+                    .replace('\0', " ")
+                    .chars()
+                    .take(80)
+                    .collect::<String>()
+            ));
+        }
+    }
+    for entry in walk(&layout.logs()) {
+        let Ok(text) = std::fs::read(&entry) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&text);
+        if values.iter().any(|v| text.contains(v.as_str())) {
+            found.push(format!("log {}", entry.display()));
+        }
+    }
+    for entry in walk(&layout.conf_root()) {
+        let mode = std::fs::metadata(&entry)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            found.push(format!(
+                "{} is readable by others ({mode:o})",
+                entry.display()
+            ));
+        }
+    }
+    ensure!(found.is_empty(), "secrets exposed: {found:#?}");
+    Ok(())
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
