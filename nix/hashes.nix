@@ -5,7 +5,7 @@
 {
   # NAR hashes of `mvn dependency:copy-dependencies` outputs for stack/maven/<c>/pom.xml,
   # computed on the stack's own machine (`nix hash path` over the copied jars).
-  kafkaJars = "sha256-ojY67JrcMsbUc36DzXrgGzDWkHGbUaUj71AUhjrBooA=";
+  kafkaJars = "sha256-OeornmVEHHkGp0T7vdOiYPayyWUAu3U9s/XYAp/JYyo=";
   cassandraJars = "sha256-T3N9ojPy28XGTO8irBIFynqAwYe8fjARDvaOvpFtI7w=";
   sparkConnectorJars = "sha256-tQI5iOPkeeZfx9APO2IsBbx27Hk2DHGdDFJ9oOUkXa4=";
   # Flat file hashes of the downloaded artifacts.

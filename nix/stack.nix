@@ -81,7 +81,7 @@ let
       healthPort = c.sparkConnectPort;
     })
     # The API server goes first: its first start migrates the database and writes the
-    # generated secrets (<state>/data/airflow/secrets.json, 0600, on the volume, never in an
+    # generated secrets (<state>/secrets.json, 0600, on the volume, never in an
     # image) that the other three read.
     (engine "airflow-api-server" "airflow" "Airflow" {
       ports = [ c.airflowPort ];

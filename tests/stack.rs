@@ -150,8 +150,7 @@ fn a_corrupt_secrets_file_stops_status_and_is_left_untouched() -> anyhow::Result
         return Ok(());
     };
     let state = tempfile::tempdir()?;
-    let secrets = state.path().join("data/airflow/secrets.json");
-    std::fs::create_dir_all(secrets.parent().context("parent")?)?;
+    let secrets = state.path().join("secrets.json");
     let corrupt = "{\"jwt_secret\": \"abc\", \"fernet_k";
     std::fs::write(&secrets, corrupt)?;
     let out = std::process::Command::new(bin)
@@ -181,6 +180,16 @@ async fn render_writes_what_the_running_stack_uses_and_no_secret() -> anyhow::Re
     let config = stack_config();
     let layout = config.layout();
     let out = tempfile::tempdir()?;
+    // Rendered files carry a stand-in where the running ones carry a secret (Kafka's
+    // passwords): the same file once each secret is replaced by its stand-in.
+    let real = userstream_stack::secrets(&layout)?;
+    let withheld = userstream_stack::render::Secrets::withheld();
+    let stand_ins: Vec<(String, String)> = real
+        .values()
+        .into_iter()
+        .zip(withheld.values())
+        .map(|(secret, stand_in)| (secret.to_owned(), stand_in.to_owned()))
+        .collect();
     for service in ["kafka", "cassandra"] {
         let dir = out.path().join(service);
         userstream_stack::render_service(&config, service, &dir)?;
@@ -189,7 +198,10 @@ async fn render_writes_what_the_running_stack_uses_and_no_secret() -> anyhow::Re
             let Some(name) = file.file_name() else {
                 continue;
             };
-            let running = std::fs::read_to_string(&file)?;
+            let mut running = std::fs::read_to_string(&file)?;
+            for (secret, stand_in) in &stand_ins {
+                running = running.replace(secret.as_str(), stand_in);
+            }
             let rendered = std::fs::read_to_string(dir.join(name))
                 .with_context(|| format!("{service}: {name:?} not rendered"))?;
             ensure!(running == rendered, "{service}: {name:?} differs");
@@ -205,16 +217,17 @@ async fn render_writes_what_the_running_stack_uses_and_no_secret() -> anyhow::Re
         "withheld {:?}",
         rendered.withheld
     );
-    let secrets = userstream_stack::airflow_secrets(&layout)?;
-    for file in std::fs::read_dir(&airflow)? {
-        let text = std::fs::read_to_string(file?.path())?;
-        for secret in [
-            &secrets.jwt_secret,
-            &secrets.secret_key,
-            &secrets.fernet_key,
-            &secrets.admin_password,
-        ] {
-            ensure!(!text.contains(secret.as_str()), "a secret was rendered");
+    for service in ["airflow-scheduler", "kafka", "registry", "spark-connect"] {
+        let dir = out.path().join(format!("secrets-{service}"));
+        userstream_stack::render_service(&config, service, &dir)?;
+        for file in std::fs::read_dir(&dir)? {
+            let text = std::fs::read_to_string(file?.path())?;
+            for (secret, _) in &stand_ins {
+                ensure!(
+                    !text.contains(secret.as_str()),
+                    "{service}: a secret was rendered"
+                );
+            }
         }
     }
     Ok(())

@@ -207,7 +207,8 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack() -> Stack:
     state = state_dir(os.environ)
-    secrets_file = state / "data" / "airflow" / "secrets.json"
+    # The stack's one secrets file (mode 0600): Airflow's secrets are its top-level keys.
+    secrets_file = state / "secrets.json"
     if not secrets_file.is_file():
         pytest.fail(f"the stack is said to be up but {secrets_file} does not exist")
     secrets = json.loads(secrets_file.read_text())

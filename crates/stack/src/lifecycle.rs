@@ -197,7 +197,8 @@ pub fn render_service(
     let mut withheld = Vec::new();
     let mut env = String::new();
     for (key, value) in &spec.env {
-        if secret_values.contains(&value.as_str()) {
+        // A value holding a secret anywhere (a JAAS line) is left out whole.
+        if secret_values.iter().any(|secret| value.contains(secret)) {
             withheld.push(key.clone());
         } else {
             env.push_str(&format!("{key}={value}\n"));
@@ -214,9 +215,16 @@ pub fn render_service(
 /// receives the stop signal itself. Output stays on this process's stdout and stderr (a
 /// container's log), not in `<state>/logs`. The same specs as `stack up`: an image that runs
 /// `userstream stack run <service>` runs what the local stack runs. Returns only on failure.
+///
+/// A service with work to do once it is healthy (Kafka's ACLs, Cassandra's roles) gets a
+/// helper process first, `userstream stack after-start <service>` with this process's
+/// arguments, which waits for the service's health and does it, as `stack up` does.
 pub fn run_foreground(config: &StackConfig, service: &str) -> StackError {
     match prepare_foreground(config, service) {
         Ok(mut command) => {
+            if let Err(e) = spawn_after_start(service) {
+                return e;
+            }
             use std::os::unix::process::CommandExt;
             let program = PathBuf::from(command.get_program());
             let source = command.exec();
@@ -228,6 +236,67 @@ pub fn run_foreground(config: &StackConfig, service: &str) -> StackError {
         }
         Err(e) => e,
     }
+}
+
+/// Services with work to do once healthy, under `stack run`.
+const AFTER_START: [&str; 2] = ["kafka", "cassandra"];
+
+fn spawn_after_start(service: &str) -> Result<(), StackError> {
+    if !AFTER_START.contains(&service) {
+        return Ok(());
+    }
+    let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("userstream"));
+    // This process's own arguments with the action swapped: the same flags and state.
+    let mut swapped = false;
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .map(|arg| {
+            if !swapped && arg == "run" {
+                swapped = true;
+                "after-start".to_owned()
+            } else {
+                arg
+            }
+        })
+        .collect();
+    std::process::Command::new(&program)
+        .args(&args)
+        .spawn()
+        .map(|_| ())
+        .map_err(|source| {
+            StackError::Process(process::ProcessError::Spawn {
+                service: format!("{service} (after-start helper)"),
+                program,
+                source,
+            })
+        })
+}
+
+/// Waits until `service` (started by someone else: `stack run` in a container) is healthy,
+/// then runs what `stack up` runs once it is (Kafka's ACLs; Cassandra's roles are set up by
+/// its health check itself).
+pub async fn after_start(config: &StackConfig, service: &str) -> Result<String, StackError> {
+    let (layout, specs) = specs(config)?;
+    let spec = find_spec(&specs, service)?;
+    let http = http_client();
+    let deadline = Instant::now() + config.start_timeout;
+    let detail = loop {
+        match health::check(&spec.health, &http).await {
+            Ok(detail) => break detail,
+            Err(error) if Instant::now() >= deadline => {
+                return Err(StackError::Unhealthy {
+                    service: spec.name.to_owned(),
+                    timeout: config.start_timeout,
+                    reason: error,
+                    log: PathBuf::from("(the container's output)"),
+                    tail: String::new(),
+                })
+            }
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    };
+    run_steps(spec, &spec.after_healthy, &layout.log_file(spec.name)).await?;
+    Ok(detail)
 }
 
 /// The spec of `service`, or an error naming the services there are.

@@ -76,7 +76,14 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
     config.fast_interval = args.refresh;
     config.slow_interval = args.refresh.mul_f64(2.5);
     // The one place the token is printed: to the user's own terminal, as the link to open.
+    // Redirected into a file (a service manager's log), the line says where to find it.
+    let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let address = match &config.token {
+        Some(_) if !on_terminal => format!(
+            "http://{}/ (it asks for the console's token: `userstream stack credentials` shows \
+             it; JSON under /api with `Authorization: Bearer <token>`)",
+            config.listen
+        ),
         Some(token) => format!(
             "http://{}/?token={} (this link holds the console's token; JSON under /api with \
              `Authorization: Bearer <token>`)",

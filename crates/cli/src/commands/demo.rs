@@ -153,9 +153,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
          \x20 Cassandra           {} rows in userstream.users, {} rejected rows, {} missing, {} field mismatches\n\
          \x20 Airflow now         {}\n\
          \x20 Watch it live       userstream console  (then http://{console})\n\
-         \x20 Airflow UI          {airflow}  (user admin, password in {state}/data/airflow/secrets.json)\n\
+         \x20 Airflow UI          {airflow}  (user admin; `userstream stack credentials` shows every login)\n\
          \x20 Spark UIs           {master} (master), {driver} (streaming query)\n\
-         \x20 Registry UI         http://{registry}/ui\n\
+         \x20 Registry API        http://{registry}/apis/ccompat/v7 (HTTP basic auth)\n\
          \x20 Logs                {state}/logs/\n\
          \x20 Stop everything     userstream stack down",
         started.elapsed().as_secs_f64(),

@@ -75,6 +75,13 @@ enum Action {
         #[arg(long, value_name = "CREDENTIAL")]
         rotate: Option<userstream_stack::credentials::Rotatable>,
     },
+    /// (Started by `stack run`.) Wait for one service to be healthy, then do what `stack up`
+    /// does once it is: grant Kafka's ACLs, set up Cassandra's roles.
+    #[command(hide = true)]
+    AfterStart {
+        /// Service name.
+        service: String,
+    },
     /// Print the path of a service's log file (all logs live in <state-dir>/logs).
     Logs {
         /// Service name as shown by `stack status`.
@@ -193,6 +200,11 @@ pub async fn run(args: StackArgs) -> anyhow::Result<ExitCode> {
                     )
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::AfterStart { service } => {
+            let detail = userstream_stack::after_start(&config, &service).await?;
+            eprintln!("{service}: healthy ({detail}); after-start steps done");
             Ok(ExitCode::SUCCESS)
         }
         Action::Logs { service } => {
