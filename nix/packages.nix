@@ -206,6 +206,8 @@ let
       # configure script does not run in the sandbox); the cmake setup hook must not try to
       # configure our Cargo project.
       nativeBuildInputs = [ pkgs.cmake pkgs.pkg-config pkgs.protobuf ];
+      # librdkafka's SASL/SCRAM (the stack's Kafka logins) is compiled only with OpenSSL.
+      buildInputs = [ pkgs.openssl ];
       dontUseCmakeConfigure = true;
       # spark-connect-rs generates its gRPC code at build time; nixpkgs' protobuf hook does not
       # set PROTOC.

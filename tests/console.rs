@@ -22,14 +22,13 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// The console over a private topic/keyspace/query; `None` (skipped) without a stack.
 async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::TempDir)>> {
     let stack = stack_config();
-    if let Err(error) =
-        userstream_kafka::fetch_metadata(
-            &stack
-                .client_endpoints()
-                .kafka(userstream_endpoints::KafkaRole::Admin),
-            TIMEOUT,
-        )
-        .await
+    if let Err(error) = userstream_kafka::fetch_metadata(
+        &stack
+            .client_endpoints()
+            .kafka(userstream_endpoints::KafkaRole::Admin),
+        TIMEOUT,
+    )
+    .await
     {
         if stack_started() {
             bail!("Kafka: {error}");
@@ -160,8 +159,7 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
     .await?;
     userstream_store::migrate(&session, &stream.keyspace, &Default::default()).await?;
     if let Some(app) = &stream.cassandra_login {
-        userstream_store::grant_application_role(&session, &stream.keyspace, &app.username)
-            .await?;
+        userstream_store::grant_application_role(&session, &stream.keyspace, &app.username).await?;
     }
     let ingest = ingest_config(config);
     let sent: BTreeSet<String> = userstream_ingest::generated_users(&ingest)

@@ -66,5 +66,5 @@ in
 } // builtins.listToAttrs (map (n: { name = n; value = pkg n; }) [
   "autoPatchelfHook" "bash" "bashInteractive" "cacert" "cargo" "clippy" "cmake" "coreutils"
   "docker-compose" "findutils" "gawk" "gnugrep" "gnused" "maven" "pkg-config"
-  "procps" "protobuf" "rdkafka" "ruff" "rust-analyzer" "rustfmt" "zlib"
+  "openssl" "procps" "protobuf" "rdkafka" "ruff" "rust-analyzer" "rustfmt" "zlib"
 ])

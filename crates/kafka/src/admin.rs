@@ -98,6 +98,23 @@ pub async fn ensure_topics(
                     created: false,
                 });
             }
+            // A user without Create (the producer) is refused even for a topic that exists:
+            // what it needs is that the topic is there.
+            Err((topic, code @ RDKafkaErrorCode::TopicAuthorizationFailed))
+            | Err((topic, code @ RDKafkaErrorCode::ClusterAuthorizationFailed)) => {
+                if crate::metadata::topic_exists(bootstrap, &topic, timeout).await? {
+                    outcomes.push(TopicOutcome {
+                        name: topic,
+                        created: false,
+                    });
+                } else {
+                    return Err(KafkaError::TopicRefused {
+                        topic,
+                        action: "creating (it does not exist, and this user may not create it: run `userstream setup`, which creates topics as the admin)",
+                        code,
+                    });
+                }
+            }
             Err((topic, code)) => {
                 return Err(KafkaError::TopicRefused {
                     topic,

@@ -19,5 +19,5 @@ pub use cut::{
 };
 pub use histogram::LatencyHistogram;
 pub use inspect::{newest_messages, topic_offsets, PartitionOffsets, PeekedMessage, TopicOffsets};
-pub use metadata::{fetch_metadata, ClusterSummary, KafkaError};
+pub use metadata::{fetch_metadata, topic_exists, ClusterSummary, KafkaError};
 pub use sink::{send_many, send_one, Delivered, Sink, SinkObserver};

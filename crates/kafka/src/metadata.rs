@@ -122,3 +122,30 @@ pub async fn fetch_metadata(
     .await
     .map_err(|e| KafkaError::Task(e.to_string()))?
 }
+
+/// Whether `topic` exists and this client may see it (a metadata request for that topic).
+pub async fn topic_exists(
+    bootstrap_servers: &KafkaAccess,
+    topic: &str,
+    timeout: Duration,
+) -> Result<bool, KafkaError> {
+    let (bootstrap, topic) = (bootstrap_servers.to_owned(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let failed = |source| KafkaError::Metadata {
+            bootstrap: bootstrap.to_string(),
+            source,
+        };
+        let consumer: BaseConsumer<TracingContext> = base_config(&bootstrap)
+            .create_with_context(TracingContext)
+            .map_err(failed)?;
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), timeout)
+            .map_err(failed)?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty()))
+    })
+    .await
+    .map_err(|e| KafkaError::Task(e.to_string()))?
+}

@@ -20,7 +20,7 @@ pub use airflow_api::{AirflowApi, AirflowApiError, DagState, SCHEDULED_DAGS};
 pub use config::{MemSize, StackConfig};
 pub use layout::Layout;
 pub use lifecycle::{
-    after_start, airflow_secrets, down, format_bytes, generate_credentials, read_secrets, render_service,
-    render_status, run_foreground, secrets, specs, status, stop_service, up, Rendered,
-    ServiceStatus, StackError, Started,
+    after_start, airflow_secrets, down, format_bytes, generate_credentials, read_secrets,
+    render_service, render_status, run_foreground, secrets, specs, status, stop_service, up,
+    Rendered, ServiceStatus, StackError, Started,
 };

@@ -33,6 +33,8 @@ pub(crate) struct Rpc {
     user_id: String,
     url: String,
     timeout: Duration,
+    /// `Bearer <token>` for the server's interceptor, when the stack has a token.
+    authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
 }
 
 impl Rpc {
@@ -55,7 +57,26 @@ impl Rpc {
             user_id: config.connect_user.clone(),
             url: config.connect_url.clone(),
             timeout: config.request_timeout,
+            authorization: match &config.connect_token {
+                Some(token) => Some(format!("Bearer {token}").parse().map_err(|_| {
+                    StreamError::Config(vec![
+                        "the Spark Connect token is not a valid header value".into()
+                    ])
+                })?),
+                None => None,
+            },
         })
+    }
+
+    /// `message` as a request carrying the token.
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Some(value) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        request
     }
 
     /// Runs one command and returns every response of its stream.
@@ -78,6 +99,7 @@ impl Rpc {
             tags: vec![],
         };
         let url = self.url.clone();
+        let request = self.request(request);
         let call = async {
             let mut stream = self.client.execute_plan(request).await?.into_inner();
             let mut responses = Vec::new();
@@ -246,6 +268,7 @@ impl Rpc {
             }),
         };
         let url = self.url.clone();
+        let request = self.request(request);
         match tokio::time::timeout(self.timeout, self.client.config(request)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(status)) => Err(StreamError::from_status(&url, &status)),

@@ -92,17 +92,6 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let applied = userstream_store::migrate(&session, &args.keyspace, &args.replication).await?;
-    // The job, `verify` and the console read and write as the application role, which may
-    // do nothing else (no DROP, no ALTER, no GRANT).
-    if let Some(app) = endpoints.login(|c| &c.cassandra.app) {
-        userstream_store::grant_application_role(&session, &args.keyspace, &app.username).await?;
-        if !args.json {
-            println!(
-                "cassandra: role {} may read and write {} (SELECT, MODIFY), nothing else",
-                app.username, args.keyspace
-            );
-        }
-    }
     if !args.json {
         if applied.is_empty() {
             println!("cassandra: keyspace {} is up to date", args.keyspace);
@@ -113,6 +102,17 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
                     migration.version, migration.name, args.keyspace
                 );
             }
+        }
+    }
+    // The job, `verify` and the console read and write as the application role, which may
+    // do nothing else (no DROP, no ALTER, no GRANT).
+    if let Some(app) = endpoints.login(|c| &c.cassandra.app) {
+        userstream_store::grant_application_role(&session, &args.keyspace, &app.username).await?;
+        if !args.json {
+            println!(
+                "cassandra: role {} may read and write {} (SELECT, MODIFY), nothing else",
+                app.username, args.keyspace
+            );
         }
     }
     report.insert(
