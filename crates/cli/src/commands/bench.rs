@@ -17,12 +17,13 @@ pub struct BenchArgs {
 enum BenchWhat {
     /// Producer throughput (users/s, MB/s) and delivery latency (p50/p99), from the
     /// in-process generator straight to Kafka and through HTTP from an in-process
-    /// users-api. Writes to a fresh topic, deleted afterwards. Build with --release.
+    /// users-api. Writes to a fresh topic, deleted afterwards, as the stack's Kafka admin.
+    /// Build with --release.
     Produce(ProduceBenchArgs),
     /// End to end, producer to Cassandra: rows/s landed (sustained, after warm-up) and
     /// latency p50/p99 from `produced_at` to Cassandra's WRITETIME at a fixed offered rate
     /// (`--rate`), or the rate a backlog drains at (`--backlog`). Uses a fresh topic,
-    /// keyspace and query, removed afterwards unless --keep.
+    /// keyspace and query, removed afterwards unless --keep; works as the stack's admin users.
     E2e(E2eBenchArgs),
 }
 
@@ -64,7 +65,13 @@ async fn e2e(args: E2eBenchArgs) -> anyhow::Result<ExitCode> {
     if cfg!(debug_assertions) {
         eprintln!("bench: this is a debug build; figures mean little (cargo build --release)");
     }
-    let config = args.job.config();
+    let mut config = args.job.config();
+    // The bench creates and drops its own topic, subject and keyspace: it works as the
+    // stack's admin users, which the pipeline's own commands never do.
+    let endpoints = args.job.endpoints.endpoints();
+    config.bootstrap_servers = endpoints.kafka(userstream_endpoints::KafkaRole::Admin);
+    config.cassandra_login = endpoints.login(|c| &c.cassandra.admin);
+    config.registry_login = endpoints.login(|c| &c.registry.admin);
     let options = BenchOptions {
         mode: match args.backlog {
             Some(rows) => E2eMode::Throughput { rows },
@@ -138,13 +145,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 async fn produce(args: ProduceBenchArgs) -> anyhow::Result<ExitCode> {
     let endpoints = args.endpoints.endpoints();
     let mut ingest = IngestConfig::default();
-    args.kafka.apply(
-        &mut ingest,
-        &endpoints,
-        userstream_endpoints::KafkaRole::Producer,
-    );
+    // A fresh topic pair, created and deleted by the bench: the admin users (not the
+    // pipeline producer's, which may only write the pipeline's topics).
+    args.kafka
+        .apply(&mut ingest, &endpoints, userstream_endpoints::KafkaRole::Admin);
     args.registry
-        .apply(&mut ingest, &endpoints, |c| &c.registry.producer);
+        .apply(&mut ingest, &endpoints, |c| &c.registry.admin);
     ingest.source.results_per_page = args.results_per_page;
     ingest.source.fetch_concurrency = args.fetch_concurrency;
     if cfg!(debug_assertions) {
