@@ -10,7 +10,6 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use userstream_ingest::{IngestConfig, IngestStats, RunSummary};
-use userstream_registry::RegistryClient;
 use userstream_store::Replication;
 
 use crate::{job, StreamConfig, StreamError};
@@ -229,15 +228,7 @@ pub async fn bench_e2e(
     )
     .await?;
     userstream_store::migrate(&session, &config.keyspace, &Replication::default()).await?;
-    let registry = RegistryClient::new(
-        config.registry_url.clone(),
-        config.registry_login.as_ref(),
-        config.request_timeout,
-    )
-    .map_err(|e| StreamError::Registry {
-        retryable: false,
-        message: e.to_string(),
-    })?;
+    let registry = config.registry_client()?;
 
     let result = measure(&config, options, &ingest, &session).await;
 

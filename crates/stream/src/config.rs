@@ -197,6 +197,19 @@ impl StreamConfig {
         self.cassandra_login = endpoints.login(|c| &c.cassandra.app);
     }
 
+    /// A registry client at this config's registry, logged in as its user.
+    pub fn registry_client(&self) -> Result<userstream_registry::RegistryClient, StreamError> {
+        userstream_registry::RegistryClient::new(
+            self.registry_url.clone(),
+            self.registry_login.as_ref(),
+            self.request_timeout,
+        )
+        .map_err(|e| StreamError::Registry {
+            retryable: false,
+            message: e.to_string(),
+        })
+    }
+
     /// The Spark Connect URL with this config's session parameters and token: what the
     /// client dials. Holds the token: never print it (print `connect_url`).
     pub fn connect_url_with(&self, parameters: &str) -> String {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use spark_connect_rs::spark;
 use spark_connect_rs::streaming::Trigger;
 use spark_connect_rs::{DataFrame, SparkSession, SparkSessionBuilder};
-use userstream_registry::{RegisteredSchema, RegistryClient};
+use userstream_registry::RegisteredSchema;
 
 use crate::plan::{self, WriterSchema};
 use crate::rpc::{ActiveQuery, Rpc};
@@ -369,12 +369,7 @@ pub async fn fetch_writer_schemas(config: &StreamConfig) -> Result<Vec<WriterSch
         retryable: e.is_retryable(),
         message: e.to_string(),
     };
-    let client = RegistryClient::new(
-        config.registry_url.clone(),
-        config.registry_login.as_ref(),
-        config.request_timeout,
-    )
-    .map_err(registry_error)?;
+    let client = config.registry_client()?;
     let versions = match client.versions(&subject).await {
         Ok(v) => v,
         Err(e) if e.is_not_found() => return Err(StreamError::NoSchema { subject }),

@@ -21,7 +21,7 @@ use serde::Serialize;
 use userstream_kafka::{CutError, CutPosition, TopicCut};
 use userstream_model::record::{Cell, JobValue, Stored, COLUMNS};
 use userstream_model::User;
-use userstream_registry::{Deserializer, RegistryClient};
+use userstream_registry::Deserializer;
 use userstream_store::StoredUser;
 use uuid::Uuid;
 
@@ -349,15 +349,7 @@ pub async fn verify(
     .map_err(|e| StreamError::Kafka(format!("offsets task: {e}")))?
     .map_err(|e| StreamError::Kafka(e.to_string()))?;
 
-    let registry = RegistryClient::new(
-        config.registry_url.clone(),
-        config.registry_login.as_ref(),
-        config.request_timeout,
-    )
-    .map_err(|e| StreamError::Registry {
-        retryable: false,
-        message: e.to_string(),
-    })?;
+    let registry = config.registry_client()?;
     let deserializer = Deserializer::new(registry);
     let kafka = read_kafka_side(config, options, &cut, &deserializer).await?;
 

@@ -147,8 +147,11 @@ async fn produce(args: ProduceBenchArgs) -> anyhow::Result<ExitCode> {
     let mut ingest = IngestConfig::default();
     // A fresh topic pair, created and deleted by the bench: the admin users (not the
     // pipeline producer's, which may only write the pipeline's topics).
-    args.kafka
-        .apply(&mut ingest, &endpoints, userstream_endpoints::KafkaRole::Admin);
+    args.kafka.apply(
+        &mut ingest,
+        &endpoints,
+        userstream_endpoints::KafkaRole::Admin,
+    );
     args.registry
         .apply(&mut ingest, &endpoints, |c| &c.registry.admin);
     ingest.source.results_per_page = args.results_per_page;
