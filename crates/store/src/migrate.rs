@@ -293,8 +293,9 @@ pub struct AppliedMigration {
     pub name: String,
 }
 
-/// Lets the application role `role` read and write `keyspace` (SELECT, MODIFY) and nothing
-/// else: it cannot create, alter or drop tables or keyspaces, nor grant. Idempotent; run by
+/// Lets the application role `role` read and write `keyspace` (SELECT, MODIFY) and read the
+/// node's metrics views, and nothing else: it cannot create, alter or drop tables or
+/// keyspaces, nor grant. Idempotent; run by
 /// `setup` as the admin role after [`migrate`].
 pub async fn grant_application_role(
     session: &Session,
@@ -303,8 +304,14 @@ pub async fn grant_application_role(
 ) -> Result<(), StoreError> {
     check_identifier(keyspace)?;
     check_identifier(role)?;
-    for permission in ["SELECT", "MODIFY"] {
-        let cql = format!("GRANT {permission} ON KEYSPACE {keyspace} TO {role}");
+    // Its one read outside the keyspace: the write counter the console shows
+    // (`system_views.local_write_latency`, metrics without data).
+    for grant in [
+        format!("SELECT ON KEYSPACE {keyspace}"),
+        format!("MODIFY ON KEYSPACE {keyspace}"),
+        "SELECT ON KEYSPACE system_views".to_owned(),
+    ] {
+        let cql = format!("GRANT {grant} TO {role}");
         session
             .query_unpaged(cql.as_str(), &[])
             .await

@@ -163,6 +163,9 @@ impl Fixture {
         config.kafka.dlq_topic = self.dlq_topic();
         config.kafka.partitions = PARTITIONS;
         config.registry_url = self.config.registry_url.clone();
+        // The producer's registry user registers the test subject's schema, as `produce` does.
+        config.registry_login =
+            userstream_endpoints::Endpoints::from_env().login(|c| &c.registry.producer);
         config.subject = Some(self.config.subject());
         config.source.seed = seed.to_owned();
         config.source.results_per_page = PAGE;

@@ -265,6 +265,7 @@ impl Chaos {
         config.kafka.bootstrap = self.producer.0.clone();
         config.kafka.topic = self.config.topic.clone();
         config.registry_url = self.config.registry_url.clone();
+        config.registry_login = self.producer.1.clone();
         config.subject = Some(self.config.subject());
         config.source.seed = seed.to_owned();
         config.source.results_per_page = self.args.per_page;
