@@ -79,7 +79,8 @@ pub struct RegistryLogins {
 }
 
 /// Every client credential of the stack: the part of the secrets file a client needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` shows the user names only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     /// Kafka users.
     pub kafka: KafkaLogins,
@@ -91,6 +92,18 @@ pub struct Credentials {
     pub spark_connect_token: String,
     /// Token the console asks for before it shows any data.
     pub console_token: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("kafka", &self.kafka)
+            .field("cassandra", &self.cassandra)
+            .field("registry", &self.registry)
+            .field("spark_connect_token", &"<withheld>")
+            .field("console_token", &"<withheld>")
+            .finish()
+    }
 }
 
 impl Credentials {
@@ -199,6 +212,19 @@ mod tests {
         let login = Login::new("producer", "s3cret");
         assert_eq!(format!("{login}"), "producer");
         assert!(!format!("{login:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let mut credentials = Credentials::withheld();
+        credentials.spark_connect_token = "tok-123".into();
+        credentials.kafka.reader.password = "pw-456".into();
+        let shown = format!("{credentials:?}");
+        assert!(
+            !shown.contains("tok-123") && !shown.contains("pw-456"),
+            "{shown}"
+        );
+        assert!(shown.contains("reader"));
     }
 
     #[test]
