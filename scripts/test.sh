@@ -87,6 +87,10 @@ step "fault test: Kafka stopped mid-produce (the producer waits, then delivers e
 # --workspace keeps the feature set of the run above, so nothing is rebuilt.
 cargo test --release --locked --workspace --test kafka -- --ignored a_kafka_outage 2>&1 | tee "$repo/test-output/fault-kafka.log"
 
+step "rotating the application role's password (the Connect server and the job restart with it)"
+# Alone: it restarts the Spark Connect server, which the tests above use concurrently.
+cargo test --release --locked --workspace --test security -- --ignored rotating_the_app_password 2>&1 | tee "$repo/test-output/rotation.log"
+
 step "chaos: every engine killed and restarted, Cassandra and Kafka paused, a new schema version, a replay, the producer killed and resumed; while users are produced and streamed"
 # Every scenario must end with 0 users lost, 0 duplicated, nothing rejected, recovery within 5m.
 # --stall-after 60s: the Cassandra scenario needs the stall rule (see README, self-healing).
@@ -102,6 +106,9 @@ fi
 step "console in headless Chromium (stops the registry and brings it back)"
 cargo test --release --locked --workspace --test browser -- --ignored --nocapture 2>&1 | tee "$repo/test-output/browser.log"
 
+step "no secret in any log, page file or argument after the whole run"
+cargo test --release --locked --workspace --test security -- --ignored no_secret_in_any_log_after_the_whole_run 2>&1 | tee "$repo/test-output/secrets-scan.log"
+
 trap - EXIT
 stop_stack
 step "ports are free after down"
@@ -113,4 +120,10 @@ if [[ -n "$busy" ]]; then
   echo "still listening after stack down: $busy" >&2
   exit 1
 fi
+
+step "the README's first command on a fresh state directory, with users_stream triggered as the demo starts the job"
+# A new user's first run: every engine formatted from nothing, the job started while the DAG's
+# `stream ensure` acts on it too (both take the job's control lock; see README, one controller).
+python3 "$repo/scripts/tests/demo_with_dags.py" 2>&1 | tee "$repo/test-output/demo.log"
+
 echo "all tests passed in $(( $(date +%s) - started ))s"

@@ -19,7 +19,9 @@ use userstream_tests::{stack_config, stack_started};
 const USERS: u32 = 300;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The console over a private topic/keyspace/query; `None` (skipped) without a stack.
+/// The console over a private topic/keyspace/query; `None` (skipped) without a stack. The
+/// stream config keeps the pipeline's logins (Kafka reader, Cassandra application role), as
+/// the console and the job have them; the test's own set-up works as the admins.
 async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::TempDir)>> {
     let stack = stack_config();
     if let Err(error) = userstream_kafka::fetch_metadata(
@@ -37,13 +39,18 @@ async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::Tem
         return Ok(None);
     }
     let checkpoints = tempfile::tempdir()?;
-    let admin = stack.client_endpoints();
     let mut config = ConsoleConfig::new(stack);
-    // The test's own topics are outside the pipeline's ACLs: read them as admin.
-    config.stream.bootstrap_servers = admin.kafka(userstream_endpoints::KafkaRole::Admin);
     let id = &uuid::Uuid::new_v4().simple().to_string()[..12];
-    config.stream.topic = format!("console-test-{id}");
-    config.dlq_topic = format!("console-test-{id}.dlq");
+    // `test-`: a prefix the reader, which the job and the console read as, may read.
+    config.stream.topic = format!("test-console-{id}");
+    config.dlq_topic = format!("test-console-{id}.dlq");
+    ensure!(
+        userstream_stack::render::READER_TOPIC_PREFIXES
+            .iter()
+            .any(|prefix| config.stream.topic.starts_with(prefix)),
+        "the job could not read {}",
+        config.stream.topic
+    );
     config.stream.keyspace = format!("console_test_{id}");
     config.stream.query_name = format!("console-test-{id}");
     config.stream.checkpoint_root = checkpoints.path().to_path_buf();
@@ -66,12 +73,21 @@ async fn send_dead_letter(
     Ok(())
 }
 
+/// Kafka as its admin: the test creates, writes and deletes its own topics, outside the
+/// pipeline producer's ACLs.
+fn kafka_admin(config: &ConsoleConfig) -> userstream_endpoints::KafkaAccess {
+    config
+        .stack
+        .client_endpoints()
+        .kafka(userstream_endpoints::KafkaRole::Admin)
+}
+
 /// The producer's configuration (`userstream-ingest`, generator source) for the console's
 /// topics and subject: `USERS` users of seed "console".
 fn ingest_config(config: &ConsoleConfig) -> IngestConfig {
     let stream = &config.stream;
     let mut ingest = IngestConfig::default();
-    ingest.kafka.bootstrap = stream.bootstrap_servers.clone();
+    ingest.kafka.bootstrap = kafka_admin(config);
     ingest.kafka.topic = stream.topic.clone();
     ingest.kafka.dlq_topic = config.dlq_topic.clone();
     ingest.registry_url = stream.registry_url.clone();
@@ -119,7 +135,7 @@ async fn cleanup(config: &ConsoleConfig, registry: &RegistryClient) {
         let _ = session.query_unpaged(drop.as_str(), &[]).await;
     }
     let topics = [stream.topic.as_str(), config.dlq_topic.as_str()];
-    let _ = userstream_kafka::delete_topics(&stream.bootstrap_servers, &topics, TIMEOUT).await;
+    let _ = userstream_kafka::delete_topics(&kafka_admin(config), &topics, TIMEOUT).await;
     let _ = registry.delete_subject(&config.subject(), false).await;
     let _ = registry.delete_subject(&config.subject(), true).await;
 }
@@ -145,12 +161,14 @@ async fn each_area_is_gathered_from_its_real_service() -> anyhow::Result<()> {
 
 async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> anyhow::Result<()> {
     let stream = &config.stream;
+    // What the console reads with: the reader.
     let bootstrap = &stream.bootstrap_servers;
+    let admin = kafka_admin(config);
     let topics = [
         TopicSpec::new(&stream.topic, 2),
         TopicSpec::new(&config.dlq_topic, 1),
     ];
-    userstream_kafka::ensure_topics(bootstrap, &topics, TIMEOUT).await?;
+    userstream_kafka::ensure_topics(&admin, &topics, TIMEOUT).await?;
     let session = userstream_store::connect(
         &stream.cassandra_contact_point,
         cassandra_admin(config).as_ref(),
@@ -168,7 +186,7 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
         .collect();
     ensure!(sent.len() == USERS as usize, "{} distinct ids", sent.len());
     let produced = produce_users(&ingest).await?;
-    send_dead_letter(bootstrap, &config.dlq_topic).await?;
+    send_dead_letter(&admin, &config.dlq_topic).await?;
     userstream_stream::start(stream)
         .await
         .context("stream start")?;

@@ -369,3 +369,105 @@ def test_setup_turns_orchestration_on_and_scheduled_runs_succeed_while_users_flo
         f"quality {quality['start_date']}..{quality['end_date']} (overlap: {overlap}); "
         "a producer wrote at 100 users/s throughout"
     )
+
+
+SUPERVISED_FOR = 120
+TRIGGER_EVERY = 10
+
+
+def _journal(stack: Stack) -> list[dict]:
+    path = state_dir(stack.env) / "data" / "checkpoints" / "userstream-users.events.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _kill_service(stack: Stack, service: str) -> None:
+    import signal
+
+    done = _run([stack.bin, "stack", "status", "--json"], stack.env, timeout=120)
+    rows = json.loads(done.stdout or "[]")
+    pid = next((r.get("pid") for r in rows if r.get("service") == service), None)
+    assert pid, f"{service} is not running: {done.stdout[:2000]}"
+    os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+
+@pytest.mark.stack
+@on_stack
+def test_a_supervisor_and_the_scheduled_dag_do_not_both_act(stack):
+    """`stream run` supervises while users_stream is triggered every 10 s for 2 minutes and
+    Cassandra is killed once: every event in the job's journal is the supervisor's own (the
+    DAG's `stream ensure` only reports while a supervisor lives), and nothing is lost."""
+    api = Api(stack.url, stack.admin_password)
+    dag_id = "users_stream"
+    was_paused = api.call("GET", f"/api/v2/dags/{dag_id}")["is_paused"]
+    before = len(_journal(stack))
+    supervisor = subprocess.Popen(
+        [stack.bin, "stream", "run", "--keepalive", "5s", "--stall-after", "45s"],
+        env=dict(stack.env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(REPO),
+    )
+    producer = subprocess.Popen(
+        [stack.bin, "produce", "--duration", f"{SUPERVISED_FOR}s", "--rate", "200", "--seed", f"supervised-{int(time.time())}"],
+        env=dict(stack.env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=str(REPO),
+    )
+    run_ids = []
+    try:
+        api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        began = time.monotonic()
+        killed = False
+        while time.monotonic() - began < SUPERVISED_FOR:
+            run_ids.append(api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})["dag_run_id"])
+            if not killed and time.monotonic() - began > 30:
+                _kill_service(stack, "cassandra")
+                killed = True
+                time.sleep(15)
+                done = _run([stack.bin, "stack", "up"], stack.env, timeout=600)
+                assert done.returncode == 0, f"stack up after killing Cassandra:\n{_tail(done.stderr)}"
+            time.sleep(TRIGGER_EVERY)
+        assert producer.wait(timeout=300) == 0, "the producer failed"
+        deadline = time.monotonic() + LAND_TIMEOUT
+        while True:
+            counts, done = _verify(stack)
+            if done.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(10)
+        assert done.returncode == 0, f"verify after the supervised window: {counts}\n{_tail(done.stderr)}"
+        # Every run of the DAG in the window saw the supervisor and only reported.
+        reported = 0
+        for run_id in run_ids:
+            run = api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            while run["state"] not in ("success", "failed"):
+                time.sleep(3)
+                run = api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            log = api.log(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/ensure/logs/1?full_content=true")
+            if "supervises the job: this pass only reports" in log:
+                reported += 1
+        assert reported >= len(run_ids) // 2, f"only {reported} of {len(run_ids)} DAG runs reported the supervisor"
+    finally:
+        if was_paused:
+            api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": True})
+        if producer.poll() is None:
+            producer.kill()
+        supervisor.send_signal(2)  # SIGINT: it stops the queries as it exits
+        try:
+            _, stderr = supervisor.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            supervisor.kill()
+            _, stderr = supervisor.communicate()
+        # Leave the job running for the tests that follow, as it was.
+        _run([stack.bin, "stream", "start"], stack.env, timeout=600)
+    own = [line.removeprefix("stream: ") for line in stderr.splitlines() if line.startswith("stream: ")]
+    events = [e["event"] for e in _journal(stack)[before:]]
+    # The journal holds what the supervisor said, and the one `stream start` above at most.
+    foreign = [e for e in events if e not in own and not e.startswith("started: ")]
+    stalls = [e for e in own if " stalled: " in e]
+    remedies = [e for e in own if e.startswith("Spark Connect server restarted") or e.startswith("restarted")]
+    print(f"supervised window: {len(run_ids)} DAG runs, {len(own)} supervisor events, {len(stalls)} stalls, {len(remedies)} remedies")
+    assert not foreign, f"events in the journal that the supervisor did not make: {foreign}\nsupervisor said:\n{stderr}"

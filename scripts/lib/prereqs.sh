@@ -36,6 +36,30 @@ declare -gA PREREQ_MANUAL=(
   [nix]="install Nix's command-line tools (Debian: nix-bin)"
 )
 
+# name -> the commands the check runs. Their identity (resolved path, size, mtime) is part of
+# the fingerprint that lets bootstrap skip checks that passed before (prereq_fingerprint_input).
+declare -gA PREREQ_TOOLS=(
+  [protoc]="protoc"
+  [cxx]="cmake make g++"
+  [pkg-config]="pkg-config"
+  [openssl]="pkg-config cc"
+  [maven]="mvn"
+  [java17]="java"
+  [java21]="java"
+  [python]="python3"
+  [iproute2]="ss"
+  [cargo]="cargo"
+  [chromium]="chromium chromedriver"
+  [nix]="nix-instantiate"
+)
+
+# The environment the checks read (directly, or through the tools they run).
+PREREQ_ENV=(PATH JAVA_HOME USERSTREAM_JAVA_HOME USERSTREAM_REGISTRY_JAVA_HOME USERSTREAM_PYTHON
+  PKG_CONFIG_PATH RUSTUP_TOOLCHAIN PYENV_VERSION)
+
+# This file: its content is part of the fingerprint, so a changed check runs again.
+PREREQS_LIB="${BASH_SOURCE[0]}"
+
 # The checks bootstrap runs for the build and the stack; the test command adds PREREQS_TESTS.
 PREREQS_BASE=(cargo protoc cxx pkg-config openssl maven java17 java21 python iproute2)
 PREREQS_TESTS=(chromium nix)
@@ -81,6 +105,20 @@ packages_for() {
   echo "${out[*]}"
 }
 
+# The commands the checks named in "$@" run (PREREQ_TOOLS), deduplicated, in order.
+prereq_tools() {
+  local name tool seen=" " out=()
+  for name in "$@"; do
+    for tool in ${PREREQ_TOOLS[$name]-}; do
+      if [[ $seen != *" $tool "* ]]; then
+        seen+="$tool "
+        out+=("$tool")
+      fi
+    done
+  done
+  echo "${out[*]}"
+}
+
 # The failed checks in "$@" that apt cannot fix: one per line.
 manual_only() {
   local name
@@ -103,6 +141,60 @@ prereq_advice() {
   if [[ -n $pkgs && $have_apt == apt ]]; then
     echo "  Debian/Ubuntu, in one go: sudo apt-get update && sudo apt-get install -y $pkgs"
   fi
+}
+
+# --- fingerprint (I/O, cheap): what the checks' outcome depends on ----------------------------
+
+# One line per file: "<path> <size> <mtime>", or "<path> absent".
+file_identity() {
+  local path
+  for path in "$@"; do
+    stat -L -c '%n %s %Y' -- "$path" 2>/dev/null || echo "$path absent"
+  done
+}
+
+# What the outcome of the checks named in "$@" depends on, one fact a line: the checks asked
+# for, this file's content, the environment they read, the identity of every tool they run,
+# the JDK homes they would try, and the Debian package database (an install or removal of a
+# library such as libssl-dev or libprotobuf-dev changes no tool). Runs no tool but
+# `cargo --version` (rustup swaps toolchains behind one proxy binary); well under 0.1 s.
+prereq_fingerprint_input() {
+  local tool path var
+  echo "checks: $*"
+  echo "prereqs.sh: $(hash_stdin <"$PREREQS_LIB")"
+  for var in "${PREREQ_ENV[@]}"; do
+    echo "env $var=${!var-<unset>}"
+  done
+  for tool in $(prereq_tools "$@") ${USERSTREAM_PYTHON:+"$USERSTREAM_PYTHON"}; do
+    if path=$(command -v "$tool"); then
+      echo "tool $tool $(file_identity "$path")"
+    else
+      echo "tool $tool absent"
+    fi
+  done
+  if [[ " $* " == *" cargo "* ]]; then
+    echo "cargo: $(cargo --version 2>&1)"
+  fi
+  if [[ " $* " == *" java"* ]]; then
+    { jdk_homes "${USERSTREAM_JAVA_HOME:-}"; jdk_homes "${USERSTREAM_REGISTRY_JAVA_HOME:-}"; } |
+      sort -u | while read -r path; do file_identity "$path/bin/java" "$path/release"; done
+  fi
+  # pyenv's shims pick the interpreter from this file (or PYENV_VERSION, above).
+  file_identity "${PYENV_ROOT:-$HOME/.pyenv}/version" /var/lib/dpkg/status
+}
+
+# SHA-256 of stdin in hex (a CRC where coreutils is missing).
+hash_stdin() {
+  if command -v sha256sum >/dev/null; then
+    sha256sum | cut -d' ' -f1
+  else
+    cksum | tr ' ' -
+  fi
+}
+
+# The fingerprint of the checks named in "$@": a hash of prereq_fingerprint_input.
+prereq_fingerprint() {
+  prereq_fingerprint_input "$@" | hash_stdin
 }
 
 # --- checks (I/O): each proves the capability by using it; prints why on failure ---------------

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Unit tests of the pure parts of scripts/lib/prereqs.sh (version parsing, which packages to
-# install, what to tell a user who cannot install), then bootstrap's real check on this machine.
+# install, what to tell a user who cannot install), of the fingerprint that lets bootstrap skip
+# checks that passed (on a fake tool), then bootstrap's real check on this machine.
 set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../lib/prereqs.sh
@@ -42,11 +43,40 @@ expect "advice has one apt line" "$(grep -c 'sudo apt-get install -y protobuf-co
 expect "advice says where a JDK 21 comes from" "$(grep -c 'Java 21 or newer JDK' <<<"$advice")" 1
 expect "no apt line without apt" "$(prereq_advice none maven | grep -c apt-get)" 0
 
-# Every check a run uses has packages (maybe none) and advice.
+# Every check a run uses has packages (maybe none), advice, and the tools it runs.
 for name in "${PREREQS_BASE[@]}" "${PREREQS_TESTS[@]}"; do
   expect "advice for $name" "$([[ -n ${PREREQ_MANUAL[$name]-} ]] && echo yes)" yes
   expect "check for $name" "$(declare -F "check_$name" >/dev/null && echo yes)" yes
+  expect "tools of $name" "$([[ -n ${PREREQ_TOOLS[$name]-} ]] && echo yes)" yes
 done
+
+expect "tools deduplicated, in order" "$(prereq_tools cxx pkg-config openssl java17 java21)" \
+  "cmake make g++ pkg-config cc java"
+expect "no tools for no checks" "$(prereq_tools)" ""
+
+# The fingerprint follows the tools a check runs: a tool replaced (new mtime) or gone means
+# checking again; the same state gives the same fingerprint.
+fake=$(mktemp -d)
+trap 'rm -rf "$fake"' EXIT
+printf '#!/bin/sh\nexit 0\n' >"$fake/userstream-probe-tool"
+chmod +x "$fake/userstream-probe-tool"
+touch -d @1000000000 "$fake/userstream-probe-tool"
+PREREQ_TOOLS[probe]="userstream-probe-tool"
+PREREQ_TOOLS[gone]="userstream-no-such-tool"
+input=$(PATH="$fake:$PATH" prereq_fingerprint_input probe)
+expect "input names the checks" "$(head -n1 <<<"$input")" "checks: probe"
+expect "input has this library's hash" "$(grep -cE '^prereqs.sh: [0-9a-f-]+$' <<<"$input")" 1
+expect "input has the tool's identity" \
+  "$(grep -cE "^tool userstream-probe-tool $fake/userstream-probe-tool [0-9]+ 1000000000$" <<<"$input")" 1
+expect "input has the environment read" "$(grep -c '^env JAVA_HOME=' <<<"$input")" 1
+expect "input says a tool is absent" \
+  "$(prereq_fingerprint_input gone | grep -c '^tool userstream-no-such-tool absent$')" 1
+first=$(PATH="$fake:$PATH" prereq_fingerprint probe)
+expect "same state, same fingerprint" "$(PATH="$fake:$PATH" prereq_fingerprint probe)" "$first"
+touch -d @1000000001 "$fake/userstream-probe-tool"
+expect "a replaced tool changes it" "$([[ $(PATH="$fake:$PATH" prereq_fingerprint probe) != "$first" ]] && echo yes)" yes
+expect "the checks asked change it" "$([[ $(prereq_fingerprint probe gone) != "$(prereq_fingerprint probe)" ]] && echo yes)" yes
+unset 'PREREQ_TOOLS[probe]' 'PREREQ_TOOLS[gone]'
 
 # The real thing: every prerequisite of the build, the stack and the tests holds here.
 if "$repo/scripts/bootstrap.sh" --check --with-test-tools; then

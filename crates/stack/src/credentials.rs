@@ -143,7 +143,7 @@ pub async fn rotate(config: &StackConfig, which: Rotatable) -> Result<String, St
             let username = app.username.clone();
             lifecycle::replace_secrets(&layout, &secrets)?;
             Ok(format!(
-                "Cassandra role {username} has a new password, in {}. Commands read it from there; restart a running job to use it for new connections (`userstream stream stop && userstream stream start`).",
+                "Cassandra role {username} has a new password, in {}. Commands read it from there; the Spark Connect server takes it when it restarts (`userstream stack credentials --rotate` restarts it, and the job's queries).",
                 layout.secrets().display()
             ))
         }

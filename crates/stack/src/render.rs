@@ -147,10 +147,17 @@ impl AclGrant {
     }
 }
 
+/// Prefixes of the topics the tests (`test-`) and `bench e2e` (`userstream-bench-`) create,
+/// produce to and delete as the Kafka admin. The Spark job reads every topic as the reader
+/// (its login is the Connect server's own, see [`spark_connect_properties`]), so the reader
+/// may read these too.
+pub const READER_TOPIC_PREFIXES: [&str; 2] = ["test-", "userstream-bench-"];
+
 /// The ACLs of the pipeline's topics and the registry's: the producer writes the users topic
 /// and its dead-letter topic (Write on a topic also allows its idempotent producer, KIP-679);
-/// the reader (the Spark job, `verify`, the console) reads them, in the Spark source's
-/// consumer groups and the project's own; the registry owns its KafkaSQL topics and groups.
+/// the reader (the Spark job, `verify`, the console) reads them and the topics named with
+/// [`READER_TOPIC_PREFIXES`], in the Spark source's consumer groups and the project's own;
+/// the registry owns its KafkaSQL topics and groups.
 pub fn kafka_acls(kafka: &KafkaLogins, topics: &[String]) -> Vec<AclGrant> {
     let grant = |who: &Login, operations: Vec<&'static str>, topics: Vec<String>| AclGrant {
         principals: vec![who.username.clone()],
@@ -162,6 +169,13 @@ pub fn kafka_acls(kafka: &KafkaLogins, topics: &[String]) -> Vec<AclGrant> {
     vec![
         grant(&kafka.producer, vec!["Write", "Describe"], topics.to_vec()),
         grant(&kafka.reader, vec!["Read", "Describe"], topics.to_vec()),
+        AclGrant {
+            principals: vec![kafka.reader.username.clone()],
+            operations: vec!["Read", "Describe"],
+            topics: READER_TOPIC_PREFIXES.map(String::from).to_vec(),
+            groups: vec![],
+            prefixed: true,
+        },
         AclGrant {
             principals: vec![kafka.reader.username.clone()],
             operations: vec!["Read"],
@@ -469,9 +483,123 @@ pub const SPARK_CONNECT_INTERCEPTOR: &str = "dev.userstream.spark.LoopbackTokenI
 /// client may read confs back).
 pub const SPARK_CONNECT_TOKEN_ENV: &str = "USERSTREAM_SPARK_CONNECT_TOKEN";
 
+/// The Spark Connect server's properties file (in its conf dir): its logins, see
+/// [`spark_connect_properties`].
+pub const SPARK_CONNECT_PROPERTIES: &str = "spark-connect.properties";
+
+/// The JAAS file of the Spark Connect server's Kafka clients (in its conf dir), see
+/// [`kafka_client_jaas`].
+pub const SPARK_CONNECT_KAFKA_JAAS: &str = "kafka-client.jaas";
+
+/// The Spark Connect server's own configuration that holds passwords: the Cassandra
+/// application role (the connector reads `spark.cassandra.auth.*` from the SparkConf), and the
+/// JAAS file of the Kafka reader for the driver's and the executors' Kafka clients (they use
+/// its `KafkaClient` section when a source sets no `sasl.jaas.config`). So the job's plans
+/// carry no credential: Spark Connect logs whole plans unredacted, and its UI shows them.
+///
+/// Passed with `--properties-file` (`--conf` would put the password in the process's
+/// arguments); in Spark 3.5 this file replaces `$SPARK_CONF_DIR/spark-defaults.conf`, which
+/// the stack does not write. Java properties syntax, read as UTF-8.
+pub fn spark_connect_properties(credentials: &Credentials, kafka_jaas: &Path) -> String {
+    let app = &credentials.cassandra.app;
+    // Spark splits extraJavaOptions on whitespace, with shell-like quotes and backslashes.
+    let jaas_option = java_option_quote(&format!(
+        "-Djava.security.auth.login.config={}",
+        kafka_jaas.display()
+    ));
+    let properties = [
+        ("spark.cassandra.auth.username", app.username.as_str()),
+        ("spark.cassandra.auth.password", app.password.as_str()),
+        ("spark.driver.extraJavaOptions", jaas_option.as_str()),
+        ("spark.executor.extraJavaOptions", jaas_option.as_str()),
+    ];
+    let mut text = "# Rendered by `userstream stack up`; edits are overwritten. Holds a password: mode 0600.\n"
+        .to_owned();
+    for (key, value) in properties {
+        text.push_str(&format!("{key}={}\n", java_properties_value(value)));
+    }
+    text
+}
+
+/// A JAAS configuration file with the `KafkaClient` section for a SCRAM login: the static
+/// login of every Kafka client in a JVM started with `-Djava.security.auth.login.config`.
+///
+/// The JDK's parser reads `\"`, `\\` and `\n` escapes in quoted values, and expands
+/// `${name}` to a system property afterwards, which no escape prevents: the stack's
+/// passwords are URL-safe base64 (`lifecycle::new_password`), so they hold no `$`.
+pub fn kafka_client_jaas(login: &Login) -> String {
+    format!(
+        "// Rendered by `userstream stack up`; edits are overwritten. Holds a password: mode 0600.\n\
+         KafkaClient {{\n  \
+           org.apache.kafka.common.security.scram.ScramLoginModule required\n  \
+           username=\"{}\"\n  \
+           password=\"{}\";\n\
+         }};\n",
+        jaas_escape(&login.username),
+        jaas_escape(&login.password)
+    )
+}
+
+/// `value` for a double-quoted JAAS option value.
+fn jaas_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `option` as one token of a Spark Java options string (`spark.*.extraJavaOptions`): in
+/// double quotes, with `"` and `\` escaped. The launcher (the driver's options) and the
+/// standalone worker (the executors') both split these strings this way.
+fn java_option_quote(option: &str) -> String {
+    let mut out = String::with_capacity(option.len() + 2);
+    out.push('"');
+    for c in option.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// `value` as the value of a line of a Java properties file (`Properties.load`). (Spark then
+/// trims the value: white space at either end of a password would be lost. The stack's
+/// passwords have none.)
+fn java_properties_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for (i, c) in value.chars().enumerate() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            // Leading white space is skipped by the reader.
+            ' ' if i == 0 => out.push_str("\\ "),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Arguments of `spark-submit` that start the Spark Connect server as a driver on the cluster.
+/// Its logins are in [`SPARK_CONNECT_PROPERTIES`] in its conf dir, never in the arguments.
 pub fn spark_connect_args(config: &StackConfig, jars: &[String], layout: &Layout) -> Vec<String> {
     let mut args: Vec<String> = vec![
+        "--properties-file".into(),
+        layout
+            .conf("spark-connect")
+            .join(SPARK_CONNECT_PROPERTIES)
+            .display()
+            .to_string(),
         "--class".into(),
         "org.apache.spark.sql.connect.service.SparkConnectServer".into(),
         "--name".into(),
@@ -520,8 +648,9 @@ pub fn spark_connect_args(config: &StackConfig, jars: &[String], layout: &Layout
             "spark.connect.grpc.interceptor.classes",
             SPARK_CONNECT_INTERCEPTOR.into(),
         ),
-        // The job's Kafka JAAS line and Cassandra password are read and write options: keep
-        // them out of the plans the UI and the logs show.
+        // Plans carry no credential (see `spark_connect_properties`); should a caller's
+        // option hold one, the UI's plans and the query progress redact it. (Spark Connect's
+        // own log of an abandoned execution prints its plan unredacted.)
         (
             "spark.sql.redaction.options.regex",
             "(?i)url|jaas|password|secret|token".into(),
@@ -741,6 +870,107 @@ mod tests {
         assert!(grants
             .iter()
             .any(|g| g.prefixed && g.groups.contains(&"spark-kafka-source".to_owned())));
+        // The job reads the tests' and the bench's topics as the reader, never more.
+        let prefixed_topics: Vec<String> = grants
+            .iter()
+            .filter(|g| g.prefixed && !g.topics.is_empty())
+            .map(|g| g.args().join(" "))
+            .collect();
+        assert_eq!(
+            prefixed_topics,
+            ["--add --allow-principal User:reader --operation Read --operation Describe --topic test- --topic userstream-bench- --resource-pattern-type prefixed"]
+        );
+    }
+
+    #[test]
+    fn spark_connect_properties_hold_the_app_role_and_the_jaas_file() {
+        let mut credentials = Credentials::withheld();
+        credentials.cassandra.app = Login::new("app", "p\\w=1 x");
+        let text = spark_connect_properties(&credentials, Path::new("/s/conf/sc/kafka.jaas"));
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                "spark.cassandra.auth.username=app",
+                // Properties syntax: a backslash is doubled.
+                "spark.cassandra.auth.password=p\\\\w=1 x",
+                "spark.driver.extraJavaOptions=\"-Djava.security.auth.login.config=/s/conf/sc/kafka.jaas\"",
+                "spark.executor.extraJavaOptions=\"-Djava.security.auth.login.config=/s/conf/sc/kafka.jaas\"",
+            ]
+        );
+        // No Kafka password: that is in the JAAS file.
+        assert!(!text.contains("kafka reader password"));
+    }
+
+    #[test]
+    fn a_path_with_a_space_or_a_quote_stays_one_java_option() {
+        let text = spark_connect_properties(
+            &Credentials::withheld(),
+            Path::new("/my state/say \"hi\"\\/k.jaas"),
+        );
+        // Quoted for Spark's option splitting (`\"` and `\\` inside), then each backslash
+        // doubled for the properties file.
+        assert!(text.contains(
+            "spark.driver.extraJavaOptions=\"-Djava.security.auth.login.config=/my state/say \\\\\"hi\\\\\"\\\\\\\\/k.jaas\"\n"
+        ), "{text}");
+    }
+
+    #[test]
+    fn properties_values_keep_leading_space_and_line_breaks() {
+        assert_eq!(java_properties_value(" a\nb\t"), "\\ a\\nb\\t");
+        assert_eq!(java_properties_value("a b=c:d#e"), "a b=c:d#e");
+    }
+
+    #[test]
+    fn the_kafka_jaas_file_has_the_login_escaped() {
+        let jaas = kafka_client_jaas(&Login::new("reader", "a\"b\\c"));
+        assert!(jaas.contains("KafkaClient {\n"));
+        assert!(jaas.contains(
+            "  org.apache.kafka.common.security.scram.ScramLoginModule required\n  username=\"reader\"\n  password=\"a\\\"b\\\\c\";\n};\n"
+        ), "{jaas}");
+    }
+
+    #[test]
+    fn generated_passwords_need_no_jaas_escape() {
+        // The JDK expands `${...}` in JAAS values, which no escape prevents.
+        for _ in 0..100 {
+            let password = crate::lifecycle::new_password();
+            assert_eq!(jaas_escape(&password), password);
+            assert!(!password.contains('$'));
+        }
+    }
+
+    #[test]
+    fn the_secret_values_are_every_value_of_the_secrets_file_but_the_user_names() {
+        let secrets = Secrets::withheld();
+        let json = serde_json::to_value(&secrets).unwrap();
+        let mut strings = Vec::new();
+        collect_strings(&json, None, &mut strings);
+        let values = secrets.values();
+        for value in strings {
+            assert!(
+                values.contains(&value.as_str()),
+                "{value} is not scanned for"
+            );
+        }
+    }
+
+    /// Every string in `json`, except the `username` fields.
+    fn collect_strings(json: &serde_json::Value, key: Option<&str>, out: &mut Vec<String>) {
+        match json {
+            serde_json::Value::String(s) if key != Some("username") => out.push(s.clone()),
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    collect_strings(v, Some(k), out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for v in items {
+                    collect_strings(v, key, out);
+                }
+            }
+            _ => {}
+        }
     }
 
     #[test]
@@ -798,6 +1028,9 @@ mod tests {
         assert!(joined.contains("--jars /j/a.jar,/j/b.jar"));
         assert!(joined.contains("--conf spark.connect.grpc.binding.port=15002"));
         assert!(joined.contains("--conf spark.driver.bindAddress=127.0.0.1"));
+        assert!(joined
+            .contains("--properties-file /srv/us/conf/spark-connect/spark-connect.properties"));
+        assert!(!joined.contains("spark.cassandra.auth"));
     }
 
     #[test]

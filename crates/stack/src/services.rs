@@ -399,6 +399,8 @@ pub fn all(
         },
         files: vec![],
     };
+    let spark_connect_conf = layout.conf("spark-connect");
+    let spark_connect_jaas = spark_connect_conf.join(render::SPARK_CONNECT_KAFKA_JAAS);
     let spark_connect = ServiceSpec {
         name: "spark-connect",
         engine: "Spark",
@@ -417,7 +419,17 @@ pub fn all(
             url: config.endpoints().spark_connect_url,
             token: credentials.spark_connect_token.clone(),
         },
-        files: vec![],
+        // The job's logins: the server's own, so its plans carry none.
+        files: vec![
+            (
+                spark_connect_conf.join(render::SPARK_CONNECT_PROPERTIES),
+                render::spark_connect_properties(credentials, &spark_connect_jaas),
+            ),
+            (
+                spark_connect_jaas.clone(),
+                render::kafka_client_jaas(&credentials.kafka.reader),
+            ),
+        ],
     };
 
     let airflow_bin = layout.airflow_venv().join("bin/airflow");
@@ -688,7 +700,9 @@ mod tests {
     fn kafka_grants_its_acls_once_it_is_healthy() {
         let specs = specs();
         let steps = &specs[0].after_healthy;
-        assert_eq!(steps.len(), 5);
+        // One step per grant.
+        let grants = render::kafka_acls(&Secrets::withheld().credentials.kafka, &[]);
+        assert_eq!(steps.len(), grants.len());
         assert!(steps[0]
             .args
             .contains(&"org.apache.kafka.tools.AclCommand".to_owned()));
@@ -697,7 +711,60 @@ mod tests {
         assert!(steps
             .iter()
             .all(|s| s.unless_exists.as_ref() == Some(&marker)));
-        assert_eq!(steps[4].marks_done.as_ref(), Some(&marker));
+        // Only the last one marks them done.
+        let (last, before) = steps.split_last().unwrap();
+        assert_eq!(last.marks_done.as_ref(), Some(&marker));
+        assert!(before.iter().all(|s| s.marks_done.is_none()));
+    }
+
+    #[test]
+    fn the_acl_marker_names_what_is_granted() {
+        // A stack that granted fewer ACLs runs the steps again: its marker has another name.
+        let layout = Layout::new("/s".into(), "/r".into(), "/d".into());
+        let config = StackConfig::with_state_dir("/s");
+        let kafka = Secrets::withheld().credentials.kafka;
+        let marker = |topics: &[String]| {
+            kafka_acl_steps(&layout, Path::new("/j"), &[], &config, &kafka, topics)[0]
+                .unless_exists
+                .clone()
+        };
+        assert_ne!(
+            marker(&["users".into()]),
+            marker(&["users".into(), "x".into()])
+        );
+        assert_eq!(marker(&["users".into()]), marker(&["users".into()]));
+    }
+
+    #[test]
+    fn spark_connect_keeps_its_logins_in_private_files_it_is_started_with() {
+        let specs = specs();
+        let spark = specs.iter().find(|s| s.name == "spark-connect").unwrap();
+        let at = spark
+            .args
+            .iter()
+            .position(|a| a == "--properties-file")
+            .unwrap();
+        let properties = PathBuf::from(&spark.args[at + 1]);
+        assert_eq!(
+            properties,
+            PathBuf::from("/s/conf/spark-connect/spark-connect.properties")
+        );
+        let file = |path: &Path| {
+            spark
+                .files
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, text)| text.as_str())
+                .unwrap()
+        };
+        let text = file(&properties);
+        assert!(text.contains("spark.cassandra.auth.password=<withheld: cassandra app password>\n"));
+        assert!(text.contains(
+            "spark.executor.extraJavaOptions=\"-Djava.security.auth.login.config=/s/conf/spark-connect/kafka-client.jaas\"\n"
+        ));
+        let jaas = file(Path::new("/s/conf/spark-connect/kafka-client.jaas"));
+        assert!(jaas.contains("username=\"reader\""));
+        assert!(jaas.contains("password=\"<withheld: kafka reader password>\";"));
     }
 
     #[test]

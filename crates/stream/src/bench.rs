@@ -44,6 +44,10 @@ pub struct BenchOptions {
     pub drain_timeout: Duration,
     /// Keep the bench topic, keyspace and checkpoints (for inspection).
     pub keep: bool,
+    /// The Cassandra role the job writes as: the Spark Connect server's own login (the
+    /// stack's application role), granted on the bench keyspace. `None` for a Cassandra
+    /// without authentication.
+    pub application_role: Option<String>,
 }
 
 impl Default for BenchOptions {
@@ -57,6 +61,7 @@ impl Default for BenchOptions {
             partitions: 2,
             drain_timeout: Duration::from_secs(600),
             keep: false,
+            application_role: None,
         }
     }
 }
@@ -201,18 +206,24 @@ fn ingest_config(config: &StreamConfig, options: &BenchOptions) -> IngestConfig 
     ingest
 }
 
+/// Prefix of the bench's topics and queries: the stack lets the reader, which the job reads
+/// as, read topics named so (`userstream_stack::render::READER_TOPIC_PREFIXES`).
+const TOPIC_PREFIX: &str = "userstream-bench-";
+
 /// Runs the bench on a fresh topic, keyspace and query derived from `base` (same endpoints
-/// and tuning), then removes them unless `options.keep`.
+/// and tuning), then removes them unless `options.keep`. `base`'s logins are the bench's
+/// own (it creates and drops the topic and keyspace); the job reads and writes with the
+/// Spark Connect server's, so `options.application_role` is granted on the keyspace.
 pub async fn bench_e2e(
     base: &StreamConfig,
     options: &BenchOptions,
 ) -> Result<BenchReport, StreamError> {
     let suffix = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
     let mut config = base.clone();
-    config.topic = format!("userstream-bench-{suffix}");
+    config.topic = format!("{TOPIC_PREFIX}{suffix}");
     config.subject = None;
     config.keyspace = format!("bench_{suffix}");
-    config.query_name = format!("userstream-bench-{suffix}");
+    config.query_name = format!("{TOPIC_PREFIX}{suffix}");
     config.starting_offsets = "earliest".into();
     config.validate()?;
     let ingest = ingest_config(&config, options);
@@ -228,6 +239,9 @@ pub async fn bench_e2e(
     )
     .await?;
     userstream_store::migrate(&session, &config.keyspace, &Replication::default()).await?;
+    if let Some(role) = &options.application_role {
+        userstream_store::grant_application_role(&session, &config.keyspace, role).await?;
+    }
     let registry = config.registry_client()?;
 
     let result = measure(&config, options, &ingest, &session).await;
@@ -396,6 +410,11 @@ mod tests {
             (50.0, 90.0, 99.0, 100.0)
         );
         assert!(summarize(vec![]).is_none());
+    }
+
+    #[test]
+    fn the_job_may_read_the_bench_topics() {
+        assert!(userstream_stack::render::READER_TOPIC_PREFIXES.contains(&TOPIC_PREFIX));
     }
 
     #[test]

@@ -66,7 +66,9 @@ pub struct StreamConfig {
     /// Token the Spark Connect server requires (sent as `authorization: Bearer`).
     pub connect_token: Option<String>,
     /// Kafka bootstrap servers (`kafka.bootstrap.servers` of the source) and the reader's
-    /// login (the job, `verify` and `status` only read).
+    /// login, which `verify` and `status` use. The job's source only turns SASL on when a
+    /// login is set: it logs in with the Spark Connect server's own JAAS file (the stack's
+    /// reader), so no password is in its plan.
     pub bootstrap_servers: KafkaAccess,
     /// Schema registry base URL (Confluent API).
     pub registry_url: Url,
@@ -78,7 +80,9 @@ pub struct StreamConfig {
     pub topic: String,
     /// Cassandra contact point, `host:port` (for `verify`, `status` counts, `bench`).
     pub cassandra_contact_point: String,
-    /// Cassandra role of the job's writes and of `verify`'s reads (the application role).
+    /// Cassandra role of `verify`'s and `status`'s reads (the application role). The job
+    /// writes as the Spark Connect server's own `spark.cassandra.auth.*` (the stack sets the
+    /// application role there), so no password is in its plan.
     pub cassandra_login: Option<Login>,
     /// Cassandra keyspace the job writes to.
     pub keyspace: String,
@@ -108,9 +112,11 @@ pub struct StreamConfig {
     /// Connector write tuning.
     pub cassandra_output: CassandraOutput,
     /// Extra options for the Kafka source (`kafka.*` consumer settings and source options);
-    /// a key the typed fields already set is an error.
+    /// a key the typed fields already set is an error, and so is a login
+    /// (`kafka.sasl.jaas.config`).
     pub kafka_options: BTreeMap<String, String>,
-    /// Extra options for the Cassandra sink; a key the typed fields already set is an error.
+    /// Extra options for the Cassandra sink; a key the typed fields already set is an error,
+    /// and so is a login (`spark.cassandra.auth.*`).
     pub cassandra_options: BTreeMap<String, String>,
     /// How often `run` touches the Connect session and checks the queries (Spark 3.5 drops a
     /// session, and stops its queries, after 1 h without a call).
@@ -132,6 +138,9 @@ pub struct StreamConfig {
     pub connector_session: u32,
     /// Timeout of each registry, Kafka and Cassandra request.
     pub request_timeout: Duration,
+    /// How long a command that acts on the job (start, stop, ensure, a supervisor's remedy)
+    /// waits for another one to finish first (see [`crate::control`]).
+    pub control_wait: Duration,
 }
 
 impl Default for StreamConfig {
@@ -179,6 +188,8 @@ impl StreamConfig {
             stall_after: Duration::from_secs(180),
             connector_session: 0,
             request_timeout: Duration::from_secs(30),
+            // A Connect server restart plus a first start takes a few minutes on 2 cores.
+            control_wait: Duration::from_secs(300),
         }
     }
 
@@ -331,6 +342,23 @@ impl StreamConfig {
                 self.cassandra_output.batch_grouping_key
             ));
         }
+        // Spark Connect logs and shows whole plans: a login stays in the server's config.
+        for key in self
+            .kafka_options
+            .keys()
+            .chain(self.cassandra_options.keys())
+        {
+            let lower = key.to_ascii_lowercase();
+            if lower.contains("jaas")
+                || lower.contains("password")
+                || lower.starts_with("spark.cassandra.auth.")
+            {
+                errors.push(format!(
+                    "option `{key}`: a login in the job's plan would be logged with it; \
+                     the Spark Connect server has the job's logins (`userstream stack up`)"
+                ));
+            }
+        }
         let typed_kafka = crate::plan::kafka_source_options(self);
         for key in self.kafka_options.keys() {
             if typed_kafka.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
@@ -399,5 +427,20 @@ mod tests {
             panic!("invalid config accepted");
         };
         assert_eq!(errors.len(), 4, "{errors:?}");
+    }
+
+    #[test]
+    fn a_login_in_the_extra_options_is_refused() {
+        let mut config = StreamConfig::default();
+        config
+            .kafka_options
+            .insert("kafka.sasl.jaas.config".into(), "x".into());
+        config
+            .cassandra_options
+            .insert("spark.cassandra.auth.password".into(), "y".into());
+        let Err(StreamError::Config(errors)) = config.validate() else {
+            panic!("a login in the plan accepted");
+        };
+        assert_eq!(errors.len(), 2, "{errors:?}");
     }
 }

@@ -72,6 +72,29 @@ pub enum StreamError {
         /// The query name.
         name: String,
     },
+    /// Another client started the same query at the same moment, and Spark refused this one
+    /// ("Multiple streaming queries are concurrently using metadata", "a query with that name
+    /// is already active"): the caller waits for the other start and reports it.
+    #[error("another client is starting the same streaming query: {0}")]
+    StartedElsewhere(String),
+    /// Another process held the job's control lock for longer than this caller would wait.
+    #[error(
+        "{holder} is acting on the streaming job and did not finish within {}; \
+         `userstream stream status` shows what it did; try again when it is done",
+        humantime::format_duration(*waited)
+    )]
+    Busy {
+        /// Who holds the lock.
+        holder: String,
+        /// How long this caller waited.
+        waited: std::time::Duration,
+    },
+    /// A `stream run` supervisor already keeps this job running.
+    #[error("{supervisor} is supervising this job")]
+    Supervised {
+        /// The supervisor.
+        supervisor: String,
+    },
     /// A local file (the job state file) could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -90,7 +113,9 @@ impl StreamError {
             Self::Connect { .. }
             | Self::Kafka(_)
             | Self::Produce(_)
-            | Self::CassandraTableNotVisible(_) => true,
+            | Self::CassandraTableNotVisible(_)
+            | Self::StartedElsewhere(_)
+            | Self::Busy { .. } => true,
             Self::Ingest(e) => e.is_retryable(),
             Self::Registry { retryable, .. } => *retryable,
             Self::Store(StoreError::Connect { .. } | StoreError::Query { .. }) => true,
@@ -134,6 +159,8 @@ impl StreamError {
                 let message = other.to_string();
                 if names_an_unknown_cassandra_table(&message) {
                     Self::CassandraTableNotVisible(message)
+                } else if names_a_concurrent_start(&message) {
+                    Self::StartedElsewhere(message)
                 } else {
                     Self::Query(message)
                 }
@@ -149,9 +176,31 @@ fn names_an_unknown_cassandra_table(message: &str) -> bool {
     message.contains("Couldn't find") || message.contains("not found")
 }
 
+/// Whether a Spark error says another client started the same query at the same moment:
+/// both starters passed the "already active?" check, and Spark let one through.
+fn names_a_concurrent_start(message: &str) -> bool {
+    message.contains("concurrently using metadata")
+        || (message.contains("Cannot start query with") && message.contains("already active"))
+        || message.contains("ConcurrentModificationException")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sparks_refusals_of_a_second_starter_are_told_apart() {
+        assert!(names_a_concurrent_start(
+            "Analysis error: Multiple streaming queries are concurrently using metadata."
+        ));
+        assert!(names_a_concurrent_start(
+            "Cannot start query with name userstream-users as a query with that name is already active in this SparkSession"
+        ));
+        assert!(names_a_concurrent_start(
+            "java.util.ConcurrentModificationException: Another instance of this query was just started by a concurrent session."
+        ));
+        assert!(!names_a_concurrent_start("Connection refused"));
+    }
 
     #[test]
     fn the_connectors_unknown_table_errors_are_told_apart() {

@@ -9,6 +9,7 @@ use spark_connect_rs::streaming::Trigger;
 use spark_connect_rs::{DataFrame, SparkSession, SparkSessionBuilder};
 use userstream_registry::RegisteredSchema;
 
+use crate::control::{self, Controller};
 use crate::plan::{self, WriterSchema};
 use crate::rpc::{ActiveQuery, Rpc};
 use crate::{StreamConfig, StreamError};
@@ -45,6 +46,9 @@ pub struct JobInfo {
     /// Schema ids seen in the topic that are not versions of the subject: rejected.
     #[serde(default)]
     pub foreign_schema_ids: Vec<u32>,
+    /// The `stream run` supervisor keeping the job up, when one lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisor: Option<Controller>,
 }
 
 impl JobInfo {
@@ -99,6 +103,9 @@ impl fmt::Display for JobInfo {
         )?;
         if !self.foreign_schema_ids.is_empty() {
             write!(f, "; rejecting foreign ids {:?}", self.foreign_schema_ids)?;
+        }
+        if let Some(supervisor) = &self.supervisor {
+            write!(f, "\nsupervised by {supervisor}")?;
         }
         Ok(())
     }
@@ -229,6 +236,10 @@ pub struct StreamStatus {
     pub queries: Vec<QueryStatus>,
     /// The supervisor's last events (`stream run`, `stream ensure`), oldest first.
     pub recent_events: Vec<crate::JournalEntry>,
+    /// The live `stream run` supervisor, if any.
+    pub supervisor: Option<Controller>,
+    /// The process acting on the job at this moment (holding its control lock), if any.
+    pub controller: Option<Controller>,
 }
 
 impl StreamStatus {
@@ -301,6 +312,16 @@ impl fmt::Display for StreamStatus {
                     crate::first_line(e)
                 )?;
             }
+        }
+        match &self.supervisor {
+            Some(s) => writeln!(f, "supervisor: {s}")?,
+            None => writeln!(
+                f,
+                "supervisor: none (`userstream stream run`, or the users_stream DAG's `stream ensure`)"
+            )?,
+        }
+        if let Some(c) = &self.controller {
+            writeln!(f, "acting on the job now: {c}")?;
         }
         if !self.recent_events.is_empty() {
             writeln!(f, "supervisor, last events:")?;
@@ -614,11 +635,34 @@ fn running(config: &StreamConfig, q: &ActiveQuery, name: &str) -> QueryInfo {
 }
 
 /// Starts the job's queries that are not running (both, normally), resuming from their
-/// checkpoints. Idempotent: a running query is left alone.
+/// checkpoints. Idempotent: a running query is left alone. Takes the job's control lock
+/// (see [`crate::control`]): while another process acts on the job this waits for it, then
+/// finds what it did; a job it started is a success here.
 pub async fn start(config: &StreamConfig) -> Result<JobInfo, StreamError> {
     config.validate()?;
+    let _control = control::take_control(config, announce_wait).await?;
     let schemas = fetch_writer_schemas(config).await?;
-    start_with(config, &schemas).await
+    let mut info = start_locked(config, &schemas).await?;
+    info.supervisor = control::current_supervisor(config);
+    Ok(info)
+}
+
+/// [`start`] decoding `schemas`, for a caller that already holds the job's control lock
+/// ([`control::take_control`]); a start is written to the job's journal.
+pub async fn start_locked(
+    config: &StreamConfig,
+    schemas: &[WriterSchema],
+) -> Result<JobInfo, StreamError> {
+    let info = start_with(config, schemas).await?;
+    if info.users.started_now || info.rejected.started_now {
+        crate::journal::Journal::of(config).record(&format!("started: {}", info.summary()));
+    }
+    Ok(info)
+}
+
+/// Says, once, that this command waits for another controller of the job.
+pub(crate) fn announce_wait(holder: &Controller) {
+    tracing::warn!("{holder} is acting on the streaming job; waiting for it to finish");
 }
 
 pub(crate) async fn start_with(
@@ -656,7 +700,7 @@ pub(crate) async fn start_with(
     let users = match users_active {
         Some(q) => running(config, q, &users_name),
         None => {
-            start_query(
+            let started = start_query(
                 job.users,
                 config,
                 &users_name,
@@ -664,14 +708,15 @@ pub(crate) async fn start_with(
                 config.trigger,
                 &[],
             )
-            .await?
+            .await;
+            or_started_elsewhere(started, &mut rpc, config, &users_name).await?
         }
     };
     let rejected = match rejected_active {
         Some(q) => running(config, q, &rejected_name),
         None => {
             // Lightweight transaction: a replayed batch keeps the first `first_seen`.
-            start_query(
+            let started = start_query(
                 job.rejected,
                 config,
                 &rejected_name,
@@ -679,7 +724,8 @@ pub(crate) async fn start_with(
                 config.rejected_trigger,
                 &[("spark.cassandra.output.ifNotExists", "true")],
             )
-            .await?
+            .await;
+            or_started_elsewhere(started, &mut rpc, config, &rejected_name).await?
         }
     };
     let info = JobInfo {
@@ -688,11 +734,43 @@ pub(crate) async fn start_with(
         rejected,
         schema_ids: schemas.iter().map(|s| s.id).collect(),
         foreign_schema_ids: foreign,
+        supervisor: None,
     };
     if info.users.started_now || info.rejected.started_now {
         save_state(config, &info)?;
     }
     Ok(info)
+}
+
+/// How long a start that Spark refused because another client was starting the same query
+/// waits for that query to show up as active.
+const STARTED_ELSEWHERE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `started`, or, when Spark refused it because another client started the same query at the
+/// same moment (a starter outside this job's control lock: another state directory, an older
+/// binary), the query that other client started, once it is active.
+async fn or_started_elsewhere(
+    started: Result<QueryInfo, StreamError>,
+    rpc: &mut Rpc,
+    config: &StreamConfig,
+    name: &str,
+) -> Result<QueryInfo, StreamError> {
+    let why = match started {
+        Err(StreamError::StartedElsewhere(why)) => why,
+        other => return other,
+    };
+    tracing::warn!(
+        name,
+        "another client is starting this query at the same moment; waiting for it"
+    );
+    let deadline = tokio::time::Instant::now() + STARTED_ELSEWHERE_WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if let Some(q) = rpc.find(name).await? {
+            return Ok(running(config, &q, name));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    Err(StreamError::StartedElsewhere(why))
 }
 
 async fn query_status(
@@ -777,13 +855,27 @@ pub async fn status(config: &StreamConfig) -> Result<StreamStatus, StreamError> 
         session_id: config.session_id().to_string(),
         queries,
         recent_events: crate::journal::Journal::of(config).recent(5),
+        supervisor: control::current_supervisor(config),
+        controller: control::current_controller(config),
     })
 }
 
 /// Stops the job's running queries (each after its batch in flight) and returns the names
-/// stopped. The checkpoints stay: the next `start` resumes.
+/// stopped. The checkpoints stay: the next `start` resumes. Refuses while a `stream run`
+/// supervisor lives (it would start them again at once); takes the job's control lock.
 pub async fn stop(config: &StreamConfig) -> Result<Vec<String>, StreamError> {
     config.validate()?;
+    if let Some(supervisor) = control::current_supervisor(config) {
+        return Err(StreamError::Supervised {
+            supervisor: supervisor.to_string(),
+        });
+    }
+    let _control = control::take_control(config, announce_wait).await?;
+    stop_queries(config).await
+}
+
+/// [`stop`] for a caller that holds the control lock (the supervisor, `ensure`).
+pub(crate) async fn stop_queries(config: &StreamConfig) -> Result<Vec<String>, StreamError> {
     let mut rpc = Rpc::connect(config).await?;
     let mut stopped = Vec::new();
     for name in [config.query_name.clone(), config.rejected_query_name()] {
@@ -870,6 +962,8 @@ mod tests {
                 held_after_end: false,
             }],
             recent_events: vec![],
+            supervisor: None,
+            controller: None,
         };
         assert!(status.to_string().contains("no batch finished yet"));
     }

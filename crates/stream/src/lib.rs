@@ -17,6 +17,7 @@
 
 mod bench;
 mod config;
+pub mod control;
 mod error;
 mod job;
 mod journal;
@@ -33,8 +34,8 @@ pub use bench::{bench_e2e, BenchMode, BenchOptions, BenchReport, LatencySummary}
 pub use config::{CassandraOutput, StreamConfig};
 pub use error::StreamError;
 pub use job::{
-    classify_schema_id, fetch_writer_schemas, foreign_schema_ids, start, status, stop, JobInfo,
-    Progress, QueryInfo, QueryStatus, SchemaIdFate, SourceProgress, StreamStatus,
+    classify_schema_id, fetch_writer_schemas, foreign_schema_ids, start, start_locked, status,
+    stop, JobInfo, Progress, QueryInfo, QueryStatus, SchemaIdFate, SourceProgress, StreamStatus,
 };
 pub use journal::JournalEntry;
 pub use plan::{WriterSchema, UNKNOWN_SCHEMA_ID_MARKER};

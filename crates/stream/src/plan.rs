@@ -22,7 +22,10 @@ pub struct WriterSchema {
     pub schema: String,
 }
 
-/// Options of the Kafka source, in the order they are set.
+/// Options of the Kafka source, in the order they are set. Never a credential: the Spark
+/// Connect server logs and shows whole plans, so its Kafka clients log in with the server's
+/// own JAAS file (the stack renders it with the reader's login). With a login in
+/// `bootstrap_servers`, the source only turns SASL on.
 pub fn kafka_source_options(config: &StreamConfig) -> Vec<(String, String)> {
     let mut options = vec![
         (
@@ -46,24 +49,24 @@ pub fn kafka_source_options(config: &StreamConfig) -> Vec<(String, String)> {
     if let Some(min) = config.min_partitions {
         options.push(("minPartitions".to_owned(), min.to_string()));
     }
-    if let Some(login) = &config.bootstrap_servers.login {
-        // The server redacts options named like `jaas` (spark.sql.redaction.options.regex).
+    if config.bootstrap_servers.login.is_some() {
         options.extend([
-            ("kafka.security.protocol".to_owned(), "SASL_PLAINTEXT".to_owned()),
-            ("kafka.sasl.mechanism".to_owned(), "SCRAM-SHA-512".to_owned()),
             (
-                "kafka.sasl.jaas.config".to_owned(),
-                format!(
-                    "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{}\" password=\"{}\";",
-                    login.username, login.password
-                ),
+                "kafka.security.protocol".to_owned(),
+                "SASL_PLAINTEXT".to_owned(),
+            ),
+            (
+                "kafka.sasl.mechanism".to_owned(),
+                "SCRAM-SHA-512".to_owned(),
             ),
         ]);
     }
     options
 }
 
-/// Options of the Cassandra sink writing to `table`.
+/// Options of the Cassandra sink writing to `table`. Never a credential: the connector logs
+/// in with the Spark Connect server's `spark.cassandra.auth.*` (the stack sets the
+/// application role there), whatever `config.cassandra_login` says.
 pub fn cassandra_sink_options(config: &StreamConfig, table: &str) -> Vec<(String, String)> {
     let out = &config.cassandra_output;
     let mut options = vec![
@@ -105,19 +108,6 @@ pub fn cassandra_sink_options(config: &StreamConfig, table: &str) -> Vec<(String
             "spark.cassandra.output.batch.size.rows".to_owned(),
             rows.to_string(),
         ));
-    }
-    if let Some(login) = &config.cassandra_login {
-        // Per write, not in the server's conf: the job writes as the application role.
-        options.extend([
-            (
-                "spark.cassandra.auth.username".to_owned(),
-                login.username.clone(),
-            ),
-            (
-                "spark.cassandra.auth.password".to_owned(),
-                login.password.clone(),
-            ),
-        ]);
     }
     options
 }
@@ -562,5 +552,25 @@ mod tests {
         let sink = cassandra_sink_options(&config, "users");
         assert!(sink.contains(&("keyspace".into(), "userstream".into())));
         assert!(sink.contains(&("table".into(), "users".into())));
+    }
+
+    #[test]
+    fn no_option_carries_a_credential() {
+        let mut config = StreamConfig::default();
+        config.bootstrap_servers.login =
+            Some(userstream_endpoints::Login::new("reader", "kafka-pw-1"));
+        config.cassandra_login = Some(userstream_endpoints::Login::new("app", "cql-pw-2"));
+        let kafka = kafka_source_options(&config);
+        let sink = cassandra_sink_options(&config, "users");
+        for (key, value) in kafka.iter().chain(&sink) {
+            let key = key.to_ascii_lowercase();
+            assert!(
+                !value.contains("pw-") && !key.contains("jaas") && !key.contains("auth"),
+                "{key}={value}"
+            );
+        }
+        // The source still speaks SASL; the server's JAAS file says who it is.
+        assert!(kafka.contains(&("kafka.security.protocol".into(), "SASL_PLAINTEXT".into())));
+        assert!(kafka.contains(&("kafka.sasl.mechanism".into(), "SCRAM-SHA-512".into())));
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use userstream_kafka::PartitionOffsets;
 
+use crate::control::{self, Controller};
 use crate::job::{self, SchemaIdFate, StreamStatus};
 use crate::watchdog::{Observation, Remedy, Verdict, WatchState, Watchdog};
 use crate::{StreamConfig, StreamError};
@@ -81,6 +82,18 @@ pub enum RunEvent {
         /// Why.
         error: String,
     },
+    /// The supervisor found the queries already running (started by another controller) and
+    /// keeps them up from now on.
+    Adopted {
+        /// What runs, one line ([`crate::JobInfo::summary`]).
+        info: String,
+    },
+    /// Another controller acted on the job while this one waited for the control lock: what
+    /// was observed before is stale, so it looks again instead of acting.
+    OtherActed {
+        /// Who acted.
+        controller: String,
+    },
     /// Shutdown requested; queries stopped.
     Stopped,
 }
@@ -151,6 +164,11 @@ impl fmt::Display for RunEvent {
                     .collect::<Vec<_>>()
                     .join(" ")
             ),
+            Self::Adopted { info } => write!(f, "supervising queries already running: {info}"),
+            Self::OtherActed { controller } => write!(
+                f,
+                "{controller} acted on the job while this one waited; looking again before acting"
+            ),
             Self::Stopped => f.write_str("queries stopped (checkpoints kept)"),
         }
     }
@@ -190,6 +208,8 @@ pub async fn run_with(
     mut on_event: impl FnMut(RunEvent),
 ) -> Result<(), StreamError> {
     config.validate()?;
+    // One supervisor per job: a second `stream run` (or chaos beside one) does not start.
+    let _supervisor = control::become_supervisor(config).await?;
     // Every event also goes to the journal that `stream status` and the console read.
     let journal = crate::journal::Journal::of(config);
     let mut on_event = move |event: RunEvent| {
@@ -213,7 +233,10 @@ pub async fn run_with(
 
     loop {
         if need_start {
+            // Held through the start and any remedy it needs; released before the wait.
+            let control = control::take_control(&config, job::announce_wait).await;
             let attempt = async {
+                control.as_ref().map_err(busy_again)?;
                 let schemas = job::fetch_writer_schemas(&config).await?;
                 let info = job::start_with(&config, &schemas).await?;
                 Ok::<_, StreamError>((schemas.iter().map(|s| s.id).collect::<Vec<_>>(), info))
@@ -224,10 +247,7 @@ pub async fn run_with(
                     schema_ids = ids;
                     need_start = false;
                     restart_stall_clocks(&mut watched);
-                    on_event(RunEvent::Started {
-                        restart: failures,
-                        info: info.summary(),
-                    });
+                    on_event(started_or_adopted(failures, &info));
                 }
                 // `stream run` may well be started before the first producer (the DAGs
                 // and a fresh `demo` do): wait for the schema instead of exiting.
@@ -297,7 +317,8 @@ pub async fn run_with(
         };
         tokio::select! {
             () = shutdown.cancelled() => {
-                match job::stop(&config).await {
+                let _control = control::take_control(&config, job::announce_wait).await;
+                match job::stop_queries(&config).await {
                     Ok(_) => on_event(RunEvent::Stopped),
                     Err(e) => tracing::warn!(error = %e, "stopping the queries on shutdown"),
                 }
@@ -325,6 +346,21 @@ pub async fn run_with(
                 if let Some((name, lag, since, remedy)) =
                     find_stall(&config, &watchdog, &mut watched, &status).await
                 {
+                    let control = match control::take_control(&config, job::announce_wait).await {
+                        Ok(control) => control,
+                        Err(e) => {
+                            last_failure = e.to_string();
+                            continue;
+                        }
+                    };
+                    if let Some(other) = control.waited_for() {
+                        // It may have fixed this very stall (a DAG run, a person).
+                        on_event(RunEvent::OtherActed {
+                            controller: other.to_string(),
+                        });
+                        restart_stall_clocks(&mut watched);
+                        continue;
+                    }
                     on_event(RunEvent::Stalled {
                         name,
                         lag,
@@ -343,7 +379,8 @@ pub async fn run_with(
                         on_event(RunEvent::SchemaChanged {
                             schema_ids: ids.clone(),
                         });
-                        if let Err(e) = job::stop(&config).await {
+                        let _control = control::take_control(&config, job::announce_wait).await;
+                        if let Err(e) = job::stop_queries(&config).await {
                             tracing::warn!(error = %e, "stopping for a schema change");
                         }
                         need_start = true;
@@ -389,6 +426,32 @@ pub async fn run_with(
                 need_start = true;
             }
         }
+    }
+}
+
+/// The event of a start: `Started` when a query started now, `Adopted` when both were
+/// already running (another controller started them).
+fn started_or_adopted(restart: u32, info: &crate::JobInfo) -> RunEvent {
+    if info.users.started_now || info.rejected.started_now {
+        RunEvent::Started {
+            restart,
+            info: info.summary(),
+        }
+    } else {
+        RunEvent::Adopted {
+            info: info.summary(),
+        }
+    }
+}
+
+/// The control lock stayed taken past the wait: a failure of this attempt, retried later.
+fn busy_again(e: &StreamError) -> StreamError {
+    match e {
+        StreamError::Busy { holder, waited } => StreamError::Busy {
+            holder: holder.clone(),
+            waited: *waited,
+        },
+        other => StreamError::Protocol(other.to_string()),
     }
 }
 
@@ -492,7 +555,7 @@ pub(crate) async fn apply_remedy(
     on_event: &mut impl FnMut(RunEvent),
 ) {
     if remedy == Remedy::RestartQueries {
-        let stopped = match job::stop(config).await {
+        let stopped = match job::stop_queries(config).await {
             Ok(_) => match job::status(config).await {
                 Ok(status) if status.queries.iter().any(|q| q.active) => {
                     Err("a query is still active after `stop`".to_owned())
@@ -568,6 +631,8 @@ pub struct EnsureReport {
     /// Nothing has been produced yet (no schema under the subject): there is nothing to run,
     /// which is not a failure.
     pub waiting_for_schema: bool,
+    /// The live `stream run` supervisor: while one lives, `ensure` only reports.
+    pub supervised_by: Option<Controller>,
 }
 
 /// What `ensure` remembers between its runs (the stall rule needs two looks in time).
@@ -592,10 +657,29 @@ pub async fn ensure(
     restart_connect: Option<&RestartConnect>,
 ) -> Result<EnsureReport, StreamError> {
     config.validate()?;
+    // A live supervisor applies the policy itself; acting too would double every remedy.
+    if let Some(supervisor) = control::current_supervisor(config) {
+        let status = job::status(config).await?;
+        return Ok(EnsureReport {
+            actions: vec![format!(
+                "{supervisor} supervises the job: this pass only reports"
+            )],
+            status,
+            waiting_for_schema: false,
+            supervised_by: Some(supervisor),
+        });
+    }
+    let control = control::take_control(config, job::announce_wait).await?;
+    // Read under the lock: the previous holder may have just written it.
     let mut memory: EnsureMemory = std::fs::read_to_string(memory_file(config))
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default();
+    if control.waited_for().is_some() {
+        // Whoever held the lock may have just restarted the queries: their first batch is
+        // not late yet.
+        restart_stall_clocks(&mut memory.queries);
+    }
     let mut config = config.clone();
     config.connector_session = memory.connector_session;
     let watchdog = Watchdog {
@@ -619,6 +703,7 @@ pub async fn ensure(
                 actions,
                 status,
                 waiting_for_schema: true,
+                supervised_by: None,
             });
         }
         Err(e) => return Err(e),
@@ -650,7 +735,7 @@ pub async fn ensure(
         note(RunEvent::SchemaChanged {
             schema_ids: ids.clone(),
         });
-        job::stop(&config).await?;
+        job::stop_queries(&config).await?;
         need_start = true;
     }
     if !need_start {
@@ -681,10 +766,7 @@ pub async fn ensure(
             }
             other => other?,
         };
-        note(RunEvent::Started {
-            restart: 0,
-            info: info.summary(),
-        });
+        note(started_or_adopted(0, &info));
         restart_stall_clocks(&mut memory.queries);
     }
     let text =
@@ -703,5 +785,6 @@ pub async fn ensure(
         actions,
         status,
         waiting_for_schema: false,
+        supervised_by: None,
     })
 }

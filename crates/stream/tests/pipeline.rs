@@ -193,13 +193,7 @@ async fn a_new_schema_version_lands_in_users_and_is_never_rejected() -> anyhow::
             records.push((user.id.to_string().into_bytes(), framed));
         }
         // One producer for all (a producer per record takes most of a second each).
-        userstream_kafka::send_many(
-            &fx.config.bootstrap_servers,
-            &fx.config.topic,
-            &records,
-            Duration::from_secs(60),
-        )
-        .await?;
+        fx.send_many(&records).await?;
         // Supervised: the users query fails on purpose when it meets the new id first.
         fx.wait_supervised(1_000, Duration::from_secs(240)).await?;
         let rejected =

@@ -23,7 +23,9 @@ enum BenchWhat {
     /// End to end, producer to Cassandra: rows/s landed (sustained, after warm-up) and
     /// latency p50/p99 from `produced_at` to Cassandra's WRITETIME at a fixed offered rate
     /// (`--rate`), or the rate a backlog drains at (`--backlog`). Uses a fresh topic,
-    /// keyspace and query, removed afterwards unless --keep; works as the stack's admin users.
+    /// keyspace and query, removed afterwards unless --keep; creates and drops them as the
+    /// stack's admin users, while the job reads and writes as always (the Spark Connect
+    /// server's reader and application role, granted on the bench keyspace).
     E2e(E2eBenchArgs),
 }
 
@@ -67,8 +69,12 @@ async fn e2e(args: E2eBenchArgs) -> anyhow::Result<ExitCode> {
     }
     let mut config = args.job.config();
     // The bench creates and drops its own topic, subject and keyspace: it works as the
-    // stack's admin users, which the pipeline's own commands never do.
+    // stack's admin users, which the pipeline's own commands never do. The job itself logs
+    // in with the Spark Connect server's logins (reader, application role) whatever these say.
     let endpoints = args.job.endpoints.endpoints();
+    let application_role = endpoints
+        .login(|c| &c.cassandra.app)
+        .map(|login| login.username);
     config.bootstrap_servers = endpoints.kafka(userstream_endpoints::KafkaRole::Admin);
     config.cassandra_login = endpoints.login(|c| &c.cassandra.admin);
     config.registry_login = endpoints.login(|c| &c.registry.admin);
@@ -83,6 +89,7 @@ async fn e2e(args: E2eBenchArgs) -> anyhow::Result<ExitCode> {
         warmup: args.warmup,
         partitions: args.partitions,
         keep: args.keep,
+        application_role,
         ..BenchOptions::default()
     };
     let report = userstream_stream::bench_e2e(&config, &options).await?;

@@ -85,8 +85,23 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             title: "start the stack",
             args: &["stack", "up"],
         },
+        // The job starts before the DAGs are turned on, so the demo's start and the
+        // users_stream DAG's first `stream ensure` do not race (both take the job's control
+        // lock anyway, and a start that finds the job running succeeds).
         Step {
-            title: "create topics, subject, keyspace and tables; turn orchestration on",
+            title: "create topics, subject, keyspace and tables",
+            args: &["setup", "--dags", "unchanged"],
+        },
+        Step {
+            title: "start the streaming query on Spark",
+            args: &["stream", "start"],
+        },
+        Step {
+            title: if args.dags_paused {
+                "leave orchestration off (Airflow's DAGs paused)"
+            } else {
+                "turn orchestration on (Airflow's DAGs unpaused)"
+            },
             args: &[
                 "setup",
                 "--json",
@@ -97,10 +112,6 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
                     "running"
                 },
             ],
-        },
-        Step {
-            title: "start the streaming query on Spark",
-            args: &["stream", "start"],
         },
         Step {
             title: "produce users from the local users-api",
@@ -114,7 +125,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         let stdout = run_step(&bin, i + 1, total, step)?;
         if step.args.first() == Some(&"produce") {
             produced = serde_json::from_slice(&stdout).unwrap_or_default();
-        } else if step.args.first() == Some(&"setup") {
+        } else if step.args.first() == Some(&"setup") && step.args.contains(&"--json") {
             setup = serde_json::from_slice(&stdout).unwrap_or_default();
         } else {
             print!("{}", String::from_utf8_lossy(&stdout));

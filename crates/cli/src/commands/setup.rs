@@ -63,6 +63,12 @@ pub enum DagsWanted {
 
 /// Runs `userstream setup`.
 pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
+    // One setup at a time, in turn with whoever acts on the job: the users_setup DAG runs
+    // setup too, and concurrent schema changes are what Cassandra handles worst.
+    let state_dir = std::env::var_os("USERSTREAM_STATE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| ".userstream".into());
+    let _control = super::stream::default_job_control(&state_dir).await?;
     let endpoints = args.endpoints.endpoints();
     let mut config = IngestConfig::default();
     args.kafka.apply(

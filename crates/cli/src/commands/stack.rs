@@ -43,9 +43,11 @@ enum Action {
         /// Service name as shown by `stack status` (e.g. kafka, spark-connect).
         service: String,
     },
-    /// Write what the stack runs for one service into a directory: its configuration files,
+    /// Write what the stack runs for one service into a directory: its configuration files
+    /// (passwords shown as `<withheld: …>` stand-ins; such files are named on stderr),
     /// `argv` (program and arguments, one per line), `env` (KEY=VALUE per line; secrets are
-    /// left out and named on stderr) and `cwd`. The same code renders them for `stack up`.
+    /// left out and named on stderr) and `cwd`. The same code renders them for `stack up`;
+    /// `stack run` writes the files with the real secrets when the service starts.
     Render {
         /// Service name as shown by `stack status` (e.g. kafka, cassandra, spark-connect).
         service: String,
@@ -149,6 +151,13 @@ pub async fn run(args: StackArgs) -> anyhow::Result<ExitCode> {
                 "no service named `{service}`; known: {}",
                 specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
             );
+            // Restarting the Connect server stops the job's queries: it is an act on the job,
+            // taken in turn with the supervisor, the DAG and a person's `stream` commands.
+            let _control = if service == "spark-connect" {
+                Some(super::stream::default_job_control(&config.state_dir).await?)
+            } else {
+                None
+            };
             let stop_config = config.clone();
             let stop_name = service.clone();
             tokio::task::spawn_blocking(move || {
@@ -170,12 +179,39 @@ pub async fn run(args: StackArgs) -> anyhow::Result<ExitCode> {
                     rendered.withheld.join(", ")
                 );
             }
+            let stand_ins = userstream_stack::render::Secrets::withheld();
+            let stand_ins = stand_ins.values();
+            let with_stand_ins: Vec<String> = rendered
+                .files
+                .iter()
+                .filter(|file| {
+                    std::fs::read_to_string(file)
+                        .is_ok_and(|text| stand_ins.iter().any(|s| text.contains(s)))
+                })
+                .map(|file| file.display().to_string())
+                .collect();
+            if !with_stand_ins.is_empty() {
+                eprintln!(
+                    "passwords withheld (`<withheld: …>` stand-ins; `stack run` writes the real ones): {}",
+                    with_stand_ins.join(", ")
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Action::Credentials { json, rotate } => {
             if let Some(which) = rotate {
                 let done = userstream_stack::credentials::rotate(&config, which).await?;
                 eprintln!("{done}");
+                // The Spark Connect server holds the job's Cassandra login in its own
+                // configuration (never in a plan): it takes the new one only on a restart.
+                let connect_runs = userstream_stack::status(&config)
+                    .await?
+                    .iter()
+                    .any(|s| s.service == "spark-connect" && s.pid.is_some());
+                if connect_runs {
+                    eprintln!("restarting the Spark Connect server so the job logs in with it");
+                    super::stream::restart_connect_and_resume(&config).await?;
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             let path = config.layout().secrets();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use userstream_endpoints::{names, EndpointArgs};
-use userstream_stream::{StreamConfig, VerifyOptions};
+use userstream_stream::{StreamConfig, StreamError, VerifyOptions};
 
 use super::common::shutdown_on_signals;
 
@@ -74,6 +74,10 @@ pub struct JobArgs {
     /// Skip null columns when writing (faster; a later record cannot clear a field).
     #[arg(long, env = "USERSTREAM_CASSANDRA_IGNORE_NULLS")]
     pub ignore_nulls: bool,
+    /// How long a command that acts on the job (start, stop, ensure, a supervisor's remedy)
+    /// waits while another one does (one controller at a time; `stream status` names it).
+    #[arg(long, env = "USERSTREAM_LOCK_WAIT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub lock_wait: Duration,
     /// Extra Kafka source option, key=value (repeatable); may not repeat a typed flag.
     #[arg(long = "kafka-option", env = "USERSTREAM_KAFKA_OPTIONS", value_delimiter = ',', value_parser = parse_key_value)]
     pub kafka_options: Vec<(String, String)>,
@@ -100,6 +104,7 @@ impl JobArgs {
         config.keepalive_interval = self.keepalive;
         config.max_restarts = self.max_restarts;
         config.stall_after = self.stall_after;
+        config.control_wait = self.lock_wait;
         if let Some(writes) = self.concurrent_writes {
             config.cassandra_output.concurrent_writes = writes;
         }
@@ -156,7 +161,8 @@ enum StreamAction {
         #[arg(long)]
         json: bool,
     },
-    /// Stop the queries cleanly (their checkpoints are kept).
+    /// Stop the queries cleanly (their checkpoints are kept). Refused while a `stream run`
+    /// supervisor lives: it would start them again; stop it instead (it stops them as it exits).
     Stop,
     /// Start and supervise: keep the Spark Connect session alive, restart the queries from
     /// their checkpoints when they die, exit non-zero with the query's exception when they
@@ -195,7 +201,17 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(code))
         }
         StreamAction::Stop => {
-            let stopped = userstream_stream::stop(&config).await?;
+            let stopped = match userstream_stream::stop(&config).await {
+                Err(StreamError::Supervised { supervisor }) => {
+                    eprintln!(
+                        "stream stop: {supervisor} supervises this job and would start the \
+                         queries again; stop that process instead (Ctrl-C, or kill -INT <pid>): \
+                         it stops the queries as it exits"
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
+                other => other?,
+            };
             if stopped.is_empty() {
                 println!("no query was running");
             } else {
@@ -233,12 +249,21 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
                     config.connect_url
                 );
             }
-            userstream_stream::run_with(&config, shutdown, restart_connect, |event| {
-                eprintln!("stream: {event}")
-            })
-            .await
-            .context("the streaming job could not be kept up")?;
-            Ok(ExitCode::SUCCESS)
+            let supervised =
+                userstream_stream::run_with(&config, shutdown, restart_connect, |event| {
+                    eprintln!("stream: {event}")
+                })
+                .await;
+            match supervised {
+                Err(StreamError::Supervised { supervisor }) => {
+                    eprintln!("stream: {supervisor} is supervising this job; nothing to do");
+                    Ok(ExitCode::SUCCESS)
+                }
+                other => {
+                    other.context("the streaming job could not be kept up")?;
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
         }
     }
 }
@@ -267,6 +292,61 @@ pub(crate) fn connect_restarter(job: &JobArgs) -> Option<userstream_stream::Rest
                 .map_err(|e| e.to_string())
         })
     }))
+}
+
+/// The stack's own job as `userstream stream` would see it with no flags: every setting
+/// from the environment (`USERSTREAM_QUERY_NAME`, `USERSTREAM_CHECKPOINT_ROOT`, ...) or its
+/// default, in `state_dir`.
+fn default_job_config(state_dir: &std::path::Path) -> anyhow::Result<StreamConfig> {
+    #[derive(clap::Parser)]
+    struct FromEnvironment {
+        #[command(flatten)]
+        job: JobArgs,
+    }
+    let mut parsed = <FromEnvironment as clap::Parser>::try_parse_from(["userstream"])
+        .context("reading the job's settings from the environment")?;
+    parsed.job.state_dir = state_dir.to_path_buf();
+    Ok(parsed.job.config())
+}
+
+/// The control lock of the stack's own job, for an act on the Connect server that hosts it
+/// (or on what the job reads and writes: `setup`).
+pub(crate) async fn default_job_control(
+    state_dir: &std::path::Path,
+) -> anyhow::Result<userstream_stream::control::ControlGuard> {
+    let config = default_job_config(state_dir)?;
+    let guard = userstream_stream::control::take_control(&config, |holder| {
+        eprintln!("{holder} is acting on the streaming job; waiting for it to finish");
+    })
+    .await?;
+    Ok(guard)
+}
+
+/// Restarts this stack's Spark Connect server under the job's control lock, then starts the
+/// job's queries again if they were running (from their checkpoints): what a changed server
+/// configuration (a rotated password) needs.
+pub(crate) async fn restart_connect_and_resume(
+    stack: &userstream_stack::StackConfig,
+) -> anyhow::Result<()> {
+    let config = default_job_config(&stack.state_dir)?;
+    let _control = userstream_stream::control::take_control(&config, |holder| {
+        eprintln!("{holder} is acting on the streaming job; waiting for it to finish");
+    })
+    .await?;
+    let was_running = userstream_stream::status(&config)
+        .await
+        .is_ok_and(|status| status.queries.iter().any(|q| q.active));
+    let to_stop = stack.clone();
+    tokio::task::spawn_blocking(move || userstream_stack::stop_service(&to_stop, "spark-connect"))
+        .await
+        .context("stop task")??;
+    userstream_stack::up(stack).await?;
+    if was_running {
+        let schemas = userstream_stream::fetch_writer_schemas(&config).await?;
+        let info = userstream_stream::start_locked(&config, &schemas).await?;
+        eprintln!("the job's queries run again: {}", info.summary());
+    }
+    Ok(())
 }
 
 /// Arguments of `userstream verify`.

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use tokio_util::sync::CancellationToken;
+use userstream_endpoints::KafkaAccess;
 use userstream_ingest::{IngestConfig, IngestStats, RunSummary};
 use userstream_kafka::{Delivered, TopicSpec};
 use userstream_model::User;
@@ -31,7 +32,12 @@ const PARTITIONS: i32 = 2;
 
 /// A topic, keyspace, query and checkpoint directory of one test.
 pub struct Fixture {
+    /// The job's config: the stack's reader and application role, as the pipeline's own
+    /// commands have them (the job itself logs in with the Spark Connect server's logins).
     pub config: StreamConfig,
+    /// Kafka as its admin: the test creates, writes and deletes its own topics, which are
+    /// outside the pipeline's producer ACLs (the reader may read them, prefix `test-`).
+    pub kafka_admin: KafkaAccess,
     pub registry: RegistryClient,
     pub session: scylla::client::session::Session,
     _checkpoints: tempfile::TempDir,
@@ -52,11 +58,17 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
     config.checkpoint_root = checkpoints.path().to_path_buf();
     let endpoints = userstream_endpoints::Endpoints::from_env();
     config.set_endpoints(&endpoints);
-    // The tests' own topics are outside the pipeline's ACLs: the job reads them as admin. Its
-    // Cassandra role stays the application role, granted on the test's keyspace below.
-    config.bootstrap_servers = endpoints.kafka(userstream_endpoints::KafkaRole::Admin);
+    let kafka_admin = endpoints.kafka(userstream_endpoints::KafkaRole::Admin);
     let unique = uuid::Uuid::new_v4().simple().to_string();
+    // `test-`: a prefix the reader, which the job reads as, may read (the stack's ACLs).
     config.topic = format!("test-{test}-{}", &unique[..12]);
+    ensure!(
+        userstream_stack::render::READER_TOPIC_PREFIXES
+            .iter()
+            .any(|prefix| config.topic.starts_with(prefix)),
+        "the job could not read {}",
+        config.topic
+    );
     config.keyspace = format!("t_{}_{}", test.replace('-', "_"), &unique[..12]);
     config.query_name = format!("test-{test}-{}", &unique[..12]);
     config.trigger = Duration::from_millis(500);
@@ -89,14 +101,12 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
     if let Err(e) = registry.subjects().await {
         return skip_or_fail(&format!("registry: {e}"));
     }
-    if let Err(e) =
-        userstream_kafka::fetch_metadata(&config.bootstrap_servers, Duration::from_secs(10)).await
-    {
+    if let Err(e) = userstream_kafka::fetch_metadata(&kafka_admin, Duration::from_secs(10)).await {
         return skip_or_fail(&e.to_string());
     }
 
     userstream_kafka::ensure_topics(
-        &config.bootstrap_servers,
+        &kafka_admin,
         &[TopicSpec::new(&config.topic, PARTITIONS)],
         Duration::from_secs(30),
     )
@@ -107,6 +117,7 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
     }
     Ok(Some(Fixture {
         config,
+        kafka_admin,
         registry,
         session,
         _checkpoints: checkpoints,
@@ -129,7 +140,7 @@ impl Fixture {
         let _ = self.session.query_unpaged(drop.as_str(), &[]).await;
         let dlq = self.dlq_topic();
         let _ = userstream_kafka::delete_topics(
-            &self.config.bootstrap_servers,
+            &self.kafka_admin,
             &[&self.config.topic, &dlq],
             Duration::from_secs(20),
         )
@@ -158,7 +169,7 @@ impl Fixture {
             users.start
         );
         let mut config = IngestConfig::default();
-        config.kafka.bootstrap = self.config.bootstrap_servers.clone();
+        config.kafka.bootstrap = self.kafka_admin.clone();
         config.kafka.topic = self.config.topic.clone();
         config.kafka.dlq_topic = self.dlq_topic();
         config.kafka.partitions = PARTITIONS;
@@ -208,7 +219,7 @@ impl Fixture {
     /// Sends one record as is (poison for the job), outside the producer pipeline.
     pub async fn send_raw(&self, key: &[u8], value: &[u8]) -> anyhow::Result<Delivered> {
         Ok(userstream_kafka::send_one(
-            &self.config.bootstrap_servers,
+            &self.kafka_admin,
             &self.config.topic,
             key,
             value,
@@ -216,6 +227,19 @@ impl Fixture {
             Duration::from_secs(30),
         )
         .await?)
+    }
+
+    /// Sends records as they are (`(key, value)`), outside the producer pipeline, with one
+    /// producer.
+    pub async fn send_many(&self, records: &[(Vec<u8>, Vec<u8>)]) -> anyhow::Result<()> {
+        userstream_kafka::send_many(
+            &self.kafka_admin,
+            &self.config.topic,
+            records,
+            Duration::from_secs(60),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Waits until `users` holds `n` rows (and `rejected_rows` `rejected`), failing early
@@ -289,10 +313,17 @@ impl Fixture {
 
 /// Deletes every record of `topic` below its current end offsets, as retention would: the
 /// log start moves up and the records are gone for every reader. Returns the new log starts.
+/// Deletes as the stack's Kafka admin at `bootstrap`'s address, whichever login `bootstrap`
+/// has: the reader may not delete records.
 pub async fn delete_records_up_to_now(
-    bootstrap: &userstream_endpoints::KafkaAccess,
+    bootstrap: &KafkaAccess,
     topic: &str,
 ) -> anyhow::Result<Vec<i64>> {
+    let admin_login = userstream_endpoints::Endpoints::from_env().login(|c| &c.kafka.admin);
+    let bootstrap = &KafkaAccess {
+        bootstrap: bootstrap.bootstrap.clone(),
+        login: admin_login.or_else(|| bootstrap.login.clone()),
+    };
     use rdkafka::admin::{AdminClient, AdminOptions};
     use rdkafka::{Offset, TopicPartitionList};
     let cut = {
