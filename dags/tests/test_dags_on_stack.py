@@ -403,7 +403,7 @@ def test_a_supervisor_and_the_scheduled_dag_do_not_both_act(stack):
     was_paused = api.call("GET", f"/api/v2/dags/{dag_id}")["is_paused"]
     before = len(_journal(stack))
     supervisor = subprocess.Popen(
-        [stack.bin, "stream", "run", "--keepalive", "5s", "--stall-after", "45s"],
+        [stack.bin, "stream", "--keepalive", "5s", "--stall-after", "45s", "run"],
         env=dict(stack.env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -411,7 +411,16 @@ def test_a_supervisor_and_the_scheduled_dag_do_not_both_act(stack):
         cwd=str(REPO),
     )
     producer = subprocess.Popen(
-        [stack.bin, "produce", "--duration", f"{SUPERVISED_FOR}s", "--rate", "200", "--seed", f"supervised-{int(time.time())}"],
+        [
+            stack.bin,
+            "produce",
+            "--duration",
+            f"{SUPERVISED_FOR}s",
+            "--rate",
+            "200",
+            "--seed",
+            f"supervised-{int(time.time())}",
+        ],
         env=dict(stack.env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -423,7 +432,8 @@ def test_a_supervisor_and_the_scheduled_dag_do_not_both_act(stack):
         began = time.monotonic()
         killed = False
         while time.monotonic() - began < SUPERVISED_FOR:
-            run_ids.append(api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})["dag_run_id"])
+            run = api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
+            run_ids.append(run["dag_run_id"])
             if not killed and time.monotonic() - began > 30:
                 _kill_service(stack, "cassandra")
                 killed = True
@@ -432,6 +442,7 @@ def test_a_supervisor_and_the_scheduled_dag_do_not_both_act(stack):
                 assert done.returncode == 0, f"stack up after killing Cassandra:\n{_tail(done.stderr)}"
             time.sleep(TRIGGER_EVERY)
         assert producer.wait(timeout=300) == 0, "the producer failed"
+        assert supervisor.poll() is None, f"`stream run` ended early:\n{supervisor.communicate()[1]}"
         deadline = time.monotonic() + LAND_TIMEOUT
         while True:
             counts, done = _verify(stack)
@@ -446,10 +457,13 @@ def test_a_supervisor_and_the_scheduled_dag_do_not_both_act(stack):
             while run["state"] not in ("success", "failed"):
                 time.sleep(3)
                 run = api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-            log = api.log(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/ensure/logs/1?full_content=true")
+            task = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/ensure"
+            log = api.log(f"{task}/logs/1?full_content=true")
             if "supervises the job: this pass only reports" in log:
                 reported += 1
-        assert reported >= len(run_ids) // 2, f"only {reported} of {len(run_ids)} DAG runs reported the supervisor"
+        assert reported >= len(run_ids) // 2, (
+            f"only {reported} of {len(run_ids)} DAG runs reported the supervisor"
+        )
     finally:
         if was_paused:
             api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": True})
@@ -469,5 +483,10 @@ def test_a_supervisor_and_the_scheduled_dag_do_not_both_act(stack):
     foreign = [e for e in events if e not in own and not e.startswith("started: ")]
     stalls = [e for e in own if " stalled: " in e]
     remedies = [e for e in own if e.startswith("Spark Connect server restarted") or e.startswith("restarted")]
-    print(f"supervised window: {len(run_ids)} DAG runs, {len(own)} supervisor events, {len(stalls)} stalls, {len(remedies)} remedies")
-    assert not foreign, f"events in the journal that the supervisor did not make: {foreign}\nsupervisor said:\n{stderr}"
+    print(
+        f"supervised window: {len(run_ids)} DAG runs, {len(own)} supervisor events, "
+        f"{len(stalls)} stalls, {len(remedies)} remedies"
+    )
+    assert not foreign, (
+        f"events in the journal that the supervisor did not make: {foreign}\nsupervisor said:\n{stderr}"
+    )

@@ -332,8 +332,20 @@ async fn status_before_start_and_run_until_shutdown() -> anyhow::Result<()> {
             .await
         });
         fx.wait_for(300, 0, Duration::from_secs(240)).await?;
-        // Someone stops the query behind the supervisor's back: it comes back.
-        userstream_stream::stop(&fx.config).await?;
+        // A person's `stream stop` is refused while the supervisor lives, naming it.
+        let refused = userstream_stream::stop(&fx.config).await;
+        ensure!(
+            matches!(&refused, Err(userstream_stream::StreamError::Supervised { supervisor })
+                if supervisor.contains(&std::process::id().to_string())),
+            "stop beside a supervisor: {refused:?}"
+        );
+        // Someone outside the job's lock (another state directory, same query name) stops
+        // the queries behind the supervisor's back: they come back.
+        let outsider_root = tempfile::tempdir()?;
+        let mut outsider = fx.config.clone();
+        outsider.checkpoint_root = outsider_root.path().to_path_buf();
+        let stopped = userstream_stream::stop(&outsider).await?;
+        ensure!(stopped.len() == 2, "the outsider stopped {stopped:?}");
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
         loop {
             let s = userstream_stream::status(&fx.config).await?;

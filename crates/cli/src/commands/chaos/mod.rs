@@ -136,6 +136,13 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         args,
     };
 
+    // Chaos supervises the job itself: with another supervisor alive it could not.
+    if let Some(other) = userstream_stream::control::current_supervisor(&chaos.config) {
+        anyhow::bail!(
+            "{other} supervises the job; chaos supervises it itself: stop that process first \
+             (and pause the users_stream DAG)"
+        );
+    }
     let shutdown = CancellationToken::new();
     let supervisor = chaos.supervise(shutdown.clone());
     let result = async {
