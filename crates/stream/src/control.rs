@@ -274,6 +274,13 @@ mod tests {
         config
     }
 
+    fn temp_dir() -> Result<tempfile::TempDir, StreamError> {
+        tempfile::tempdir().map_err(|source| StreamError::Io {
+            path: "tempdir".into(),
+            source,
+        })
+    }
+
     #[test]
     fn the_label_is_the_sub_command_without_flags_or_paths() {
         let label = |args: &[&str]| command_label(args.iter().map(|s| (*s).to_owned()));
@@ -288,10 +295,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_second_controller_waits_then_hears_who_held_the_lock() -> Result<(), StreamError> {
-        let dir = tempfile::tempdir().map_err(|source| StreamError::Io {
-            path: "tempdir".into(),
-            source,
-        })?;
+        let dir = temp_dir()?;
         let config = config(dir.path());
         assert_eq!(current_controller(&config), None);
         let first = take_control(&config, |_| {}).await?;
@@ -321,10 +325,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_supervisor_per_job() -> Result<(), StreamError> {
-        let dir = tempfile::tempdir().map_err(|source| StreamError::Io {
-            path: "tempdir".into(),
-            source,
-        })?;
+        let dir = temp_dir()?;
         let config = config(dir.path());
         assert_eq!(current_supervisor(&config), None);
         let guard = become_supervisor(&config).await?;

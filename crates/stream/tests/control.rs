@@ -2,7 +2,7 @@
 //! and `stream ensure` processes launched at the same instant on a job that has never run
 //! (a new query name and checkpoint root) all succeed, and the queries start once.
 //! See `common` for endpoints and skipping; the binary is `USERSTREAM_BIN` (set by the test
-//! command), else this test is skipped.
+//! command), else this test is skipped (and fails under the test command).
 
 mod common;
 
@@ -28,6 +28,11 @@ fn journal_events(fx: &common::Fixture) -> anyhow::Result<Vec<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_starts_and_two_ensures_at_once_start_the_job_once() -> anyhow::Result<()> {
     let Ok(bin) = std::env::var("USERSTREAM_BIN") else {
+        // Under the test command (which started the stack) the binary must be there.
+        anyhow::ensure!(
+            std::env::var("USERSTREAM_STACK_STARTED").as_deref() != Ok("1"),
+            "USERSTREAM_BIN is not set, but USERSTREAM_STACK_STARTED=1: the test command sets both"
+        );
         println!("skipped: USERSTREAM_BIN is not set (the test command sets it)");
         return Ok(());
     };
