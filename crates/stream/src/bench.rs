@@ -186,6 +186,8 @@ fn ingest_config(config: &StreamConfig, options: &BenchOptions) -> IngestConfig 
     ingest.kafka.dlq_topic = format!("{}.dlq", config.topic);
     ingest.kafka.partitions = options.partitions;
     ingest.registry_url = config.registry_url.clone();
+    // The bench registers its own subject: the login `bench e2e` gives it (the admin).
+    ingest.registry_login = config.registry_login.clone();
     ingest.registry_timeout = config.request_timeout;
     ingest.subject = Some(config.subject());
     // A seed of its own per run: ids never collide with another run's rows.
