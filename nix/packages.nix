@@ -99,21 +99,24 @@ let
   # the resolved connector set, slf4j-api from the distribution, the version the pom pins),
   # then `jar` with a fixed entry date.
   sparkConnectAuthJava = ../spark/interceptor/src/main/java/dev/userstream/spark/LoopbackTokenInterceptor.java;
+  sparkUiFilterJava = ../spark/interceptor/src/main/java/dev/userstream/spark/UiTokenFilter.java;
   sparkConnectAuth = pkgs.stdenvNoCC.mkDerivation {
     pname = "userstream-spark-connect-auth";
     version = versions.spark;
     src = fs.toSource {
       root = ../spark/interceptor;
-      fileset = fs.unions [ ../spark/interceptor/pom.xml sparkConnectAuthJava ];
+      fileset = fs.unions [ ../spark/interceptor/pom.xml sparkConnectAuthJava sparkUiFilterJava ];
     };
     nativeBuildInputs = [ pkgs.jdk17_headless ];
     buildPhase = ''
       connect=${sparkConnectorsResolved}/spark-connect_${versions.sparkScala}-${versions.spark}.jar
       slf4j=${spark}/jars/slf4j-api-2.0.7.jar
-      test -f $connect && test -f $slf4j
+      servlet=${spark}/jars/jakarta.servlet-api-4.0.3.jar
+      test -f $connect && test -f $slf4j && test -f $servlet
       grep -q '<finalName>userstream-spark-connect-auth</finalName>' pom.xml
-      javac --release 17 -encoding UTF-8 -d classes -cp $connect:$slf4j \
-        src/main/java/dev/userstream/spark/LoopbackTokenInterceptor.java
+      javac --release 17 -encoding UTF-8 -d classes -cp $connect:$slf4j:$servlet \
+        src/main/java/dev/userstream/spark/LoopbackTokenInterceptor.java \
+        src/main/java/dev/userstream/spark/UiTokenFilter.java
     '';
     installPhase = ''
       mkdir -p $out
@@ -170,10 +173,10 @@ let
     cp ${../stack/python/pyspark.lock} $out/spark/venv/.installed
     ln -s ${sparkConnectors} $out/spark/jars
     cp ${../stack/maven/spark/pom.xml} $out/spark/.installed
-    # install.rs spark_connect_auth_fingerprint(): the pom followed by the Java source.
+    # install.rs spark_connect_auth_fingerprint(): the pom followed by the Java sources.
     mkdir -p $out/spark/auth
     ln -s ${sparkConnectAuth}/userstream-spark-connect-auth.jar $out/spark/auth/userstream-spark-connect-auth.jar
-    cat ${../spark/interceptor/pom.xml} ${sparkConnectAuthJava} > $out/spark/auth/.installed
+    cat ${../spark/interceptor/pom.xml} ${sparkConnectAuthJava} ${sparkUiFilterJava} > $out/spark/auth/.installed
     # A tree of links to the venv, so the fingerprint can sit inside it.
     cp -rs ${airflow} $out/airflow/venv
     chmod u+w $out/airflow/venv
@@ -182,12 +185,12 @@ let
 
   # Only what the build reads, so editing nix/ or dags/ does not rebuild the binary. Anything
   # a crate pulls in with include_str!/include_bytes! from outside crates/ must be listed here
-  # (the stack crate embeds the stack/ pins and the interceptor's pom and Java source; only
-  # those two files of spark/interceptor, so a local target/ never enters the source).
+  # (the stack crate embeds the stack/ pins and the interceptor's pom and Java sources; only
+  # those files of spark/interceptor, so a local target/ never enters the source).
   # clippy.toml: its allow-unwrap-in-tests is what lets `clippy -D warnings` pass on the test
   # modules (the workspace warns on unwrap_used).
   srcFiles = [ ../Cargo.toml ../Cargo.lock ../clippy.toml ../crates ../tests ../stack
-    ../spark/interceptor/pom.xml sparkConnectAuthJava ];
+    ../spark/interceptor/pom.xml sparkConnectAuthJava sparkUiFilterJava ];
   src = fs.toSource {
     root = ../.;
     fileset = fs.unions srcFiles;

@@ -18,7 +18,6 @@ let
     registryManagementPort = 9000;
     cassandraPort = 9042;
     cassandraStoragePort = 7000;
-    cassandraJmxPort = 7199;
     sparkMasterPort = 7077;
     sparkMasterUiPort = 8082;
     sparkWorkerUiPort = 8083;
@@ -63,7 +62,7 @@ let
       healthPort = c.registryPort;
     })
     (engine "cassandra" "cassandra" "Cassandra" {
-      ports = [ c.cassandraPort c.cassandraStoragePort c.cassandraJmxPort ];
+      ports = [ c.cassandraPort c.cassandraStoragePort ];
       healthPort = c.cassandraPort;
     })
     (engine "spark-master" "spark" "Spark" {

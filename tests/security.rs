@@ -446,6 +446,15 @@ async fn no_secret_in_any_log_after_the_whole_run() -> anyhow::Result<()> {
     }
     let found = exposed_secrets(&layout)?;
     ensure!(found.is_empty(), "secrets exposed: {found:#?}");
+    // Airflow's task logs and the engines' files written during the run are private too.
+    let open = open_paths(layout.state())?;
+    ensure!(
+        open.is_empty(),
+        "{} paths under {} are readable or writable by group or others after the run: {:#?}",
+        open.len(),
+        layout.state().display(),
+        open.iter().take(20).collect::<Vec<_>>()
+    );
     Ok(())
 }
 
@@ -538,4 +547,341 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// Every Spark UI (master, worker, the Connect server's driver) asks for the console token,
+/// and no page or JSON API a caller with the token can reach shows a value of the secrets
+/// file: the pages linked from each UI's front page (two levels), the driver's `/connect/`
+/// page and the REST API's environment, executors and SQL listings.
+#[tokio::test]
+async fn spark_uis_want_the_token_and_show_no_secret() -> anyhow::Result<()> {
+    let Some((endpoints, credentials)) = stack().await? else {
+        return Ok(());
+    };
+    let layout = stack_config().layout();
+    let secrets = userstream_stack::read_secrets(&layout.secrets())?.context("the secrets file")?;
+    let values: Vec<String> = secrets.values().into_iter().map(str::to_owned).collect();
+    let token = &credentials.console_token;
+    let http = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        // Follow redirects by hand: each hop must carry the token too.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let uis = [
+        ("master", endpoints.spark_master_ui_url.clone()),
+        ("worker", endpoints.spark_worker_ui_url.clone()),
+        ("driver", endpoints.spark_driver_ui_url.clone()),
+    ];
+    let mut exposed = Vec::new();
+    let mut fetched = 0usize;
+    for (name, base) in &uis {
+        let base = base.trim_end_matches('/').to_owned();
+        for (what, request) in [
+            ("no login", http.get(format!("{base}/"))),
+            (
+                "a wrong token",
+                http.get(format!("{base}/")).bearer_auth("not-the-token"),
+            ),
+            (
+                "a wrong password",
+                http.get(format!("{base}/"))
+                    .basic_auth("admin", Some("not-the-token")),
+            ),
+            ("no login", http.get(format!("{base}/json/"))),
+            ("no login", http.get(format!("{base}/api/v1/applications"))),
+        ] {
+            let status = request.send().await?.status();
+            ensure!(
+                status == reqwest::StatusCode::UNAUTHORIZED,
+                "the Spark {name} UI answered {status} to a caller with {what}"
+            );
+        }
+        let mut pending = vec![format!("{base}/")];
+        if *name == "driver" {
+            pending.push(format!("{base}/connect/"));
+            let apps: serde_json::Value = http
+                .get(format!("{base}/api/v1/applications"))
+                .bearer_auth(token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            for app in apps.as_array().into_iter().flatten() {
+                let id = app["id"].as_str().unwrap_or_default();
+                for api in [
+                    "environment",
+                    "executors",
+                    "sql",
+                    "jobs",
+                    "streaming/statistics",
+                ] {
+                    pending.push(format!("{base}/api/v1/applications/{id}/{api}"));
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut depth = 0;
+        while !pending.is_empty() && depth < 3 {
+            let mut next = Vec::new();
+            for url in pending.drain(..) {
+                if !seen.insert(url.clone()) || seen.len() > 150 {
+                    continue;
+                }
+                let response = http.get(&url).bearer_auth(token).send().await?;
+                let status = response.status();
+                if let Some(location) = response.headers().get("location") {
+                    let location = location.to_str().unwrap_or_default();
+                    next.push(same_origin(&base, location));
+                }
+                let body = response.text().await?;
+                fetched += 1;
+                ensure!(
+                    status != reqwest::StatusCode::UNAUTHORIZED,
+                    "the Spark {name} UI refused its token at {url}"
+                );
+                if values.iter().any(|v| body.contains(v.as_str())) {
+                    exposed.push(url.clone());
+                }
+                next.extend(links(&body).into_iter().filter_map(|href| {
+                    let url = same_origin(&base, &href);
+                    // Kill links are off; never follow anything that acts.
+                    (url.starts_with(&base) && !url.contains("kill")).then_some(url)
+                }));
+            }
+            pending = next;
+            depth += 1;
+        }
+    }
+    ensure!(
+        exposed.is_empty(),
+        "secret values on Spark UI pages: {exposed:#?}"
+    );
+    eprintln!("{fetched} Spark UI pages and API answers scanned: no secret");
+    Ok(())
+}
+
+/// The `href="…"` values of an HTML page.
+fn links(body: &str) -> Vec<String> {
+    body.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|href| href.replace("&amp;", "&"))
+        .collect()
+}
+
+/// `href` as an absolute URL on `base`'s host (Spark's links are absolute paths).
+fn same_origin(base: &str, href: &str) -> String {
+    if href.starts_with("http://") || href.starts_with("https://") {
+        href.to_owned()
+    } else if let Some(path) = href.strip_prefix('/') {
+        let origin = base.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+        format!("{origin}/{path}")
+    } else {
+        format!("{base}/{href}")
+    }
+}
+
+/// A Spark application that does not know the stack's RPC secret is refused by the master:
+/// one submitted with `spark-submit`, one from a plain pyspark session, one with
+/// `spark.authenticate` on and a wrong secret. Each is stopped as soon as the master's
+/// refusal shows in its log (or after 90 s); none may register.
+#[tokio::test]
+async fn spark_refuses_an_application_without_the_rpc_secret() -> anyhow::Result<()> {
+    let Some((endpoints, _)) = stack().await? else {
+        return Ok(());
+    };
+    let layout = stack_config().layout();
+    let spark_home = layout
+        .spark_home()
+        .context("no Spark distribution under the runtime dir (`userstream stack install`)")?;
+    let java = userstream_stack::install::find_java17(None)?;
+    let python = layout.spark_venv().join("bin/python");
+    let dir = tempfile::tempdir()?;
+    let script = dir.path().join("stranger.py");
+    std::fs::write(
+        &script,
+        format!(
+            "import sys\nfrom pyspark.sql import SparkSession\n\
+             builder = SparkSession.builder.master({master:?}).appName('stranger')\n\
+             builder = builder.config('spark.ui.enabled', 'false')\n\
+             for pair in sys.argv[1:]:\n    key, value = pair.split('=', 1)\n    builder = builder.config(key, value)\n\
+             print('COUNTED', builder.getOrCreate().range(10).count(), flush=True)\n",
+            master = endpoints.spark_master_url
+        ),
+    )?;
+    let attempts: [(&str, std::path::PathBuf, Vec<String>); 3] = [
+        (
+            "spark-submit",
+            spark_home.join("bin/spark-submit"),
+            vec![script.display().to_string()],
+        ),
+        (
+            "a pyspark session",
+            python.clone(),
+            vec![script.display().to_string()],
+        ),
+        (
+            "a wrong secret",
+            python,
+            vec![
+                script.display().to_string(),
+                "spark.authenticate=true".into(),
+                "spark.authenticate.secret=not-the-secret".into(),
+            ],
+        ),
+    ];
+    let mut runs = Vec::new();
+    for (what, program, args) in attempts {
+        let mut child = tokio::process::Command::new(&program)
+            .args(&args)
+            .env("JAVA_HOME", &java)
+            .env("SPARK_HOME", &spark_home)
+            .env("PYSPARK_PYTHON", layout.spark_venv().join("bin/python"))
+            .env("SPARK_LOCAL_IP", "127.0.0.1")
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", program.display()))?;
+        let stderr = child.stderr.take().context("stderr")?;
+        runs.push(async move {
+            use tokio::io::AsyncBufReadExt;
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            let verdict = tokio::time::timeout(Duration::from_secs(90), async {
+                while let Some(line) = lines.next_line().await? {
+                    if line.contains("Connected to Spark cluster") {
+                        return Ok::<_, std::io::Error>(Err(line));
+                    }
+                    if line.contains("SASL") || line.contains("All masters are unresponsive") {
+                        return Ok(Ok(line));
+                    }
+                }
+                Ok(Err("its log ended without a refusal".to_owned()))
+            })
+            .await;
+            let _ = child.kill().await;
+            (what, verdict)
+        });
+    }
+    for (what, verdict) in futures::future::join_all(runs).await {
+        match verdict {
+            Ok(Ok(Ok(refusal))) => eprintln!("{what}: refused ({})", refusal.trim()),
+            Ok(Ok(Err(line))) => bail!("{what}: the master let the application in: {line}"),
+            Ok(Err(error)) => bail!("{what}: reading its log: {error}"),
+            Err(_) => bail!("{what}: no refusal within 90 s"),
+        }
+    }
+    Ok(())
+}
+
+/// Cassandra listens on its CQL and storage ports only: no JMX (which takes no login and lets
+/// a caller run code as the stack's user).
+#[tokio::test]
+async fn cassandra_serves_no_jmx() -> anyhow::Result<()> {
+    let Some((endpoints, _)) = stack().await? else {
+        return Ok(());
+    };
+    let layout = stack_config().layout();
+    let pid = userstream_stack::process::running(&layout.pid_file("cassandra"))
+        .context("Cassandra is not running")?
+        .pid;
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))?;
+    ensure!(
+        !cmdline.contains("cassandra.jmx.") && !cmdline.contains("jmxremote"),
+        "Cassandra is started with a JMX port"
+    );
+    let mut listening = listening_ports(pid)?;
+    listening.sort_unstable();
+    listening.dedup();
+    let mut expected = vec![endpoints.ports.cassandra, endpoints.ports.cassandra_storage];
+    expected.sort_unstable();
+    ensure!(
+        listening == expected,
+        "Cassandra (pid {pid}) listens on {listening:?}; only {expected:?} (CQL, storage) expected"
+    );
+    Ok(())
+}
+
+/// The TCP ports process `pid` listens on (its socket inodes matched in /proc/net/tcp{,6}).
+fn listening_ports(pid: i32) -> anyhow::Result<Vec<u16>> {
+    let mut inodes = std::collections::HashSet::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))?.filter_map(Result::ok) {
+        if let Ok(target) = std::fs::read_link(fd.path()) {
+            let target = target.to_string_lossy().into_owned();
+            if let Some(inode) = target
+                .strip_prefix("socket:[")
+                .and_then(|rest| rest.strip_suffix(']'))
+            {
+                inodes.insert(inode.to_owned());
+            }
+        }
+    }
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address, state (0A = LISTEN), inode.
+            if fields.len() > 9 && fields[3] == "0A" && inodes.contains(fields[9]) {
+                if let Some(port) = fields[1].rsplit(':').next() {
+                    ports.push(u16::from_str_radix(port, 16)?);
+                }
+            }
+        }
+    }
+    Ok(ports)
+}
+
+/// Nothing under the state directory can be read or written by group or others: data, logs
+/// (Airflow's task logs among them), configuration, pid files. The test command runs it again
+/// after the whole run, with `no_secret_in_any_log_after_the_whole_run`.
+#[tokio::test]
+async fn only_the_stack_s_user_reads_the_state_directory() -> anyhow::Result<()> {
+    let layout = stack_config().layout();
+    if !layout.state().exists() {
+        if stack_started() {
+            bail!("no state directory at {}", layout.state().display());
+        }
+        eprintln!("skipped: no state directory (run `userstream stack up`)");
+        return Ok(());
+    }
+    let open = open_paths(layout.state())?;
+    ensure!(
+        open.is_empty(),
+        "{} paths under {} are readable or writable by group or others: {:#?}",
+        open.len(),
+        layout.state().display(),
+        open.iter().take(20).collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+/// Paths under `root` (itself included, symbolic links not followed) that group or others
+/// may read or write, with their modes. (Execute alone reveals nothing: Spark marks the jars
+/// it copies for executors `a+x`, and nobody else can reach them through the 0700 root.)
+fn open_paths(root: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut open = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue; // removed while we walked (a rotated log, a finished batch)
+        };
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o066 != 0 {
+            open.push(format!("{} ({mode:o})", path.display()));
+        }
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                pending.extend(entries.filter_map(Result::ok).map(|e| e.path()));
+            }
+        }
+    }
+    Ok(open)
 }

@@ -58,6 +58,9 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // Before anything is created: every file of this process and of the engines it starts is
+    // private (the state directory holds people's records and the stack's passwords).
+    userstream_stack::private::restrict_new_files();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // Colour codes only for a terminal: stderr is often a log file (`stack` logs, CI).

@@ -87,8 +87,6 @@ ports! {
     cassandra: "cassandra-port", "USERSTREAM_CASSANDRA_PORT" = 9042, "cassandra";
     /// Cassandra inter-node storage.
     cassandra_storage: "cassandra-storage-port", "USERSTREAM_CASSANDRA_STORAGE_PORT" = 7000, "cassandra storage";
-    /// Cassandra local JMX (nodetool).
-    cassandra_jmx: "cassandra-jmx-port", "USERSTREAM_CASSANDRA_JMX_PORT" = 7199, "cassandra jmx";
     /// Spark standalone master.
     spark_master: "spark-master-port", "USERSTREAM_SPARK_MASTER_PORT" = 7077, "spark master";
     /// Spark master web UI.

@@ -61,8 +61,9 @@ pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, St
                     .await?;
             Ok(format!("Cassandra {version}"))
         }
-        Health::SparkMaster { ui_url } => {
-            let status: serde_json::Value = get_json(http, &format!("{ui_url}/json/")).await?;
+        Health::SparkMaster { ui_url, token } => {
+            let status: serde_json::Value =
+                get_json_as(http, &format!("{ui_url}/json/"), Some(token)).await?;
             match status["status"].as_str() {
                 Some("ALIVE") => Ok(format!(
                     "{} alive workers",
@@ -71,9 +72,12 @@ pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, St
                 other => Err(format!("master status is {other:?}")),
             }
         }
-        Health::SparkWorker { master_ui_url } => {
+        Health::SparkWorker {
+            master_ui_url,
+            token,
+        } => {
             let status: serde_json::Value =
-                get_json(http, &format!("{master_ui_url}/json/")).await?;
+                get_json_as(http, &format!("{master_ui_url}/json/"), Some(token)).await?;
             let alive = status["workers"]
                 .as_array()
                 .map(|w| w.iter().filter(|w| w["state"] == "ALIVE").count())
@@ -162,8 +166,20 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     url: &str,
 ) -> Result<T, String> {
-    let response = http
-        .get(url)
+    get_json_as(http, url, None).await
+}
+
+/// GET `url` as JSON, with `Authorization: Bearer <token>` when one is given.
+async fn get_json_as<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+) -> Result<T, String> {
+    let mut request = http.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
         .send()
         .await
         .map_err(|e| format!("GET {url}: {}", root_cause(&e)))?;

@@ -27,9 +27,13 @@ pub mod pins {
     pub const AIRFLOW_LOCK: &str = include_str!("../../../stack/python/airflow.lock");
     /// The Maven project of the Spark Connect auth interceptor.
     pub const SPARK_CONNECT_AUTH_POM: &str = include_str!("../../../spark/interceptor/pom.xml");
-    /// The interceptor's one source file.
+    /// The interceptor's source file.
     pub const SPARK_CONNECT_AUTH_JAVA: &str = include_str!(
         "../../../spark/interceptor/src/main/java/dev/userstream/spark/LoopbackTokenInterceptor.java"
+    );
+    /// The Spark UIs' login filter, built into the same jar.
+    pub const SPARK_UI_FILTER_JAVA: &str = include_str!(
+        "../../../spark/interceptor/src/main/java/dev/userstream/spark/UiTokenFilter.java"
     );
 }
 
@@ -45,10 +49,24 @@ pub const SPARK_CONNECT_TOKEN_ENV: &str = "USERSTREAM_SPARK_CONNECT_TOKEN";
 const SPARK_CONNECT_AUTH_JAVA_PATH: &str =
     "src/main/java/dev/userstream/spark/LoopbackTokenInterceptor.java";
 
+/// Where [`pins::SPARK_UI_FILTER_JAVA`] goes.
+const SPARK_UI_FILTER_JAVA_PATH: &str = "src/main/java/dev/userstream/spark/UiTokenFilter.java";
+
+/// The jar's Java sources: where each goes in the build tree, and its text.
+const SPARK_CONNECT_AUTH_SOURCES: [(&str, &str); 2] = [
+    (SPARK_CONNECT_AUTH_JAVA_PATH, pins::SPARK_CONNECT_AUTH_JAVA),
+    (SPARK_UI_FILTER_JAVA_PATH, pins::SPARK_UI_FILTER_JAVA),
+];
+
 /// What the interceptor jar was built from, as its `.installed` fingerprint: the pom followed
-/// by the Java source, byte for byte (nix/packages.nix writes the same with `cat pom java`).
+/// by the Java sources in [`SPARK_CONNECT_AUTH_SOURCES`] order, byte for byte
+/// (nix/packages.nix writes the same with `cat pom interceptor filter`).
 pub fn spark_connect_auth_fingerprint() -> String {
-    [pins::SPARK_CONNECT_AUTH_POM, pins::SPARK_CONNECT_AUTH_JAVA].concat()
+    let mut fingerprint = pins::SPARK_CONNECT_AUTH_POM.to_owned();
+    for (_, text) in SPARK_CONNECT_AUTH_SOURCES {
+        fingerprint.push_str(text);
+    }
+    fingerprint
 }
 
 /// Errors of `stack install`.
@@ -704,12 +722,17 @@ fn spark_connect_auth(
 /// returns the pom's path.
 fn write_spark_connect_auth_tree(build: &Path) -> Result<PathBuf, InstallError> {
     let pom = build.join("pom.xml");
-    let java = build.join(SPARK_CONNECT_AUTH_JAVA_PATH);
-    if let Some(dir) = java.parent() {
+    if let Some(dir) = pom.parent() {
         fs::create_dir_all(dir).map_err(io_err("create", dir))?;
     }
     fs::write(&pom, pins::SPARK_CONNECT_AUTH_POM).map_err(io_err("write", &pom))?;
-    fs::write(&java, pins::SPARK_CONNECT_AUTH_JAVA).map_err(io_err("write", &java))?;
+    for (path, text) in SPARK_CONNECT_AUTH_SOURCES {
+        let java = build.join(path);
+        if let Some(dir) = java.parent() {
+            fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        }
+        fs::write(&java, text).map_err(io_err("write", &java))?;
+    }
     Ok(pom)
 }
 
@@ -881,16 +904,38 @@ mod tests {
                 SPARK_CONNECT_INTERCEPTOR_CLASS.replace('.', "/")
             )
         );
+        let filter = pins::SPARK_UI_FILTER_JAVA;
+        let (_, filter_class) = crate::render::SPARK_UI_FILTER.rsplit_once('.').unwrap();
+        assert!(filter.contains(&format!("package {package};")));
+        assert!(filter.contains(&format!(
+            "public final class {filter_class} implements Filter"
+        )));
+        assert!(filter.contains(&format!(
+            "TOKEN_ENV = \"{}\"",
+            crate::render::SPARK_UI_TOKEN_ENV
+        )));
+        assert!(
+            pom.contains("<artifactId>jakarta.servlet-api</artifactId><version>4.0.3</version>")
+        );
+        assert_eq!(
+            SPARK_UI_FILTER_JAVA_PATH,
+            format!(
+                "src/main/java/{}.java",
+                crate::render::SPARK_UI_FILTER.replace('.', "/")
+            )
+        );
     }
 
     #[test]
     fn the_auth_fingerprint_covers_pom_and_source_and_the_build_tree_is_maven_s() {
         let fingerprint = spark_connect_auth_fingerprint();
         assert!(fingerprint.starts_with(pins::SPARK_CONNECT_AUTH_POM));
-        assert!(fingerprint.ends_with(pins::SPARK_CONNECT_AUTH_JAVA));
+        assert!(fingerprint.ends_with(pins::SPARK_UI_FILTER_JAVA));
         assert_eq!(
             fingerprint.len(),
-            pins::SPARK_CONNECT_AUTH_POM.len() + pins::SPARK_CONNECT_AUTH_JAVA.len()
+            pins::SPARK_CONNECT_AUTH_POM.len()
+                + pins::SPARK_CONNECT_AUTH_JAVA.len()
+                + pins::SPARK_UI_FILTER_JAVA.len()
         );
 
         let dir = tempfile::tempdir().unwrap();
@@ -904,6 +949,10 @@ mod tests {
         assert_eq!(
             fs::read_to_string(build.join(SPARK_CONNECT_AUTH_JAVA_PATH)).unwrap(),
             pins::SPARK_CONNECT_AUTH_JAVA
+        );
+        assert_eq!(
+            fs::read_to_string(build.join(SPARK_UI_FILTER_JAVA_PATH)).unwrap(),
+            pins::SPARK_UI_FILTER_JAVA
         );
         // Written again over an existing tree (a rebuild) it still succeeds.
         write_spark_connect_auth_tree(&build).unwrap();

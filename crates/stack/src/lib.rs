@@ -11,6 +11,7 @@ mod health;
 pub mod install;
 mod layout;
 mod lifecycle;
+pub mod private;
 pub mod probe;
 pub mod process;
 pub mod render;

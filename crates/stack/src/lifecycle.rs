@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use futures::future::{join_all, BoxFuture, FutureExt, Shared};
 
 use crate::install::{self, find_java17, find_java21};
+use crate::private;
 use crate::process::{self, Launch, PidRecord};
 use userstream_endpoints::credentials::{
     CassandraLogins, Credentials, KafkaLogins, Login, RegistryLogins,
@@ -387,7 +388,12 @@ fn prepare_foreground(
 /// or parsed is an error, never replaced: the engines' data was set up with its passwords.
 pub fn secrets(layout: &Layout) -> Result<Secrets, StackError> {
     let path = layout.secrets();
-    if let Some(secrets) = read_secrets(&path)? {
+    if let Some(mut secrets) = read_secrets(&path)? {
+        // A file from before Spark's RPC secret existed: add one, keep everything else.
+        if secrets.spark_auth_secret.is_empty() {
+            secrets.spark_auth_secret = random_text(32);
+            replace_secrets(layout, &secrets)?;
+        }
         return Ok(secrets);
     }
     let airflow = match read_airflow_secrets(&layout.airflow_home().join("secrets.json"))? {
@@ -397,6 +403,7 @@ pub fn secrets(layout: &Layout) -> Result<Secrets, StackError> {
     let secrets = Secrets {
         airflow,
         credentials: generate_credentials(),
+        spark_auth_secret: random_text(32),
     };
     fs::create_dir_all(layout.state()).map_err(io_err("create", layout.state()))?;
     let text = serde_json::to_string_pretty(&secrets).unwrap_or_default();
@@ -581,11 +588,28 @@ pub struct Started {
     pub detail: String,
 }
 
+/// Takes group and other bits off everything under the state directory (see [`private`]),
+/// saying how many paths were open.
+fn make_state_private(layout: &Layout) -> Result<(), StackError> {
+    let state = layout.state();
+    let done = private::tighten_tree(state).map_err(io_err("make private", state))?;
+    if !done.changed.is_empty() {
+        eprintln!(
+            "  {} of {} paths under {} were readable or writable by other users; now only by you",
+            done.changed.len(),
+            done.seen,
+            state.display()
+        );
+    }
+    Ok(())
+}
+
 /// Starts every service not yet running, each as soon as its dependencies are healthy.
 pub async fn up(config: &StackConfig) -> Result<Vec<Started>, StackError> {
     let (layout, specs) = specs(config)?;
     let _lock = lock_stack(&layout)?;
     let started = Instant::now();
+    make_state_private(&layout)?;
     let http = http_client();
     let mut results = Vec::new();
     let all_running = specs

@@ -37,11 +37,15 @@ pub enum Health {
     SparkMaster {
         /// Master web UI URL.
         ui_url: String,
+        /// The console token the UI's login filter asks for.
+        token: String,
     },
     /// The master lists at least one ALIVE worker.
     SparkWorker {
         /// Master web UI URL.
         master_ui_url: String,
+        /// The console token the UI's login filter asks for.
+        token: String,
     },
     /// `SELECT 1` through Spark Connect (spark-connect-rs).
     SparkConnect {
@@ -275,11 +279,7 @@ pub fn all(
         args: cassandra_args,
         env: cassandra_env,
         cwd: layout.state().to_path_buf(),
-        ports: vec![
-            config.ports.cassandra,
-            config.ports.cassandra_storage,
-            config.ports.cassandra_jmx,
-        ],
+        ports: vec![config.ports.cassandra, config.ports.cassandra_storage],
         pre_start: vec![],
         after_healthy: vec![],
         health: Health::Cassandra {
@@ -313,6 +313,30 @@ pub fn all(
         env.extend(extra);
         env
     };
+    // Master and worker: the UI filter's jar on their class path, the console token it asks
+    // for in their environment, and their spark-defaults.conf (RPC secret, filter) written
+    // by whichever starts first.
+    let ui_filter_jar = layout.spark_connect_auth_jar();
+    let spark_daemon_env = |heap: String, options: (&str, String)| {
+        spark_env(vec![
+            ("SPARK_DAEMON_MEMORY".into(), heap),
+            (
+                "SPARK_DAEMON_CLASSPATH".into(),
+                ui_filter_jar.display().to_string(),
+            ),
+            (
+                render::SPARK_UI_TOKEN_ENV.into(),
+                credentials.console_token.clone(),
+            ),
+            (options.0.into(), options.1),
+        ])
+    };
+    let spark_defaults = || {
+        vec![(
+            layout.conf("spark").join("spark-defaults.conf"),
+            render::spark_daemon_properties(secrets),
+        )]
+    };
     let spark_class = spark_home.join("bin/spark-class");
     let master_ui = config.endpoints().spark_master_ui_url;
     let spark_master = ServiceSpec {
@@ -329,33 +353,31 @@ pub fn all(
             "--webui-port".into(),
             config.ports.spark_master_ui.to_string(),
         ],
-        env: spark_env(vec![
+        // Without recovery, a restarted master knows neither the Connect server's
+        // application nor the worker's executors: it has the worker kill them, and the
+        // application never gets executors again (every Spark job hangs). With it, the
+        // new master reads them back and both reconnect; the worker timeout bounds how
+        // long it waits for ones that are gone (see `down`, which clears the directory).
+        env: spark_daemon_env(
+            config.spark_daemon_heap.to_string(),
             (
-                "SPARK_DAEMON_MEMORY".into(),
-                config.spark_daemon_heap.to_string(),
-            ),
-            // Without recovery, a restarted master knows neither the Connect server's
-            // application nor the worker's executors: it has the worker kill them, and the
-            // application never gets executors again (every Spark job hangs). With it, the
-            // new master reads them back and both reconnect; the worker timeout bounds how
-            // long it waits for ones that are gone (see `down`, which clears the directory).
-            (
-                "SPARK_MASTER_OPTS".into(),
+                "SPARK_MASTER_OPTS",
                 format!(
                     "-Dspark.deploy.recoveryMode=FILESYSTEM -Dspark.deploy.recoveryDirectory={} \
                      -Dspark.worker.timeout=30",
                     layout.spark_master_recovery().display()
                 ),
             ),
-        ]),
+        ),
         cwd: layout.state().to_path_buf(),
         ports: vec![config.ports.spark_master, config.ports.spark_master_ui],
         pre_start: vec![],
         after_healthy: vec![],
         health: Health::SparkMaster {
             ui_url: master_ui.clone(),
+            token: credentials.console_token.clone(),
         },
-        files: vec![],
+        files: spark_defaults(),
     };
     // The worker offers what the executor needs plus headroom for its off-heap overhead.
     let worker_memory = format!("{}m", config.spark_executor_heap.as_mib() + 512);
@@ -378,26 +400,24 @@ pub fn all(
             layout.data("spark-worker").display().to_string(),
             config.endpoints().spark_master_url,
         ],
-        env: spark_env(vec![
+        // Old application directories (executor logs, jars) would fill the disk.
+        env: spark_daemon_env(
+            config.spark_daemon_heap.to_string(),
             (
-                "SPARK_DAEMON_MEMORY".into(),
-                config.spark_daemon_heap.to_string(),
-            ),
-            // Old application directories (executor logs, jars) would fill the disk.
-            (
-                "SPARK_WORKER_OPTS".into(),
+                "SPARK_WORKER_OPTS",
                 "-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.appDataTtl=86400"
                     .into(),
             ),
-        ]),
+        ),
         cwd: layout.state().to_path_buf(),
         ports: vec![config.ports.spark_worker_ui],
         pre_start: vec![],
         after_healthy: vec![],
         health: Health::SparkWorker {
             master_ui_url: master_ui,
+            token: credentials.console_token.clone(),
         },
-        files: vec![],
+        files: spark_defaults(),
     };
     let spark_connect_conf = layout.conf("spark-connect");
     let spark_connect_jaas = spark_connect_conf.join(render::SPARK_CONNECT_KAFKA_JAAS);
@@ -407,10 +427,16 @@ pub fn all(
         depends_on: vec!["spark-worker", "kafka", "cassandra"],
         program: spark_home.join("bin/spark-submit"),
         args: render::spark_connect_args(config, spark_jars, layout),
-        env: spark_env(vec![(
-            render::SPARK_CONNECT_TOKEN_ENV.into(),
-            credentials.spark_connect_token.clone(),
-        )]),
+        env: spark_env(vec![
+            (
+                render::SPARK_CONNECT_TOKEN_ENV.into(),
+                credentials.spark_connect_token.clone(),
+            ),
+            (
+                render::SPARK_UI_TOKEN_ENV.into(),
+                credentials.console_token.clone(),
+            ),
+        ]),
         cwd: layout.state().to_path_buf(),
         ports: vec![config.ports.spark_connect, config.ports.spark_driver_ui],
         pre_start: vec![],
@@ -423,7 +449,7 @@ pub fn all(
         files: vec![
             (
                 spark_connect_conf.join(render::SPARK_CONNECT_PROPERTIES),
-                render::spark_connect_properties(credentials, &spark_connect_jaas),
+                render::spark_connect_properties(secrets, &spark_connect_jaas),
             ),
             (
                 spark_connect_jaas.clone(),
