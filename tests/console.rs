@@ -3,6 +3,8 @@
 //! runs beside the other tests.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
@@ -39,7 +41,7 @@ async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::Tem
         return Ok(None);
     }
     let checkpoints = tempfile::tempdir()?;
-    let mut config = ConsoleConfig::new(stack);
+    let mut config = ConsoleConfig::new(stack)?;
     let id = &uuid::Uuid::new_v4().simple().to_string()[..12];
     // `test-`: a prefix the reader, which the job and the console read as, may read.
     config.stream.topic = format!("test-console-{id}");
@@ -414,7 +416,12 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
 
 async fn console_over_http(config: &ConsoleConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
+    let listen = listener.local_addr()?;
+    let base = format!("http://{listen}");
+    // As `serve` does: the bound port names the cookie and the page's origin.
+    let mut config = config.clone();
+    config.listen = listen;
+    let config = &config;
     let console = Console::new(config.clone());
     let cancel = tokio_util::sync::CancellationToken::new();
     console.spawn_sampler(&cancel)?;
@@ -425,15 +432,29 @@ async fn console_over_http(config: &ConsoleConfig) -> anyhow::Result<()> {
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await
     });
-    // With the stack's secrets the console asks for its token: without it, 401.
+    // The console asks for its token: without it, 401. The link sets this port's cookie.
+    let refused = reqwest::get(format!("{base}/api/snapshot")).await?;
+    ensure!(refused.status() == 401, "no token: {}", refused.status());
+    let link = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?
+        .get(format!("{base}/?token={}", config.token))
+        .send()
+        .await?;
+    let cookie = link
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .context("the link sets no cookie")?
+        .to_str()?;
+    let cookie_name = userstream_console::cookie_name(listen.port());
+    ensure!(
+        cookie.starts_with(&format!("{cookie_name}=")),
+        "the cookie is not named {cookie_name}"
+    );
     let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(token) = &config.token {
-        let refused = reqwest::get(format!("{base}/api/snapshot")).await?;
-        ensure!(refused.status() == 401, "no token: {}", refused.status());
-        let mut bearer = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?;
-        bearer.set_sensitive(true);
-        headers.insert(reqwest::header::AUTHORIZATION, bearer);
-    }
+    let mut bearer = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", config.token))?;
+    bearer.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, bearer);
     let http = reqwest::Client::builder()
         .default_headers(headers)
         .build()?;
@@ -495,6 +516,19 @@ async fn console_over_http(config: &ConsoleConfig) -> anyhow::Result<()> {
             "labelled an estimate, with every row landed: {estimate}"
         );
         // The explicit count: none until asked, then the exact number of rows.
+        // Asked for by another page on this host (the browser sends the token's cookie
+        // along): refused, nothing started.
+        let forged = http
+            .post(format!("{base}/api/cassandra/count"))
+            .header(reqwest::header::ORIGIN, "http://127.0.0.1:1")
+            .header("sec-fetch-site", "same-site")
+            .send()
+            .await?;
+        ensure!(
+            forged.status() == 403,
+            "another page's count: {}",
+            forged.status()
+        );
         let none = http
             .get(format!("{base}/api/cassandra/count"))
             .send()
@@ -534,4 +568,93 @@ async fn console_over_http(config: &ConsoleConfig) -> anyhow::Result<()> {
     cancel.cancel();
     let _ = server.await;
     result
+}
+
+/// `userstream console` over the state directory `state`: its exit status and what it said.
+/// A console that starts after all is stopped (and reported) after 30 s.
+async fn console_exit(
+    bin: &Path,
+    state: &Path,
+) -> anyhow::Result<(std::process::ExitStatus, String)> {
+    let child = tokio::process::Command::new(bin)
+        .arg("console")
+        .arg("--state-dir")
+        .arg(state)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .context("the console started without its stack's secrets (still running after 30 s)")??;
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok((output.status, said))
+}
+
+/// The console fails closed: without its stack's secrets file (missing, unreadable or
+/// corrupt) the binary does not start, names the file and says what to do, and creates
+/// nothing. Needs no stack, only `USERSTREAM_BIN`.
+#[tokio::test]
+async fn the_console_refuses_to_start_without_its_stacks_secrets() -> anyhow::Result<()> {
+    let Some(bin) = std::env::var_os("USERSTREAM_BIN").map(PathBuf::from) else {
+        ensure!(!stack_started(), "USERSTREAM_BIN is not set");
+        eprintln!("skipped: USERSTREAM_BIN is not set");
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+
+    // Never started: no state directory at all, and the console makes none.
+    let never = dir.path().join("never-started");
+    let (status, said) = console_exit(&bin, &never).await?;
+    let secrets = never.join("secrets.json");
+    ensure!(
+        !status.success(),
+        "started without secrets: {status}; {said}"
+    );
+    ensure!(
+        said.contains(&secrets.display().to_string()) && said.contains("userstream stack up"),
+        "names the file and what to do: {said}"
+    );
+    ensure!(!never.exists(), "the console created {}", never.display());
+
+    // Corrupt: refused, and left as it was.
+    let corrupt = dir.path().join("corrupt");
+    std::fs::create_dir(&corrupt)?;
+    let secrets = corrupt.join("secrets.json");
+    std::fs::write(&secrets, "{\"kafka\": ")?;
+    let (status, said) = console_exit(&bin, &corrupt).await?;
+    ensure!(
+        !status.success(),
+        "started on a corrupt file: {status}; {said}"
+    );
+    ensure!(
+        said.contains(&secrets.display().to_string()) && said.contains("cannot be parsed"),
+        "names the file and its problem: {said}"
+    );
+    ensure!(
+        std::fs::read_to_string(&secrets)? == "{\"kafka\": ",
+        "the file was changed"
+    );
+
+    // Unreadable (a directory in its place: the tests may run as root, whom no mode stops).
+    let unreadable = dir.path().join("unreadable");
+    let secrets = unreadable.join("secrets.json");
+    std::fs::create_dir_all(&secrets)?;
+    let (status, said) = console_exit(&bin, &unreadable).await?;
+    ensure!(
+        !status.success(),
+        "started on an unreadable file: {status}; {said}"
+    );
+    ensure!(
+        said.contains(&secrets.display().to_string()) && said.contains("permissions"),
+        "names the file and what to do: {said}"
+    );
+    Ok(())
 }

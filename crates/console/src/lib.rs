@@ -28,9 +28,9 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use userstream_registry::RegistryClient;
 
-pub use config::ConsoleConfig;
+pub use config::{ConsoleConfig, SecretsError};
 pub use model::{CountView, Snapshot};
-pub use server::router;
+pub use server::{cookie_name, router};
 pub use state::State;
 
 /// What the sampler and the server share.
@@ -340,10 +340,18 @@ where
 }
 
 /// Serves the console on `config.listen` until `cancel`.
-pub async fn serve(config: ConsoleConfig, cancel: CancellationToken) -> Result<(), ConsoleError> {
+pub async fn serve(
+    mut config: ConsoleConfig,
+    cancel: CancellationToken,
+) -> Result<(), ConsoleError> {
     let addr = config.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
+        .map_err(|source| ConsoleError::Bind { addr, source })?;
+    // The bound address (port 0 becomes a real one): it names the cookie and the page's
+    // own origin.
+    config.listen = listener
+        .local_addr()
         .map_err(|source| ConsoleError::Bind { addr, source })?;
     let console = Console::new(config);
     console.spawn_sampler(&cancel)?;
@@ -369,9 +377,12 @@ mod tests {
     #[tokio::test]
     async fn an_explicit_count_is_one_at_a_time_and_stops_at_its_limit() {
         let (_listener, addr) = silent_cassandra().await;
-        let mut config = ConsoleConfig::new(userstream_stack::StackConfig::with_state_dir(
-            std::env::temp_dir().join("userstream-console-count-test"),
-        ));
+        let mut config = ConsoleConfig::with_credentials(
+            userstream_stack::StackConfig::with_state_dir(
+                std::env::temp_dir().join("userstream-console-count-test"),
+            ),
+            userstream_endpoints::Credentials::withheld(),
+        );
         config.stream.cassandra_contact_point = addr;
         let console = Console::new(config);
         assert!(console.count().is_none());

@@ -2,24 +2,31 @@
 //! Every GET is cheap (it reads what the sampler gathered); the one action is
 //! `POST /api/cassandra/count`, an exact count of `users` with a time limit.
 //!
-//! The page shows personal data (names, e-mails), so with a token configured every route
-//! but `/healthz` first asks for it ([`authorize`]): `Authorization: Bearer <token>`, the
-//! cookie `userstream_console=<token>`, or `GET /?token=<token>` (the link `userstream
-//! console` prints), which answers a redirect to `/` setting the cookie, so the token
-//! leaves the address bar. The token is never logged nor echoed.
+//! The page shows personal data (names, e-mails), so every route but `/healthz` first asks
+//! for the console's token ([`authorize`]): `Authorization: Bearer <token>`, the cookie
+//! `userstream_console_<port>=<token>` ([`cookie_name`]), or `GET /?token=<token>` (the
+//! link `userstream console` prints), which answers a redirect to `/` setting the cookie,
+//! so the token leaves the address bar. The token is never logged nor echoed.
+//!
+//! A browser sends the cookie with requests other sites' pages make, and cookies are not
+//! port-scoped: any page on `127.0.0.1` (another port's service) is the same site. So a
+//! request that changes something is refused when the browser says it comes from another
+//! page ([`check_origin`]), and every response forbids framing and foreign scripts
+//! ([`SECURITY_HEADERS`]).
 
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use serde::Deserialize;
 
-use crate::Console;
+use crate::{Console, ConsoleConfig};
 
 const PAGE: &str = include_str!("../assets/index.html");
 const SCRIPT: &str = include_str!("../assets/console.js");
@@ -38,9 +45,11 @@ pub const AREAS: [&str; 9] = [
     "links",
 ];
 
-/// The console's routes; with a token configured, all but `/healthz` ask for it.
+/// The console's routes: all but `/healthz` ask for the token, and every response carries
+/// [`SECURITY_HEADERS`].
 pub fn router(console: Arc<Console>) -> Router {
-    let guard = middleware::from_fn_with_state(Arc::clone(&console), guard);
+    let access = Arc::new(Access::new(console.config()));
+    let guard = middleware::from_fn_with_state(access, guard);
     Router::new()
         .route("/", get(page))
         .route("/assets/console.js", get(script))
@@ -53,10 +62,94 @@ pub fn router(console: Arc<Console>) -> Router {
         .with_state(console)
         // `layer` (not `route_layer`): the fallback (404) is behind the token too.
         .layer(guard)
+        // Outermost: the guard's refusals and redirects carry the headers too.
+        .layer(middleware::map_response(secure))
 }
 
-/// The cookie a browser keeps the token in, once it came with `?token=`.
-const COOKIE: &str = "userstream_console";
+/// The headers on every response. The page loads its script and style from `/assets` (no
+/// inline code, no inline `style` attribute: the script sets styles through the DOM), so
+/// `'self'` is all it needs; no other page may frame it (clickjacking the count button), and
+/// no address (the `?token=` link) leaves in a `Referer`.
+pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+];
+
+/// Sets [`SECURITY_HEADERS`] on `response`, replacing any a handler set.
+async fn secure(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// The name of the cookie a browser keeps the token in, once it came with `?token=`: it
+/// carries the console's port, because cookies are not port-scoped and two consoles on one
+/// host (two stacks) would otherwise overwrite each other's login.
+pub fn cookie_name(port: u16) -> String {
+    format!("userstream_console_{port}")
+}
+
+/// The page's own origins when the console listens on `listen`, as a browser sends them in
+/// `Origin`: the address itself, and `localhost` and the other loopback spelling when it is
+/// a loopback or every-interface address. On port 80 a browser leaves the port out.
+pub(crate) fn own_origins(listen: SocketAddr) -> Vec<String> {
+    let v4_loopback = IpAddr::from([127, 0, 0, 1]);
+    let v6_loopback = IpAddr::V6(Ipv6Addr::LOCALHOST);
+    let hosts: Vec<IpAddr> = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => vec![v4_loopback],
+        // On Linux `[::]` takes IPv4 too, unless the system says otherwise.
+        IpAddr::V6(ip) if ip.is_unspecified() => vec![v4_loopback, v6_loopback],
+        ip => vec![ip],
+    };
+    let local = hosts.contains(&v4_loopback) || hosts.contains(&v6_loopback);
+    let mut names: Vec<String> = hosts
+        .iter()
+        .map(|ip| match ip {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+        })
+        .collect();
+    if local {
+        names.push("localhost".to_owned());
+    }
+    let port = listen.port();
+    let mut origins: Vec<String> = names
+        .iter()
+        .map(|host| format!("http://{host}:{port}"))
+        .collect();
+    if port == 80 {
+        origins.extend(names.iter().map(|host| format!("http://{host}")));
+    }
+    origins
+}
+
+/// What the guard checks a request against, made once from the configuration.
+#[derive(Clone)]
+pub(crate) struct Access {
+    /// The console's token.
+    token: String,
+    /// The cookie's name ([`cookie_name`]).
+    cookie: String,
+    /// The page's own origins ([`own_origins`]).
+    origins: Vec<String>,
+}
+
+impl Access {
+    pub(crate) fn new(config: &ConsoleConfig) -> Self {
+        Self {
+            token: config.token.clone(),
+            cookie: cookie_name(config.listen.port()),
+            origins: own_origins(config.listen),
+        }
+    }
+}
 
 /// What a caller without the token is told (never the token itself).
 const REFUSAL: &str = "This console needs its token. `userstream console` prints the \
@@ -67,6 +160,55 @@ const REFUSAL_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta chars
     <title>userstream console: token needed</title></head>\n<body><p>This console needs its \
     token. <code>userstream console</code> prints the address with it; \
     <code>userstream stack credentials</code> shows it.</p></body></html>\n";
+
+/// Why [`check_origin`] refused a request: another page asked.
+const FOREIGN_ORIGIN: &str = "refused: this request comes from a page that is not the \
+    console's own (its Origin header); the console takes actions only from its own page, \
+    or from a script that sends no Origin (with the token)";
+
+/// Why [`check_origin`] refused a request: the browser says another site asked.
+const FOREIGN_SITE: &str = "refused: the browser says this request comes from another site's \
+    page (Sec-Fetch-Site); the console takes actions only from its own page, or from a \
+    script (with the token)";
+
+/// Whether a request may change something, given the page's own `origins`: GET and HEAD
+/// always (they change nothing); any other method unless the browser says another page
+/// sent it: an `Origin` that is not one of `origins` (`null` included), or a
+/// `Sec-Fetch-Site` of `cross-site` or `same-site` (another port on this host is the same
+/// site). Without either header (curl, scripts, the tests' clients) it passes, as the
+/// token still has to come with it. The error is the reason to answer with.
+pub(crate) fn check_origin(
+    method: &Method,
+    headers: &HeaderMap,
+    origins: &[String],
+) -> Result<(), &'static str> {
+    if method == Method::GET || method == Method::HEAD {
+        return Ok(());
+    }
+    let foreign_origin = headers.get_all(header::ORIGIN).iter().any(|value| {
+        value.to_str().map_or(true, |value| {
+            !origins
+                .iter()
+                .any(|own| own.eq_ignore_ascii_case(value.trim()))
+        })
+    });
+    if foreign_origin {
+        return Err(FOREIGN_ORIGIN);
+    }
+    let foreign_site = headers
+        .get_all(HeaderName::from_static("sec-fetch-site"))
+        .iter()
+        .any(|value| {
+            value.to_str().map_or(true, |value| {
+                let value = value.trim();
+                value.eq_ignore_ascii_case("cross-site") || value.eq_ignore_ascii_case("same-site")
+            })
+        });
+    if foreign_site {
+        return Err(FOREIGN_SITE);
+    }
+    Ok(())
+}
 
 /// What [`authorize`] makes of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,20 +221,21 @@ pub(crate) enum Decision {
     Refuse,
 }
 
-/// Whether a request may be served when the console's token is `expected`: `/healthz`
-/// always; otherwise with the token as a bearer, as the cookie, or (`GET /` only) as
-/// `?token=`, which asks for the cookie to be set. A `?token=` that is not the token
-/// refuses, whatever else comes with it. Empty tokens never match.
+/// Whether a request may be served: `/healthz` always; otherwise with the token as a
+/// bearer, as the cookie, or (`GET /` only) as `?token=`, which asks for the cookie to be
+/// set. A `?token=` that is not the token refuses, whatever else comes with it. Empty
+/// tokens never match.
 pub(crate) fn authorize(
     method: &Method,
     path: &str,
     query: Option<&str>,
     headers: &HeaderMap,
-    expected: &str,
+    access: &Access,
 ) -> Decision {
     if path == "/healthz" {
         return Decision::Pass;
     }
+    let expected = access.token.as_bytes();
     if method == Method::GET && path == "/" {
         let mut link = None;
         for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -101,7 +244,7 @@ pub(crate) fn authorize(
             }
         }
         if let Some(link) = link {
-            return if same(link.as_bytes(), expected.as_bytes()) {
+            return if same(link.as_bytes(), expected) {
                 Decision::SetCookie
             } else {
                 Decision::Refuse
@@ -114,15 +257,15 @@ pub(crate) fn authorize(
         .filter_map(|value| value.to_str().ok())
         .filter_map(|value| value.trim().split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .any(|(_, token)| same(token.trim().as_bytes(), expected.as_bytes()));
-    let cookie = cookie_value(expected);
+        .any(|(_, token)| same(token.trim().as_bytes(), expected));
+    let cookie = cookie_value(&access.token);
     let cookie = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == COOKIE)
+        .filter(|(name, _)| *name == access.cookie)
         .any(|(_, value)| same(value.as_bytes(), cookie.as_bytes()));
     if bearer || cookie {
         Decision::Pass
@@ -149,32 +292,33 @@ fn cookie_value(token: &str) -> String {
     url::form_urlencoded::byte_serialize(token.as_bytes()).collect()
 }
 
-/// The middleware: lets through what [`authorize`] passes, everything when no token is
-/// configured.
-async fn guard(State(console): State<Arc<Console>>, request: Request, next: Next) -> Response {
-    let Some(expected) = console.config().token.as_deref() else {
-        return next.run(request).await;
-    };
+/// The middleware: refuses (403) a change another page asks for ([`check_origin`]), then
+/// lets through what [`authorize`] passes.
+async fn guard(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
     let uri = request.uri();
+    if let Err(reason) = check_origin(request.method(), request.headers(), &access.origins) {
+        return answer(StatusCode::FORBIDDEN, uri.path(), reason);
+    }
     match authorize(
         request.method(),
         uri.path(),
         uri.query(),
         request.headers(),
-        expected,
+        &access,
     ) {
         Decision::Pass => next.run(request).await,
-        Decision::SetCookie => set_cookie(expected),
+        Decision::SetCookie => set_cookie(&access),
         Decision::Refuse => refuse(uri.path()),
     }
 }
 
 /// 303 to `/`, keeping the token in an `HttpOnly`, `SameSite=Strict` cookie (no `Secure`:
 /// the console is plain HTTP on loopback).
-fn set_cookie(token: &str) -> Response {
+fn set_cookie(access: &Access) -> Response {
     let cookie = format!(
-        "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
-        cookie_value(token)
+        "{}={}; HttpOnly; SameSite=Strict; Path=/",
+        access.cookie,
+        cookie_value(&access.token)
     );
     match HeaderValue::from_str(&cookie) {
         Ok(cookie) => (
@@ -196,22 +340,35 @@ fn set_cookie(token: &str) -> Response {
 
 /// 401 with [`REFUSAL`]: a page for `/`, JSON under `/api`, text elsewhere.
 fn refuse(path: &str) -> Response {
-    let headers = [
-        (
-            header::WWW_AUTHENTICATE,
-            "Bearer realm=\"userstream console\"",
-        ),
-        (header::CACHE_CONTROL, "no-store"),
-    ];
+    let challenge = [(
+        header::WWW_AUTHENTICATE,
+        "Bearer realm=\"userstream console\"",
+    )];
     if path == "/" {
         let html = [(header::CONTENT_TYPE, "text/html; charset=utf-8")];
-        (StatusCode::UNAUTHORIZED, headers, html, REFUSAL_PAGE).into_response()
-    } else if path == "/api" || path.starts_with("/api/") {
-        let body = Json(serde_json::json!({ "error": REFUSAL }));
-        (StatusCode::UNAUTHORIZED, headers, body).into_response()
+        let headers = [(header::CACHE_CONTROL, "no-store")];
+        (
+            StatusCode::UNAUTHORIZED,
+            challenge,
+            headers,
+            html,
+            REFUSAL_PAGE,
+        )
+            .into_response()
+    } else {
+        (challenge, answer(StatusCode::UNAUTHORIZED, path, REFUSAL)).into_response()
+    }
+}
+
+/// `status` with `message`: JSON (`{"error": …}`) under `/api`, text elsewhere; not cached.
+fn answer(status: StatusCode, path: &str, message: &'static str) -> Response {
+    let headers = [(header::CACHE_CONTROL, "no-store")];
+    if path == "/api" || path.starts_with("/api/") {
+        let body = Json(serde_json::json!({ "error": message }));
+        (status, headers, body).into_response()
     } else {
         let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
-        (StatusCode::UNAUTHORIZED, headers, text, REFUSAL).into_response()
+        (status, headers, text, message).into_response()
     }
 }
 
@@ -333,20 +490,36 @@ async fn start_count(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ConsoleConfig;
 
     const TOKEN: &str = "k3y_-Z9aQ";
+    const PORT: u16 = 18088;
 
-    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+    fn access() -> Access {
+        let listen = SocketAddr::from(([127, 0, 0, 1], PORT));
+        Access {
+            token: TOKEN.to_owned(),
+            cookie: cookie_name(PORT),
+            origins: own_origins(listen),
+        }
+    }
+
+    fn cookie() -> String {
+        cookie_name(PORT)
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.append(name, HeaderValue::from_str(value).unwrap());
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
         }
         map
     }
 
     fn decide(method: Method, path: &str, query: Option<&str>, headers: &HeaderMap) -> Decision {
-        authorize(&method, path, query, headers, TOKEN)
+        authorize(&method, path, query, headers, &access())
     }
 
     #[test]
@@ -369,14 +542,15 @@ mod tests {
 
     #[test]
     fn a_wrong_token_is_refused_everywhere() {
+        let cookie = cookie();
         for wrong in ["", "k3y_-Z9a", "k3y_-Z9aQQ", "K3Y_-Z9AQ", "x"] {
-            let bearer = headers(&[(header::AUTHORIZATION, &format!("Bearer {wrong}"))]);
+            let bearer = headers(&[("authorization", &format!("Bearer {wrong}"))]);
             assert_eq!(
                 decide(Method::GET, "/api/snapshot", None, &bearer),
                 Decision::Refuse
             );
-            let cookie = headers(&[(header::COOKIE, &format!("{COOKIE}={wrong}"))]);
-            assert_eq!(decide(Method::GET, "/", None, &cookie), Decision::Refuse);
+            let jar = headers(&[("cookie", &format!("{cookie}={wrong}"))]);
+            assert_eq!(decide(Method::GET, "/", None, &jar), Decision::Refuse);
             let query = format!("token={wrong}");
             assert_eq!(
                 decide(Method::GET, "/", Some(&query), &HeaderMap::new()),
@@ -384,14 +558,14 @@ mod tests {
             );
         }
         // The right token under another scheme or cookie name is no credential.
-        let basic = headers(&[(header::AUTHORIZATION, &format!("Basic {TOKEN}"))]);
+        let basic = headers(&[("authorization", &format!("Basic {TOKEN}"))]);
         assert_eq!(decide(Method::GET, "/api", None, &basic), Decision::Refuse);
-        let other = headers(&[(header::COOKIE, &format!("other={TOKEN}"))]);
+        let other = headers(&[("cookie", &format!("other={TOKEN}"))]);
         assert_eq!(decide(Method::GET, "/api", None, &other), Decision::Refuse);
         // A wrong link refuses even with a good cookie: the address bar keeps no token.
-        let cookie = headers(&[(header::COOKIE, &format!("{COOKIE}={TOKEN}"))]);
+        let jar = headers(&[("cookie", &format!("{cookie}={TOKEN}"))]);
         assert_eq!(
-            decide(Method::GET, "/", Some("token=nope"), &cookie),
+            decide(Method::GET, "/", Some("token=nope"), &jar),
             Decision::Refuse
         );
     }
@@ -399,7 +573,7 @@ mod tests {
     #[test]
     fn a_bearer_token_passes() {
         for value in [format!("Bearer {TOKEN}"), format!("bearer  {TOKEN} ")] {
-            let bearer = headers(&[(header::AUTHORIZATION, &value)]);
+            let bearer = headers(&[("authorization", &value)]);
             for path in ["/", "/api/snapshot", "/assets/console.css"] {
                 assert_eq!(decide(Method::GET, path, None, &bearer), Decision::Pass);
             }
@@ -412,18 +586,27 @@ mod tests {
 
     #[test]
     fn the_cookie_passes_among_others() {
-        let cookie = headers(&[(
-            header::COOKIE,
-            &format!("a=1; {COOKIE}=stale; {COOKIE}={TOKEN}; b=2"),
+        let cookie = cookie();
+        let jar = headers(&[(
+            "cookie",
+            &format!("a=1; {cookie}=stale; {cookie}={TOKEN}; b=2"),
         )]);
         for path in ["/", "/api/kafka", "/assets/console.js"] {
-            assert_eq!(decide(Method::GET, path, None, &cookie), Decision::Pass);
+            assert_eq!(decide(Method::GET, path, None, &jar), Decision::Pass);
         }
-        let split = headers(&[
-            (header::COOKIE, "a=1"),
-            (header::COOKIE, &format!("{COOKIE}={TOKEN}")),
-        ]);
+        let split = headers(&[("cookie", "a=1"), ("cookie", &format!("{cookie}={TOKEN}"))]);
         assert_eq!(decide(Method::GET, "/api", None, &split), Decision::Pass);
+    }
+
+    #[test]
+    fn the_cookie_is_this_ports_own() {
+        assert_eq!(cookie_name(8088), "userstream_console_8088");
+        assert_ne!(cookie_name(8088), cookie_name(18088));
+        // Another console's cookie (another port), or the old port-less one, is no login.
+        for name in ["userstream_console", "userstream_console_8088"] {
+            let jar = headers(&[("cookie", &format!("{name}={TOKEN}"))]);
+            assert_eq!(decide(Method::GET, "/api", None, &jar), Decision::Refuse);
+        }
     }
 
     #[test]
@@ -459,19 +642,167 @@ mod tests {
         assert_eq!(cookie_value("a b;c"), "a+b%3Bc");
     }
 
-    /// The router over a console that gathers nothing, served on a loopback port.
-    async fn serve(token: Option<&str>) -> (String, tokio::task::JoinHandle<()>) {
-        let mut config = ConsoleConfig::new(userstream_stack::StackConfig::with_state_dir(
-            std::env::temp_dir().join("userstream-console-auth-test"),
-        ));
-        config.token = token.map(str::to_owned);
+    #[test]
+    fn the_own_origins_follow_the_listen_address() {
+        let at = |ip: [u8; 4], port| own_origins(SocketAddr::from((ip, port)));
+        assert_eq!(
+            at([127, 0, 0, 1], 8088),
+            ["http://127.0.0.1:8088", "http://localhost:8088"]
+        );
+        assert_eq!(
+            at([0, 0, 0, 0], 8088),
+            ["http://127.0.0.1:8088", "http://localhost:8088"]
+        );
+        assert_eq!(at([192, 168, 1, 5], 8088), ["http://192.168.1.5:8088"]);
+        assert_eq!(
+            at([127, 0, 0, 1], 80),
+            [
+                "http://127.0.0.1:80",
+                "http://localhost:80",
+                "http://127.0.0.1",
+                "http://localhost"
+            ]
+        );
+        let v6 = own_origins(SocketAddr::from((Ipv6Addr::LOCALHOST, 8088)));
+        assert_eq!(v6, ["http://[::1]:8088", "http://localhost:8088"]);
+        let any6 = own_origins(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 8088)));
+        assert!(
+            any6.contains(&"http://127.0.0.1:8088".to_owned()),
+            "{any6:?}"
+        );
+    }
+
+    #[test]
+    fn a_change_from_another_page_is_refused() {
+        let origins = access().origins;
+        let check = |method: Method, pairs: &[(&str, &str)]| {
+            check_origin(&method, &headers(pairs), &origins)
+        };
+        // The console's own page (a browser's same-origin fetch), and scripts without either
+        // header.
+        let own = [
+            ("origin", "http://127.0.0.1:18088"),
+            ("sec-fetch-site", "same-origin"),
+        ];
+        assert_eq!(check(Method::POST, &own), Ok(()));
+        assert_eq!(
+            check(Method::POST, &[("origin", "http://localhost:18088")]),
+            Ok(())
+        );
+        assert_eq!(check(Method::POST, &[]), Ok(()));
+        assert_eq!(check(Method::POST, &[("sec-fetch-site", "none")]), Ok(()));
+        // Another page: another port on this host (same site), another host, `null`
+        // (a sandboxed frame, a file), or the browser's own word for it.
+        for origin in [
+            "http://127.0.0.1:18080",
+            "http://localhost:8088",
+            "https://127.0.0.1:18088",
+            "http://evil.example",
+            "http://127.0.0.1:18088.evil.example",
+            "null",
+        ] {
+            assert_eq!(
+                check(Method::POST, &[("origin", origin)]),
+                Err(FOREIGN_ORIGIN),
+                "{origin}"
+            );
+        }
+        for site in ["cross-site", "same-site", "Cross-Site"] {
+            assert_eq!(
+                check(
+                    Method::POST,
+                    &[
+                        ("origin", "http://127.0.0.1:18088"),
+                        ("sec-fetch-site", site)
+                    ]
+                ),
+                Err(FOREIGN_SITE),
+                "{site}"
+            );
+        }
+        // Any Origin header of several that is foreign refuses.
+        assert_eq!(
+            check(
+                Method::POST,
+                &[
+                    ("origin", "http://127.0.0.1:18088"),
+                    ("origin", "http://evil.example")
+                ]
+            ),
+            Err(FOREIGN_ORIGIN)
+        );
+        // Every method but GET and HEAD is a change; those two never are.
+        for method in [Method::PUT, Method::DELETE, Method::PATCH, Method::OPTIONS] {
+            assert!(
+                check(method.clone(), &[("sec-fetch-site", "cross-site")]).is_err(),
+                "{method}"
+            );
+        }
+        for method in [Method::GET, Method::HEAD] {
+            let foreign = [
+                ("origin", "http://evil.example"),
+                ("sec-fetch-site", "cross-site"),
+            ];
+            assert_eq!(check(method, &foreign), Ok(()));
+        }
+    }
+
+    #[test]
+    fn the_page_needs_nothing_the_policy_forbids() {
+        // `default-src 'self'` without 'unsafe-inline': no inline script, style element or
+        // style attribute, no handler attribute, nothing from another origin.
+        let policy = SECURITY_HEADERS[0].1;
+        assert!(!policy.contains("unsafe"), "{policy}");
+        for (name, text) in [
+            ("index.html", PAGE),
+            ("console.js", SCRIPT),
+            ("refusal", REFUSAL_PAGE),
+        ] {
+            let lower = text.to_ascii_lowercase();
+            for forbidden in [
+                "<style",
+                "style=\"",
+                "style='",
+                " onclick",
+                " onload",
+                "javascript:",
+                "eval(",
+            ] {
+                assert!(!lower.contains(forbidden), "{name} has {forbidden}");
+            }
+        }
+        let scripts: Vec<&str> = PAGE.split("<script").skip(1).collect();
+        assert_eq!(scripts.len(), 1, "one script element");
+        assert!(
+            scripts[0].starts_with(" src=\"/assets/console.js\"></script>"),
+            "the script is the asset, not inline: {}",
+            scripts[0]
+        );
+        assert!(!STYLE.contains("url("), "the style loads nothing");
+    }
+
+    /// The router over a console that gathers nothing, served on a loopback port; the
+    /// configuration knows the real port (as `serve` sets it), which names the cookie.
+    async fn serve() -> (String, u16, tokio::task::JoinHandle<()>) {
+        let mut credentials = userstream_endpoints::Credentials::withheld();
+        credentials.console_token = TOKEN.to_owned();
+        let mut config = ConsoleConfig::with_credentials(
+            userstream_stack::StackConfig::with_state_dir(
+                std::env::temp_dir().join("userstream-console-auth-test"),
+            ),
+            credentials,
+        );
+        // A count the test starts fails at once: nothing listens there.
+        config.stream.cassandra_contact_point = "127.0.0.1:1".to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        config.listen = listener.local_addr().unwrap();
+        let base = format!("http://{}", config.listen);
+        let port = config.listen.port();
         let app = router(Console::new(config));
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        (base, server)
+        (base, port, server)
     }
 
     fn client() -> reqwest::Client {
@@ -481,9 +812,19 @@ mod tests {
             .unwrap()
     }
 
+    fn assert_secured(answer: &reqwest::Response, what: &str) {
+        for (name, value) in SECURITY_HEADERS {
+            assert_eq!(
+                answer.headers().get(&name).and_then(|v| v.to_str().ok()),
+                Some(value),
+                "{name} on {what}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn over_http_the_token_guards_every_route_but_healthz() {
-        let (base, server) = serve(Some(TOKEN)).await;
+        let (base, port, server) = serve().await;
         let http = client();
 
         // No token, or a wrong one: 401 with the sentence, and never the token.
@@ -495,6 +836,8 @@ mod tests {
             let answer = http.get(format!("{base}{path}")).send().await.unwrap();
             assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{path}");
             assert_eq!(answer.headers()[header::CONTENT_TYPE], content_type);
+            assert!(answer.headers().contains_key(header::WWW_AUTHENTICATE));
+            assert_secured(&answer, path);
             let body = answer.text().await.unwrap();
             assert!(body.contains("This console needs its token."), "{body}");
             assert!(body.contains("userstream stack credentials"), "{body}");
@@ -529,6 +872,7 @@ mod tests {
         // `/healthz` is open.
         let health = http.get(format!("{base}/healthz")).send().await.unwrap();
         assert_eq!(health.status(), StatusCode::OK);
+        assert_secured(&health, "/healthz");
 
         // Bearer.
         let snapshot = http
@@ -538,10 +882,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(snapshot.status(), StatusCode::OK);
+        assert_secured(&snapshot, "/api/snapshot");
         let snapshot: serde_json::Value = snapshot.json().await.unwrap();
         assert!(snapshot.get("flow").is_some(), "{snapshot}");
 
-        // The link: 303 to `/` with the cookie, which then opens everything.
+        // The link: 303 to `/` with this port's cookie, which then opens everything.
         let link = http
             .get(format!("{base}/?token={TOKEN}"))
             .send()
@@ -549,13 +894,20 @@ mod tests {
             .unwrap();
         assert_eq!(link.status(), StatusCode::SEE_OTHER);
         assert_eq!(link.headers()[header::LOCATION], "/");
+        assert_secured(&link, "the link");
         let cookie = link.headers()[header::SET_COOKIE].to_str().unwrap();
         assert_eq!(
             cookie,
-            format!("{COOKIE}={TOKEN}; HttpOnly; SameSite=Strict; Path=/")
+            format!("userstream_console_{port}={TOKEN}; HttpOnly; SameSite=Strict; Path=/")
         );
         let pair = cookie.split(';').next().unwrap().to_owned();
-        for path in ["/", "/assets/console.js", "/api/snapshot", "/api"] {
+        for path in [
+            "/",
+            "/assets/console.js",
+            "/assets/console.css",
+            "/api/snapshot",
+            "/api",
+        ] {
             let answer = http
                 .get(format!("{base}{path}"))
                 .header(header::COOKIE, &pair)
@@ -563,6 +915,7 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(answer.status(), StatusCode::OK, "{path}");
+            assert_secured(&answer, path);
         }
         let page = http
             .get(&base)
@@ -574,20 +927,69 @@ mod tests {
             .await
             .unwrap();
         assert!(page.contains("/assets/console.js"));
+        let missing = http
+            .get(format!("{base}/api/nope"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert_secured(&missing, "a 404");
         server.abort();
     }
 
     #[tokio::test]
-    async fn over_http_without_a_configured_token_everything_is_served() {
-        let (base, server) = serve(None).await;
+    async fn over_http_a_change_from_another_page_is_forbidden_even_with_the_token() {
+        let (base, port, server) = serve().await;
         let http = client();
-        for path in ["/", "/api/snapshot", "/assets/console.css", "/healthz"] {
-            let answer = http.get(format!("{base}{path}")).send().await.unwrap();
-            assert_eq!(answer.status(), StatusCode::OK, "{path}");
-        }
-        // `?token=` means nothing then: the page itself.
-        let link = http.get(format!("{base}/?token=x")).send().await.unwrap();
-        assert_eq!(link.status(), StatusCode::OK);
+        let count = format!("{base}/api/cassandra/count?seconds=1");
+        let pair = format!("{}={TOKEN}", cookie_name(port));
+
+        // Another service's page on this host, with the browser's cookie: 403, no count.
+        let forged = http
+            .post(&count)
+            .header(header::COOKIE, &pair)
+            .header(header::ORIGIN, "http://127.0.0.1:1")
+            .header("sec-fetch-site", "same-site")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        assert_secured(&forged, "a 403");
+        let reason: serde_json::Value = forged.json().await.unwrap();
+        assert_eq!(reason["error"], FOREIGN_ORIGIN);
+        let cross = http
+            .post(&count)
+            .bearer_auth(TOKEN)
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+        let none = http.get(&count).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(none.status(), StatusCode::NOT_FOUND, "no count was started");
+
+        // The console's own page (as the browser sends it), then a script: both start it.
+        let own = http
+            .post(&count)
+            .header(header::COOKIE, &pair)
+            .header(header::ORIGIN, format!("http://localhost:{port}"))
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(own.status(), StatusCode::ACCEPTED);
+        let script = http
+            .post(format!("{count}&wait=true"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(script.status(), StatusCode::OK | StatusCode::CONFLICT),
+            "{}",
+            script.status()
+        );
         server.abort();
     }
 }

@@ -1,6 +1,7 @@
 //! [`StreamConfig`]: everything the streaming job and its controls need.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -57,7 +58,9 @@ impl Default for CassandraOutput {
 }
 
 /// The streaming job: where it reads, where it writes, how it is triggered and supervised.
-#[derive(Debug, Clone)]
+/// `Debug` withholds the Spark Connect token, the logins' passwords, and the values of any
+/// extra option that looks like a login.
+#[derive(Clone)]
 pub struct StreamConfig {
     /// Spark Connect server, `sc://host:port` (no parameters: the session is chosen here).
     pub connect_url: String,
@@ -348,11 +351,7 @@ impl StreamConfig {
             .keys()
             .chain(self.cassandra_options.keys())
         {
-            let lower = key.to_ascii_lowercase();
-            if lower.contains("jaas")
-                || lower.contains("password")
-                || lower.starts_with("spark.cassandra.auth.")
-            {
+            if is_login_option(key) {
                 errors.push(format!(
                     "option `{key}`: a login in the job's plan would be logged with it; \
                      the Spark Connect server has the job's logins (`userstream stack up`)"
@@ -383,9 +382,156 @@ impl StreamConfig {
     }
 }
 
+/// Whether an extra option's key names a login (a JAAS config, a password, the connector's
+/// `spark.cassandra.auth.*`): refused by [`StreamConfig::validate`], withheld by `Debug`.
+fn is_login_option(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    lower.contains("jaas")
+        || lower.contains("password")
+        || lower.starts_with("spark.cassandra.auth.")
+}
+
+/// Extra options as `Debug` shows them: the value of a login, or of anything else named a
+/// token or a secret (which `validate` lets through), withheld.
+fn shown_options(options: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    options
+        .iter()
+        .map(|(key, value)| {
+            let lower = key.to_ascii_lowercase();
+            let secret =
+                is_login_option(key) || lower.contains("token") || lower.contains("secret");
+            let shown = if secret { "<withheld>" } else { value.as_str() };
+            (key.as_str(), shown)
+        })
+        .collect()
+}
+
+impl fmt::Debug for StreamConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured, so a new field is a compile error here until it is shown or withheld.
+        // The logins' own `Debug` shows the user only.
+        let Self {
+            connect_url,
+            connect_user,
+            connect_token,
+            bootstrap_servers,
+            registry_url,
+            registry_login,
+            subject,
+            topic,
+            cassandra_contact_point,
+            cassandra_login,
+            keyspace,
+            table,
+            rejected_table,
+            starting_offsets,
+            max_offsets_per_trigger,
+            fail_on_data_loss,
+            min_partitions,
+            trigger,
+            rejected_trigger,
+            checkpoint_root,
+            query_name,
+            cassandra_output,
+            kafka_options,
+            cassandra_options,
+            keepalive_interval,
+            restart_backoff_initial,
+            restart_backoff_max,
+            max_restarts,
+            stall_after,
+            connector_session,
+            request_timeout,
+            control_wait,
+        } = self;
+        f.debug_struct("StreamConfig")
+            .field("connect_url", connect_url)
+            .field("connect_user", connect_user)
+            .field(
+                "connect_token",
+                &connect_token.as_ref().map(|_| format_args!("<withheld>")),
+            )
+            .field("bootstrap_servers", bootstrap_servers)
+            .field("registry_url", registry_url)
+            .field("registry_login", registry_login)
+            .field("subject", subject)
+            .field("topic", topic)
+            .field("cassandra_contact_point", cassandra_contact_point)
+            .field("cassandra_login", cassandra_login)
+            .field("keyspace", keyspace)
+            .field("table", table)
+            .field("rejected_table", rejected_table)
+            .field("starting_offsets", starting_offsets)
+            .field("max_offsets_per_trigger", max_offsets_per_trigger)
+            .field("fail_on_data_loss", fail_on_data_loss)
+            .field("min_partitions", min_partitions)
+            .field("trigger", trigger)
+            .field("rejected_trigger", rejected_trigger)
+            .field("checkpoint_root", checkpoint_root)
+            .field("query_name", query_name)
+            .field("cassandra_output", cassandra_output)
+            .field("kafka_options", &shown_options(kafka_options))
+            .field("cassandra_options", &shown_options(cassandra_options))
+            .field("keepalive_interval", keepalive_interval)
+            .field("restart_backoff_initial", restart_backoff_initial)
+            .field("restart_backoff_max", restart_backoff_max)
+            .field("max_restarts", max_restarts)
+            .field("stall_after", stall_after)
+            .field("connector_session", connector_session)
+            .field("request_timeout", request_timeout)
+            .field("control_wait", control_wait)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_withholds_every_secret() {
+        let mut config = StreamConfig {
+            connect_token: Some("spark-t0ken-value".into()),
+            registry_login: Some(Login::new("reader", "reg-pa55word")),
+            cassandra_login: Some(Login::new("userstream_app", "cass-pa55word")),
+            ..StreamConfig::default()
+        };
+        config.bootstrap_servers.login = Some(Login::new("reader", "kafka-pa55word"));
+        config
+            .kafka_options
+            .insert("kafka.sasl.jaas.config".into(), "jaas-s3cret".into());
+        config.cassandra_options.insert(
+            "spark.cassandra.auth.password".into(),
+            "opt-pa55word".into(),
+        );
+        config
+            .kafka_options
+            .insert("kafka.fetch.max.bytes".into(), "1048576".into());
+        for shown in [format!("{config:?}"), format!("{config:#?}")] {
+            for secret in [
+                "spark-t0ken-value",
+                "reg-pa55word",
+                "cass-pa55word",
+                "kafka-pa55word",
+                "jaas-s3cret",
+                "opt-pa55word",
+            ] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            // The rest is there: users, addresses, options that are no login.
+            for kept in [
+                "userstream_app",
+                "reader",
+                "sc://127.0.0.1",
+                "1048576",
+                "<withheld>",
+            ] {
+                assert!(shown.contains(kept), "{kept} missing from {shown}");
+            }
+        }
+        config.connect_token = None;
+        assert!(format!("{config:?}").contains("connect_token: None"));
+    }
 
     #[test]
     fn defaults_validate() {

@@ -21,7 +21,8 @@ use super::common::shutdown_on_signals;
 /// come from the stack flags (ports) so they match `stack up`. Everything but /healthz asks
 /// for the stack's console token: the address printed at start carries it (the browser then
 /// keeps it in a cookie), scripts send `Authorization: Bearer <token>`, and
-/// `userstream stack credentials` shows it. Ctrl-C stops it.
+/// `userstream stack credentials` shows it. Without the stack's secrets file (run
+/// `userstream stack up` first) the console does not start. Ctrl-C stops it.
 #[derive(Debug, clap::Args)]
 pub struct ConsoleArgs {
     #[command(flatten)]
@@ -62,7 +63,8 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
             args.refresh
         );
     }
-    let mut config = ConsoleConfig::new(args.stack);
+    // Fails closed: without the stack's secrets file (and its token) there is no console.
+    let mut config = ConsoleConfig::new(args.stack)?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
@@ -78,19 +80,19 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
     // The one place the token is printed: to the user's own terminal, as the link to open.
     // Redirected into a file (a service manager's log), the line says where to find it.
     let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let address = match &config.token {
-        Some(_) if !on_terminal => format!(
-            "http://{}/ (it asks for the console's token: `userstream stack credentials` shows \
-             it; JSON under /api with `Authorization: Bearer <token>`)",
-            config.listen
-        ),
-        Some(token) => format!(
+    let address = if on_terminal {
+        format!(
             "http://{}/?token={} (this link holds the console's token; JSON under /api with \
              `Authorization: Bearer <token>`)",
             config.listen,
-            url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
-        ),
-        None => format!("http://{} (JSON under /api)", config.listen),
+            url::form_urlencoded::byte_serialize(config.token.as_bytes()).collect::<String>()
+        )
+    } else {
+        format!(
+            "http://{}/ (it asks for the console's token: `userstream stack credentials` shows \
+             it; JSON under /api with `Authorization: Bearer <token>`)",
+            config.listen
+        )
     };
     eprintln!(
         "console: {address}; state directory {}; Ctrl-C stops it",

@@ -301,8 +301,34 @@ impl Fixture {
                 let status = userstream_stream::status(&self.config)
                     .await
                     .map(|s| s.to_string());
+                // Which rejections did land, and where: a missing one is then named.
+                let landed =
+                    userstream_store::rejected_rows(&self.session, &self.config.keyspace, None)
+                        .await
+                        .map(|rows| {
+                            rows.iter()
+                                .map(|r| {
+                                    format!(
+                                        "{}/{}: {}",
+                                        r.kafka_partition,
+                                        r.kafka_offset,
+                                        r.reason.as_deref().unwrap_or("?")
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        });
+                // The job's journal (see `journal.rs`): starts, failures, remedies.
+                let journal = std::fs::read_to_string(
+                    self.config
+                        .checkpoint_root
+                        .join(format!("{}.events.jsonl", self.config.query_name)),
+                )
+                .unwrap_or_default();
                 bail!(
-                    "after {timeout:?}: {have}/{n} users, {have_rejected}/{rejected} rejected\n{}",
+                    "after {timeout:?}: {have}/{n} users, {have_rejected}/{rejected} rejected \
+                     [{}]\n{}\njournal:\n{journal}",
+                    landed.unwrap_or_else(|e| e.to_string()),
                     status.unwrap_or_else(|e| e.to_string())
                 );
             }
