@@ -11,6 +11,10 @@ export USERSTREAM_RUNTIME_DIR="${USERSTREAM_RUNTIME_DIR:-$HOME/.cache/userstream
 export USERSTREAM_STATE_DIR="${USERSTREAM_STATE_DIR:-$repo/.userstream}"
 export USERSTREAM_DAGS_DIR="$repo/dags"
 mkdir -p "$repo/test-output"
+# Like the userstream binary (crates/stack/src/private.rs): what the tests themselves write
+# under the state directory (checkpoints, journals) is private too, and the security test
+# checks every path of it.
+umask 077
 
 # Every test below runs with every stack port moved off its default, by the environment, the
 # way a user moves them: stack up, setup, produce, stream, verify, the console, the tests and

@@ -511,7 +511,7 @@ pub async fn classify_schema_id(
         let text = serde_json::to_string_pretty(&known)
             .map_err(|e| StreamError::Protocol(e.to_string()))?;
         std::fs::create_dir_all(&config.checkpoint_root)
-            .and_then(|()| std::fs::write(&path, text))
+            .and_then(|()| crate::private_file::write(&path, text))
             .map_err(|source| StreamError::Io {
                 path: path.display().to_string(),
                 source,
@@ -554,7 +554,7 @@ fn save_state(config: &StreamConfig, job: &JobInfo) -> Result<(), StreamError> {
     std::fs::create_dir_all(&config.checkpoint_root).map_err(io)?;
     let text =
         serde_json::to_string_pretty(job).map_err(|e| StreamError::Protocol(e.to_string()))?;
-    std::fs::write(&path, text).map_err(io)
+    crate::private_file::write(&path, text).map_err(io)
 }
 
 /// The job as last started by any process, from its state file.

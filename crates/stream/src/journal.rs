@@ -46,18 +46,15 @@ impl Journal {
         let Ok(line) = serde_json::to_string(&entry) else {
             return;
         };
-        let appended = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .and_then(|mut f| writeln!(f, "{line}"));
+        let appended =
+            crate::private_file::append(&self.path).and_then(|mut f| writeln!(f, "{line}"));
         if let Err(e) = appended {
             tracing::debug!(path = %self.path.display(), error = %e, "journal not written");
             return;
         }
         if let Ok(text) = std::fs::read_to_string(&self.path) {
             if let Some(kept) = trimmed(&text, KEEP) {
-                let _ = std::fs::write(&self.path, kept);
+                let _ = crate::private_file::write(&self.path, kept);
             }
         }
     }

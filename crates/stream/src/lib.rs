@@ -22,6 +22,7 @@ mod error;
 mod job;
 mod journal;
 pub mod plan;
+mod private_file;
 mod reconcile;
 mod rpc;
 mod supervise;

@@ -772,7 +772,7 @@ pub async fn ensure(
     let text =
         serde_json::to_string_pretty(&memory).map_err(|e| StreamError::Protocol(e.to_string()))?;
     let path = memory_file(&config);
-    std::fs::write(&path, text).map_err(|source| StreamError::Io {
+    crate::private_file::write(&path, text).map_err(|source| StreamError::Io {
         path: path.display().to_string(),
         source,
     })?;
