@@ -542,6 +542,9 @@ fn spark_security_properties(secrets: &Secrets) -> Vec<(&'static str, &str)> {
         // Should a value ever hold a credential, the environment page and the event log show
         // it redacted.
         ("spark.redaction.regex", SPARK_REDACTION_REGEX),
+        // Checkpoints are written through Hadoop's file system, which sets each file's mode
+        // from its own umask setting (022 by default), not the process's.
+        ("spark.hadoop.fs.permissions.umask-mode", "077"),
     ]
 }
 
@@ -973,6 +976,7 @@ mod tests {
                 "spark.ui.killEnabled=false",
                 "spark.ui.filters=dev.userstream.spark.UiTokenFilter",
                 "spark.redaction.regex=(?i)secret|password|token|access[.]?key|jaas",
+                "spark.hadoop.fs.permissions.umask-mode=077",
             ]
         );
         // No Kafka password: that is in the JAAS file.
