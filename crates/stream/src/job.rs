@@ -665,6 +665,17 @@ pub(crate) fn announce_wait(holder: &Controller) {
     tracing::warn!("{holder} is acting on the streaming job; waiting for it to finish");
 }
 
+/// How the rejected query writes. Lightweight transactions (`IF NOT EXISTS`): a replayed batch
+/// keeps each row's first `first_seen`. One row per statement: the connector groups the rows
+/// of a Kafka partition (one Cassandra partition) into a batch, and a conditional batch applies
+/// all or nothing. A micro-batch that failed part-way (a schema id the job did not know yet)
+/// may already have written some of its rows; replayed, the batch holding one of those would
+/// skip every other row in it, and a rejected record would be lost.
+const REJECTED_WRITE_OPTIONS: &[(&str, &str)] = &[
+    ("spark.cassandra.output.ifNotExists", "true"),
+    ("spark.cassandra.output.batch.size.rows", "1"),
+];
+
 pub(crate) async fn start_with(
     config: &StreamConfig,
     schemas: &[WriterSchema],
@@ -715,14 +726,13 @@ pub(crate) async fn start_with(
     let rejected = match rejected_active {
         Some(q) => running(config, q, &rejected_name),
         None => {
-            // Lightweight transaction: a replayed batch keeps the first `first_seen`.
             let started = start_query(
                 job.rejected,
                 config,
                 &rejected_name,
                 &config.rejected_table,
                 config.rejected_trigger,
-                &[("spark.cassandra.output.ifNotExists", "true")],
+                REJECTED_WRITE_OPTIONS,
             )
             .await;
             or_started_elsewhere(started, &mut rpc, config, &rejected_name).await?
