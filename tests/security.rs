@@ -447,15 +447,7 @@ async fn no_secret_in_any_log_after_the_whole_run() -> anyhow::Result<()> {
     let found = exposed_secrets(&layout)?;
     ensure!(found.is_empty(), "secrets exposed: {found:#?}");
     // Airflow's task logs and the engines' files written during the run are private too.
-    let open = open_paths(layout.state())?;
-    ensure!(
-        open.is_empty(),
-        "{} paths under {} are readable or writable by group or others after the run: {:#?}",
-        open.len(),
-        layout.state().display(),
-        open.iter().take(20).collect::<Vec<_>>()
-    );
-    Ok(())
+    ensure_private(layout.state(), " after the run")
 }
 
 /// Every place a value of the secrets file shows where it must not: a process's arguments,
@@ -851,12 +843,18 @@ async fn only_the_stack_s_user_reads_the_state_directory() -> anyhow::Result<()>
         eprintln!("skipped: no state directory (run `userstream stack up`)");
         return Ok(());
     }
-    let open = open_paths(layout.state())?;
+    ensure_private(layout.state(), "")
+}
+
+/// Fails naming (up to 20 of) the paths under `root` that group or others may read or write;
+/// `when` ends the message (" after the run").
+fn ensure_private(root: &std::path::Path, when: &str) -> anyhow::Result<()> {
+    let open = open_paths(root)?;
     ensure!(
         open.is_empty(),
-        "{} paths under {} are readable or writable by group or others: {:#?}",
+        "{} paths under {} are readable or writable by group or others{when}: {:#?}",
         open.len(),
-        layout.state().display(),
+        root.display(),
         open.iter().take(20).collect::<Vec<_>>()
     );
     Ok(())

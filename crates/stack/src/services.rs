@@ -317,9 +317,12 @@ pub fn all(
     // for in their environment, and their spark-defaults.conf (RPC secret, filter) written
     // by whichever starts first.
     let ui_filter_jar = layout.spark_connect_auth_jar();
-    let spark_daemon_env = |heap: String, options: (&str, String)| {
+    let spark_daemon_env = |options: (&str, String)| {
         spark_env(vec![
-            ("SPARK_DAEMON_MEMORY".into(), heap),
+            (
+                "SPARK_DAEMON_MEMORY".into(),
+                config.spark_daemon_heap.to_string(),
+            ),
             (
                 "SPARK_DAEMON_CLASSPATH".into(),
                 ui_filter_jar.display().to_string(),
@@ -358,17 +361,14 @@ pub fn all(
         // application never gets executors again (every Spark job hangs). With it, the
         // new master reads them back and both reconnect; the worker timeout bounds how
         // long it waits for ones that are gone (see `down`, which clears the directory).
-        env: spark_daemon_env(
-            config.spark_daemon_heap.to_string(),
-            (
-                "SPARK_MASTER_OPTS",
-                format!(
-                    "-Dspark.deploy.recoveryMode=FILESYSTEM -Dspark.deploy.recoveryDirectory={} \
+        env: spark_daemon_env((
+            "SPARK_MASTER_OPTS",
+            format!(
+                "-Dspark.deploy.recoveryMode=FILESYSTEM -Dspark.deploy.recoveryDirectory={} \
                      -Dspark.worker.timeout=30",
-                    layout.spark_master_recovery().display()
-                ),
+                layout.spark_master_recovery().display()
             ),
-        ),
+        )),
         cwd: layout.state().to_path_buf(),
         ports: vec![config.ports.spark_master, config.ports.spark_master_ui],
         pre_start: vec![],
@@ -401,14 +401,10 @@ pub fn all(
             config.endpoints().spark_master_url,
         ],
         // Old application directories (executor logs, jars) would fill the disk.
-        env: spark_daemon_env(
-            config.spark_daemon_heap.to_string(),
-            (
-                "SPARK_WORKER_OPTS",
-                "-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.appDataTtl=86400"
-                    .into(),
-            ),
-        ),
+        env: spark_daemon_env((
+            "SPARK_WORKER_OPTS",
+            "-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.appDataTtl=86400".into(),
+        )),
         cwd: layout.state().to_path_buf(),
         ports: vec![config.ports.spark_worker_ui],
         pre_start: vec![],
