@@ -886,3 +886,231 @@ fn open_paths(root: &std::path::Path) -> anyhow::Result<Vec<String>> {
     }
     Ok(open)
 }
+
+/// What the impostors of [`no_password_goes_to_a_process_holding_an_engine_s_port`] received.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+
+/// A fake Cassandra: answers OPTIONS and STARTUP (protocol v4) like a node that wants a
+/// password, so a client that trusts it sends its login (AUTH_RESPONSE), and keeps every byte.
+async fn fake_cql_node(listener: tokio::net::TcpListener, received: Received) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    fn string(text: &str) -> Vec<u8> {
+        let mut out = (text.len() as u16).to_be_bytes().to_vec();
+        out.extend_from_slice(text.as_bytes());
+        out
+    }
+    while let Ok((mut socket, _)) = listener.accept().await {
+        let received = received.clone();
+        tokio::spawn(async move {
+            let mut header = [0u8; 9];
+            while socket.read_exact(&mut header).await.is_ok() {
+                let length = u32::from_be_bytes([header[5], header[6], header[7], header[8]]);
+                let mut body = vec![0u8; length as usize];
+                if socket.read_exact(&mut body).await.is_err() {
+                    return;
+                }
+                if let Ok(mut all) = received.lock() {
+                    all.extend_from_slice(&header);
+                    all.extend_from_slice(&body);
+                }
+                let (opcode, reply) = match header[4] {
+                    // OPTIONS → SUPPORTED {CQL_VERSION: [3.4.7]}
+                    0x05 => (0x06, {
+                        let mut b = 1u16.to_be_bytes().to_vec();
+                        b.extend(string("CQL_VERSION"));
+                        b.extend(1u16.to_be_bytes());
+                        b.extend(string("3.4.7"));
+                        b
+                    }),
+                    // STARTUP → AUTHENTICATE
+                    0x01 => (
+                        0x03,
+                        string("org.apache.cassandra.auth.PasswordAuthenticator"),
+                    ),
+                    // anything else (the AUTH_RESPONSE) → ERROR bad credentials
+                    _ => (0x00, {
+                        let mut b = 0x0100u32.to_be_bytes().to_vec();
+                        b.extend(string("no"));
+                        b
+                    }),
+                };
+                let mut frame = vec![0x84, 0, header[2], header[3], opcode];
+                frame.extend((reply.len() as u32).to_be_bytes());
+                frame.extend(reply);
+                if socket.write_all(&frame).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// A fake HTTP server (the registry's or Airflow's port): keeps every request's head and
+/// answers `[]`.
+async fn fake_http(listener: tokio::net::TcpListener, received: Received) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    while let Ok((mut socket, _)) = listener.accept().await {
+        let received = received.clone();
+        tokio::spawn(async move {
+            let mut buffer = vec![0u8; 16 * 1024];
+            let mut head = Vec::new();
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buffer[..n]),
+                }
+            }
+            if let Ok(mut all) = received.lock() {
+                all.extend_from_slice(&head);
+            }
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]")
+                .await;
+        });
+    }
+}
+
+/// Every form a secret of `credentials` takes on the wire: the value itself (CQL, JSON
+/// bodies, bearer tokens) and each login's HTTP basic-auth encoding.
+fn wire_forms(credentials: &Credentials) -> Vec<String> {
+    use base64::Engine as _;
+    let logins = [
+        &credentials.cassandra.admin,
+        &credentials.cassandra.app,
+        &credentials.registry.admin,
+        &credentials.registry.producer,
+        &credentials.registry.reader,
+    ];
+    credentials
+        .secret_values()
+        .into_iter()
+        .map(str::to_owned)
+        .chain(logins.into_iter().map(|login| {
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", login.username, login.password))
+        }))
+        .collect()
+}
+
+fn found_in(received: &Received, forms: &[String]) -> Vec<String> {
+    let all = received.lock().map(|a| a.clone()).unwrap_or_default();
+    let text = String::from_utf8_lossy(&all);
+    forms
+        .iter()
+        .filter(|form| text.contains(form.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// While an engine is down anyone on the machine may bind its port. A process holding the
+/// Cassandra, registry or Airflow port that the stack did not start gets no password from
+/// `stack status` or the console in 15 s. Stopping the real engines would pull them from under
+/// the tests running beside this one, so the impostors listen on ports of their own and the
+/// commands are pointed at them (`USERSTREAM_*_PORT`): to the commands, exactly an engine's
+/// port held by a stranger while the stack's pid files say the engine runs.
+#[tokio::test]
+async fn no_password_goes_to_a_process_holding_an_engine_s_port() -> anyhow::Result<()> {
+    use std::process::Stdio;
+    let Some((_endpoints, credentials)) = stack().await? else {
+        return Ok(());
+    };
+    let Some(bin) = std::env::var_os("USERSTREAM_BIN").map(std::path::PathBuf::from) else {
+        ensure!(!stack_started(), "USERSTREAM_BIN is not set");
+        eprintln!("skipped: USERSTREAM_BIN is not set");
+        return Ok(());
+    };
+    let received = Received::default();
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let (cql, registry, airflow) = (bind().await?, bind().await?, bind().await?);
+    let ports =
+        [&cql, &registry, &airflow].map(|l| l.local_addr().map(|a| a.port()).unwrap_or_default());
+    let fakes = [
+        tokio::spawn(fake_cql_node(cql, received.clone())),
+        tokio::spawn(fake_http(registry, received.clone())),
+        tokio::spawn(fake_http(airflow, received.clone())),
+    ];
+
+    // The impostors do catch what a client without the check sends.
+    let canary = Login::new("canary", "canary-password-4711");
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        scylla::client::session_builder::SessionBuilder::new()
+            .known_node(format!("127.0.0.1:{}", ports[0]))
+            .user(&canary.username, &canary.password)
+            .build(),
+    )
+    .await;
+    let _ = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}/subjects", ports[1]))
+        .basic_auth(&canary.username, Some(&canary.password))
+        .send()
+        .await;
+    let canary_forms = [canary.password.clone(), {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode("canary:canary-password-4711")
+    }];
+    ensure!(
+        found_in(&received, &canary_forms).len() == 2,
+        "the impostors must catch an unchecked client's login, or this test proves nothing"
+    );
+    received
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .clear();
+
+    let console_port = bind().await?.local_addr()?.port();
+    let moved = [
+        ("USERSTREAM_CASSANDRA_PORT", ports[0].to_string()),
+        ("USERSTREAM_REGISTRY_PORT", ports[1].to_string()),
+        ("USERSTREAM_AIRFLOW_PORT", ports[2].to_string()),
+    ];
+    let state = stack_config().state_dir;
+    let mut console = tokio::process::Command::new(&bin)
+        .arg("console")
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--listen", &format!("127.0.0.1:{console_port}")])
+        .envs(moved.clone())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the console")?;
+    let http = reqwest::Client::new();
+    let mut said = String::new();
+    let begin = std::time::Instant::now();
+    while begin.elapsed() < Duration::from_secs(15) {
+        let output = tokio::process::Command::new(&bin)
+            .args(["stack", "status"])
+            .arg("--state-dir")
+            .arg(&state)
+            .envs(moved.clone())
+            .output()
+            .await?;
+        said = String::from_utf8_lossy(&output.stdout).into_owned();
+        let _ = http
+            .get(format!("http://127.0.0.1:{console_port}/api/snapshot"))
+            .bearer_auth(&credentials.console_token)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let _ = console.kill().await;
+    for fake in fakes {
+        fake.abort();
+    }
+
+    let leaked = found_in(&received, &wire_forms(&credentials));
+    ensure!(
+        leaked.is_empty(),
+        "{} secret value(s) reached a port the stack did not start",
+        leaked.len()
+    );
+    ensure!(
+        said.contains(&format!("127.0.0.1:{} is held by pid", ports[0])),
+        "`stack status` says why it did not log in:\n{said}"
+    );
+    Ok(())
+}

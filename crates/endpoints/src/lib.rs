@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use url::Url;
 
 pub mod credentials;
+pub mod listener;
 
 pub use credentials::{Credentials, CredentialsError, Login};
 
@@ -296,6 +297,13 @@ impl Endpoints {
     }
 }
 
+/// The state directory every command uses: `USERSTREAM_STATE_DIR`, default `.userstream`.
+pub fn state_dir_from_env() -> PathBuf {
+    std::env::var_os("USERSTREAM_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".userstream"))
+}
+
 fn http_url(port: u16, path: &str) -> Url {
     // Loopback, a port and a fixed path always make a valid URL.
     #[allow(clippy::expect_used)]
@@ -366,12 +374,9 @@ pub struct EndpointArgs {
 impl EndpointArgs {
     /// The secrets file these arguments name (or the state directory's).
     pub fn secrets_file(&self) -> PathBuf {
-        self.secrets_file.clone().unwrap_or_else(|| {
-            let state = std::env::var_os("USERSTREAM_STATE_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(".userstream"));
-            credentials::secrets_file(&state)
-        })
+        self.secrets_file
+            .clone()
+            .unwrap_or_else(|| credentials::secrets_file(&state_dir_from_env()))
     }
 
     /// The addresses: the overrides where given, else loopback at the ports; the credentials

@@ -33,6 +33,8 @@ const BODY_EXCERPT: usize = 512;
 pub struct RegistryClient {
     base: Url,
     http: reqwest::Client,
+    /// Whether requests carry a login: then each first checks who holds a loopback port.
+    logged_in: bool,
     cache: Arc<Mutex<Cache>>,
 }
 
@@ -105,6 +107,7 @@ impl RegistryClient {
         Ok(Self {
             base: base_url,
             http,
+            logged_in: login.is_some(),
             cache: Arc::default(),
         })
     }
@@ -323,6 +326,16 @@ impl RegistryClient {
             url: url.to_string(),
             source,
         };
+        if self.logged_in {
+            userstream_endpoints::listener::check_url(
+                url.as_str(),
+                &userstream_endpoints::listener::stack_run_dir(),
+            )
+            .map_err(|source| RegistryError::ForeignListener {
+                url: url.to_string(),
+                source,
+            })?;
+        }
         let mut request = self
             .http
             .request(method, url.clone())

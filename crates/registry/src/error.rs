@@ -19,6 +19,16 @@ pub enum RegistryError {
         #[source]
         source: reqwest::Error,
     },
+    /// The registry's loopback port is held by a process the stack did not start: the login
+    /// was not sent. Retryable: the registry may get its port back.
+    #[error("schema registry {url}: {source}")]
+    ForeignListener {
+        /// Full request URL.
+        url: String,
+        /// Who holds the port.
+        #[source]
+        source: userstream_endpoints::listener::ForeignListener,
+    },
     /// HTTP 409: the schema breaks the subject's compatibility level.
     #[error("schema registry refused the schema for subject {subject:?} as incompatible (POST {url}, error_code {error_code}): {message}")]
     Incompatible {
@@ -81,6 +91,7 @@ impl RegistryError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Transport { source, .. } => !source.is_builder(),
+            Self::ForeignListener { .. } => true,
             Self::Api { status, .. } => *status >= 500 || *status == 408 || *status == 429,
             Self::Incompatible { .. }
             | Self::Body { .. }
@@ -92,7 +103,7 @@ impl RegistryError {
     /// Whether the registry could not be reached at all (connection refused, DNS, timeout),
     /// as opposed to answering with an error.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, Self::Transport { .. })
+        matches!(self, Self::Transport { .. } | Self::ForeignListener { .. })
     }
 
     /// The HTTP status, when the registry answered.

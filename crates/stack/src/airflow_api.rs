@@ -141,6 +141,16 @@ impl AirflowApi {
         what: &str,
         timeout: Duration,
     ) -> Result<Value, AirflowApiError> {
+        // Every request carries the admin password or its token: only to the Airflow this
+        // stack started (while it is down anyone on the machine may bind its port).
+        userstream_endpoints::listener::check_url(
+            url,
+            &userstream_endpoints::listener::stack_run_dir(),
+        )
+        .map_err(|e| AirflowApiError::Unreachable {
+            url: url.to_owned(),
+            message: e.to_string(),
+        })?;
         let mut request = self.http.request(method, url).timeout(timeout);
         if let Some(token) = token {
             request = request.bearer_auth(token);

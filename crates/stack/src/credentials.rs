@@ -117,6 +117,8 @@ pub async fn rotate(config: &StackConfig, which: Rotatable) -> Result<String, St
     match which {
         Rotatable::CassandraApp => {
             let admin = &secrets.credentials.cassandra.admin;
+            userstream_endpoints::listener::check_address(&endpoints.cassandra, &layout.run())
+                .map_err(|e| StackError::Rotate(e.to_string()))?;
             let session = scylla::client::session_builder::SessionBuilder::new()
                 .known_node(&endpoints.cassandra)
                 .connection_timeout(Duration::from_secs(10))

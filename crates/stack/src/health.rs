@@ -1,15 +1,33 @@
 //! Health checks: each asks the service over its real protocol.
 
+use std::path::Path;
 use std::time::Duration;
+
+use userstream_endpoints::listener;
 
 use crate::probe;
 use crate::services::Health;
 
 /// Runs one health check. `Ok` carries a short detail for status output; `Err` says what failed.
-pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, String> {
+///
+/// A check that logs in first makes sure the port is held by the engine this stack started
+/// (pid files in `run_dir`): while an engine is down anyone on the machine may bind its port.
+pub async fn check(
+    health: &Health,
+    http: &reqwest::Client,
+    run_dir: &Path,
+) -> Result<String, String> {
+    let guard_url = |url: &str| listener::check_url(url, run_dir).map_err(|e| e.to_string());
+    let guard_address =
+        |address: &str| listener::check_address(address, run_dir).map_err(|e| e.to_string());
     match health {
         Health::Kafka { bootstrap } => {
             port_open(&bootstrap.bootstrap).await?;
+            // SCRAM never sends the password itself, but the proof still should not go to an
+            // impostor.
+            for server in bootstrap.bootstrap.split(',') {
+                guard_address(server)?;
+            }
             let summary = userstream_kafka::fetch_metadata(bootstrap, Duration::from_secs(3))
                 .await
                 .map_err(|e| e.to_string())?;
@@ -32,6 +50,7 @@ pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, St
             if ready["status"] != "UP" {
                 return Err(format!("{ready_url}: {ready}"));
             }
+            guard_url(url.as_str())?;
             let response = http
                 .get(format!("{url}/subjects"))
                 .basic_auth(&login.username, Some(&login.password))
@@ -56,12 +75,14 @@ pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, St
         } => {
             // Probe the port first: the driver logs every refused connection as an error.
             port_open(contact_point).await?;
+            guard_address(contact_point)?;
             let version =
                 probe::cassandra_release_version(contact_point, logins, Duration::from_secs(3))
                     .await?;
             Ok(format!("Cassandra {version}"))
         }
         Health::SparkMaster { ui_url, token } => {
+            guard_url(ui_url)?;
             let status: serde_json::Value =
                 get_json_as(http, &format!("{ui_url}/json/"), Some(token)).await?;
             match status["status"].as_str() {
@@ -76,6 +97,7 @@ pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, St
             master_ui_url,
             token,
         } => {
+            guard_url(master_ui_url)?;
             let status: serde_json::Value =
                 get_json_as(http, &format!("{master_ui_url}/json/"), Some(token)).await?;
             let alive = status["workers"]
@@ -91,6 +113,7 @@ pub async fn check(health: &Health, http: &reqwest::Client) -> Result<String, St
             ))
         }
         Health::SparkConnect { url, token } => {
+            guard_url(url)?;
             tokio::time::timeout(
                 Duration::from_secs(20),
                 probe::spark_connect_select_one(url, Some(token)),

@@ -282,7 +282,7 @@ pub async fn after_start(config: &StackConfig, service: &str) -> Result<String, 
     let http = http_client();
     let deadline = Instant::now() + config.start_timeout;
     let detail = loop {
-        match health::check(&spec.health, &http).await {
+        match health::check(&spec.health, &http, &layout.run()).await {
             Ok(detail) => break detail,
             Err(error) if Instant::now() >= deadline => {
                 return Err(StackError::Unhealthy {
@@ -712,7 +712,7 @@ async fn start_one(
         Some(record) => record,
         None => launch(spec, layout, &pid_file, &log).await?,
     };
-    let detail = wait_healthy(spec, &record, timeout, http, &log).await?;
+    let detail = wait_healthy(spec, &record, timeout, http, layout).await?;
     run_steps(spec, &spec.after_healthy, &log).await?;
     let took = begin.elapsed();
     if already_running.is_some() {
@@ -820,8 +820,9 @@ async fn wait_healthy(
     record: &PidRecord,
     timeout: Duration,
     http: &reqwest::Client,
-    log: &Path,
+    layout: &Layout,
 ) -> Result<String, StackError> {
+    let log = &layout.log_file(spec.name);
     let deadline = Instant::now() + timeout;
     loop {
         if !process::is_running(record) {
@@ -833,7 +834,7 @@ async fn wait_healthy(
                 tail: process::tail(log, 25),
             });
         }
-        let last_error = match health::check(&spec.health, http).await {
+        let last_error = match health::check(&spec.health, http, &layout.run()).await {
             Ok(detail) => return Ok(detail),
             Err(error) => error,
         };
@@ -888,7 +889,7 @@ pub async fn status(config: &StackConfig) -> Result<Vec<ServiceStatus>, StackErr
         async move {
             let record = process::running(&layout.pid_file(spec.name));
             let health = match record {
-                Some(_) => health::check(&spec.health, http).await,
+                Some(_) => health::check(&spec.health, http, &layout.run()).await,
                 None => Err("not running".to_owned()),
             };
             ServiceStatus {

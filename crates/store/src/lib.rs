@@ -39,6 +39,16 @@ pub async fn connect(
         .known_node(contact_point)
         .connection_timeout(timeout);
     if let Some(login) = login {
+        // While Cassandra is down anyone on the machine may bind its port: the password goes
+        // only to the node this stack started (or to an address elsewhere).
+        userstream_endpoints::listener::check_address(
+            contact_point,
+            &userstream_endpoints::listener::stack_run_dir(),
+        )
+        .map_err(|e| StoreError::Connect {
+            contact_point: contact_point.to_owned(),
+            reason: e.to_string(),
+        })?;
         builder = builder.user(&login.username, &login.password);
     }
     builder.build().await.map_err(|e| StoreError::Connect {

@@ -261,6 +261,25 @@ impl StreamConfig {
         )
     }
 
+    /// Refuses to send the token to a loopback Spark Connect port held by a process the stack
+    /// did not start (while the server is down anyone may bind it); retryable, since the
+    /// server may get its port back.
+    pub fn check_connect_listener(&self) -> Result<(), StreamError> {
+        if self.connect_token.is_none() {
+            return Ok(());
+        }
+        let (host, port) = self.connect_endpoint()?;
+        userstream_endpoints::listener::check(
+            &host,
+            port,
+            &userstream_endpoints::listener::stack_run_dir(),
+        )
+        .map_err(|e| StreamError::Connect {
+            url: self.connect_url.clone(),
+            reason: e.to_string(),
+        })
+    }
+
     /// `(host, port)` of the Connect server.
     pub fn connect_endpoint(&self) -> Result<(String, u16), StreamError> {
         let bad = |why: &str| {

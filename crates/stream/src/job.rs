@@ -335,7 +335,7 @@ impl fmt::Display for StreamStatus {
 
 /// A Spark Connect session of the crate bound to the job's session id.
 pub(crate) async fn job_session(config: &StreamConfig) -> Result<SparkSession, StreamError> {
-    config.connect_endpoint()?;
+    config.check_connect_listener()?;
     let url = config.connect_url_with(&format!(
         "user_id={};session_id={}",
         config.connect_user,

@@ -35,10 +35,14 @@ pub(crate) struct Rpc {
     timeout: Duration,
     /// `Bearer <token>` for the server's interceptor, when the stack has a token.
     authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+    /// The job's configuration, to check who holds the server's port before each call: the
+    /// channel reconnects by itself after the server restarts.
+    config: StreamConfig,
 }
 
 impl Rpc {
     pub async fn connect(config: &StreamConfig) -> Result<Self, StreamError> {
+        config.check_connect_listener()?;
         let (host, port) = config.connect_endpoint()?;
         let endpoint = format!("http://{host}:{port}");
         let connect_error = |reason: String| StreamError::Connect {
@@ -65,6 +69,7 @@ impl Rpc {
                 })?),
                 None => None,
             },
+            config: config.clone(),
         })
     }
 
@@ -99,6 +104,7 @@ impl Rpc {
             tags: vec![],
         };
         let url = self.url.clone();
+        self.config.check_connect_listener()?;
         let request = self.request(request);
         let call = async {
             let mut stream = self.client.execute_plan(request).await?.into_inner();
@@ -268,6 +274,7 @@ impl Rpc {
             }),
         };
         let url = self.url.clone();
+        self.config.check_connect_listener()?;
         let request = self.request(request);
         match tokio::time::timeout(self.timeout, self.client.config(request)).await {
             Ok(Ok(_)) => Ok(()),
