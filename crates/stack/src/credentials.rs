@@ -131,13 +131,17 @@ pub async fn rotate(config: &StackConfig, which: Rotatable) -> Result<String, St
                 )))?;
             let app = &mut secrets.credentials.cassandra.app;
             let password = lifecycle::new_password();
-            let cql = format!("ALTER ROLE {} WITH PASSWORD = '{password}'", app.username);
+            let cql = format!(
+                "ALTER ROLE {} WITH PASSWORD = {}",
+                crate::cql::quoted_name(&app.username),
+                crate::cql::string_literal(&password)
+            );
             session
                 .query_unpaged(cql.as_str(), &[])
                 .await
                 .map_err(|e| {
                     StackError::Rotate(format!(
-                        "ALTER ROLE {} WITH PASSWORD = '<withheld>': {e}",
+                        "ALTER ROLE {} WITH PASSWORD = <withheld>: {e}",
                         app.username
                     ))
                 })?;

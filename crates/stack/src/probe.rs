@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use scylla::client::session_builder::SessionBuilder;
 use spark_connect_rs::SparkSessionBuilder;
+
+use crate::cql::{quoted_name, string_literal};
 use userstream_endpoints::credentials::{CassandraLogins, Login};
 
 /// The session every Spark Connect health check uses. A Spark 3.5 Connect server keeps at most
@@ -14,16 +16,23 @@ use userstream_endpoints::credentials::{CassandraLogins, Login};
 const HEALTH_SESSION_ID: &str = "00000000-0000-4000-8000-00000000c4ec";
 
 /// Cassandra's `release_version` (`SELECT release_version FROM system.local`), logged in as the
-/// stack's admin role: the node accepted an authenticated CQL connection and answered a query.
+/// stack's application role, the least privileged one that can ask: the node accepted an
+/// authenticated CQL connection and answered a query.
 ///
 /// A new node knows only its default superuser `cassandra` (created about 10 s after start-up):
-/// when the admin login is refused, the roles are set up first ([`cassandra_roles`]).
+/// when the application login is refused, the admin role is tried, and when that is refused
+/// too the roles are set up first ([`cassandra_roles`]). So the admin password goes out only
+/// while a node is new (or its application password is being rotated).
 pub async fn cassandra_release_version(
     contact_point: &str,
     logins: &CassandraLogins,
     timeout: Duration,
 ) -> Result<String, String> {
-    const QUERY: &str = "SELECT release_version FROM system.local";
+    match cassandra_session(contact_point, &logins.app, timeout).await {
+        Ok(session) => return release_version(&session).await,
+        Err(e) if is_bad_credentials(&e) => {}
+        Err(e) => return Err(format!("CQL connection to {contact_point}: {e}")),
+    }
     let session = match cassandra_session(contact_point, &logins.admin, timeout).await {
         Ok(session) => session,
         Err(e) if is_bad_credentials(&e) => {
@@ -34,6 +43,11 @@ pub async fn cassandra_release_version(
         }
         Err(e) => return Err(format!("CQL connection to {contact_point}: {e}")),
     };
+    release_version(&session).await
+}
+
+async fn release_version(session: &scylla::client::session::Session) -> Result<String, String> {
+    const QUERY: &str = "SELECT release_version FROM system.local";
     let rows = session
         .query_unpaged(QUERY, &[])
         .await
@@ -97,8 +111,9 @@ pub async fn cassandra_roles(
         }
     };
     run(format!(
-        "CREATE ROLE IF NOT EXISTS {} WITH SUPERUSER = true AND LOGIN = true AND PASSWORD = '{}'",
-        logins.admin.username, logins.admin.password
+        "CREATE ROLE IF NOT EXISTS {} WITH SUPERUSER = true AND LOGIN = true AND PASSWORD = {}",
+        quoted_name(&logins.admin.username),
+        string_literal(&logins.admin.password)
     ))
     .await?;
     drop(session);
@@ -108,8 +123,9 @@ pub async fn cassandra_roles(
     for statement in [
         "ALTER ROLE cassandra WITH SUPERUSER = false AND LOGIN = false".to_owned(),
         format!(
-            "CREATE ROLE IF NOT EXISTS {} WITH LOGIN = true AND PASSWORD = '{}'",
-            logins.app.username, logins.app.password
+            "CREATE ROLE IF NOT EXISTS {} WITH LOGIN = true AND PASSWORD = {}",
+            quoted_name(&logins.app.username),
+            string_literal(&logins.app.password)
         ),
     ] {
         admin

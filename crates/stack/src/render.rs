@@ -267,17 +267,40 @@ pub fn cassandra_yaml(config: &StackConfig, layout: &Layout) -> String {
          authorizer: CassandraAuthorizer\n\
          role_manager: CassandraRoleManager\n\
          data_file_directories:\n  \
-           - {data}/data\n\
-         commitlog_directory: {data}/commitlog\n\
-         hints_directory: {data}/hints\n\
-         saved_caches_directory: {data}/saved_caches\n\
+           - {data_dir}\n\
+         commitlog_directory: {commitlog}\n\
+         hints_directory: {hints}\n\
+         saved_caches_directory: {saved_caches}\n\
          # One node on 2 cores: keep background work modest so writes get the CPU.\n\
          concurrent_compactors: 1\n\
          compaction_throughput: 64MiB/s\n",
         storage = config.ports.cassandra_storage,
         cql = config.ports.cassandra,
-        data = data.display(),
+        data_dir = yaml_path(&data.join("data")),
+        commitlog = yaml_path(&data.join("commitlog")),
+        hints = yaml_path(&data.join("hints")),
+        saved_caches = yaml_path(&data.join("saved_caches")),
     )
+}
+
+/// `file://` URL of an absolute `path`, every byte but unreserved ones and `/` percent-encoded.
+fn file_url(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut url = String::from("file://");
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            url.push(char::from(byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url
+}
+
+/// `path` as a YAML double-quoted scalar. A JSON string is one (same escapes), so a state
+/// directory with a space, `#`, `:` or a quote in its name reads back as itself.
+fn yaml_path(path: &Path) -> String {
+    serde_json::Value::from(path.display().to_string()).to_string()
 }
 
 /// Cassandra's logback configuration: everything to stdout (the service log).
@@ -365,9 +388,10 @@ pub fn cassandra_jvm_options(
         format!("-Xmx{heap}"),
         // Without this Cassandra closes stdout/stderr after start-up and the log goes silent.
         "-Dcassandra-foreground=yes".into(),
+        // A URL: a space or `%` in the state directory's path must be percent-encoded.
         format!(
-            "-Dcassandra.config=file://{}",
-            conf_dir.join("cassandra.yaml").display()
+            "-Dcassandra.config={}",
+            file_url(&conf_dir.join("cassandra.yaml"))
         ),
         format!(
             "-Dlogback.configurationFile={}",
@@ -1074,10 +1098,24 @@ mod tests {
             "native_transport_port: 9042",
             "authenticator: PasswordAuthenticator",
             "authorizer: CassandraAuthorizer",
-            "- /srv/us/data/cassandra/data",
+            "- \"/srv/us/data/cassandra/data\"",
         ] {
             assert!(yaml.contains(key), "missing {key} in\n{yaml}");
         }
+    }
+
+    #[test]
+    fn a_state_directory_with_a_space_and_a_quote_is_quoted_in_cassandra_s_files() {
+        let (mut config, _) = fixture();
+        config.state_dir = PathBuf::from("/srv/my \"us\" #1");
+        let layout = config.layout();
+        let yaml = cassandra_yaml(&config, &layout);
+        assert!(
+            yaml.contains(r#"commitlog_directory: "/srv/my \"us\" #1/data/cassandra/commitlog""#),
+            "{yaml}"
+        );
+        let opts = cassandra_jvm_options(&config, Path::new("/c d"), &layout);
+        assert!(opts.contains(&"-Dcassandra.config=file:///c%20d/cassandra.yaml".to_owned()));
     }
 
     #[test]

@@ -207,7 +207,8 @@ pub fn all(
         health: Health::Kafka {
             bootstrap: KafkaAccess {
                 bootstrap: config.endpoints().kafka_bootstrap,
-                login: Some(credentials.kafka.admin.clone()),
+                // The least-privileged user: metadata lists the brokers to anyone logged in.
+                login: Some(credentials.kafka.reader.clone()),
             },
         },
         files: vec![
