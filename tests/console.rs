@@ -96,7 +96,7 @@ fn ingest_config(config: &ConsoleConfig) -> IngestConfig {
     ingest.registry_login = config
         .stack
         .client_endpoints()
-        .login(|c| &c.registry.producer);
+        .registry_login(userstream_endpoints::RegistryRole::Producer);
     ingest.subject = Some(config.subject());
     ingest.source.seed = "console".to_owned();
     ingest.source.results_per_page = 100;
@@ -120,7 +120,7 @@ fn cassandra_admin(config: &ConsoleConfig) -> Option<userstream_endpoints::Login
     config
         .stack
         .client_endpoints()
-        .login(|c| &c.cassandra.admin)
+        .cassandra_login(userstream_endpoints::CassandraRole::Admin)
 }
 
 async fn cleanup(config: &ConsoleConfig, registry: &RegistryClient) {
@@ -152,7 +152,7 @@ async fn each_area_is_gathered_from_its_real_service() -> anyhow::Result<()> {
         config
             .stack
             .client_endpoints()
-            .login(|c| &c.registry.admin)
+            .registry_login(userstream_endpoints::RegistryRole::Admin)
             .as_ref(),
         TIMEOUT,
     )?;

@@ -160,6 +160,7 @@ impl Credentials {
     /// Reads the client credentials from the stack's secrets file.
     pub fn load(path: &Path) -> Result<Self, CredentialsError> {
         let text = std::fs::read_to_string(path).map_err(|e| CredentialsError {
+            file: SECRETS_FILE,
             path: path.to_path_buf(),
             problem: if e.kind() == std::io::ErrorKind::NotFound {
                 "does not exist (`userstream stack up` creates it)".into()
@@ -168,6 +169,7 @@ impl Credentials {
             },
         })?;
         serde_json::from_str(&text).map_err(|e| CredentialsError {
+            file: SECRETS_FILE,
             path: path.to_path_buf(),
             problem: format!(
                 "cannot be parsed ({e}); restore it from a backup, or see `userstream stack credentials --help`"
@@ -176,10 +178,92 @@ impl Credentials {
     }
 }
 
-/// The secrets file could not give the credentials.
+/// Logins for engines this stack does not run, named by an override (`--bootstrap`,
+/// `--registry-url`, `--cassandra`, `--connect-url`): read from `--engine-credentials`, so the
+/// stack's own passwords never go to another host. Every part is optional; a role left out
+/// connects without a login. JSON, e.g.
+/// `{"kafka": {"reader": {"username": "u", "password": "p"}}, "spark_connect_token": "t"}`;
+/// roles: kafka `admin|producer|reader`, cassandra `admin|app`, registry
+/// `admin|producer|reader`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineCredentials {
+    /// Kafka (SCRAM-SHA-512) logins by role.
+    #[serde(default)]
+    pub kafka: std::collections::BTreeMap<String, Login>,
+    /// Cassandra logins by role.
+    #[serde(default)]
+    pub cassandra: std::collections::BTreeMap<String, Login>,
+    /// Schema Registry (HTTP basic) logins by role.
+    #[serde(default)]
+    pub registry: std::collections::BTreeMap<String, Login>,
+    /// The Spark Connect server's bearer token.
+    #[serde(default)]
+    pub spark_connect_token: Option<String>,
+}
+
+impl fmt::Debug for EngineCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineCredentials")
+            .field("kafka", &self.kafka)
+            .field("cassandra", &self.cassandra)
+            .field("registry", &self.registry)
+            .field(
+                "spark_connect_token",
+                &self.spark_connect_token.as_ref().map(|_| "<withheld>"),
+            )
+            .finish()
+    }
+}
+
+impl EngineCredentials {
+    /// Reads an engine credentials file; roles must be ones the pipeline uses.
+    pub fn load(path: &Path) -> Result<Self, CredentialsError> {
+        let problem = |problem: String| CredentialsError {
+            file: "the engine credentials file",
+            path: path.to_path_buf(),
+            problem,
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| problem(format!("cannot be read ({e})")))?;
+        let parsed: Self =
+            serde_json::from_str(&text).map_err(|e| problem(format!("cannot be parsed ({e})")))?;
+        let unknown: Vec<String> = [
+            ("kafka", &parsed.kafka, &["admin", "producer", "reader"][..]),
+            ("cassandra", &parsed.cassandra, &["admin", "app"][..]),
+            (
+                "registry",
+                &parsed.registry,
+                &["admin", "producer", "reader"][..],
+            ),
+        ]
+        .into_iter()
+        .flat_map(|(engine, logins, roles)| {
+            logins
+                .keys()
+                .filter(|role| !roles.contains(&role.as_str()))
+                .map(move |role| format!("{engine}.{role} (roles: {})", roles.join(", ")))
+        })
+        .collect();
+        if unknown.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(problem(format!(
+                "names unknown roles: {}",
+                unknown.join("; ")
+            )))
+        }
+    }
+}
+
+const SECRETS_FILE: &str = "the stack's secrets file";
+
+/// A credentials file could not give the credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialsError {
-    /// The secrets file.
+    /// Which file: "the stack's secrets file", "the engine credentials file".
+    pub file: &'static str,
+    /// The file.
     pub path: PathBuf,
     /// What is wrong with it, and what to do.
     pub problem: String,
@@ -187,12 +271,7 @@ pub struct CredentialsError {
 
 impl fmt::Display for CredentialsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the stack's secrets file {} {}",
-            self.path.display(),
-            self.problem
-        )
+        write!(f, "{} {} {}", self.file, self.path.display(), self.problem)
     }
 }
 

@@ -18,7 +18,7 @@ use url::Url;
 pub mod credentials;
 pub mod listener;
 
-pub use credentials::{Credentials, CredentialsError, Login};
+pub use credentials::{Credentials, CredentialsError, EngineCredentials, Login};
 
 /// The pipeline's default names, shared by the producer, the job, `verify`, the console and
 /// the DAGs.
@@ -194,8 +194,47 @@ pub struct Endpoints {
     /// The users API page URL the producer reads (`…/api/`).
     pub users_api_url: Url,
     /// The stack's client credentials, from its secrets file; `None` when there is no such
-    /// file (engines elsewhere without authentication).
+    /// file (engines elsewhere without authentication). Used only for the stack's own engines.
     pub credentials: Option<Credentials>,
+    /// Which engines an override names elsewhere, and their logins: those engines never get
+    /// the stack's.
+    pub elsewhere: Elsewhere,
+}
+
+/// The engines named by an override that is not this stack's own address, and the logins
+/// given for them (`--engine-credentials`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Elsewhere {
+    /// `--bootstrap` names another Kafka.
+    pub kafka: bool,
+    /// `--registry-url` names another registry.
+    pub registry: bool,
+    /// `--cassandra` names another Cassandra.
+    pub cassandra: bool,
+    /// `--connect-url` names another Spark Connect server.
+    pub spark_connect: bool,
+    /// Their logins.
+    pub logins: EngineCredentials,
+}
+
+/// Which Cassandra role a client is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CassandraRole {
+    /// Keyspaces, tables, grants (`setup`, the tests' fixtures).
+    Admin,
+    /// Reads and writes the pipeline's keyspace (the job, `verify`, the console).
+    App,
+}
+
+/// Which Schema Registry user a client is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryRole {
+    /// Compatibility settings, deletes (`setup`).
+    Admin,
+    /// Registers schema versions (the producer).
+    Producer,
+    /// Reads schemas (the job, `verify`, the console).
+    Reader,
 }
 
 /// How a client reaches Kafka: the bootstrap servers and, on a stack with authentication, the
@@ -252,32 +291,64 @@ impl Endpoints {
             console_listen: SocketAddr::from((HOST, ports.console)),
             users_api_url: http_url(ports.users_api, "/api/"),
             credentials: None,
+            elsewhere: Elsewhere::default(),
         }
     }
 
     /// Kafka as `role` sees it: the bootstrap servers and that role's login, if any.
     pub fn kafka(&self, role: KafkaRole) -> KafkaAccess {
-        let login = self.credentials.as_ref().map(|c| match role {
-            KafkaRole::Admin => c.kafka.admin.clone(),
-            KafkaRole::Producer => c.kafka.producer.clone(),
-            KafkaRole::Reader => c.kafka.reader.clone(),
-        });
+        let (own, name): (fn(&Credentials) -> &Login, _) = match role {
+            KafkaRole::Admin => (|c| &c.kafka.admin, "admin"),
+            KafkaRole::Producer => (|c| &c.kafka.producer, "producer"),
+            KafkaRole::Reader => (|c| &c.kafka.reader, "reader"),
+        };
+        let login = if self.elsewhere.kafka {
+            self.elsewhere.logins.kafka.get(name).cloned()
+        } else {
+            self.credentials.as_ref().map(|c| own(c).clone())
+        };
         KafkaAccess {
             bootstrap: self.kafka_bootstrap.clone(),
             login,
         }
     }
 
-    /// The login `pick` chooses from the credentials, when the stack has them.
-    pub fn login(&self, pick: impl Fn(&Credentials) -> &Login) -> Option<Login> {
-        self.credentials.as_ref().map(|c| pick(c).clone())
+    /// Cassandra's login for `role`: the stack's, or the one given for a Cassandra elsewhere.
+    pub fn cassandra_login(&self, role: CassandraRole) -> Option<Login> {
+        let (own, name): (fn(&Credentials) -> &Login, _) = match role {
+            CassandraRole::Admin => (|c| &c.cassandra.admin, "admin"),
+            CassandraRole::App => (|c| &c.cassandra.app, "app"),
+        };
+        if self.elsewhere.cassandra {
+            self.elsewhere.logins.cassandra.get(name).cloned()
+        } else {
+            self.credentials.as_ref().map(|c| own(c).clone())
+        }
     }
 
-    /// The Spark Connect token, when the stack has one.
+    /// The registry's login for `role`: the stack's, or the one given for a registry elsewhere.
+    pub fn registry_login(&self, role: RegistryRole) -> Option<Login> {
+        let (own, name): (fn(&Credentials) -> &Login, _) = match role {
+            RegistryRole::Admin => (|c| &c.registry.admin, "admin"),
+            RegistryRole::Producer => (|c| &c.registry.producer, "producer"),
+            RegistryRole::Reader => (|c| &c.registry.reader, "reader"),
+        };
+        if self.elsewhere.registry {
+            self.elsewhere.logins.registry.get(name).cloned()
+        } else {
+            self.credentials.as_ref().map(|c| own(c).clone())
+        }
+    }
+
+    /// The Spark Connect token: the stack's, or the one given for a server elsewhere.
     pub fn spark_connect_token(&self) -> Option<String> {
-        self.credentials
-            .as_ref()
-            .map(|c| c.spark_connect_token.clone())
+        if self.elsewhere.spark_connect {
+            self.elsewhere.logins.spark_connect_token.clone()
+        } else {
+            self.credentials
+                .as_ref()
+                .map(|c| c.spark_connect_token.clone())
+        }
     }
 
     /// The endpoints given by the environment: ports, then any address override.
@@ -369,6 +440,18 @@ pub struct EndpointArgs {
         global = true
     )]
     pub secrets_file: Option<PathBuf>,
+    /// Logins for the engines the overrides above name elsewhere (JSON, keep it 0600):
+    /// `{"kafka": {"reader": {"username": …, "password": …}}, "cassandra": {"app": …},
+    /// "registry": {"reader": …}, "spark_connect_token": …}`. The stack's own passwords never
+    /// go to an engine elsewhere; without this file such an engine gets no login.
+    #[arg(
+        long,
+        env = "USERSTREAM_ENGINE_CREDENTIALS",
+        help_heading = "Engines this stack does not run",
+        value_name = "FILE",
+        global = true
+    )]
+    pub engine_credentials: Option<PathBuf>,
 }
 
 impl EndpointArgs {
@@ -393,17 +476,29 @@ impl EndpointArgs {
                 None
             }
         };
+        let local = Endpoints::local(&self.ports);
         if let Some(bootstrap) = &self.kafka_bootstrap {
+            endpoints.elsewhere.kafka = bootstrap != &local.kafka_bootstrap;
             endpoints.kafka_bootstrap = bootstrap.clone();
         }
         if let Some(url) = &self.registry_url {
+            endpoints.elsewhere.registry = url != &local.registry_url;
             endpoints.registry_url = url.clone();
         }
         if let Some(cassandra) = &self.cassandra {
+            endpoints.elsewhere.cassandra = cassandra != &local.cassandra;
             endpoints.cassandra = cassandra.clone();
         }
         if let Some(url) = &self.spark_connect_url {
+            endpoints.elsewhere.spark_connect =
+                url.trim_end_matches('/') != local.spark_connect_url;
             endpoints.spark_connect_url = url.clone();
+        }
+        if let Some(path) = &self.engine_credentials {
+            match EngineCredentials::load(path) {
+                Ok(logins) => endpoints.elsewhere.logins = logins,
+                Err(e) => eprintln!("warning: {e}; engines elsewhere get no login"),
+            }
         }
         endpoints
     }
@@ -468,6 +563,73 @@ mod tests {
             endpoints.cassandra,
             format!("127.0.0.1:{}", args.ports.cassandra)
         );
+    }
+
+    #[test]
+    fn an_engine_elsewhere_never_gets_the_stack_s_logins() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = dir.path().join("secrets.json");
+        let stack = Credentials::withheld();
+        std::fs::write(&secrets, serde_json::to_string(&stack).unwrap()).unwrap();
+        let engines = dir.path().join("engines.json");
+        std::fs::write(
+            &engines,
+            r#"{"cassandra": {"app": {"username": "them", "password": "theirs"}}}"#,
+        )
+        .unwrap();
+        let secrets_arg = secrets.display().to_string();
+        let engines_arg = engines.display().to_string();
+        let args = Wrapper::parse_from([
+            "t",
+            "--secrets-file",
+            &secrets_arg,
+            "--bootstrap",
+            "kafka.example:9092",
+            "--cassandra",
+            "cassandra.example:9042",
+            "--connect-url",
+            "sc://spark.example:15002",
+            "--engine-credentials",
+            &engines_arg,
+        ])
+        .args;
+        let endpoints = args.endpoints();
+        assert_eq!(endpoints.kafka(KafkaRole::Reader).login, None);
+        assert_eq!(
+            endpoints.cassandra_login(CassandraRole::App),
+            Some(Login::new("them", "theirs"))
+        );
+        assert_eq!(endpoints.cassandra_login(CassandraRole::Admin), None);
+        assert_eq!(endpoints.spark_connect_token(), None);
+        // The registry has no override: the stack's own login.
+        assert_eq!(
+            endpoints.registry_login(RegistryRole::Reader),
+            Some(stack.registry.reader.clone())
+        );
+
+        // An override naming the stack's own address is not elsewhere.
+        let own = format!("127.0.0.1:{}", args.ports.cassandra);
+        let args =
+            Wrapper::parse_from(["t", "--secrets-file", &secrets_arg, "--cassandra", &own]).args;
+        assert_eq!(
+            args.endpoints().cassandra_login(CassandraRole::App),
+            Some(stack.cassandra.app.clone())
+        );
+    }
+
+    #[test]
+    fn an_engine_credentials_file_with_an_unknown_role_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("engines.json");
+        std::fs::write(
+            &path,
+            r#"{"kafka": {"root": {"username": "u", "password": "p"}}}"#,
+        )
+        .unwrap();
+        let error = EngineCredentials::load(&path).unwrap_err().to_string();
+        assert!(error.contains("kafka.root"), "{error}");
+        assert!(error.contains("engine credentials file"), "{error}");
     }
 
     #[test]

@@ -27,7 +27,8 @@ fn bootstrap() -> userstream_endpoints::KafkaAccess {
 
 /// The registry's admin user (the tests register and delete their subjects).
 fn registry_login() -> Option<userstream_endpoints::Login> {
-    userstream_endpoints::Endpoints::from_env().login(|c| &c.registry.admin)
+    userstream_endpoints::Endpoints::from_env()
+        .registry_login(userstream_endpoints::RegistryRole::Admin)
 }
 
 fn registry_url() -> anyhow::Result<Url> {

@@ -67,7 +67,8 @@ fn canonical(schema: &str) -> anyhow::Result<String> {
 
 /// The registry's admin user (the tests set compatibility and delete their subjects).
 fn admin() -> Option<userstream_endpoints::Login> {
-    userstream_endpoints::Endpoints::from_env().login(|c| &c.registry.admin)
+    userstream_endpoints::Endpoints::from_env()
+        .registry_login(userstream_endpoints::RegistryRole::Admin)
 }
 
 fn fresh(client: &RegistryClient) -> anyhow::Result<RegistryClient> {

@@ -11,7 +11,7 @@ use userstream_store::{migrate, Replication, MIGRATIONS};
 #[tokio::test]
 async fn migrate_is_versioned_and_idempotent() -> anyhow::Result<()> {
     let endpoints = userstream_endpoints::Endpoints::from_env();
-    let admin = endpoints.login(|c| &c.cassandra.admin);
+    let admin = endpoints.cassandra_login(userstream_endpoints::CassandraRole::Admin);
     let contact = endpoints.cassandra;
     let session =
         match userstream_store::connect(&contact, admin.as_ref(), Duration::from_secs(10)).await {

@@ -206,9 +206,9 @@ impl StreamConfig {
         self.connect_token = endpoints.spark_connect_token();
         self.bootstrap_servers = endpoints.kafka(KafkaRole::Reader);
         self.registry_url = endpoints.registry_url.clone();
-        self.registry_login = endpoints.login(|c| &c.registry.reader);
+        self.registry_login = endpoints.registry_login(userstream_endpoints::RegistryRole::Reader);
         self.cassandra_contact_point = endpoints.cassandra.clone();
-        self.cassandra_login = endpoints.login(|c| &c.cassandra.app);
+        self.cassandra_login = endpoints.cassandra_login(userstream_endpoints::CassandraRole::App);
     }
 
     /// A registry client at this config's registry, logged in as its user.

@@ -73,11 +73,11 @@ async fn e2e(args: E2eBenchArgs) -> anyhow::Result<ExitCode> {
     // in with the Spark Connect server's logins (reader, application role) whatever these say.
     let endpoints = args.job.endpoints.endpoints();
     let application_role = endpoints
-        .login(|c| &c.cassandra.app)
+        .cassandra_login(userstream_endpoints::CassandraRole::App)
         .map(|login| login.username);
     config.bootstrap_servers = endpoints.kafka(userstream_endpoints::KafkaRole::Admin);
-    config.cassandra_login = endpoints.login(|c| &c.cassandra.admin);
-    config.registry_login = endpoints.login(|c| &c.registry.admin);
+    config.cassandra_login = endpoints.cassandra_login(userstream_endpoints::CassandraRole::Admin);
+    config.registry_login = endpoints.registry_login(userstream_endpoints::RegistryRole::Admin);
     let options = BenchOptions {
         mode: match args.backlog {
             Some(rows) => E2eMode::Throughput { rows },
@@ -159,8 +159,11 @@ async fn produce(args: ProduceBenchArgs) -> anyhow::Result<ExitCode> {
         &endpoints,
         userstream_endpoints::KafkaRole::Admin,
     );
-    args.registry
-        .apply(&mut ingest, &endpoints, |c| &c.registry.admin);
+    args.registry.apply(
+        &mut ingest,
+        &endpoints,
+        userstream_endpoints::RegistryRole::Admin,
+    );
     ingest.source.results_per_page = args.results_per_page;
     ingest.source.fetch_concurrency = args.fetch_concurrency;
     if cfg!(debug_assertions) {

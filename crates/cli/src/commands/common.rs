@@ -75,16 +75,16 @@ impl KafkaArgs {
 }
 
 impl RegistryArgs {
-    /// Applies these arguments, and the registry address and the login `pick` chooses, to
+    /// Applies these arguments, and the registry address and the login of `role`, to
     /// `config`.
     pub fn apply(
         &self,
         config: &mut IngestConfig,
         endpoints: &Endpoints,
-        pick: impl Fn(&userstream_endpoints::Credentials) -> &userstream_endpoints::Login,
+        role: userstream_endpoints::RegistryRole,
     ) {
         config.registry_url = endpoints.registry_url.clone();
-        config.registry_login = endpoints.login(pick);
+        config.registry_login = endpoints.registry_login(role);
         config.subject = self.subject.clone();
     }
 }

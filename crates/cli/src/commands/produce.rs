@@ -103,8 +103,11 @@ impl ProduceArgs {
             endpoints,
             userstream_endpoints::KafkaRole::Producer,
         );
-        self.registry
-            .apply(&mut config, endpoints, |c| &c.registry.producer);
+        self.registry.apply(
+            &mut config,
+            endpoints,
+            userstream_endpoints::RegistryRole::Producer,
+        );
         config.count = self.count;
         config.duration = self.duration;
         config.rate = self.rate;

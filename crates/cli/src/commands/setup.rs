@@ -76,8 +76,11 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         &endpoints,
         userstream_endpoints::KafkaRole::Admin,
     );
-    args.registry
-        .apply(&mut config, &endpoints, |c| &c.registry.admin);
+    args.registry.apply(
+        &mut config,
+        &endpoints,
+        userstream_endpoints::RegistryRole::Admin,
+    );
     let mut report = serde_json::Map::new();
 
     // Step: Kafka topics and the value subject.
@@ -93,7 +96,9 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     // Step: Cassandra keyspace and tables, through versioned migrations.
     let session = userstream_store::connect(
         &endpoints.cassandra,
-        endpoints.login(|c| &c.cassandra.admin).as_ref(),
+        endpoints
+            .cassandra_login(userstream_endpoints::CassandraRole::Admin)
+            .as_ref(),
         std::time::Duration::from_secs(10),
     )
     .await?;
@@ -112,7 +117,7 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     }
     // The job, `verify` and the console read and write as the application role, which may
     // do nothing else (no DROP, no ALTER, no GRANT).
-    if let Some(app) = endpoints.login(|c| &c.cassandra.app) {
+    if let Some(app) = endpoints.cassandra_login(userstream_endpoints::CassandraRole::App) {
         userstream_store::grant_application_role(&session, &args.keyspace, &app.username).await?;
         if !args.json {
             println!(

@@ -85,7 +85,9 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
     }
     let session = match userstream_store::connect(
         &config.cassandra_contact_point,
-        endpoints.login(|c| &c.cassandra.admin).as_ref(),
+        endpoints
+            .cassandra_login(userstream_endpoints::CassandraRole::Admin)
+            .as_ref(),
         Duration::from_secs(10),
     )
     .await
@@ -95,7 +97,9 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
     };
     let registry = RegistryClient::new(
         config.registry_url.clone(),
-        endpoints.login(|c| &c.registry.admin).as_ref(),
+        endpoints
+            .registry_login(userstream_endpoints::RegistryRole::Admin)
+            .as_ref(),
         Duration::from_secs(10),
     )?;
     if let Err(e) = registry.subjects().await {
@@ -175,8 +179,8 @@ impl Fixture {
         config.kafka.partitions = PARTITIONS;
         config.registry_url = self.config.registry_url.clone();
         // The producer's registry user registers the test subject's schema, as `produce` does.
-        config.registry_login =
-            userstream_endpoints::Endpoints::from_env().login(|c| &c.registry.producer);
+        config.registry_login = userstream_endpoints::Endpoints::from_env()
+            .registry_login(userstream_endpoints::RegistryRole::Producer);
         config.subject = Some(self.config.subject());
         config.source.seed = seed.to_owned();
         config.source.results_per_page = PAGE;
@@ -345,7 +349,9 @@ pub async fn delete_records_up_to_now(
     bootstrap: &KafkaAccess,
     topic: &str,
 ) -> anyhow::Result<Vec<i64>> {
-    let admin_login = userstream_endpoints::Endpoints::from_env().login(|c| &c.kafka.admin);
+    let admin_login = userstream_endpoints::Endpoints::from_env()
+        .kafka(userstream_endpoints::KafkaRole::Admin)
+        .login;
     let bootstrap = &KafkaAccess {
         bootstrap: bootstrap.bootstrap.clone(),
         login: admin_login.or_else(|| bootstrap.login.clone()),

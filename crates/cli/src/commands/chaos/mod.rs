@@ -123,7 +123,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     let endpoints = args.job.endpoints.endpoints();
     let producer = (
         endpoints.kafka(userstream_endpoints::KafkaRole::Producer),
-        endpoints.login(|c| &c.registry.producer),
+        endpoints.registry_login(userstream_endpoints::RegistryRole::Producer),
     );
     let chaos = Chaos {
         config,
