@@ -375,7 +375,7 @@ fn run(program: &str, args: &[&str]) -> anyhow::Result<String> {
 #[tokio::test]
 async fn spark_connect_refuses_a_caller_from_another_host_even_with_the_token() -> anyhow::Result<()>
 {
-    let Some((endpoints, _)) = stack().await? else {
+    let Some((endpoints, credentials)) = stack().await? else {
         return Ok(());
     };
     let Ok(binary) = std::env::var("USERSTREAM_BIN") else {
@@ -393,6 +393,14 @@ async fn spark_connect_refuses_a_caller_from_another_host_even_with_the_token() 
         "sc://{}:{}",
         host.host_address, endpoints.ports.spark_connect
     );
+    // An address elsewhere gets no login of the stack's: the token is given for it, the way a
+    // user names a server elsewhere (`--engine-credentials`).
+    let dir = tempfile::tempdir()?;
+    let engines = dir.path().join("engines.json");
+    std::fs::write(
+        &engines,
+        serde_json::json!({"spark_connect_token": credentials.spark_connect_token}).to_string(),
+    )?;
     let output = std::process::Command::new("ip")
         .args([
             "netns",
@@ -403,7 +411,9 @@ async fn spark_connect_refuses_a_caller_from_another_host_even_with_the_token() 
             "status",
             "--connect-url",
             &url,
+            "--engine-credentials",
         ])
+        .arg(&engines)
         .output()
         .context("userstream stream status from the test host")?;
     let text = format!(

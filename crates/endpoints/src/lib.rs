@@ -368,11 +368,19 @@ impl Endpoints {
     }
 }
 
-/// The state directory every command uses: `USERSTREAM_STATE_DIR`, default `.userstream`.
+/// The variable naming the state directory (data, logs, pid files, secrets), read by every
+/// command's `--state-dir` and exported to Airflow's tasks.
+pub const STATE_DIR_VARIABLE: &str = "USERSTREAM_STATE_DIR";
+
+/// The state directory when none is given: `.userstream` under the working directory.
+pub const DEFAULT_STATE_DIR: &str = ".userstream";
+
+/// The state directory of a caller without a command line: [`STATE_DIR_VARIABLE`], else
+/// [`DEFAULT_STATE_DIR`].
 pub fn state_dir_from_env() -> PathBuf {
-    std::env::var_os("USERSTREAM_STATE_DIR")
+    std::env::var_os(STATE_DIR_VARIABLE)
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(".userstream"))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
 }
 
 fn http_url(port: u16, path: &str) -> Url {

@@ -229,18 +229,20 @@ impl Machine for System {
 
     fn holder(&self, inode: u64) -> Option<Holder> {
         let link = PathBuf::from(format!("socket:[{inode}]"));
-        let mut pids: Vec<i32> = fs::read_dir("/proc")
+        let pids: Vec<i32> = fs::read_dir("/proc")
             .ok()?
             .filter_map(Result::ok)
             .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
             .collect();
         // The stack's engines first: their fds are where the socket almost always is, and
-        // reading every process's fds costs milliseconds on a busy machine.
+        // reading every process's fds costs milliseconds on a busy machine. (A partition, not
+        // a sort: processes come and go while we look, and a sort whose keys change under it
+        // may panic.)
         let groups = self.stack_groups().unwrap_or_default();
-        pids.sort_by_key(|pid| {
-            !stat_fields(*pid).is_some_and(|(group, _)| groups.contains(&group))
-        });
-        pids.into_iter().find_map(|pid| {
+        let (stack, others): (Vec<i32>, Vec<i32>) = pids
+            .into_iter()
+            .partition(|pid| stat_fields(*pid).is_some_and(|(group, _)| groups.contains(&group)));
+        stack.into_iter().chain(others).find_map(|pid| {
             let holds = fs::read_dir(format!("/proc/{pid}/fd"))
                 .ok()?
                 .filter_map(Result::ok)

@@ -5,25 +5,9 @@
 //! model crate). Page-level entries carry the body as received, with secrets blanked out even
 //! when it is not valid JSON (a truncated body still holds passwords and hashes).
 
+use userstream_model::dead_letter_headers as header;
 use userstream_model::{strip_secrets, Rejected, SourcePosition, SECRET_LOGIN_FIELDS};
 
-/// Header: human-readable reason.
-pub const HEADER_REASON: &str = "reason";
-/// Header: stable machine-readable code (`invalid_uuid`, `not_json`, `http_503`, ...).
-pub const HEADER_ERROR_CODE: &str = "error_code";
-/// Header: the request URL.
-pub const HEADER_SOURCE_URL: &str = "source_url";
-/// Header: the seed.
-pub const HEADER_SOURCE_SEED: &str = "source_seed";
-/// Header: the page.
-pub const HEADER_SOURCE_PAGE: &str = "source_page";
-/// Header: index in `results[]`; only on record-level entries.
-pub const HEADER_SOURCE_INDEX: &str = "source_index";
-/// Header: `record` (one `results[]` entry) or `page` (the whole response).
-pub const HEADER_SCOPE: &str = "scope";
-/// Header on page entries: the size of the (redacted) body before it was cut to
-/// [`MAX_PAGE_BODY`]; absent when it was kept whole.
-pub const HEADER_BODY_BYTES: &str = "body_bytes";
 /// Largest page body kept in a dead letter: well under Kafka's default 1 MB message limit
 /// (a malformed 5000-user page is several MB).
 pub const MAX_PAGE_BODY: usize = 512 * 1024;
@@ -74,13 +58,13 @@ pub fn record_dead_letter(rejected: &Rejected, source: &SourcePosition) -> DeadL
         key,
         value,
         headers: vec![
-            (HEADER_REASON, rejected.reason.to_string()),
-            (HEADER_ERROR_CODE, rejected.reason.code().to_owned()),
-            (HEADER_SCOPE, "record".to_owned()),
-            (HEADER_SOURCE_URL, source.url.clone()),
-            (HEADER_SOURCE_SEED, source.seed.clone()),
-            (HEADER_SOURCE_PAGE, source.page.to_string()),
-            (HEADER_SOURCE_INDEX, rejected.index.to_string()),
+            (header::REASON, rejected.reason.to_string()),
+            (header::ERROR_CODE, rejected.reason.code().to_owned()),
+            (header::SCOPE, header::SCOPE_RECORD.to_owned()),
+            (header::SOURCE_URL, source.url.clone()),
+            (header::SOURCE_SEED, source.seed.clone()),
+            (header::SOURCE_PAGE, source.page.to_string()),
+            (header::SOURCE_INDEX, rejected.index.to_string()),
         ],
     }
 }
@@ -99,13 +83,13 @@ pub fn encode_dead_letter(
         key: format!("{}/{}/{}", source.seed, source.page, index),
         value: serde_json::to_vec(&raw).unwrap_or_default(),
         headers: vec![
-            (HEADER_REASON, reason.to_owned()),
-            (HEADER_ERROR_CODE, "encode_failed".to_owned()),
-            (HEADER_SCOPE, "record".to_owned()),
-            (HEADER_SOURCE_URL, source.url.clone()),
-            (HEADER_SOURCE_SEED, source.seed.clone()),
-            (HEADER_SOURCE_PAGE, source.page.to_string()),
-            (HEADER_SOURCE_INDEX, index.to_string()),
+            (header::REASON, reason.to_owned()),
+            (header::ERROR_CODE, "encode_failed".to_owned()),
+            (header::SCOPE, header::SCOPE_RECORD.to_owned()),
+            (header::SOURCE_URL, source.url.clone()),
+            (header::SOURCE_SEED, source.seed.clone()),
+            (header::SOURCE_PAGE, source.page.to_string()),
+            (header::SOURCE_INDEX, index.to_string()),
         ],
     }
 }
@@ -115,16 +99,16 @@ pub fn encode_dead_letter(
 pub fn page_dead_letter(failure: &PageFailure, body: &[u8], source: &SourcePosition) -> DeadLetter {
     let mut value = redact_secrets(body);
     let mut headers = vec![
-        (HEADER_REASON, failure.reason.clone()),
-        (HEADER_ERROR_CODE, failure.code.clone()),
-        (HEADER_SCOPE, "page".to_owned()),
-        (HEADER_SOURCE_URL, source.url.clone()),
-        (HEADER_SOURCE_SEED, source.seed.clone()),
-        (HEADER_SOURCE_PAGE, source.page.to_string()),
+        (header::REASON, failure.reason.clone()),
+        (header::ERROR_CODE, failure.code.clone()),
+        (header::SCOPE, header::SCOPE_PAGE.to_owned()),
+        (header::SOURCE_URL, source.url.clone()),
+        (header::SOURCE_SEED, source.seed.clone()),
+        (header::SOURCE_PAGE, source.page.to_string()),
         ("attempts", failure.attempts.to_string()),
     ];
     if value.len() > MAX_PAGE_BODY {
-        headers.push((HEADER_BODY_BYTES, value.len().to_string()));
+        headers.push((header::BODY_BYTES, value.len().to_string()));
         value.truncate(MAX_PAGE_BODY);
     }
     DeadLetter {
@@ -250,12 +234,12 @@ mod tests {
         let rejected = page.rejected().next().expect("one rejected");
         let dl = record_dead_letter(rejected, &position());
         assert_eq!(dl.key, "not-a-uuid");
-        assert_eq!(dl.header(HEADER_ERROR_CODE), Some("invalid_uuid"));
-        assert_eq!(dl.header(HEADER_SOURCE_PAGE), Some("7"));
-        assert_eq!(dl.header(HEADER_SOURCE_INDEX), Some("0"));
-        assert_eq!(dl.header(HEADER_SOURCE_SEED), Some("s"));
-        assert_eq!(dl.header(HEADER_SCOPE), Some("record"));
-        assert!(dl.header(HEADER_REASON).is_some_and(|r| !r.is_empty()));
+        assert_eq!(dl.header(header::ERROR_CODE), Some("invalid_uuid"));
+        assert_eq!(dl.header(header::SOURCE_PAGE), Some("7"));
+        assert_eq!(dl.header(header::SOURCE_INDEX), Some("0"));
+        assert_eq!(dl.header(header::SOURCE_SEED), Some("s"));
+        assert_eq!(dl.header(header::SCOPE), Some("record"));
+        assert!(dl.header(header::REASON).is_some_and(|r| !r.is_empty()));
         let text = String::from_utf8(dl.value).expect("utf8");
         assert!(text.contains("Ann") && !text.contains("hunter2") && !text.contains("sha256"));
     }
@@ -280,9 +264,9 @@ mod tests {
         };
         let dl = page_dead_letter(&failure, body, &position());
         assert_eq!(dl.key, "s/7");
-        assert_eq!(dl.header(HEADER_SCOPE), Some("page"));
-        assert_eq!(dl.header(HEADER_ERROR_CODE), Some("short_page"));
-        assert_eq!(dl.header(HEADER_SOURCE_INDEX), None);
+        assert_eq!(dl.header(header::SCOPE), Some("page"));
+        assert_eq!(dl.header(header::ERROR_CODE), Some("short_page"));
+        assert_eq!(dl.header(header::SOURCE_INDEX), None);
         let text = String::from_utf8(dl.value).expect("utf8");
         assert!(text.contains("u1") && !text.contains("password"));
     }
@@ -298,7 +282,7 @@ mod tests {
         let dl = page_dead_letter(&failure, &body, &position());
         assert_eq!(dl.value.len(), MAX_PAGE_BODY);
         assert_eq!(
-            dl.header(HEADER_BODY_BYTES),
+            dl.header(header::BODY_BYTES),
             Some(body.len().to_string().as_str())
         );
     }

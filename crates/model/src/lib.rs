@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod avro;
+pub mod dead_letter_headers;
 pub mod derive;
 mod parse;
 pub mod record;

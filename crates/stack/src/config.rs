@@ -71,8 +71,8 @@ pub struct StackConfig {
     /// State directory: service data, logs, pid files and (by default) the installed runtimes.
     #[arg(
         long,
-        env = "USERSTREAM_STATE_DIR",
-        default_value = ".userstream",
+        env = userstream_endpoints::STATE_DIR_VARIABLE,
+        default_value = userstream_endpoints::DEFAULT_STATE_DIR,
         global = true
     )]
     pub state_dir: PathBuf,

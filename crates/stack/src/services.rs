@@ -135,6 +135,18 @@ fn classpath(dir: &Path) -> String {
     format!("{}/*", dir.display())
 }
 
+/// What every service's spec is made from: the config, the layout, the installed runtimes
+/// and the secrets.
+struct Inputs<'a> {
+    config: &'a StackConfig,
+    layout: &'a Layout,
+    javas: &'a Javas,
+    spark_home: &'a Path,
+    spark_jars: &'a [String],
+    secrets: &'a Secrets,
+    userstream_bin: &'a Path,
+}
+
 /// Every service of the stack, in start order, from the config and the installed runtimes.
 pub fn all(
     config: &StackConfig,
@@ -145,11 +157,38 @@ pub fn all(
     secrets: &Secrets,
     userstream_bin: &Path,
 ) -> Vec<ServiceSpec> {
-    let airflow_secrets = &secrets.airflow;
+    let inputs = Inputs {
+        config,
+        layout,
+        javas,
+        spark_home,
+        spark_jars,
+        secrets,
+        userstream_bin,
+    };
+    let mut specs = vec![
+        kafka(&inputs),
+        registry(&inputs),
+        cassandra(&inputs),
+        spark_master(&inputs),
+        spark_worker(&inputs),
+        spark_connect(&inputs),
+    ];
+    specs.extend(airflow(&inputs));
+    specs
+}
+
+fn kafka(inputs: &Inputs<'_>) -> ServiceSpec {
+    let Inputs {
+        config,
+        layout,
+        javas,
+        secrets,
+        ..
+    } = *inputs;
     let credentials = &secrets.credentials;
     let logs = layout.logs();
     let kafka_conf = layout.conf("kafka");
-    let cassandra_conf = layout.conf("cassandra");
     let java17 = java_bin(&javas.java17);
 
     let mut kafka_args = render::kafka_jvm_options(config, &kafka_conf, &logs);
@@ -177,7 +216,7 @@ pub fn all(
     let format_argfile = kafka_conf.join("format.args");
     let mut format_args = java_tool_options();
     format_args.push(format!("@{}", format_argfile.display()));
-    let kafka = ServiceSpec {
+    ServiceSpec {
         name: "kafka",
         engine: "Kafka",
         depends_on: vec![],
@@ -229,11 +268,21 @@ pub fn all(
                 render::kafka_client_properties(&credentials.kafka.admin),
             ),
         ],
-    };
+    }
+}
 
+fn registry(inputs: &Inputs<'_>) -> ServiceSpec {
+    let Inputs {
+        config,
+        layout,
+        javas,
+        secrets,
+        ..
+    } = *inputs;
+    let credentials = &secrets.credentials;
     let mut registry_args = render::registry_jvm_options(config);
     registry_args.extend(["-jar".into(), "quarkus-run.jar".into()]);
-    let registry = ServiceSpec {
+    ServiceSpec {
         name: "registry",
         engine: "Schema Registry",
         depends_on: vec!["kafka"],
@@ -257,8 +306,20 @@ pub fn all(
             login: credentials.registry.reader.clone(),
         },
         files: vec![],
-    };
+    }
+}
 
+fn cassandra(inputs: &Inputs<'_>) -> ServiceSpec {
+    let Inputs {
+        config,
+        layout,
+        javas,
+        secrets,
+        ..
+    } = *inputs;
+    let credentials = &secrets.credentials;
+    let cassandra_conf = layout.conf("cassandra");
+    let java17 = java_bin(&javas.java17);
     let mut cassandra_args = render::cassandra_jvm_options(config, &cassandra_conf, layout);
     cassandra_args.extend([
         "-cp".into(),
@@ -272,7 +333,7 @@ pub fn all(
     let mut cassandra_env = java_env(&javas.java17);
     // Cassandra's own launcher caps glibc arenas; without it RSS grows with thread count.
     cassandra_env.push(("MALLOC_ARENA_MAX".into(), "4".into()));
-    let cassandra = ServiceSpec {
+    ServiceSpec {
         name: "cassandra",
         engine: "Cassandra",
         depends_on: vec![],
@@ -297,57 +358,74 @@ pub fn all(
                 render::cassandra_logback().to_owned(),
             ),
         ],
-    };
+    }
+}
 
-    let spark_env = |extra: Vec<(String, String)>| {
-        let mut env = java_env(&javas.java17);
-        env.extend([
-            ("SPARK_HOME".into(), spark_home.display().to_string()),
-            ("SPARK_LOCAL_IP".into(), "127.0.0.1".into()),
-            ("SPARK_LOG_DIR".into(), logs.display().to_string()),
-            (
-                "SPARK_CONF_DIR".into(),
-                layout.conf("spark").display().to_string(),
-            ),
-            ("SPARK_NO_DAEMONIZE".into(), "1".into()),
-        ]);
-        env.extend(extra);
-        env
-    };
-    // Master and worker: the UI filter's jar on their class path, the console token it asks
-    // for in their environment, and their spark-defaults.conf (RPC secret, filter) written
-    // by whichever starts first.
-    let ui_filter_jar = layout.spark_connect_auth_jar();
-    let spark_daemon_env = |options: (&str, String)| {
-        spark_env(vec![
+/// The environment of every Spark process: Java 17, Spark's home, loopback, its logs and
+/// configuration in the state directory, in the foreground.
+fn spark_env(inputs: &Inputs<'_>, extra: Vec<(String, String)>) -> Vec<(String, String)> {
+    let layout = inputs.layout;
+    let mut env = java_env(&inputs.javas.java17);
+    env.extend([
+        ("SPARK_HOME".into(), inputs.spark_home.display().to_string()),
+        ("SPARK_LOCAL_IP".into(), "127.0.0.1".into()),
+        ("SPARK_LOG_DIR".into(), layout.logs().display().to_string()),
+        (
+            "SPARK_CONF_DIR".into(),
+            layout.conf("spark").display().to_string(),
+        ),
+        ("SPARK_NO_DAEMONIZE".into(), "1".into()),
+    ]);
+    env.extend(extra);
+    env
+}
+
+/// Master and worker: the UI filter's jar on their class path, the console token it asks for
+/// in their environment, and `options` (`SPARK_MASTER_OPTS` or `SPARK_WORKER_OPTS`).
+fn spark_daemon_env(inputs: &Inputs<'_>, options: (&str, String)) -> Vec<(String, String)> {
+    spark_env(
+        inputs,
+        vec![
             (
                 "SPARK_DAEMON_MEMORY".into(),
-                config.spark_daemon_heap.to_string(),
+                inputs.config.spark_daemon_heap.to_string(),
             ),
             (
                 "SPARK_DAEMON_CLASSPATH".into(),
-                ui_filter_jar.display().to_string(),
+                inputs.layout.spark_connect_auth_jar().display().to_string(),
             ),
             (
                 render::SPARK_UI_TOKEN_ENV.into(),
-                credentials.console_token.clone(),
+                inputs.secrets.credentials.console_token.clone(),
             ),
             (options.0.into(), options.1),
-        ])
-    };
-    let spark_defaults = || {
-        vec![(
-            layout.conf("spark").join("spark-defaults.conf"),
-            render::spark_daemon_properties(secrets),
-        )]
-    };
-    let spark_class = spark_home.join("bin/spark-class");
-    let master_ui = config.endpoints().spark_master_ui_url;
-    let spark_master = ServiceSpec {
+        ],
+    )
+}
+
+/// Master's and worker's spark-defaults.conf (RPC secret, UI filter), written by whichever
+/// starts first.
+fn spark_defaults(inputs: &Inputs<'_>) -> Vec<(PathBuf, String)> {
+    vec![(
+        inputs.layout.conf("spark").join("spark-defaults.conf"),
+        render::spark_daemon_properties(inputs.secrets),
+    )]
+}
+
+fn spark_master(inputs: &Inputs<'_>) -> ServiceSpec {
+    let Inputs {
+        config,
+        layout,
+        spark_home,
+        secrets,
+        ..
+    } = *inputs;
+    let credentials = &secrets.credentials;
+    ServiceSpec {
         name: "spark-master",
         engine: "Spark",
         depends_on: vec![],
-        program: spark_class.clone(),
+        program: spark_home.join("bin/spark-class"),
         args: vec![
             "org.apache.spark.deploy.master.Master".into(),
             "--host".into(),
@@ -362,31 +440,45 @@ pub fn all(
         // application never gets executors again (every Spark job hangs). With it, the
         // new master reads them back and both reconnect; the worker timeout bounds how
         // long it waits for ones that are gone (see `down`, which clears the directory).
-        env: spark_daemon_env((
-            "SPARK_MASTER_OPTS",
-            format!(
-                "-Dspark.deploy.recoveryMode=FILESYSTEM -Dspark.deploy.recoveryDirectory={} \
+        env: spark_daemon_env(
+            inputs,
+            (
+                "SPARK_MASTER_OPTS",
+                format!(
+                    "-Dspark.deploy.recoveryMode=FILESYSTEM -Dspark.deploy.recoveryDirectory={} \
                      -Dspark.worker.timeout=30",
-                layout.spark_master_recovery().display()
+                    layout.spark_master_recovery().display()
+                ),
             ),
-        )),
+        ),
         cwd: layout.state().to_path_buf(),
         ports: vec![config.ports.spark_master, config.ports.spark_master_ui],
         pre_start: vec![],
         after_healthy: vec![],
         health: Health::SparkMaster {
-            ui_url: master_ui.clone(),
+            ui_url: config.endpoints().spark_master_ui_url,
             token: credentials.console_token.clone(),
         },
-        files: spark_defaults(),
-    };
+        files: spark_defaults(inputs),
+    }
+}
+
+fn spark_worker(inputs: &Inputs<'_>) -> ServiceSpec {
+    let Inputs {
+        config,
+        layout,
+        spark_home,
+        secrets,
+        ..
+    } = *inputs;
+    let credentials = &secrets.credentials;
     // The worker offers what the executor needs plus headroom for its off-heap overhead.
     let worker_memory = format!("{}m", config.spark_executor_heap.as_mib() + 512);
-    let spark_worker = ServiceSpec {
+    ServiceSpec {
         name: "spark-worker",
         engine: "Spark",
         depends_on: vec!["spark-master"],
-        program: spark_class,
+        program: spark_home.join("bin/spark-class"),
         args: vec![
             "org.apache.spark.deploy.worker.Worker".into(),
             "--host".into(),
@@ -402,38 +494,56 @@ pub fn all(
             config.endpoints().spark_master_url,
         ],
         // Old application directories (executor logs, jars) would fill the disk.
-        env: spark_daemon_env((
-            "SPARK_WORKER_OPTS",
-            "-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.appDataTtl=86400".into(),
-        )),
+        env: spark_daemon_env(
+            inputs,
+            (
+                "SPARK_WORKER_OPTS",
+                "-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.appDataTtl=86400"
+                    .into(),
+            ),
+        ),
         cwd: layout.state().to_path_buf(),
         ports: vec![config.ports.spark_worker_ui],
         pre_start: vec![],
         after_healthy: vec![],
         health: Health::SparkWorker {
-            master_ui_url: master_ui,
+            master_ui_url: config.endpoints().spark_master_ui_url,
             token: credentials.console_token.clone(),
         },
-        files: spark_defaults(),
-    };
+        files: spark_defaults(inputs),
+    }
+}
+
+fn spark_connect(inputs: &Inputs<'_>) -> ServiceSpec {
+    let Inputs {
+        config,
+        layout,
+        spark_home,
+        secrets,
+        ..
+    } = *inputs;
+    let credentials = &secrets.credentials;
     let spark_connect_conf = layout.conf("spark-connect");
     let spark_connect_jaas = spark_connect_conf.join(render::SPARK_CONNECT_KAFKA_JAAS);
-    let spark_connect = ServiceSpec {
+    ServiceSpec {
         name: "spark-connect",
         engine: "Spark",
         depends_on: vec!["spark-worker", "kafka", "cassandra"],
         program: spark_home.join("bin/spark-submit"),
-        args: render::spark_connect_args(config, spark_jars, layout),
-        env: spark_env(vec![
-            (
-                render::SPARK_CONNECT_TOKEN_ENV.into(),
-                credentials.spark_connect_token.clone(),
-            ),
-            (
-                render::SPARK_UI_TOKEN_ENV.into(),
-                credentials.console_token.clone(),
-            ),
-        ]),
+        args: render::spark_connect_args(config, inputs.spark_jars, layout),
+        env: spark_env(
+            inputs,
+            vec![
+                (
+                    render::SPARK_CONNECT_TOKEN_ENV.into(),
+                    credentials.spark_connect_token.clone(),
+                ),
+                (
+                    render::SPARK_UI_TOKEN_ENV.into(),
+                    credentials.console_token.clone(),
+                ),
+            ],
+        ),
         cwd: layout.state().to_path_buf(),
         ports: vec![config.ports.spark_connect, config.ports.spark_driver_ui],
         pre_start: vec![],
@@ -453,16 +563,26 @@ pub fn all(
                 render::kafka_client_jaas(&credentials.kafka.reader),
             ),
         ],
-    };
+    }
+}
 
+fn airflow(inputs: &Inputs<'_>) -> Vec<ServiceSpec> {
+    let Inputs {
+        config,
+        layout,
+        secrets,
+        userstream_bin,
+        ..
+    } = *inputs;
+    let airflow_secrets = &secrets.airflow;
     let airflow_bin = layout.airflow_venv().join("bin/airflow");
     let airflow_env = render::airflow_env(config, layout, airflow_secrets, userstream_bin);
     let passwords = serde_json::json!({ "admin": airflow_secrets.admin_password }).to_string();
-    let airflow = |name: &'static str,
-                   args: &[&str],
-                   component: &'static str,
-                   depends_on: Vec<&'static str>,
-                   ports: Vec<u16>| ServiceSpec {
+    let spec = |name: &'static str,
+                args: &[&str],
+                component: &'static str,
+                depends_on: Vec<&'static str>,
+                ports: Vec<u16>| ServiceSpec {
         name,
         engine: "Airflow",
         depends_on,
@@ -479,7 +599,7 @@ pub fn all(
         },
         files: vec![],
     };
-    let mut api_server = airflow(
+    let mut api_server = spec(
         "airflow-api-server",
         &["api-server"],
         "metadatabase",
@@ -496,40 +616,28 @@ pub fn all(
     api_server
         .files
         .push((layout.airflow_passwords(), passwords));
-    let scheduler = airflow(
+    let scheduler = spec(
         "airflow-scheduler",
         &["scheduler", "--skip-serve-logs"],
         "scheduler",
         vec!["airflow-api-server"],
         vec![],
     );
-    let dag_processor = airflow(
+    let dag_processor = spec(
         "airflow-dag-processor",
         &["dag-processor"],
         "dag_processor",
         vec!["airflow-api-server"],
         vec![],
     );
-    let triggerer = airflow(
+    let triggerer = spec(
         "airflow-triggerer",
         &["triggerer", "--skip-serve-logs"],
         "triggerer",
         vec!["airflow-api-server"],
         vec![],
     );
-
-    vec![
-        kafka,
-        registry,
-        cassandra,
-        spark_master,
-        spark_worker,
-        spark_connect,
-        api_server,
-        scheduler,
-        dag_processor,
-        triggerer,
-    ]
+    vec![api_server, scheduler, dag_processor, triggerer]
 }
 
 /// The steps that grant the pipeline's Kafka ACLs on `topics` (Kafka's own `AclCommand`, as

@@ -15,7 +15,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
-    let state = std::env::var("USERSTREAM_STATE_DIR").unwrap_or_else(|_| ".userstream".into());
+    let state = userstream_endpoints::state_dir_from_env();
     let mut config = StreamConfig::with_state_dir(state);
     if let Ok(v) = std::env::var("USERSTREAM_TOPIC") {
         config.topic = v;

@@ -148,7 +148,7 @@ pub struct StreamConfig {
 
 impl Default for StreamConfig {
     fn default() -> Self {
-        Self::with_state_dir(".userstream")
+        Self::with_state_dir(userstream_endpoints::DEFAULT_STATE_DIR)
     }
 }
 

@@ -155,7 +155,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     };
 
     eprintln!("\n[{total}/{total}] verified");
-    let state = std::env::var("USERSTREAM_STATE_DIR").unwrap_or_else(|_| ".userstream".into());
+    let state = userstream_endpoints::state_dir_from_env();
     let at = userstream_endpoints::Endpoints::from_env();
     println!(
         "\nuserstream demo: verified in {:.0}s\n\
@@ -167,7 +167,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
          \x20 Airflow UI          {airflow}  (user admin; `userstream stack credentials` shows every login)\n\
          \x20 Spark UIs           {master} (master), {driver} (streaming query)\n\
          \x20 Registry API        http://{registry}/apis/ccompat/v7 (HTTP basic auth)\n\
-         \x20 Logs                {state}/logs/\n\
+         \x20 Logs                {logs}/\n\
          \x20 Stop everything     userstream stack down",
         started.elapsed().as_secs_f64(),
         produced["users_produced"],
@@ -185,6 +185,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         master = at.spark_master_ui_url,
         driver = at.spark_driver_ui_url,
         registry = SocketAddr::from((userstream_endpoints::HOST, at.ports.registry)),
+        logs = state.join("logs").display(),
     );
     Ok(ExitCode::SUCCESS)
 }

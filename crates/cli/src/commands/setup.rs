@@ -39,7 +39,7 @@ pub struct SetupArgs {
     #[arg(long, env = "USERSTREAM_DAGS", value_enum, default_value_t = DagsWanted::Running)]
     dags: DagsWanted,
     /// The stack's state directory (Airflow's admin password is in its secrets file there).
-    #[arg(long, env = "USERSTREAM_STATE_DIR", default_value = ".userstream")]
+    #[arg(long, env = userstream_endpoints::STATE_DIR_VARIABLE, default_value = userstream_endpoints::DEFAULT_STATE_DIR)]
     state_dir: std::path::PathBuf,
     /// How long to wait for Airflow to list the DAGs (its DAG processor parses the DAG folder
     /// after start-up).
@@ -65,10 +65,7 @@ pub enum DagsWanted {
 pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     // One setup at a time, in turn with whoever acts on the job: the users_setup DAG runs
     // setup too, and concurrent schema changes are what Cassandra handles worst.
-    let state_dir = std::env::var_os("USERSTREAM_STATE_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| ".userstream".into());
-    let _control = super::stream::default_job_control(&state_dir).await?;
+    let _control = super::stream::default_job_control(&args.state_dir).await?;
     let endpoints = args.endpoints.endpoints();
     let mut config = IngestConfig::default();
     args.kafka.apply(

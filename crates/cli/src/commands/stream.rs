@@ -53,7 +53,7 @@ pub struct JobArgs {
     #[arg(long, env = "USERSTREAM_CHECKPOINT_ROOT")]
     pub checkpoint_root: Option<PathBuf>,
     /// State directory (for the default checkpoint root).
-    #[arg(long, env = "USERSTREAM_STATE_DIR", default_value = ".userstream")]
+    #[arg(long, env = userstream_endpoints::STATE_DIR_VARIABLE, default_value = userstream_endpoints::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
     /// How often `stream run` touches the Connect session and checks the queries.
     #[arg(long, env = "USERSTREAM_KEEPALIVE", default_value = "30s", value_parser = humantime::parse_duration)]

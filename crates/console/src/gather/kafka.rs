@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use userstream_kafka::{PeekedMessage, TopicOffsets};
+use userstream_model::dead_letter_headers as headers;
 
 use crate::model::DeadLetterView;
 
@@ -31,12 +32,14 @@ pub fn dead_letter(message: &PeekedMessage) -> DeadLetterView {
         partition: message.partition,
         offset: message.offset,
         timestamp_ms: message.timestamp_ms,
-        reason: header(message, "reason")
+        reason: header(message, headers::REASON)
             .unwrap_or("(no reason header)")
             .to_owned(),
-        error_code: header(message, "error_code").unwrap_or("").to_owned(),
-        scope: header(message, "scope").unwrap_or("").to_owned(),
-        source_page: header(message, "source_page").map(str::to_owned),
+        error_code: header(message, headers::ERROR_CODE)
+            .unwrap_or("")
+            .to_owned(),
+        scope: header(message, headers::SCOPE).unwrap_or("").to_owned(),
+        source_page: header(message, headers::SOURCE_PAGE).map(str::to_owned),
     }
 }
 
