@@ -13,7 +13,7 @@ use crate::{Layout, StackConfig};
 pub enum Health {
     /// A Kafka metadata request (rdkafka) succeeds.
     Kafka {
-        /// Bootstrap servers and the admin login.
+        /// Bootstrap servers and the login (the reader: the least-privileged user).
         bootstrap: KafkaAccess,
     },
     /// `GET /subjects` on the Confluent-compatible API answers a JSON list.
@@ -26,7 +26,8 @@ pub enum Health {
         login: Login,
     },
     /// `SELECT release_version FROM system.local` (scylla driver), logged in as the stack's
-    /// admin role; on a new node, the roles are set up first (see `probe::cassandra_roles`).
+    /// application role; the admin role only when that is refused, and on a new node the
+    /// roles are set up first (see `probe::cassandra_release_version`).
     Cassandra {
         /// Contact point.
         contact_point: String,
