@@ -302,11 +302,12 @@ impl Endpoints {
             KafkaRole::Producer => (|c| &c.kafka.producer, "producer"),
             KafkaRole::Reader => (|c| &c.kafka.reader, "reader"),
         };
-        let login = if self.elsewhere.kafka {
-            self.elsewhere.logins.kafka.get(name).cloned()
-        } else {
-            self.credentials.as_ref().map(|c| own(c).clone())
-        };
+        let login = self.login(
+            self.elsewhere.kafka,
+            &self.elsewhere.logins.kafka,
+            name,
+            own,
+        );
         KafkaAccess {
             bootstrap: self.kafka_bootstrap.clone(),
             login,
@@ -319,11 +320,8 @@ impl Endpoints {
             CassandraRole::Admin => (|c| &c.cassandra.admin, "admin"),
             CassandraRole::App => (|c| &c.cassandra.app, "app"),
         };
-        if self.elsewhere.cassandra {
-            self.elsewhere.logins.cassandra.get(name).cloned()
-        } else {
-            self.credentials.as_ref().map(|c| own(c).clone())
-        }
+        let given = &self.elsewhere.logins.cassandra;
+        self.login(self.elsewhere.cassandra, given, name, own)
     }
 
     /// The registry's login for `role`: the stack's, or the one given for a registry elsewhere.
@@ -333,8 +331,21 @@ impl Endpoints {
             RegistryRole::Producer => (|c| &c.registry.producer, "producer"),
             RegistryRole::Reader => (|c| &c.registry.reader, "reader"),
         };
-        if self.elsewhere.registry {
-            self.elsewhere.logins.registry.get(name).cloned()
+        let given = &self.elsewhere.logins.registry;
+        self.login(self.elsewhere.registry, given, name, own)
+    }
+
+    /// A role's login: for an engine `elsewhere`, the one `given` for it under `role` (none
+    /// when not given); for the stack's own engine, the one `own` picks from its credentials.
+    fn login(
+        &self,
+        elsewhere: bool,
+        given: &std::collections::BTreeMap<String, Login>,
+        role: &str,
+        own: fn(&Credentials) -> &Login,
+    ) -> Option<Login> {
+        if elsewhere {
+            given.get(role).cloned()
         } else {
             self.credentials.as_ref().map(|c| own(c).clone())
         }

@@ -152,8 +152,9 @@ pub trait Machine {
     /// The process groups of the stack's running engines; `None` when the state directory
     /// records none (no stack was started from it: engines run elsewhere, e.g. containers).
     fn stack_groups(&self) -> Option<BTreeSet<i32>>;
-    /// Who holds the socket `inode`, when this user may see it.
-    fn holder(&self, inode: u64) -> Option<Holder>;
+    /// Who holds the socket `inode`, when this user may see it; the processes of `groups`
+    /// (the stack's) are looked at first.
+    fn holder(&self, inode: u64, groups: &BTreeSet<i32>) -> Option<Holder>;
 }
 
 /// Decides whether a credential may go to `target`:`port`. Pure given the [`Machine`].
@@ -181,7 +182,7 @@ pub fn judge(machine: &impl Machine, target: IpAddr, port: u16) -> Result<(), Fo
         return Ok(());
     };
     for socket in &sockets {
-        let holder = machine.holder(socket.inode);
+        let holder = machine.holder(socket.inode, &groups);
         if !matches!(&holder, Some(h) if groups.contains(&h.process_group)) {
             return Err(ForeignListener::NotTheStack { address, holder });
         }
@@ -227,7 +228,7 @@ impl Machine for System {
         (!groups.is_empty()).then_some(groups)
     }
 
-    fn holder(&self, inode: u64) -> Option<Holder> {
+    fn holder(&self, inode: u64, groups: &BTreeSet<i32>) -> Option<Holder> {
         let link = PathBuf::from(format!("socket:[{inode}]"));
         let pids: Vec<i32> = fs::read_dir("/proc")
             .ok()?
@@ -238,7 +239,6 @@ impl Machine for System {
         // reading every process's fds costs milliseconds on a busy machine. (A partition, not
         // a sort: processes come and go while we look, and a sort whose keys change under it
         // may panic.)
-        let groups = self.stack_groups().unwrap_or_default();
         let (stack, others): (Vec<i32>, Vec<i32>) = pids
             .into_iter()
             .partition(|pid| stat_fields(*pid).is_some_and(|(group, _)| groups.contains(&group)));
@@ -385,7 +385,7 @@ mod tests {
         fn stack_groups(&self) -> Option<BTreeSet<i32>> {
             self.groups.clone()
         }
-        fn holder(&self, inode: u64) -> Option<Holder> {
+        fn holder(&self, inode: u64, _groups: &BTreeSet<i32>) -> Option<Holder> {
             self.holders
                 .iter()
                 .find(|(i, _)| *i == inode)
