@@ -125,6 +125,24 @@ let
     dontFixup = true; # a jar only
   };
 
+  # Cassandra's role manager (a new node gets the stack's admin role, never `cassandra`), from
+  # the one Java file `stack install` compiles with javac against the Cassandra jars.
+  cassandraRoleManagerJava = ../stack/cassandra-auth/StackAdminRoleManager.java;
+  cassandraAuth = pkgs.stdenvNoCC.mkDerivation {
+    pname = "userstream-cassandra-auth";
+    version = versions.cassandra;
+    dontUnpack = true;
+    nativeBuildInputs = [ pkgs.jdk17_headless ];
+    buildPhase = ''
+      javac --release 11 -encoding UTF-8 -d classes -cp '${cassandra}/*' ${cassandraRoleManagerJava}
+    '';
+    installPhase = ''
+      mkdir -p $out
+      jar --create --file $out/userstream-cassandra-auth.jar --date=2024-01-01T00:00:00Z -C classes .
+    '';
+    dontFixup = true; # a jar only
+  };
+
   # Airflow exactly as stack/python/airflow.lock pins it. Step 1: each locked wheel, fetched
   # by its URL and sha256 from nix/airflow-wheels.json (written by scripts/lock-nix-wheels.sh
   # from the lock: the files pip installs on x86_64 Linux with CPython 3.11). Step 2
@@ -166,6 +184,10 @@ let
     cp ${../stack/maven/kafka/pom.xml} $out/kafka/.installed
     ln -s ${cassandra} $out/cassandra/lib
     cp ${../stack/maven/cassandra/pom.xml} $out/cassandra/.installed
+    # install.rs cassandra_auth_fingerprint(): the Cassandra pom followed by the Java source.
+    mkdir -p $out/cassandra/auth
+    ln -s ${cassandraAuth}/userstream-cassandra-auth.jar $out/cassandra/auth/userstream-cassandra-auth.jar
+    cat ${../stack/maven/cassandra/pom.xml} ${cassandraRoleManagerJava} > $out/cassandra/auth/.installed
     ln -s ${registry} $out/registry/app
     cp ${../stack/maven/registry/pom.xml} $out/registry/.installed
     # SPARK_HOME is found as <venv>/lib/python*/site-packages/pyspark (Layout::spark_home).
@@ -227,7 +249,7 @@ let
 in
 {
   inherit userstream src srcFiles runtimeTree kafka cassandra registry spark sparkConnectors sparkConnectorsResolved
-    sparkConnectAuth
+    sparkConnectAuth cassandraAuth
     airflowWheels airflow python;
   jdk17 = pkgs.jdk17_headless;
   jdk21 = pkgs.jdk21_headless;

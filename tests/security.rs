@@ -140,6 +140,27 @@ async fn cassandra_refuses_strangers_and_the_app_role_cannot_drop_or_create() ->
             .is_err(),
         "the default superuser still logs in"
     );
+    // Not only refused now: the well-known superuser never existed, so nobody could log in
+    // with it while the node was new (the stack's role manager creates its admin role instead).
+    let admin = connect(Some(credentials.cassandra.admin.clone()))
+        .await
+        .context("the admin role logs in")?;
+    let roles: Vec<String> = admin
+        .query_unpaged("SELECT role FROM system_auth.roles", &[])
+        .await?
+        .into_rows_result()?
+        .rows::<(String,)>()?
+        .map(|row| row.map(|(role,)| role))
+        .collect::<Result<_, _>>()?;
+    ensure!(
+        roles.contains(&credentials.cassandra.admin.username),
+        "the admin role is missing from {roles:?}"
+    );
+    ensure!(
+        !roles.iter().any(|role| role == "cassandra"),
+        "the default superuser `cassandra` was created: {roles:?}"
+    );
+    drop(admin);
     let wrong = with_password(&credentials.cassandra.app, "not-the-password");
     ensure!(
         connect(Some(wrong)).await.is_err(),

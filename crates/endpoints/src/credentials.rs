@@ -58,7 +58,8 @@ pub struct KafkaLogins {
     pub controller: Login,
 }
 
-/// Cassandra roles. The default `cassandra` superuser is disabled once `admin` exists.
+/// Cassandra roles. `admin` is created by the node's role manager on its first start (the
+/// well-known `cassandra` superuser never exists); `app` by the stack's first health check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CassandraLogins {
     /// Superuser: `setup` (keyspaces, tables, grants).

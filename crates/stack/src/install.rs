@@ -35,6 +35,29 @@ pub mod pins {
     pub const SPARK_UI_FILTER_JAVA: &str = include_str!(
         "../../../spark/interceptor/src/main/java/dev/userstream/spark/UiTokenFilter.java"
     );
+    /// Cassandra's role manager that creates the stack's admin role on a new node instead of
+    /// the well-known `cassandra` superuser.
+    pub const CASSANDRA_ROLE_MANAGER_JAVA: &str =
+        include_str!("../../../stack/cassandra-auth/StackAdminRoleManager.java");
+}
+
+/// The class of [`pins::CASSANDRA_ROLE_MANAGER_JAVA`], for `role_manager` in cassandra.yaml.
+pub const CASSANDRA_ROLE_MANAGER_CLASS: &str = "dev.userstream.cassandra.StackAdminRoleManager";
+
+/// The environment variables the role manager reads the admin role's name and password from.
+pub const CASSANDRA_ADMIN_ROLE_ENV: &str = "USERSTREAM_CASSANDRA_ADMIN_ROLE";
+/// See [`CASSANDRA_ADMIN_ROLE_ENV`].
+pub const CASSANDRA_ADMIN_PASSWORD_ENV: &str = "USERSTREAM_CASSANDRA_ADMIN_PASSWORD";
+
+/// What the role manager's jar was built from, as its `.installed` fingerprint: the Cassandra
+/// pom (it is compiled against those jars) followed by the Java source
+/// (nix/packages.nix writes the same with `cat pom source`).
+pub fn cassandra_auth_fingerprint() -> String {
+    format!(
+        "{}{}",
+        pins::CASSANDRA_POM,
+        pins::CASSANDRA_ROLE_MANAGER_JAVA
+    )
 }
 
 /// The Spark Connect server's gRPC interceptor class (in [`Layout::spark_connect_auth_jar`]),
@@ -161,7 +184,7 @@ pub fn install(options: &InstallOptions<'_>) -> Result<Vec<InstalledComponent>, 
         }
     }
 
-    let total = 9;
+    let total = 10;
     let mut done = Vec::new();
 
     progress(1, total, "system packages (protoc, maven)");
@@ -191,9 +214,11 @@ pub fn install(options: &InstallOptions<'_>) -> Result<Vec<InstalledComponent>, 
         &layout.cassandra_lib(),
         &log,
     )?);
-    progress(5, total, "Apicurio Registry (Maven Central)");
+    progress(5, total, "Cassandra role manager (javac)");
+    done.push(cassandra_auth(layout, &java17, &log)?);
+    progress(6, total, "Apicurio Registry (Maven Central)");
     done.push(registry(layout, &log)?);
-    progress(6, total, "pyspark (Spark distribution, PyPI)");
+    progress(7, total, "pyspark (Spark distribution, PyPI)");
     done.push(venv(
         "spark",
         options.python,
@@ -202,18 +227,18 @@ pub fn install(options: &InstallOptions<'_>) -> Result<Vec<InstalledComponent>, 
         &log,
     )?);
     progress(
-        7,
+        8,
         total,
         "Spark connector jars (Connect, Kafka, Avro, Cassandra)",
     );
     done.push(spark_jars(layout, &log)?);
     progress(
-        8,
+        9,
         total,
         "Spark Connect auth interceptor (mvn package, Maven Central)",
     );
     done.push(spark_connect_auth(layout, &java17, &log)?);
-    progress(9, total, "Airflow (PyPI, pinned lock; ~5 min when cold)");
+    progress(10, total, "Airflow (PyPI, pinned lock; ~5 min when cold)");
     done.push(venv(
         "airflow",
         options.python,
@@ -239,9 +264,11 @@ fn progress(step: usize, total: usize, what: &str) {
 /// True when every runtime component has been installed (fingerprints present).
 pub fn is_installed(layout: &Layout) -> Result<(), Vec<&'static str>> {
     let auth = spark_connect_auth_fingerprint();
-    let checks: [(&'static str, &str, &str); 7] = [
+    let cassandra_auth = cassandra_auth_fingerprint();
+    let checks: [(&'static str, &str, &str); 8] = [
         ("kafka", "kafka", pins::KAFKA_POM),
         ("cassandra", "cassandra", pins::CASSANDRA_POM),
+        ("cassandra-auth", "cassandra/auth", &cassandra_auth),
         ("registry", "registry", pins::REGISTRY_POM),
         ("spark", "spark/venv", pins::PYSPARK_LOCK),
         ("spark-jars", "spark", pins::SPARK_POM),
@@ -718,6 +745,72 @@ fn spark_connect_auth(
     })
 }
 
+/// Builds Cassandra's role manager ([`pins::CASSANDRA_ROLE_MANAGER_JAVA`]) with the JDK's
+/// `javac` against the installed Cassandra jars, into [`Layout::cassandra_auth_jar`]. One
+/// class with no dependency of its own: no Maven project, no network.
+fn cassandra_auth(
+    layout: &Layout,
+    java17: &Path,
+    log: &Path,
+) -> Result<InstalledComponent, InstallError> {
+    const NAME: &str = "cassandra-auth";
+    let jar = layout.cassandra_auth_jar();
+    let component = jar.parent().unwrap_or(layout.runtime()).to_path_buf();
+    let fingerprint = cassandra_auth_fingerprint();
+    if fingerprint_matches(&component, &fingerprint) && jar.exists() {
+        eprintln!("      cassandra role manager: up to date");
+        return Ok(InstalledComponent {
+            name: NAME,
+            changed: false,
+        });
+    }
+    let javac = java17.join("bin/javac");
+    if !javac.exists() {
+        return Err(InstallError::Missing {
+            what: format!("`javac` in {}", java17.display()),
+            hint: "install a JDK 17 (not only a JRE), e.g. the `openjdk-17-jdk-headless` package, \
+                   or name one with --java-home"
+                .into(),
+        });
+    }
+    let build = component.join("build");
+    if build.exists() {
+        fs::remove_dir_all(&build).map_err(io_err("clean", &build))?;
+    }
+    let source = build.join("StackAdminRoleManager.java");
+    fs::create_dir_all(&build).map_err(io_err("create", &build))?;
+    fs::write(&source, pins::CASSANDRA_ROLE_MANAGER_JAVA).map_err(io_err("write", &source))?;
+    let classes = build.join("classes");
+    // Release 11: the oldest Java Cassandra 5.0 runs on.
+    run_step(
+        "javac (cassandra role manager)",
+        Command::new(&javac)
+            .args(["--release", "11", "-encoding", "UTF-8", "-d"])
+            .arg(&classes)
+            .arg("-cp")
+            .arg(crate::services::classpath(&layout.cassandra_lib()))
+            .arg(&source),
+        log,
+    )?;
+    run_step(
+        "jar (cassandra role manager)",
+        Command::new(java17.join("bin/jar"))
+            .args(["--create", "--date=2024-01-01T00:00:00Z", "--file"])
+            .arg(&jar)
+            .arg("-C")
+            .arg(&classes)
+            .arg("."),
+        log,
+    )?;
+    fs::remove_dir_all(&build).map_err(io_err("clean", &build))?;
+    write_fingerprint(&component, &fingerprint)?;
+    eprintln!("      cassandra role manager: built");
+    Ok(InstalledComponent {
+        name: NAME,
+        changed: true,
+    })
+}
+
 /// Writes the interceptor's pom and source into `build` in the standard Maven layout;
 /// returns the pom's path.
 fn write_spark_connect_auth_tree(build: &Path) -> Result<PathBuf, InstallError> {
@@ -872,6 +965,28 @@ mod tests {
 
     /// The names the install step, the stack's server confs and nix/packages.nix rely on are
     /// the ones the pom and the Java source spell.
+    #[test]
+    fn the_cassandra_role_manager_source_agrees_with_its_names() {
+        let java = pins::CASSANDRA_ROLE_MANAGER_JAVA;
+        let (package, class) = CASSANDRA_ROLE_MANAGER_CLASS.rsplit_once('.').unwrap();
+        assert!(java.contains(&format!("package {package};")));
+        assert!(java.contains(&format!(
+            "public final class {class} extends CassandraRoleManager"
+        )));
+        assert!(java.contains(&format!("ROLE_VARIABLE = \"{CASSANDRA_ADMIN_ROLE_ENV}\"")));
+        assert!(java.contains(&format!(
+            "PASSWORD_VARIABLE = \"{CASSANDRA_ADMIN_PASSWORD_ENV}\""
+        )));
+        // It must never fall back to the stock default role.
+        assert!(!java.contains("super.setup()"));
+        let layout = Layout::new("/s".into(), "/r".into(), "/d".into());
+        assert_eq!(
+            layout.cassandra_auth_jar(),
+            Path::new("/r/cassandra/auth/userstream-cassandra-auth.jar")
+        );
+        assert!(cassandra_auth_fingerprint().starts_with(pins::CASSANDRA_POM));
+    }
+
     #[test]
     fn the_auth_interceptor_sources_agree_with_their_names() {
         let pom = pins::SPARK_CONNECT_AUTH_POM;

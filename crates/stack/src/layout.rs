@@ -77,6 +77,12 @@ impl Layout {
     pub fn cassandra_lib(&self) -> PathBuf {
         self.runtime.join("cassandra/lib")
     }
+    /// Cassandra's role manager (the stack's admin role on a new node, never `cassandra`),
+    /// built by `stack install` from `stack/cassandra-auth`; its fingerprint sits beside it.
+    pub fn cassandra_auth_jar(&self) -> PathBuf {
+        self.runtime
+            .join("cassandra/auth/userstream-cassandra-auth.jar")
+    }
     /// The unpacked Apicurio Registry application (holds `quarkus-run.jar`).
     pub fn registry_app(&self) -> PathBuf {
         self.runtime.join("registry/app")

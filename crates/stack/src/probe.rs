@@ -19,10 +19,11 @@ const HEALTH_SESSION_ID: &str = "00000000-0000-4000-8000-00000000c4ec";
 /// stack's application role, the least privileged one that can ask: the node accepted an
 /// authenticated CQL connection and answered a query.
 ///
-/// A new node knows only its default superuser `cassandra` (created about 10 s after start-up):
-/// when the application login is refused, the admin role is tried, and when that is refused
-/// too the roles are set up first ([`cassandra_roles`]). So the admin password goes out only
-/// while a node is new (or its application password is being rotated).
+/// A new node knows only the stack's admin role (its role manager creates it about 1 s after
+/// start-up, from the node's environment; the well-known `cassandra` never exists): when the
+/// application login is refused, the admin role logs in and creates the application role
+/// ([`cassandra_app_role`]). So the admin password goes out only while a node is new (or its
+/// application password is being rotated).
 pub async fn cassandra_release_version(
     contact_point: &str,
     logins: &CassandraLogins,
@@ -33,17 +34,21 @@ pub async fn cassandra_release_version(
         Err(e) if is_bad_credentials(&e) => {}
         Err(e) => return Err(format!("CQL connection to {contact_point}: {e}")),
     }
-    let session = match cassandra_session(contact_point, &logins.admin, timeout).await {
+    let admin = match cassandra_session(contact_point, &logins.admin, timeout).await {
         Ok(session) => session,
         Err(e) if is_bad_credentials(&e) => {
-            cassandra_roles(contact_point, logins, timeout).await?;
-            cassandra_session(contact_point, &logins.admin, timeout)
-                .await
-                .map_err(|e| format!("CQL login as {} at {contact_point}: {e}", logins.admin))?
+            return Err(format!(
+                "Cassandra at {contact_point} refuses the stack's admin role {} ({e}). A new node \
+                 creates it about 1 s after start-up; if this persists, the node was set up with \
+                 another secrets file than the state directory's secrets.json: restore that file, \
+                 or start over with `userstream stack down --purge --yes`",
+                logins.admin
+            ))
         }
         Err(e) => return Err(format!("CQL connection to {contact_point}: {e}")),
     };
-    release_version(&session).await
+    cassandra_app_role(&admin, logins).await?;
+    release_version(&admin).await
 }
 
 async fn release_version(session: &scylla::client::session::Session) -> Result<String, String> {
@@ -79,63 +84,24 @@ fn is_bad_credentials(error: &scylla::errors::NewSessionError) -> bool {
         || text.contains("authenticat")
 }
 
-/// Sets up a new node's roles, in the order Cassandra allows: as the default superuser
-/// `cassandra`, create the stack's admin role; as admin, take `cassandra`'s superuser status
-/// and login away (it is not recreated once another role exists); create the application role
-/// (it gets SELECT and MODIFY per keyspace from `setup`). Idempotent.
-pub async fn cassandra_roles(
-    contact_point: &str,
+/// Creates the application role as the admin role, if it does not exist yet (it gets SELECT
+/// and MODIFY per keyspace from `setup`). Idempotent.
+async fn cassandra_app_role(
+    admin: &scylla::client::session::Session,
     logins: &CassandraLogins,
-    timeout: Duration,
 ) -> Result<(), String> {
-    let default = Login::new("cassandra", "cassandra");
-    let session = cassandra_session(contact_point, &default, timeout)
+    let statement = format!(
+        "CREATE ROLE IF NOT EXISTS {} WITH LOGIN = true AND PASSWORD = {}",
+        quoted_name(&logins.app.username),
+        string_literal(&logins.app.password)
+    );
+    admin
+        .query_unpaged(statement.as_str(), &[])
         .await
-        .map_err(|e| {
-            format!(
-                "Cassandra at {contact_point} refuses both the stack's admin role {} and the \
-                 default superuser ({e}). A new node creates `cassandra` about 10 s after start-up; \
-                 if this persists, the node was set up with another secrets file than {}: restore \
-                 that file, or start over with `userstream stack down --purge --yes`",
-                logins.admin, "the state directory's secrets.json"
-            )
-        })?;
-    let run = |statement: String| {
-        let session = &session;
-        async move {
-            session
-                .query_unpaged(statement.as_str(), &[])
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("{}: {e}", redact_password(&statement)))
-        }
-    };
-    run(format!(
-        "CREATE ROLE IF NOT EXISTS {} WITH SUPERUSER = true AND LOGIN = true AND PASSWORD = {}",
-        quoted_name(&logins.admin.username),
-        string_literal(&logins.admin.password)
-    ))
-    .await?;
-    drop(session);
-    let admin = cassandra_session(contact_point, &logins.admin, timeout)
-        .await
-        .map_err(|e| format!("CQL login as {} (just created): {e}", logins.admin))?;
-    for statement in [
-        "ALTER ROLE cassandra WITH SUPERUSER = false AND LOGIN = false".to_owned(),
-        format!(
-            "CREATE ROLE IF NOT EXISTS {} WITH LOGIN = true AND PASSWORD = {}",
-            quoted_name(&logins.app.username),
-            string_literal(&logins.app.password)
-        ),
-    ] {
-        admin
-            .query_unpaged(statement.as_str(), &[])
-            .await
-            .map_err(|e| format!("{}: {e}", redact_password(&statement)))?;
-    }
+        .map_err(|e| format!("{}: {e}", redact_password(&statement)))?;
     eprintln!(
-        "  cassandra              roles set up: {} (superuser), {} (application); the default `cassandra` can no longer log in",
-        logins.admin, logins.app
+        "  cassandra              application role {} ready (the admin role {} created it)",
+        logins.app, logins.admin
     );
     Ok(())
 }

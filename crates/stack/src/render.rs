@@ -265,7 +265,8 @@ pub fn cassandra_yaml(config: &StackConfig, layout: &Layout) -> String {
          # Every client logs in; roles and grants decide what it may do (see `stack up`).\n\
          authenticator: PasswordAuthenticator\n\
          authorizer: CassandraAuthorizer\n\
-         role_manager: CassandraRoleManager\n\
+         # A new node gets the stack's admin role, never the well-known `cassandra`.\n\
+         role_manager: {role_manager}\n\
          data_file_directories:\n  \
            - {data_dir}\n\
          commitlog_directory: {commitlog}\n\
@@ -276,6 +277,7 @@ pub fn cassandra_yaml(config: &StackConfig, layout: &Layout) -> String {
          compaction_throughput: 64MiB/s\n",
         storage = config.ports.cassandra_storage,
         cql = config.ports.cassandra,
+        role_manager = crate::install::CASSANDRA_ROLE_MANAGER_CLASS,
         data_dir = yaml_path(&data.join("data")),
         commitlog = yaml_path(&data.join("commitlog")),
         hints = yaml_path(&data.join("hints")),
@@ -398,6 +400,9 @@ pub fn cassandra_jvm_options(
             conf_dir.join("logback.xml").display()
         ),
         format!("-Dcassandra.logdir={}", layout.logs().display()),
+        // The admin role is created this long after start-up (and retried as often): no
+        // login works before, so the stack's first one should not wait the default 10 s.
+        "-Dcassandra.superuser_setup_delay_ms=1000".into(),
         format!(
             "-Dcassandra.storagedir={}",
             layout.data("cassandra").display()
@@ -1098,6 +1103,7 @@ mod tests {
             "native_transport_port: 9042",
             "authenticator: PasswordAuthenticator",
             "authorizer: CassandraAuthorizer",
+            "role_manager: dev.userstream.cassandra.StackAdminRoleManager",
             "- \"/srv/us/data/cassandra/data\"",
         ] {
             assert!(yaml.contains(key), "missing {key} in\n{yaml}");

@@ -132,7 +132,7 @@ fn java_env(home: &Path) -> Vec<(String, String)> {
     ]
 }
 
-fn classpath(dir: &Path) -> String {
+pub(crate) fn classpath(dir: &Path) -> String {
     format!("{}/*", dir.display())
 }
 
@@ -325,15 +325,28 @@ fn cassandra(inputs: &Inputs<'_>) -> ServiceSpec {
     cassandra_args.extend([
         "-cp".into(),
         format!(
-            "{}:{}",
+            "{}:{}:{}",
             cassandra_conf.display(),
-            classpath(&layout.cassandra_lib())
+            classpath(&layout.cassandra_lib()),
+            layout.cassandra_auth_jar().display()
         ),
         "org.apache.cassandra.service.CassandraDaemon".into(),
     ]);
     let mut cassandra_env = java_env(&javas.java17);
     // Cassandra's own launcher caps glibc arenas; without it RSS grows with thread count.
     cassandra_env.push(("MALLOC_ARENA_MAX".into(), "4".into()));
+    // The role manager creates this admin role on a new node (never `cassandra`/`cassandra`).
+    // The environment, not `-D` options: process arguments are visible to every local user.
+    cassandra_env.extend([
+        (
+            crate::install::CASSANDRA_ADMIN_ROLE_ENV.into(),
+            credentials.cassandra.admin.username.clone(),
+        ),
+        (
+            crate::install::CASSANDRA_ADMIN_PASSWORD_ENV.into(),
+            credentials.cassandra.admin.password.clone(),
+        ),
+    ]);
     ServiceSpec {
         name: "cassandra",
         engine: "Cassandra",
