@@ -143,6 +143,34 @@ let
     dontFixup = true; # a jar only
   };
 
+  # The registry's agent (its management port serves health, no metrics), from the two Java
+  # files `stack install` compiles with javac against the registry's jars; the stand-in
+  # handler's class file goes into the jar as a resource (install.rs registry_agent()).
+  registryAgentJava = ../stack/registry-agent/MetricsOffAgent.java;
+  registryMetricsStubJava = ../stack/registry-agent/PrometheusHandler.java;
+  registryAgent = pkgs.stdenvNoCC.mkDerivation {
+    pname = "userstream-registry-agent";
+    version = versions.apicurio;
+    dontUnpack = true;
+    nativeBuildInputs = [ pkgs.jdk17_headless ];
+    buildPhase = ''
+      cp ${registryAgentJava} MetricsOffAgent.java
+      cp ${registryMetricsStubJava} PrometheusHandler.java
+      javac --release 17 -encoding UTF-8 -d classes -cp '${registry}/lib/main/*' \
+        MetricsOffAgent.java PrometheusHandler.java
+      mv classes/io/quarkus/micrometer/runtime/export/handlers/PrometheusHandler.class \
+        classes/dev/userstream/registry/PrometheusHandler.bytes
+      rm -r classes/io
+      echo 'Premain-Class: dev.userstream.registry.MetricsOffAgent' > manifest.txt
+    '';
+    installPhase = ''
+      mkdir -p $out
+      jar --create --file $out/userstream-registry-agent.jar --date=2024-01-01T00:00:00Z \
+        --manifest manifest.txt -C classes .
+    '';
+    dontFixup = true; # a jar only
+  };
+
   # Airflow exactly as stack/python/airflow.lock pins it. Step 1: each locked wheel, fetched
   # by its URL and sha256 from nix/airflow-wheels.json (written by scripts/lock-nix-wheels.sh
   # from the lock: the files pip installs on x86_64 Linux with CPython 3.11). Step 2
@@ -190,6 +218,10 @@ let
     cat ${../stack/maven/cassandra/pom.xml} ${cassandraRoleManagerJava} > $out/cassandra/auth/.installed
     ln -s ${registry} $out/registry/app
     cp ${../stack/maven/registry/pom.xml} $out/registry/.installed
+    # install.rs registry_agent_fingerprint(): the registry pom followed by the Java sources.
+    mkdir -p $out/registry/agent
+    ln -s ${registryAgent}/userstream-registry-agent.jar $out/registry/agent/userstream-registry-agent.jar
+    cat ${../stack/maven/registry/pom.xml} ${registryAgentJava} ${registryMetricsStubJava} > $out/registry/agent/.installed
     # SPARK_HOME is found as <venv>/lib/python*/site-packages/pyspark (Layout::spark_home).
     ln -s ${spark} $out/spark/venv/lib/python${versions.python}/site-packages/pyspark
     cp ${../stack/python/pyspark.lock} $out/spark/venv/.installed
@@ -249,7 +281,7 @@ let
 in
 {
   inherit userstream src srcFiles runtimeTree kafka cassandra registry spark sparkConnectors sparkConnectorsResolved
-    sparkConnectAuth cassandraAuth
+    sparkConnectAuth cassandraAuth registryAgent
     airflowWheels airflow python;
   jdk17 = pkgs.jdk17_headless;
   jdk21 = pkgs.jdk21_headless;

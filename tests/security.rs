@@ -300,6 +300,31 @@ async fn the_registry_refuses_strangers_and_readers_cannot_write() -> anyhow::Re
         register == 403,
         "the reader registering a schema: {register}"
     );
+
+    // The management port answers without a login, so it serves health only: the stack's
+    // agent swaps the prebuilt registry's metrics handler for one answering 404.
+    let management = format!("http://127.0.0.1:{}", endpoints.ports.registry_management);
+    let health = http
+        .get(format!("{management}/health/ready"))
+        .send()
+        .await?
+        .status();
+    ensure!(health.is_success(), "GET /health/ready: {health}");
+    for path in [
+        "/metrics",
+        "/metrics/",
+        "/metrics?name=jvm_info",
+        "/q/metrics",
+    ] {
+        let response = http.get(format!("{management}{path}")).send().await?;
+        let status = response.status();
+        let body = response.text().await?;
+        ensure!(
+            status == 404 && !body.contains("jvm_"),
+            "GET {path} on the management port: {status}, {} bytes",
+            body.len()
+        );
+    }
     Ok(())
 }
 

@@ -82,7 +82,7 @@ ports! {
     kafka_controller: "kafka-controller-port", "USERSTREAM_KAFKA_CONTROLLER_PORT" = 9093, "kafka controller";
     /// Schema Registry HTTP API (Confluent API under /apis/ccompat/v7).
     registry: "registry-port", "USERSTREAM_REGISTRY_PORT" = 8081, "registry";
-    /// Schema Registry management (health, metrics).
+    /// Schema Registry management (health only; the stack's agent turns its metrics off).
     registry_management: "registry-management-port", "USERSTREAM_REGISTRY_MANAGEMENT_PORT" = 9000, "registry management";
     /// Cassandra CQL.
     cassandra: "cassandra-port", "USERSTREAM_CASSANDRA_PORT" = 9042, "cassandra";

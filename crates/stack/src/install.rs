@@ -39,6 +39,12 @@ pub mod pins {
     /// the well-known `cassandra` superuser.
     pub const CASSANDRA_ROLE_MANAGER_JAVA: &str =
         include_str!("../../../stack/cassandra-auth/StackAdminRoleManager.java");
+    /// The registry's Java agent that swaps its metrics handler for one answering 404.
+    pub const REGISTRY_AGENT_JAVA: &str =
+        include_str!("../../../stack/registry-agent/MetricsOffAgent.java");
+    /// The metrics handler the agent puts in place of Quarkus's.
+    pub const REGISTRY_METRICS_STUB_JAVA: &str =
+        include_str!("../../../stack/registry-agent/PrometheusHandler.java");
 }
 
 /// The class of [`pins::CASSANDRA_ROLE_MANAGER_JAVA`], for `role_manager` in cassandra.yaml.
@@ -48,6 +54,25 @@ pub const CASSANDRA_ROLE_MANAGER_CLASS: &str = "dev.userstream.cassandra.StackAd
 pub const CASSANDRA_ADMIN_ROLE_ENV: &str = "USERSTREAM_CASSANDRA_ADMIN_ROLE";
 /// See [`CASSANDRA_ADMIN_ROLE_ENV`].
 pub const CASSANDRA_ADMIN_PASSWORD_ENV: &str = "USERSTREAM_CASSANDRA_ADMIN_PASSWORD";
+
+/// The agent's class, for the jar's `Premain-Class`.
+const REGISTRY_AGENT_CLASS: &str = "dev.userstream.registry.MetricsOffAgent";
+
+/// Where the agent finds the stand-in handler's bytes in its jar (`MetricsOffAgent.REPLACEMENT`):
+/// a resource, not a class, so no class loader but the agent's transformer ever sees it.
+const REGISTRY_METRICS_STUB_RESOURCE: &str = "dev/userstream/registry/PrometheusHandler.bytes";
+
+/// What the registry agent's jar was built from, as its `.installed` fingerprint: the registry
+/// pom (the stand-in replaces a class of that registry's Quarkus) followed by the two Java
+/// sources (nix/packages.nix writes the same with `cat pom agent handler`).
+pub fn registry_agent_fingerprint() -> String {
+    format!(
+        "{}{}{}",
+        pins::REGISTRY_POM,
+        pins::REGISTRY_AGENT_JAVA,
+        pins::REGISTRY_METRICS_STUB_JAVA
+    )
+}
 
 /// What the role manager's jar was built from, as its `.installed` fingerprint: the Cassandra
 /// pom (it is compiled against those jars) followed by the Java source
@@ -216,8 +241,13 @@ pub fn install(options: &InstallOptions<'_>) -> Result<Vec<InstalledComponent>, 
     )?);
     progress(5, total, "Cassandra role manager (javac)");
     done.push(cassandra_auth(layout, &java17, &log)?);
-    progress(6, total, "Apicurio Registry (Maven Central)");
+    progress(
+        6,
+        total,
+        "Apicurio Registry (Maven Central) and its agent (javac)",
+    );
     done.push(registry(layout, &log)?);
+    done.push(registry_agent(layout, &java17, &log)?);
     progress(7, total, "pyspark (Spark distribution, PyPI)");
     done.push(venv(
         "spark",
@@ -265,11 +295,13 @@ fn progress(step: usize, total: usize, what: &str) {
 pub fn is_installed(layout: &Layout) -> Result<(), Vec<&'static str>> {
     let auth = spark_connect_auth_fingerprint();
     let cassandra_auth = cassandra_auth_fingerprint();
-    let checks: [(&'static str, &str, &str); 8] = [
+    let registry_agent = registry_agent_fingerprint();
+    let checks: [(&'static str, &str, &str); 9] = [
         ("kafka", "kafka", pins::KAFKA_POM),
         ("cassandra", "cassandra", pins::CASSANDRA_POM),
         ("cassandra-auth", "cassandra/auth", &cassandra_auth),
         ("registry", "registry", pins::REGISTRY_POM),
+        ("registry-agent", "registry/agent", &registry_agent),
         ("spark", "spark/venv", pins::PYSPARK_LOCK),
         ("spark-jars", "spark", pins::SPARK_POM),
         ("spark-connect-auth", "spark/auth", &auth),
@@ -745,22 +777,101 @@ fn spark_connect_auth(
     })
 }
 
-/// Builds Cassandra's role manager ([`pins::CASSANDRA_ROLE_MANAGER_JAVA`]) with the JDK's
-/// `javac` against the installed Cassandra jars, into [`Layout::cassandra_auth_jar`]. One
-/// class with no dependency of its own: no Maven project, no network.
+/// Builds Cassandra's role manager ([`pins::CASSANDRA_ROLE_MANAGER_JAVA`]) against the
+/// installed Cassandra jars, into [`Layout::cassandra_auth_jar`].
 fn cassandra_auth(
     layout: &Layout,
     java17: &Path,
     log: &Path,
 ) -> Result<InstalledComponent, InstallError> {
-    const NAME: &str = "cassandra-auth";
-    let jar = layout.cassandra_auth_jar();
-    let component = jar.parent().unwrap_or(layout.runtime()).to_path_buf();
-    let fingerprint = cassandra_auth_fingerprint();
-    if fingerprint_matches(&component, &fingerprint) && jar.exists() {
-        eprintln!("      cassandra role manager: up to date");
+    javac_jar(
+        &JavaJar {
+            name: "cassandra-auth",
+            // The oldest Java Cassandra 5.0 runs on.
+            release: "11",
+            sources: &[(
+                "StackAdminRoleManager.java",
+                pins::CASSANDRA_ROLE_MANAGER_JAVA,
+            )],
+            classpath: crate::services::classpath(&layout.cassandra_lib()),
+            fingerprint: cassandra_auth_fingerprint(),
+            premain_class: None,
+            jar: layout.cassandra_auth_jar(),
+        },
+        java17,
+        log,
+        |_| Ok(()),
+    )
+}
+
+/// Builds the registry's agent ([`pins::REGISTRY_AGENT_JAVA`] and the stand-in handler it
+/// loads) against the installed registry's jars, into [`Layout::registry_agent_jar`]. The
+/// stand-in's class file is moved to [`REGISTRY_METRICS_STUB_RESOURCE`].
+fn registry_agent(
+    layout: &Layout,
+    java17: &Path,
+    log: &Path,
+) -> Result<InstalledComponent, InstallError> {
+    const STUB_CLASS: &str =
+        "io/quarkus/micrometer/runtime/export/handlers/PrometheusHandler.class";
+    javac_jar(
+        &JavaJar {
+            name: "registry-agent",
+            release: "17",
+            sources: &[
+                ("MetricsOffAgent.java", pins::REGISTRY_AGENT_JAVA),
+                ("PrometheusHandler.java", pins::REGISTRY_METRICS_STUB_JAVA),
+            ],
+            classpath: crate::services::classpath(&layout.registry_app().join("lib/main")),
+            fingerprint: registry_agent_fingerprint(),
+            premain_class: Some(REGISTRY_AGENT_CLASS),
+            jar: layout.registry_agent_jar(),
+        },
+        java17,
+        log,
+        |classes| {
+            let built = classes.join(STUB_CLASS);
+            let resource = classes.join(REGISTRY_METRICS_STUB_RESOURCE);
+            fs::rename(&built, &resource).map_err(io_err("move", &built))?;
+            let io = classes.join("io");
+            fs::remove_dir_all(&io).map_err(io_err("clean", &io))
+        },
+    )
+}
+
+/// A jar the stack compiles from Java sources it embeds, with the JDK's `javac` and `jar`:
+/// a class or two with no dependency of their own, so no Maven project and no network.
+struct JavaJar<'a> {
+    /// The component's name, in progress lines and its step names.
+    name: &'static str,
+    /// `javac --release`: the oldest Java the engine loading the jar runs on.
+    release: &'static str,
+    /// Each source's file name and text.
+    sources: &'a [(&'static str, &'static str)],
+    /// The engine's jars the sources compile against (`dir/*`).
+    classpath: String,
+    /// What the jar is built from; it sits beside the jar as `.installed`.
+    fingerprint: String,
+    /// The agent class, for a Java agent's manifest.
+    premain_class: Option<&'static str>,
+    /// Where the jar goes.
+    jar: PathBuf,
+}
+
+/// Builds `spec`'s jar unless its fingerprint matches. `arrange` may rearrange the compiled
+/// classes before they are packed.
+fn javac_jar(
+    spec: &JavaJar<'_>,
+    java17: &Path,
+    log: &Path,
+    arrange: impl FnOnce(&Path) -> Result<(), InstallError>,
+) -> Result<InstalledComponent, InstallError> {
+    let name = spec.name;
+    let component = spec.jar.parent().unwrap_or(&spec.jar).to_path_buf();
+    if fingerprint_matches(&component, &spec.fingerprint) && spec.jar.exists() {
+        eprintln!("      {name}: up to date");
         return Ok(InstalledComponent {
-            name: NAME,
+            name,
             changed: false,
         });
     }
@@ -777,36 +888,37 @@ fn cassandra_auth(
     if build.exists() {
         fs::remove_dir_all(&build).map_err(io_err("clean", &build))?;
     }
-    let source = build.join("StackAdminRoleManager.java");
     fs::create_dir_all(&build).map_err(io_err("create", &build))?;
-    fs::write(&source, pins::CASSANDRA_ROLE_MANAGER_JAVA).map_err(io_err("write", &source))?;
+    let mut compile = Command::new(&javac);
+    compile
+        .args(["--release", spec.release, "-encoding", "UTF-8", "-d"])
+        .arg(build.join("classes"))
+        .arg("-cp")
+        .arg(&spec.classpath);
+    for (file, text) in spec.sources {
+        let source = build.join(file);
+        fs::write(&source, text).map_err(io_err("write", &source))?;
+        compile.arg(source);
+    }
+    run_step(&format!("javac ({name})"), &mut compile, log)?;
     let classes = build.join("classes");
-    // Release 11: the oldest Java Cassandra 5.0 runs on.
-    run_step(
-        "javac (cassandra role manager)",
-        Command::new(&javac)
-            .args(["--release", "11", "-encoding", "UTF-8", "-d"])
-            .arg(&classes)
-            .arg("-cp")
-            .arg(crate::services::classpath(&layout.cassandra_lib()))
-            .arg(&source),
-        log,
-    )?;
-    run_step(
-        "jar (cassandra role manager)",
-        Command::new(java17.join("bin/jar"))
-            .args(["--create", "--date=2024-01-01T00:00:00Z", "--file"])
-            .arg(&jar)
-            .arg("-C")
-            .arg(&classes)
-            .arg("."),
-        log,
-    )?;
+    arrange(&classes)?;
+    let mut pack = Command::new(java17.join("bin/jar"));
+    pack.args(["--create", "--date=2024-01-01T00:00:00Z", "--file"])
+        .arg(&spec.jar);
+    if let Some(class) = spec.premain_class {
+        let manifest = build.join("manifest.txt");
+        fs::write(&manifest, format!("Premain-Class: {class}\n"))
+            .map_err(io_err("write", &manifest))?;
+        pack.arg("--manifest").arg(manifest);
+    }
+    pack.arg("-C").arg(&classes).arg(".");
+    run_step(&format!("jar ({name})"), &mut pack, log)?;
     fs::remove_dir_all(&build).map_err(io_err("clean", &build))?;
-    write_fingerprint(&component, &fingerprint)?;
-    eprintln!("      cassandra role manager: built");
+    write_fingerprint(&component, &spec.fingerprint)?;
+    eprintln!("      {name}: built");
     Ok(InstalledComponent {
-        name: NAME,
+        name,
         changed: true,
     })
 }
@@ -985,6 +1097,24 @@ mod tests {
             Path::new("/r/cassandra/auth/userstream-cassandra-auth.jar")
         );
         assert!(cassandra_auth_fingerprint().starts_with(pins::CASSANDRA_POM));
+    }
+
+    #[test]
+    fn the_registry_agent_sources_agree_with_their_names() {
+        let agent = pins::REGISTRY_AGENT_JAVA;
+        let (package, class) = REGISTRY_AGENT_CLASS.rsplit_once('.').unwrap();
+        assert!(agent.contains(&format!("package {package};")));
+        assert!(agent.contains(&format!("public final class {class} ")));
+        assert!(agent.contains(&format!(
+            "REPLACEMENT = \"/{REGISTRY_METRICS_STUB_RESOURCE}\""
+        )));
+        let stub = pins::REGISTRY_METRICS_STUB_JAVA;
+        assert!(stub.contains("package io.quarkus.micrometer.runtime.export.handlers;"));
+        assert!(stub.contains("public class PrometheusHandler implements Handler<RoutingContext>"));
+        assert!(agent.contains(
+            "TARGET = \"io/quarkus/micrometer/runtime/export/handlers/PrometheusHandler\""
+        ));
+        assert!(registry_agent_fingerprint().starts_with(pins::REGISTRY_POM));
     }
 
     #[test]

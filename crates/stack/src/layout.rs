@@ -83,6 +83,12 @@ impl Layout {
         self.runtime
             .join("cassandra/auth/userstream-cassandra-auth.jar")
     }
+    /// The registry's Java agent (its management port serves health, no metrics), built by
+    /// `stack install` from `stack/registry-agent`; its fingerprint sits beside it.
+    pub fn registry_agent_jar(&self) -> PathBuf {
+        self.runtime
+            .join("registry/agent/userstream-registry-agent.jar")
+    }
     /// The unpacked Apicurio Registry application (holds `quarkus-run.jar`).
     pub fn registry_app(&self) -> PathBuf {
         self.runtime.join("registry/app")

@@ -282,6 +282,12 @@ fn registry(inputs: &Inputs<'_>) -> ServiceSpec {
     } = *inputs;
     let credentials = &secrets.credentials;
     let mut registry_args = render::registry_jvm_options(config);
+    // Its management port would serve metrics without a login too: the agent swaps the
+    // handler for one answering 404, so it serves health only (see stack/registry-agent).
+    registry_args.push(format!(
+        "-javaagent:{}",
+        layout.registry_agent_jar().display()
+    ));
     registry_args.extend(["-jar".into(), "quarkus-run.jar".into()]);
     ServiceSpec {
         name: "registry",
