@@ -107,6 +107,7 @@ fn ingest_config(config: &ConsoleConfig) -> IngestConfig {
 async fn produce_users(ingest: &IngestConfig) -> anyhow::Result<RunSummary> {
     let summary = userstream_ingest::produce_generated(
         ingest,
+        userstream_users_api::write_page,
         std::sync::Arc::new(IngestStats::new()),
         CancellationToken::new(),
     )
@@ -182,10 +183,11 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
         userstream_store::grant_application_role(&session, &stream.keyspace, &app.username).await?;
     }
     let ingest = ingest_config(config);
-    let sent: BTreeSet<String> = userstream_ingest::generated_users(&ingest)
-        .iter()
-        .map(|u| u.id.to_string())
-        .collect();
+    let sent: BTreeSet<String> =
+        userstream_ingest::generated_users(&ingest, userstream_users_api::write_page)
+            .iter()
+            .map(|u| u.id.to_string())
+            .collect();
     ensure!(sent.len() == USERS as usize, "{} distinct ids", sent.len());
     let produced = produce_users(&ingest).await?;
     send_dead_letter(&admin, &config.dlq_topic).await?;

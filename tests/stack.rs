@@ -68,6 +68,7 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
         &at.cassandra,
         &credentials.cassandra,
         Duration::from_secs(10),
+        &config.layout().run(),
     )
     .await
     .map_err(anyhow::Error::msg)?;

@@ -43,7 +43,7 @@ pub struct Console {
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
     /// The listen address is taken or not ours.
-    #[error("cannot listen on {addr}: {source} (another console running? pick one with --listen)")]
+    #[error("cannot listen on {addr} (another console running? pick one with --listen)")]
     Bind {
         /// Address.
         addr: std::net::SocketAddr,
@@ -52,7 +52,7 @@ pub enum ConsoleError {
         source: std::io::Error,
     },
     /// The server stopped with an error.
-    #[error("console server: {0}")]
+    #[error("the console server stopped")]
     Serve(#[source] std::io::Error),
     /// A client could not be built.
     #[error("{0}")]
@@ -250,7 +250,12 @@ impl Console {
             config.stream.registry_login.as_ref(),
             Duration::from_secs(5),
         )
-        .map_err(|e| ConsoleError::Client(format!("registry client for {registry_url}: {e}")))?;
+        .map_err(|e| {
+            ConsoleError::Client(format!(
+                "registry client for {registry_url}: {}",
+                userstream_endpoints::error_chain(&e)
+            ))
+        })?;
         let registry = Arc::new(registry);
         every(self, cancel, config.slow_interval, move |console| {
             let registry = Arc::clone(&registry);

@@ -386,6 +386,34 @@ pub const STATE_DIR_VARIABLE: &str = "USERSTREAM_STATE_DIR";
 /// The state directory when none is given: `.userstream` under the working directory.
 pub const DEFAULT_STATE_DIR: &str = ".userstream";
 
+/// A client library's error kept as a cause, with its type (`.0`). The libraries' messages
+/// (scylla's, rdkafka's) already spell out their own causes, which they also return as
+/// sources: this ends the chain there, so a printed chain (`{:#}`, [`error_chain`]) says each
+/// cause once.
+#[derive(Debug)]
+pub struct Cause<E>(pub E);
+
+impl<E: std::fmt::Display> std::fmt::Display for Cause<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: std::fmt::Debug + std::fmt::Display> std::error::Error for Cause<E> {}
+
+/// `error` and each of its causes, joined with `: ` (what anyhow's `{:#}` prints), for a log
+/// line or a JSON field. Errors print their own message only; their causes are sources.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
 /// The state directory of a caller without a command line: [`STATE_DIR_VARIABLE`], else
 /// [`DEFAULT_STATE_DIR`].
 pub fn state_dir_from_env() -> PathBuf {
@@ -526,6 +554,15 @@ impl EndpointArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chain_says_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading the offsets")]
+        struct Outer(#[source] Cause<std::io::Error>);
+        let error = Outer(Cause(std::io::Error::other("connection reset")));
+        assert_eq!(error_chain(&error), "reading the offsets: connection reset");
+    }
     use clap::CommandFactory;
 
     #[derive(clap::Parser)]

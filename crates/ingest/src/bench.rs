@@ -1,29 +1,28 @@
 //! `userstream bench produce`: throughput and delivery latency of the producer, from the
-//! in-process generator and through HTTP from an in-process users-api.
+//! in-process generator and through HTTP from a users-api (both given by the caller).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
+use url::Url;
 use userstream_kafka::delete_topics;
-use userstream_users_api::UsersApiConfig;
 
 use crate::config::IngestConfig;
 use crate::error::IngestError;
-use crate::local::LocalUsersApi;
 use crate::pipeline::{run_pipeline, RunSummary};
 use crate::setup::setup;
-use crate::source::SourceKind;
+use crate::source::{PageWriter, SourceKind};
 use crate::stats::{IngestStats, StageSecs};
 
 /// Which source a bench run reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BenchMode {
-    /// `userstream_users_api::write_page` in process: generate → parse → encode → produce.
+    /// [`BenchConfig::write_page`] in process: generate → parse → encode → produce.
     Generator,
-    /// HTTP GET from a users-api bound in process on port 0.
+    /// HTTP GET from the users-api at [`BenchConfig::http_source`].
     Http,
 }
 
@@ -39,6 +38,10 @@ pub struct BenchConfig {
     pub modes: Vec<BenchMode>,
     /// Keep the bench topics.
     pub keep_topics: bool,
+    /// The generator of [`BenchMode::Generator`].
+    pub write_page: PageWriter,
+    /// The users-api [`BenchMode::Http`] reads (the caller serves it); required for that mode.
+    pub http_source: Option<Url>,
 }
 
 /// One mode's figures.
@@ -156,7 +159,7 @@ pub async fn bench_produce(config: &BenchConfig) -> Result<BenchReport, IngestEr
                 BenchMode::Generator => {
                     run_pipeline(
                         &ingest,
-                        SourceKind::Generator,
+                        SourceKind::Generator(config.write_page),
                         encoder,
                         Arc::new(IngestStats::new()),
                         CancellationToken::new(),
@@ -164,26 +167,22 @@ pub async fn bench_produce(config: &BenchConfig) -> Result<BenchReport, IngestEr
                     .await?
                 }
                 BenchMode::Http => {
-                    let server = LocalUsersApi::start(UsersApiConfig {
-                        bind: "127.0.0.1:0".parse().map_err(|_| {
-                            IngestError::Config(vec!["loopback address".to_owned()])
-                        })?,
-                        ..UsersApiConfig::default()
-                    })
-                    .await?;
+                    let url = config.http_source.clone().ok_or_else(|| {
+                        IngestError::Config(vec![
+                            "the HTTP mode needs a users-api to read (http_source)".to_owned(),
+                        ])
+                    })?;
                     let mut http = ingest.clone();
-                    http.source.url = server.url();
+                    http.source.url = url;
                     let kind = SourceKind::http(&http.source)?;
-                    let summary = run_pipeline(
+                    run_pipeline(
                         &http,
                         kind,
                         encoder,
                         Arc::new(IngestStats::new()),
                         CancellationToken::new(),
                     )
-                    .await;
-                    server.stop().await?;
-                    summary?
+                    .await?
                 }
             };
             results.push(result(*mode, &summary));
@@ -196,7 +195,7 @@ pub async fn bench_produce(config: &BenchConfig) -> Result<BenchReport, IngestEr
         if let Err(e) =
             delete_topics(&ingest.kafka.bootstrap, &names, Duration::from_secs(30)).await
         {
-            tracing::warn!(error = %e, "could not delete the bench topics");
+            tracing::warn!(error = %userstream_endpoints::error_chain(&e), "could not delete the bench topics");
         }
     }
     outcome?;

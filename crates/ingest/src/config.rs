@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 use userstream_endpoints::{names, Endpoints, KafkaAccess, Login, Ports};
-use userstream_users_api::{Nat, DEFAULT_MAX_RESULTS, MAX_PAGE};
+use userstream_model::request::{Nat, DEFAULT_MAX_RESULTS, MAX_PAGE};
 
 use crate::backoff::RetryPolicy;
 use crate::plan::PagePlan;
@@ -54,41 +54,7 @@ impl Default for SourceConfig {
     }
 }
 
-/// Compression codec of produced batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// No compression.
-    None,
-    /// LZ4: cheapest on CPU (the default).
-    Lz4,
-    /// Zstandard: smaller, costs more CPU.
-    Zstd,
-}
-
-impl Compression {
-    /// librdkafka's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Lz4 => "lz4",
-            Self::Zstd => "zstd",
-        }
-    }
-}
-
-impl std::str::FromStr for Compression {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "none" => Ok(Self::None),
-            "lz4" => Ok(Self::Lz4),
-            "zstd" => Ok(Self::Zstd),
-            other => Err(format!(
-                "unknown compression {other:?}; use none, lz4 or zstd"
-            )),
-        }
-    }
-}
+pub use userstream_kafka::Compression;
 
 /// Kafka side: topics and producer.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +81,19 @@ pub struct KafkaConfig {
     /// Raw librdkafka producer properties. Setting one that a typed field above also sets is
     /// a configuration error, not an override.
     pub producer_options: BTreeMap<String, String>,
+}
+
+impl KafkaConfig {
+    /// The producer's settings, for [`userstream_kafka::create_producer`].
+    pub fn producer_settings(&self) -> userstream_kafka::ProducerSettings {
+        userstream_kafka::ProducerSettings {
+            max_in_flight: self.max_in_flight,
+            compression: self.compression,
+            linger: self.linger,
+            message_timeout: self.message_timeout,
+            options: self.producer_options.clone(),
+        }
+    }
 }
 
 impl Default for KafkaConfig {

@@ -44,9 +44,6 @@ pub enum IngestError {
     /// The HTTP client could not be built.
     #[error("building the HTTP client")]
     HttpClient(#[source] reqwest::Error),
-    /// The in-process users-api could not start.
-    #[error("in-process users-api")]
-    UsersApi(#[from] userstream_users_api::UsersApiError),
     /// A background task panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(String),
@@ -60,10 +57,7 @@ impl IngestError {
             Self::Kafka(e) => e.is_retryable(),
             Self::SourceUnreachable { .. } | Self::Task(_) => true,
             Self::Registry { source, .. } => source.is_retryable(),
-            Self::Config(_)
-            | Self::SourceRefused { .. }
-            | Self::HttpClient(_)
-            | Self::UsersApi(_) => false,
+            Self::Config(_) | Self::SourceRefused { .. } | Self::HttpClient(_) => false,
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::plan::PagePlan;
 use crate::rate::TokenBucket;
 use crate::setup::{setup, SetupReport};
 use crate::sink::{create_sink, send_dead, send_user};
-use crate::source::{obtain_page, OutRecord, PageContext, SourceKind};
+use crate::source::{obtain_page, OutRecord, PageContext, PageWriter, SourceKind};
 use crate::stats::{add, add_time, IngestStats, StageSecs};
 
 /// Why a run stopped.
@@ -152,12 +152,20 @@ pub async fn produce(
 /// same configuration again replays the same keys. For tests and benches.
 pub async fn produce_generated(
     config: &IngestConfig,
+    write_page: PageWriter,
     stats: Arc<IngestStats>,
     shutdown: CancellationToken,
 ) -> Result<RunSummary, IngestError> {
     let (report, encoder) = setup(config).await?;
     log_setup(&report);
-    run_pipeline(config, SourceKind::Generator, encoder, stats, shutdown).await
+    run_pipeline(
+        config,
+        SourceKind::Generator(write_page),
+        encoder,
+        stats,
+        shutdown,
+    )
+    .await
 }
 
 fn log_setup(report: &SetupReport) {
@@ -165,6 +173,59 @@ fn log_setup(report: &SetupReport) {
         tracing::info!(topic = %t.name, created = t.created, "topic ready");
     }
     tracing::info!(subject = %report.subject, schema_id = report.schema_id, "schema registered");
+}
+
+/// Cancels `stop` after `duration` (and marks `hit`), unless it is cancelled first.
+fn stop_after(
+    duration: Duration,
+    stop: CancellationToken,
+    hit: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::select! {
+            () = tokio::time::sleep(duration) => {
+                hit.store(true, Ordering::SeqCst);
+                stop.cancel();
+            }
+            () = stop.cancelled() => {}
+        }
+    })
+}
+
+/// Holds the run to `--rate` records per second: tokens are reserved a chunk at a time, so
+/// the bucket is asked once per chunk, not per record.
+struct Pacer {
+    bucket: TokenBucket,
+    tokens: u32,
+}
+
+impl Pacer {
+    fn new(rate: f64) -> Self {
+        Self {
+            bucket: TokenBucket::new(rate, (rate * 0.1).max(1.0), Instant::now()),
+            tokens: 0,
+        }
+    }
+
+    /// Takes one record's token, waiting for the bucket when the chunk is used up; `false`
+    /// when `stop` is cancelled while waiting.
+    async fn take_one(&mut self, stop: &CancellationToken, stats: &IngestStats) -> bool {
+        if self.tokens == 0 {
+            let chunk = self.bucket.chunk();
+            let wait = self.bucket.reserve(f64::from(chunk), Instant::now());
+            if !wait.is_zero() {
+                let waiting = Instant::now();
+                tokio::select! {
+                    () = stop.cancelled() => return false,
+                    () = tokio::time::sleep(wait) => {}
+                }
+                add_time(&stats.rate_wait_nanos, waiting.elapsed());
+            }
+            self.tokens = chunk;
+        }
+        self.tokens -= 1;
+        true
+    }
 }
 
 /// The pipeline itself, once topics and schema are set up.
@@ -180,19 +241,9 @@ pub(crate) async fn run_pipeline(
     let mut sink = create_sink(&config.kafka, Arc::clone(&stats))?;
     let stop = shutdown.child_token();
     let duration_hit = Arc::new(AtomicBool::new(false));
-    let timer = config.duration.map(|d| {
-        let stop = stop.clone();
-        let hit = Arc::clone(&duration_hit);
-        tokio::spawn(async move {
-            tokio::select! {
-                () = tokio::time::sleep(d) => {
-                    hit.store(true, Ordering::SeqCst);
-                    stop.cancel();
-                }
-                () = stop.cancelled() => {}
-            }
-        })
-    });
+    let timer = config
+        .duration
+        .map(|d| stop_after(d, stop.clone(), Arc::clone(&duration_hit)));
 
     let ctx = Arc::new(PageContext {
         source: config.source.clone(),
@@ -209,10 +260,7 @@ pub(crate) async fn run_pipeline(
         .map(move |task| obtain_page(Arc::clone(&ctx), task))
         .buffered(config.source.fetch_concurrency);
 
-    let mut bucket = config
-        .rate
-        .map(|rate| TokenBucket::new(rate, (rate * 0.1).max(1.0), Instant::now()));
-    let mut tokens = 0u32;
+    let mut pacer = config.rate.map(Pacer::new);
     let topic = config.kafka.topic.as_str();
     let dlq_topic = config.kafka.dlq_topic.as_str();
     let mut resume_page = config.source.start_page;
@@ -238,8 +286,8 @@ pub(crate) async fn run_pipeline(
                 break;
             }
             Some(Err(error)) => {
-                tracing::error!(error = %error, "stopping the run");
-                failure = Some(error_chain(&error));
+                tracing::error!(error = %userstream_endpoints::error_chain(&error), "stopping the run");
+                failure = Some(userstream_endpoints::error_chain(&error));
                 reason = Some(StopReason::Error);
                 break;
             }
@@ -250,21 +298,10 @@ pub(crate) async fn run_pipeline(
             if stop.is_cancelled() {
                 break 'pages;
             }
-            if let Some(bucket) = bucket.as_mut() {
-                if tokens == 0 {
-                    let chunk = bucket.chunk();
-                    let wait = bucket.reserve(f64::from(chunk), Instant::now());
-                    if !wait.is_zero() {
-                        let waiting = Instant::now();
-                        tokio::select! {
-                            () = stop.cancelled() => break 'pages,
-                            () = tokio::time::sleep(wait) => {}
-                        }
-                        add_time(&stats.rate_wait_nanos, waiting.elapsed());
-                    }
-                    tokens = chunk;
+            if let Some(pacer) = pacer.as_mut() {
+                if !pacer.take_one(&stop, &stats).await {
+                    break 'pages;
                 }
-                tokens -= 1;
             }
             match record {
                 OutRecord::User { key, payload } => {
@@ -301,7 +338,9 @@ pub(crate) async fn run_pipeline(
     }
     let undelivered = sink.drain(config.flush_timeout).await;
     if failure.is_none() {
-        failure = sink.first_error().map(|e| error_chain(e));
+        failure = sink
+            .first_error()
+            .map(|e| userstream_endpoints::error_chain(e));
     }
     let snapshot = stats.snapshot();
     let elapsed = started.elapsed().as_secs_f64();
@@ -332,15 +371,4 @@ pub(crate) async fn run_pipeline(
         stage_secs: snapshot.stage_secs,
         failure,
     })
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

@@ -1,7 +1,7 @@
 //! Which pages to fetch, in which order: pure and deterministic, so a rerun with the same
 //! seed and start page asks for the same users.
 
-use userstream_users_api::MAX_PAGE;
+use userstream_model::request::MAX_PAGE;
 
 /// One page to fetch: `results` users of page `page`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -107,7 +107,7 @@ where
     loop {
         match call().await {
             Err(e) if e.is_retryable() && attempt < 3 => {
-                tracing::warn!(error = %e, attempt, "schema registry call failed; retrying");
+                tracing::warn!(error = %userstream_endpoints::error_chain(&e), attempt, "schema registry call failed; retrying");
                 tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
                 attempt += 1;
             }

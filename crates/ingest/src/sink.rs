@@ -1,58 +1,22 @@
-//! The Kafka side: the producer's settings, and `userstream-kafka`'s [`Sink`] (bounded
+//! The Kafka side: `userstream-kafka`'s producer and [`Sink`] (bounded
 //! in-flight sends) counting into the run's [`IngestStats`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::config::ClientConfig;
 use rdkafka::producer::FutureProducer;
-use userstream_kafka::{base_config, KafkaError, Sink, SinkObserver, TracingContext};
+use userstream_kafka::{Sink, SinkObserver, TracingContext};
 
 use crate::config::KafkaConfig;
 use crate::dlq::DeadLetter;
 use crate::error::IngestError;
 use crate::stats::{add, add_time, IngestStats};
 
-/// The producer's librdkafka configuration: idempotent (so librdkafka's retries never
-/// duplicate or reorder), `acks=all`, compressed, batched; then the raw options.
-pub fn producer_config(kafka: &KafkaConfig) -> ClientConfig {
-    let mut config = base_config(&kafka.bootstrap);
-    let queue_messages = (kafka.max_in_flight.saturating_mul(2)).max(100_000);
-    config
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("max.in.flight.requests.per.connection", "5")
-        .set("compression.type", kafka.compression.as_str())
-        .set("linger.ms", kafka.linger.as_millis().to_string())
-        // Batches as large as a request may carry (message.max.bytes caps them anyway).
-        .set("batch.size", "1000000")
-        .set("batch.num.messages", "10000")
-        .set("queue.buffering.max.messages", queue_messages.to_string())
-        .set("queue.buffering.max.kbytes", "1048576")
-        .set(
-            "message.timeout.ms",
-            kafka.message_timeout.as_millis().to_string(),
-        )
-        // The Java client's partitioner: the same key lands on the same partition whichever
-        // client wrote it, so replays upsert.
-        .set("partitioner", "murmur2_random");
-    for (key, value) in &kafka.producer_options {
-        config.set(key, value);
-    }
-    config
-}
-
-/// Creates the producer.
+/// Creates the producer (through `userstream-kafka`, which holds the one producer
+/// configuration).
 pub fn create_producer(kafka: &KafkaConfig) -> Result<FutureProducer<TracingContext>, IngestError> {
-    producer_config(kafka)
-        .create_with_context(TracingContext)
-        .map_err(|source| {
-            IngestError::Kafka(KafkaError::Client {
-                action: "creating the producer".to_owned(),
-                bootstrap: kafka.bootstrap.to_string(),
-                source: Box::new(source),
-            })
-        })
+    userstream_kafka::create_producer(&kafka.bootstrap, &kafka.producer_settings())
+        .map_err(IngestError::Kafka)
 }
 
 /// What a message was, and the source page it came from.

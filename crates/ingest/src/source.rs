@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use reqwest::StatusCode;
 use url::Url;
+use userstream_model::request::{FieldSet, Nat, PageRequest};
 use userstream_model::{parse_page, PageError, SourcePosition};
-use userstream_users_api::{FieldSet, Nat, PageRequest};
 
 use crate::config::SourceConfig;
 use crate::dlq::{
@@ -70,7 +70,10 @@ pub fn page_request(source: &SourceConfig, page: u32, results: u32) -> PageReque
 /// `source.start_page`, `count` entries in all (the last page trimmed). Pure (CPU only); what a
 /// test compares Kafka or Cassandra with. `produced_at` is the time of this call. Empty without
 /// a `count` (an unbounded run has no last page).
-pub fn generated_users(config: &crate::IngestConfig) -> Vec<userstream_model::User> {
+pub fn generated_users(
+    config: &crate::IngestConfig,
+    write_page: PageWriter,
+) -> Vec<userstream_model::User> {
     let source = &config.source;
     let Some(count) = config.count else {
         return Vec::new();
@@ -80,7 +83,7 @@ pub fn generated_users(config: &crate::IngestConfig) -> Vec<userstream_model::Us
     let mut users = Vec::new();
     for task in plan {
         let mut body = Vec::with_capacity(task.results as usize * 1200);
-        userstream_users_api::write_page(&page_request(source, task.page, task.results), &mut body);
+        write_page(&page_request(source, task.page, task.results), &mut body);
         let position = SourcePosition {
             url: page_url(source, task.page, task.results).to_string(),
             seed: source.seed.clone(),
@@ -99,14 +102,19 @@ pub fn generated_users(config: &crate::IngestConfig) -> Vec<userstream_model::Us
     users
 }
 
+/// Writes the page a randomuser-compatible API would serve for a request, in process: the
+/// local stand-in's generator (`userstream_users_api::write_page`), passed in by the caller so
+/// the producer does not link the server.
+pub type PageWriter = fn(&PageRequest, &mut Vec<u8>);
+
 /// Where pages come from.
 #[derive(Debug, Clone)]
 pub enum SourceKind {
     /// HTTP GET against the configured URL.
     Http(reqwest::Client),
-    /// `userstream_users_api::write_page`, in process: no HTTP at all (the bench's
-    /// "generator straight to Kafka" mode). Records still carry the configured URL.
-    Generator,
+    /// A [`PageWriter`], in process: no HTTP at all (the bench's "generator straight to
+    /// Kafka" mode). Records still carry the configured URL.
+    Generator(PageWriter),
 }
 
 impl SourceKind {
@@ -268,11 +276,12 @@ pub(crate) async fn obtain_page(
 
 async fn get(ctx: &PageContext, url: &Url, task: PageTask) -> Attempt {
     match &ctx.kind {
-        SourceKind::Generator => {
+        SourceKind::Generator(write_page) => {
             let request = page_request(&ctx.source, task.page, task.results);
+            let write_page = *write_page;
             match tokio::task::spawn_blocking(move || {
                 let mut out = Vec::with_capacity(task.results as usize * 1200);
-                userstream_users_api::write_page(&request, &mut out);
+                write_page(&request, &mut out);
                 out
             })
             .await
@@ -482,7 +491,9 @@ mod tests {
         let req = page_request(&source, 4, 250);
         assert_eq!(req.nats.len(), 2);
         assert_eq!(req.page, 4);
-        assert!(!req.fields.contains(userstream_users_api::Field::Picture));
+        assert!(!req
+            .fields
+            .contains(userstream_model::request::Field::Picture));
     }
 
     #[test]

@@ -11,13 +11,11 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Context};
 use tokio_util::sync::CancellationToken;
 use url::Url;
-use userstream_ingest::{
-    page_request, page_url, IngestConfig, IngestStats, LocalUsersApi, RunSummary,
-};
+use userstream_ingest::{page_request, page_url, IngestConfig, IngestStats, RunSummary};
 use userstream_kafka::OwnedRecord;
 use userstream_model::{parse_page, SourcePosition, User};
 use userstream_registry::{Deserializer, RegistryClient};
-use userstream_users_api::{FaultConfig, UsersApiConfig};
+use userstream_users_api::{FaultConfig, LocalUsersApi, UsersApiConfig};
 
 /// Kafka as the admin: the tests' topics are their own, outside the pipeline's ACLs (the
 /// security tests check the producer's and reader's limits).

@@ -47,7 +47,7 @@ fn admin(bootstrap: &KafkaAccess) -> Result<AdminClient<TracingContext>, KafkaEr
         .map_err(|source| KafkaError::Client {
             action: "creating the admin client".to_owned(),
             bootstrap: bootstrap.to_string(),
-            source: Box::new(source),
+            source: userstream_endpoints::Cause(Box::new(source)),
         })
 }
 
@@ -80,7 +80,7 @@ pub async fn ensure_topics(
         .map_err(|source| KafkaError::Client {
             action: "creating topics".to_owned(),
             bootstrap: bootstrap.to_string(),
-            source: Box::new(source),
+            source: userstream_endpoints::Cause(Box::new(source)),
         })?;
     let mut outcomes = Vec::with_capacity(results.len());
     for result in results {
@@ -140,7 +140,7 @@ pub async fn delete_topics(
         .map_err(|source| KafkaError::Client {
             action: "deleting topics".to_owned(),
             bootstrap: bootstrap.to_string(),
-            source: Box::new(source),
+            source: userstream_endpoints::Cause(Box::new(source)),
         })?;
     for result in results {
         match result {

@@ -165,7 +165,7 @@ fn consumer(bootstrap: &KafkaAccess) -> Result<BaseConsumer<TracingContext>, Kaf
         .create_with_context(TracingContext)
         .map_err(|source| KafkaError::Metadata {
             bootstrap: bootstrap.to_string(),
-            source,
+            source: userstream_endpoints::Cause(source),
         })
 }
 

@@ -66,7 +66,7 @@ fn consumer(bootstrap: &KafkaAccess) -> Result<BaseConsumer<TracingContext>, Kaf
         .create_with_context(TracingContext)
         .map_err(|source| KafkaError::Metadata {
             bootstrap: bootstrap.to_string(),
-            source,
+            source: userstream_endpoints::Cause(source),
         })
 }
 
@@ -81,7 +81,7 @@ pub async fn topic_offsets(
         let consumer = consumer(&bootstrap)?;
         let failed = |source| KafkaError::Metadata {
             bootstrap: bootstrap.to_string(),
-            source,
+            source: userstream_endpoints::Cause(source),
         };
         let metadata = consumer.fetch_metadata(None, timeout).map_err(failed)?;
         let mut topics = Vec::new();

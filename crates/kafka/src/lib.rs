@@ -2,7 +2,7 @@
 //! topic admin, the producer sink, and one bounded reader of a topic up to a cut of offsets.
 //!
 //! Other crates do not build Kafka clients of their own: `userstream-ingest` produces
-//! through [`Sink`], `verify`, the console and the tests read through [`read_cut`].
+//! through [`create_producer`] and [`Sink`], `verify`, the console and the tests read through [`read_cut`].
 
 mod admin;
 mod context;
@@ -10,6 +10,7 @@ mod cut;
 mod histogram;
 mod inspect;
 mod metadata;
+mod producer;
 mod sink;
 
 pub use admin::{delete_topics, ensure_topics, TopicOutcome, TopicSpec};
@@ -20,4 +21,5 @@ pub use cut::{
 pub use histogram::LatencyHistogram;
 pub use inspect::{newest_messages, topic_offsets, PartitionOffsets, PeekedMessage, TopicOffsets};
 pub use metadata::{fetch_metadata, topic_exists, ClusterSummary, KafkaError};
+pub use producer::{create_producer, producer_config, Compression, ProducerSettings};
 pub use sink::{send_many, send_one, Delivered, Sink, SinkObserver};

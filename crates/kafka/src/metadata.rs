@@ -1,4 +1,5 @@
 use std::time::Duration;
+use userstream_endpoints::Cause;
 use userstream_endpoints::KafkaAccess;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -18,13 +19,13 @@ pub struct ClusterSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaError {
     /// The broker did not answer a metadata request; a retry helps once it is up.
-    #[error("Kafka at {bootstrap} did not answer a metadata request: {source} (is the broker running? `userstream stack status`)")]
+    #[error("Kafka at {bootstrap} did not answer a metadata request (is the broker running? `userstream stack status`)")]
     Metadata {
         /// The bootstrap servers asked.
         bootstrap: String,
         /// The client's error.
         #[source]
-        source: rdkafka::error::KafkaError,
+        source: Cause<rdkafka::error::KafkaError>,
     },
     /// A read (offsets, messages) failed: where, what, and the client's error.
     #[error("{0}")]
@@ -39,7 +40,7 @@ pub enum KafkaError {
     #[error("Kafka client task failed: {0}")]
     Task(String),
     /// A client (admin, producer) could not be created, or its request was not answered.
-    #[error("Kafka at {bootstrap}: {action}: {source} (is the broker running? `userstream stack status`)")]
+    #[error("Kafka at {bootstrap}: {action} (is the broker running? `userstream stack status`)")]
     Client {
         /// What was being done.
         action: String,
@@ -47,7 +48,7 @@ pub enum KafkaError {
         bootstrap: String,
         /// The client's error (boxed: it is large, and errors travel in every `Result`).
         #[source]
-        source: Box<rdkafka::error::KafkaError>,
+        source: Cause<Box<rdkafka::error::KafkaError>>,
     },
     /// The broker refused to create or delete a topic.
     #[error("Kafka refused {action} topic {topic}: {code}")]
@@ -60,18 +61,18 @@ pub enum KafkaError {
         code: rdkafka::types::RDKafkaErrorCode,
     },
     /// librdkafka refused a record outright (too large, unknown topic, ...).
-    #[error("producing to {topic}: {source}")]
+    #[error("producing to {topic}")]
     Produce {
         /// The topic.
         topic: String,
         /// The client's error.
         #[source]
-        source: Box<rdkafka::error::KafkaError>,
+        source: Cause<Box<rdkafka::error::KafkaError>>,
     },
     /// Kafka did not acknowledge a record after librdkafka's own retries
     /// (`message.timeout.ms`: a broker outage longer than that, or a record the broker refuses).
-    #[error("delivery failed: {0}")]
-    Delivery(#[source] Box<rdkafka::error::KafkaError>),
+    #[error("delivery failed")]
+    Delivery(#[source] Cause<Box<rdkafka::error::KafkaError>>),
     /// The producer was dropped before it reported a delivery.
     #[error("the producer was dropped before the delivery was reported")]
     DeliveryDropped,
@@ -105,14 +106,14 @@ pub async fn fetch_metadata(
             .create_with_context(TracingContext)
             .map_err(|source| KafkaError::Metadata {
                 bootstrap: bootstrap.to_string(),
-                source,
+                source: userstream_endpoints::Cause(source),
             })?;
         let metadata =
             consumer
                 .fetch_metadata(None, timeout)
                 .map_err(|source| KafkaError::Metadata {
                     bootstrap: bootstrap.to_string(),
-                    source,
+                    source: userstream_endpoints::Cause(source),
                 })?;
         Ok(ClusterSummary {
             brokers: metadata.brokers().len(),
@@ -133,7 +134,7 @@ pub async fn topic_exists(
     tokio::task::spawn_blocking(move || {
         let failed = |source| KafkaError::Metadata {
             bootstrap: bootstrap.to_string(),
-            source,
+            source: userstream_endpoints::Cause(source),
         };
         let consumer: BaseConsumer<TracingContext> = base_config(&bootstrap)
             .create_with_context(TracingContext)

@@ -55,7 +55,9 @@ impl<T: Copy + Unpin> Future for Tracked<T> {
             latency: this.sent.elapsed(),
             result: match outcome {
                 Ok(Ok(_)) => Ok(()),
-                Ok(Err((source, _))) => Err(KafkaError::Delivery(Box::new(source))),
+                Ok(Err((source, _))) => Err(KafkaError::Delivery(userstream_endpoints::Cause(
+                    Box::new(source),
+                ))),
                 Err(_) => Err(KafkaError::DeliveryDropped),
             },
         })
@@ -144,7 +146,7 @@ impl<T: Copy + Unpin> Sink<T> {
                         tag,
                         KafkaError::Produce {
                             topic: topic.to_owned(),
-                            source: Box::new(source),
+                            source: userstream_endpoints::Cause(Box::new(source)),
                         },
                     );
                     break;
@@ -247,7 +249,7 @@ fn one_off_producer(
         .map_err(|source| KafkaError::Client {
             action: "creating a producer".to_owned(),
             bootstrap: bootstrap.to_string(),
-            source: Box::new(source),
+            source: userstream_endpoints::Cause(Box::new(source)),
         })
 }
 
@@ -269,7 +271,7 @@ pub async fn send_many(
         if let Err((source, _)) = outcome {
             return Err(KafkaError::Produce {
                 topic: topic.to_owned(),
-                source: Box::new(source),
+                source: userstream_endpoints::Cause(Box::new(source)),
             });
         }
     }
@@ -298,7 +300,7 @@ pub async fn send_one(
         }),
         Err((source, _)) => Err(KafkaError::Produce {
             topic: topic.to_owned(),
-            source: Box::new(source),
+            source: userstream_endpoints::Cause(Box::new(source)),
         }),
     }
 }

@@ -14,6 +14,7 @@ pub mod derive;
 mod parse;
 pub mod record;
 mod reject;
+pub mod request;
 mod schema;
 mod user;
 pub mod validate;

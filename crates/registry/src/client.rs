@@ -187,6 +187,46 @@ impl RegistryClient {
         Ok(latest)
     }
 
+    /// Version `version` of `subject`. Fills the id cache.
+    pub async fn version(
+        &self,
+        subject: &str,
+        version: u32,
+    ) -> Result<RegisteredSchema, RegistryError> {
+        let url = self.url(
+            &["subjects", subject, "versions", &version.to_string()],
+            None,
+        )?;
+        let found: RegisteredSchema = self.send(Method::GET, url, None, Some(subject)).await?;
+        self.cache().schemas.insert(found.id, found.schema.clone());
+        Ok(found)
+    }
+
+    /// The subjects and versions schema `id` is registered under
+    /// (`GET /schemas/ids/{id}/versions`); `None` when the registry does not know the id.
+    pub async fn subject_versions_of(
+        &self,
+        id: SchemaId,
+    ) -> Result<Option<Vec<(String, u32)>>, RegistryError> {
+        /// One entry of the answer.
+        #[derive(serde::Deserialize)]
+        struct SubjectVersion {
+            subject: String,
+            version: u32,
+        }
+        let url = self.url(&["schemas", "ids", &id.to_string(), "versions"], None)?;
+        match self
+            .send::<Vec<SubjectVersion>>(Method::GET, url, None, None)
+            .await
+        {
+            Ok(list) => Ok(Some(
+                list.into_iter().map(|v| (v.subject, v.version)).collect(),
+            )),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether `schema` may be registered under `subject`, checked against the latest version
     /// with the subject's level; `messages` says why not.
     pub async fn check_compatibility(

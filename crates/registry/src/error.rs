@@ -21,7 +21,7 @@ pub enum RegistryError {
     },
     /// The registry's loopback port is held by a process the stack did not start: the login
     /// was not sent. Retryable: the registry may get its port back.
-    #[error("schema registry {url}: {source}")]
+    #[error("schema registry {url}: no login sent")]
     ForeignListener {
         /// Full request URL.
         url: String,

@@ -117,24 +117,25 @@ pub async fn rotate(config: &StackConfig, which: Rotatable) -> Result<String, St
     match which {
         Rotatable::CassandraApp => {
             let admin = &secrets.credentials.cassandra.admin;
-            userstream_endpoints::listener::check_address(&endpoints.cassandra, &layout.run())
-                .map_err(|e| StackError::Rotate(e.to_string()))?;
-            let session = scylla::client::session_builder::SessionBuilder::new()
-                .known_node(&endpoints.cassandra)
-                .connection_timeout(Duration::from_secs(10))
-                .user(&admin.username, &admin.password)
-                .build()
-                .await
-                .map_err(|e| StackError::Rotate(format!(
-                    "cannot log in to Cassandra at {} as {}: {e} (is it up? `userstream stack status`)",
-                    endpoints.cassandra, admin.username
-                )))?;
+            let session = userstream_cql::connect(
+                &endpoints.cassandra,
+                Some(admin),
+                Duration::from_secs(10),
+                &layout.run(),
+            )
+            .await
+            .map_err(|e| {
+                StackError::Rotate(format!(
+                    "{} (is it up? `userstream stack status`)",
+                    userstream_endpoints::error_chain(&e)
+                ))
+            })?;
             let app = &mut secrets.credentials.cassandra.app;
             let password = lifecycle::new_password();
             let cql = format!(
                 "ALTER ROLE {} WITH PASSWORD = {}",
-                crate::cql::quoted_name(&app.username),
-                crate::cql::string_literal(&password)
+                userstream_cql::quoted_name(&app.username),
+                userstream_cql::string_literal(&password)
             );
             session
                 .query_unpaged(cql.as_str(), &[])

@@ -30,7 +30,7 @@ pub async fn check(
             }
             let summary = userstream_kafka::fetch_metadata(bootstrap, Duration::from_secs(3))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| userstream_endpoints::error_chain(&e))?;
             if summary.brokers == 0 {
                 return Err("metadata lists no broker yet".into());
             }
@@ -75,10 +75,13 @@ pub async fn check(
         } => {
             // Probe the port first: the driver logs every refused connection as an error.
             port_open(contact_point).await?;
-            guard_address(contact_point)?;
-            let version =
-                probe::cassandra_release_version(contact_point, logins, Duration::from_secs(3))
-                    .await?;
+            let version = probe::cassandra_release_version(
+                contact_point,
+                logins,
+                Duration::from_secs(3),
+                run_dir,
+            )
+            .await?;
             Ok(format!("Cassandra {version}"))
         }
         Health::SparkMaster { ui_url, token } => {

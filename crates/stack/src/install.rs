@@ -47,14 +47,6 @@ pub mod pins {
         include_str!("../../../stack/registry-agent/PrometheusHandler.java");
 }
 
-/// The class of [`pins::CASSANDRA_ROLE_MANAGER_JAVA`], for `role_manager` in cassandra.yaml.
-pub const CASSANDRA_ROLE_MANAGER_CLASS: &str = "dev.userstream.cassandra.StackAdminRoleManager";
-
-/// The environment variables the role manager reads the admin role's name and password from.
-pub const CASSANDRA_ADMIN_ROLE_ENV: &str = "USERSTREAM_CASSANDRA_ADMIN_ROLE";
-/// See [`CASSANDRA_ADMIN_ROLE_ENV`].
-pub const CASSANDRA_ADMIN_PASSWORD_ENV: &str = "USERSTREAM_CASSANDRA_ADMIN_PASSWORD";
-
 /// The agent's class, for the jar's `Premain-Class`.
 const REGISTRY_AGENT_CLASS: &str = "dev.userstream.registry.MetricsOffAgent";
 
@@ -141,7 +133,7 @@ pub enum InstallError {
         tail: String,
     },
     /// A file operation failed.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     Io {
         /// What was being done.
         action: &'static str,
@@ -1079,6 +1071,9 @@ mod tests {
     /// the ones the pom and the Java source spell.
     #[test]
     fn the_cassandra_role_manager_source_agrees_with_its_names() {
+        use crate::render::{
+            CASSANDRA_ADMIN_PASSWORD_ENV, CASSANDRA_ADMIN_ROLE_ENV, CASSANDRA_ROLE_MANAGER_CLASS,
+        };
         let java = pins::CASSANDRA_ROLE_MANAGER_JAVA;
         let (package, class) = CASSANDRA_ROLE_MANAGER_CLASS.rsplit_once('.').unwrap();
         assert!(java.contains(&format!("package {package};")));

@@ -6,7 +6,6 @@
 
 pub mod airflow_api;
 mod config;
-mod cql;
 pub mod credentials;
 mod health;
 pub mod install;

@@ -94,7 +94,7 @@ pub enum StackError {
         problem: String,
     },
     /// A file could not be written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     Io {
         /// What was being done.
         action: &'static str,
@@ -640,7 +640,7 @@ pub async fn up(config: &StackConfig) -> Result<Vec<Started>, StackError> {
             }
             start_one(spec, layout, timeout, http)
                 .await
-                .map_err(|e| StartFailure::Failed(e.to_string()))
+                .map_err(|e| StartFailure::Failed(userstream_endpoints::error_chain(&e)))
         }
         .boxed()
         .shared();

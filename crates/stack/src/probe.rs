@@ -2,13 +2,12 @@
 //! Connect. The stack talks to the engines' protocols directly (not through the pipeline's
 //! crates), so the supervisor does not link the user record, the registry or the Spark plan.
 
+use std::path::Path;
 use std::time::Duration;
 
-use scylla::client::session_builder::SessionBuilder;
 use spark_connect_rs::SparkSessionBuilder;
-
-use crate::cql::{quoted_name, string_literal};
-use userstream_endpoints::credentials::{CassandraLogins, Login};
+use userstream_cql::{quoted_name, string_literal};
+use userstream_endpoints::credentials::CassandraLogins;
 
 /// The session every Spark Connect health check uses. A Spark 3.5 Connect server keeps at most
 /// 100 sessions and evicts the least recently used one, with its streaming queries: a new
@@ -28,24 +27,27 @@ pub async fn cassandra_release_version(
     contact_point: &str,
     logins: &CassandraLogins,
     timeout: Duration,
+    run_dir: &Path,
 ) -> Result<String, String> {
-    match cassandra_session(contact_point, &logins.app, timeout).await {
+    match userstream_cql::connect(contact_point, Some(&logins.app), timeout, run_dir).await {
         Ok(session) => return release_version(&session).await,
-        Err(e) if is_bad_credentials(&e) => {}
-        Err(e) => return Err(format!("CQL connection to {contact_point}: {e}")),
+        Err(e) if e.is_login_refused() => {}
+        Err(e) => return Err(userstream_endpoints::error_chain(&e)),
     }
-    let admin = match cassandra_session(contact_point, &logins.admin, timeout).await {
+    let admin = match userstream_cql::connect(contact_point, Some(&logins.admin), timeout, run_dir)
+        .await
+    {
         Ok(session) => session,
-        Err(e) if is_bad_credentials(&e) => {
+        Err(e) if e.is_login_refused() => {
             return Err(format!(
-                "Cassandra at {contact_point} refuses the stack's admin role {} ({e}). A new node \
-                 creates it about 1 s after start-up; if this persists, the node was set up with \
-                 another secrets file than the state directory's secrets.json: restore that file, \
-                 or start over with `userstream stack down --purge --yes`",
-                logins.admin
+                "{}. A new node creates the stack's admin role about 1 s after start-up; if this \
+                 persists, the node was set up with another secrets file than the state \
+                 directory's secrets.json: restore that file, or start over with \
+                 `userstream stack down --purge --yes`",
+                userstream_endpoints::error_chain(&e)
             ))
         }
-        Err(e) => return Err(format!("CQL connection to {contact_point}: {e}")),
+        Err(e) => return Err(userstream_endpoints::error_chain(&e)),
     };
     cassandra_app_role(&admin, logins).await?;
     release_version(&admin).await
@@ -61,27 +63,6 @@ async fn release_version(session: &scylla::client::session::Session) -> Result<S
         .map_err(|e| format!("{QUERY}: {e}"))?;
     let (version,): (String,) = rows.first_row().map_err(|e| format!("{QUERY}: {e}"))?;
     Ok(version)
-}
-
-async fn cassandra_session(
-    contact_point: &str,
-    login: &Login,
-    timeout: Duration,
-) -> Result<scylla::client::session::Session, scylla::errors::NewSessionError> {
-    SessionBuilder::new()
-        .known_node(contact_point)
-        .connection_timeout(timeout)
-        .user(&login.username, &login.password)
-        .build()
-        .await
-}
-
-fn is_bad_credentials(error: &scylla::errors::NewSessionError) -> bool {
-    let text = error.to_string();
-    text.contains("Provided username")
-        || text.contains("AuthenticationFailed")
-        || text.contains("Authentication failed")
-        || text.contains("authenticat")
 }
 
 /// Creates the application role as the admin role, if it does not exist yet (it gets SELECT

@@ -71,7 +71,7 @@ pub(crate) fn read_stat(pid: i32) -> Option<ProcStat> {
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
     /// The program could not be started.
-    #[error("cannot start {service} ({program}): {source}")]
+    #[error("cannot start {service} ({program})")]
     Spawn {
         /// Service name.
         service: String,
@@ -82,7 +82,7 @@ pub enum ProcessError {
         source: std::io::Error,
     },
     /// A file could not be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     File {
         /// What was being done.
         action: &'static str,

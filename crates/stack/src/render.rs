@@ -240,6 +240,15 @@ pub fn kafka_jvm_options(config: &StackConfig, conf_dir: &Path, logs: &Path) -> 
     ]
 }
 
+/// The class of the stack's Cassandra role manager (`stack/cassandra-auth`, built by
+/// `stack install`), for `role_manager` in cassandra.yaml.
+pub const CASSANDRA_ROLE_MANAGER_CLASS: &str = "dev.userstream.cassandra.StackAdminRoleManager";
+
+/// The environment variables the role manager reads the admin role's name and password from.
+pub const CASSANDRA_ADMIN_ROLE_ENV: &str = "USERSTREAM_CASSANDRA_ADMIN_ROLE";
+/// See [`CASSANDRA_ADMIN_ROLE_ENV`].
+pub const CASSANDRA_ADMIN_PASSWORD_ENV: &str = "USERSTREAM_CASSANDRA_ADMIN_PASSWORD";
+
 /// `cassandra.yaml` for one node on loopback. Every key is one Cassandra 5.0 knows; unknown
 /// keys are fatal there.
 pub fn cassandra_yaml(config: &StackConfig, layout: &Layout) -> String {
@@ -277,7 +286,7 @@ pub fn cassandra_yaml(config: &StackConfig, layout: &Layout) -> String {
          compaction_throughput: 64MiB/s\n",
         storage = config.ports.cassandra_storage,
         cql = config.ports.cassandra,
-        role_manager = crate::install::CASSANDRA_ROLE_MANAGER_CLASS,
+        role_manager = CASSANDRA_ROLE_MANAGER_CLASS,
         data_dir = yaml_path(&data.join("data")),
         commitlog = yaml_path(&data.join("commitlog")),
         hints = yaml_path(&data.join("hints")),

@@ -345,11 +345,11 @@ fn cassandra(inputs: &Inputs<'_>) -> ServiceSpec {
     // The environment, not `-D` options: process arguments are visible to every local user.
     cassandra_env.extend([
         (
-            crate::install::CASSANDRA_ADMIN_ROLE_ENV.into(),
+            render::CASSANDRA_ADMIN_ROLE_ENV.into(),
             credentials.cassandra.admin.username.clone(),
         ),
         (
-            crate::install::CASSANDRA_ADMIN_PASSWORD_ENV.into(),
+            render::CASSANDRA_ADMIN_PASSWORD_ENV.into(),
             credentials.cassandra.admin.password.clone(),
         ),
     ]);

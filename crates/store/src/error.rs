@@ -1,23 +1,22 @@
-//! Errors talking to Cassandra.
+use userstream_cql::{driver_error, Classify, ConnectError, DriverError, FailureKind};
 
-/// Errors talking to Cassandra.
+/// Errors of the Cassandra access layer. `Display` says what failed; the driver's error is the
+/// [`std::error::Error::source`].
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// No connection could be made; a retry helps once Cassandra is up.
-    #[error("cannot connect to Cassandra at {contact_point}: {reason} (is it running? `userstream stack status`; a refused login: `userstream stack credentials` shows the stack's roles)")]
-    Connect {
-        /// The contact point tried.
-        contact_point: String,
-        /// The driver's reason.
-        reason: String,
-    },
-    /// A query failed; a retry may help if the reason is a timeout or an unavailable node.
-    #[error("Cassandra query `{query}` failed: {reason}")]
+    /// No session could be opened; a retry helps once Cassandra is up.
+    #[error("no Cassandra session (is it running? `userstream stack status`; a refused login: `userstream stack credentials` shows the stack's roles)")]
+    Connect(#[from] ConnectError),
+    /// A query failed; [`StoreError::is_retryable`] tells whether asking again can help.
+    #[error("Cassandra query `{query}` failed")]
     Query {
         /// The CQL text.
         query: String,
-        /// The driver's reason.
-        reason: String,
+        /// Whether asking again can help, read from the driver's typed error.
+        kind: FailureKind,
+        /// The driver's error.
+        #[source]
+        source: DriverError,
     },
     /// A keyspace or table name that cannot be used unquoted in CQL; a retry cannot help.
     #[error("`{name}` is not a valid Cassandra name (letters, digits, `_`, starting with a letter, at most 48 characters)")]
@@ -31,10 +30,25 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn query(query: &str, reason: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn query<E>(query: &str, error: E) -> Self
+    where
+        E: Classify + std::error::Error + Send + Sync + 'static,
+    {
         Self::Query {
             query: query.to_owned(),
-            reason: reason.to_string(),
+            kind: error.kind(),
+            source: driver_error(error),
+        }
+    }
+
+    /// Whether trying again later can help: Cassandra was unreachable, or a query failed for
+    /// the node's sake (a timeout, an unavailable or overloaded node), not its own (a syntax,
+    /// permission or schema error).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Connect(_) => true,
+            Self::Query { kind, .. } => *kind == FailureKind::Transient,
+            Self::InvalidName { .. } | Self::InvalidReplication(_) => false,
         }
     }
 }

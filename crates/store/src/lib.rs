@@ -14,7 +14,6 @@ mod queries;
 use std::time::Duration;
 
 use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
 use userstream_endpoints::Login;
 
 pub use error::StoreError;
@@ -29,32 +28,15 @@ pub use queries::{
 pub use scylla::value::CqlTimestamp;
 
 /// Opens a session to Cassandra, logged in as `login` when given (the stack's Cassandra
-/// refuses anonymous clients).
+/// refuses anonymous clients). Built by [`userstream_cql::connect`], like every session; the
+/// listener check reads the stack's processes from the state directory in the environment.
 pub async fn connect(
     contact_point: &str,
     login: Option<&Login>,
     timeout: Duration,
 ) -> Result<Session, StoreError> {
-    let mut builder = SessionBuilder::new()
-        .known_node(contact_point)
-        .connection_timeout(timeout);
-    if let Some(login) = login {
-        // While Cassandra is down anyone on the machine may bind its port: the password goes
-        // only to the node this stack started (or to an address elsewhere).
-        userstream_endpoints::listener::check_address(
-            contact_point,
-            &userstream_endpoints::listener::stack_run_dir(),
-        )
-        .map_err(|e| StoreError::Connect {
-            contact_point: contact_point.to_owned(),
-            reason: e.to_string(),
-        })?;
-        builder = builder.user(&login.username, &login.password);
-    }
-    builder.build().await.map_err(|e| StoreError::Connect {
-        contact_point: contact_point.to_owned(),
-        reason: e.to_string(),
-    })
+    let run_dir = userstream_endpoints::listener::stack_run_dir();
+    Ok(userstream_cql::connect(contact_point, login, timeout, &run_dir).await?)
 }
 
 /// Whether `name` is usable unquoted as a CQL keyspace or table name (letters, digits and

@@ -315,7 +315,7 @@ pub async fn grant_application_role(
         session
             .query_unpaged(cql.as_str(), &[])
             .await
-            .map_err(|e| StoreError::query(&cql, &e))?;
+            .map_err(|e| StoreError::query(&cql, e))?;
     }
     Ok(())
 }
@@ -362,7 +362,7 @@ pub async fn migrate(
         session
             .query_unpaged(record.as_str(), (migration.version, migration.name, now))
             .await
-            .map_err(|e| StoreError::query(&record, &e))?;
+            .map_err(|e| StoreError::query(&record, e))?;
         tracing::info!(
             keyspace,
             version = migration.version,
@@ -381,7 +381,7 @@ async fn run(session: &Session, cql: &str) -> Result<(), StoreError> {
     session
         .query_unpaged(cql, &[])
         .await
-        .map_err(|e| StoreError::query(cql, &e))?;
+        .map_err(|e| StoreError::query(cql, e))?;
     Ok(())
 }
 
@@ -390,13 +390,13 @@ async fn applied_versions(session: &Session, keyspace: &str) -> Result<BTreeSet<
     let rows = session
         .query_iter(query.as_str(), &[])
         .await
-        .map_err(|e| StoreError::query(&query, &e))?
+        .map_err(|e| StoreError::query(&query, e))?
         .rows_stream::<(i32,)>()
-        .map_err(|e| StoreError::query(&query, &e))?;
+        .map_err(|e| StoreError::query(&query, e))?;
     rows.map_ok(|(v,)| v)
         .try_collect()
         .await
-        .map_err(|e| StoreError::query(&query, &e))
+        .map_err(|e| StoreError::query(&query, e))
 }
 
 #[cfg(test)]

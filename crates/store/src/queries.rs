@@ -169,12 +169,12 @@ where
     session
         .query_iter(paged(cql), &[])
         .await
-        .map_err(|e| StoreError::query(cql, &e))?
+        .map_err(|e| StoreError::query(cql, e))?
         .rows_stream::<R>()
-        .map_err(|e| StoreError::query(cql, &e))?
+        .map_err(|e| StoreError::query(cql, e))?
         .try_collect()
         .await
-        .map_err(|e| StoreError::query(cql, &e))
+        .map_err(|e| StoreError::query(cql, e))
 }
 
 /// Every id in `<keyspace>.users`, paged through (unordered).
@@ -213,13 +213,13 @@ pub async fn for_each_user_source<E>(
     let mut rows = session
         .query_iter(paged(&cql), &[])
         .await
-        .map_err(|e| StoreError::query(&cql, &e))?
+        .map_err(|e| StoreError::query(&cql, e))?
         .rows_stream::<UserSource>()
-        .map_err(|e| StoreError::query(&cql, &e))?;
+        .map_err(|e| StoreError::query(&cql, e))?;
     while let Some(row) = rows
         .try_next()
         .await
-        .map_err(|e| StoreError::query(&cql, &e))?
+        .map_err(|e| StoreError::query(&cql, e))?
     {
         if let Err(e) = on_row(row) {
             return Ok(Err(e));
@@ -248,20 +248,20 @@ pub async fn users_by_id(
     let prepared = session
         .prepare(cql.as_str())
         .await
-        .map_err(|e| StoreError::query(&cql, &e))?;
+        .map_err(|e| StoreError::query(&cql, e))?;
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(IN_CHUNK) {
         let rows = session
             .execute_unpaged(&prepared, (chunk.to_vec(),))
             .await
-            .map_err(|e| StoreError::query(&cql, &e))?
+            .map_err(|e| StoreError::query(&cql, e))?
             .into_rows_result()
-            .map_err(|e| StoreError::query(&cql, &e))?;
+            .map_err(|e| StoreError::query(&cql, e))?;
         for row in rows
             .rows::<StoredUser>()
-            .map_err(|e| StoreError::query(&cql, &e))?
+            .map_err(|e| StoreError::query(&cql, e))?
         {
-            out.push(row.map_err(|e| StoreError::query(&cql, &e))?);
+            out.push(row.map_err(|e| StoreError::query(&cql, e))?);
         }
     }
     Ok(out)

@@ -218,10 +218,7 @@ impl StreamConfig {
             self.registry_login.as_ref(),
             self.request_timeout,
         )
-        .map_err(|e| StreamError::Registry {
-            retryable: false,
-            message: e.to_string(),
-        })
+        .map_err(StreamError::Registry)
     }
 
     /// The Spark Connect URL with this config's session parameters and token: what the

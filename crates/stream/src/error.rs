@@ -1,5 +1,6 @@
 //! [`StreamError`].
 
+use userstream_endpoints::Cause;
 use userstream_store::StoreError;
 
 /// Errors of the streaming job and its controls. [`StreamError::is_retryable`] says whether
@@ -17,9 +18,10 @@ pub enum StreamError {
         /// The client's reason.
         reason: String,
     },
-    /// The server refused or failed a request (analysis error, bad option, ...).
-    #[error("Spark Connect request failed: {0}")]
-    Query(String),
+    /// The server refused or failed a request (analysis error, bad option, ...): Spark's
+    /// message is the source.
+    #[error("Spark Connect refused the request")]
+    Query(#[source] Cause<Box<dyn std::error::Error + Send + Sync>>),
     /// The Cassandra connector on the Spark side does not see the keyspace or table yet: its
     /// driver learns of new ones through debounced schema events, so right after `setup` a
     /// query may start before it has. Retryable.
@@ -35,22 +37,26 @@ pub enum StreamError {
         subject: String,
     },
     /// The schema registry failed; retryable when it is unreachable.
-    #[error("schema registry: {message}")]
-    Registry {
-        /// What failed.
-        message: String,
-        /// Whether a retry can help.
-        retryable: bool,
-    },
+    #[error(transparent)]
+    Registry(#[from] userstream_registry::RegistryError),
+    /// A record could not be decoded with its writer schema (or the schema not fetched).
+    #[error("decoding a record of the topic")]
+    Decode(#[source] userstream_registry::SerdeError),
     /// Kafka failed.
-    #[error("Kafka: {0}")]
-    Kafka(String),
-    /// The producer (`userstream-ingest`) could not run (bench e2e).
-    #[error("producing the bench's users")]
-    Ingest(#[source] Box<userstream_ingest::IngestError>),
-    /// The producer ran but did not deliver everything (its summary).
-    #[error("producing: not everything was delivered:\n{0}")]
-    Produce(String),
+    #[error(transparent)]
+    Kafka(#[from] userstream_kafka::KafkaError),
+    /// A blocking task (a Kafka read) did not finish: it panicked or was cancelled.
+    #[error("{what} task failed")]
+    Task {
+        /// What the task did.
+        what: &'static str,
+        /// Why it did not finish.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// `verify` could not write its sorted runs to disk.
+    #[error("verify cannot write its sorted runs (temporary directory full or not writable? set TMPDIR)")]
+    Spill(#[source] std::io::Error),
     /// Cassandra failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -96,7 +102,7 @@ pub enum StreamError {
         supervisor: String,
     },
     /// A local file (the job state file) could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("the job state file {path}")]
     Io {
         /// The file.
         path: String,
@@ -111,20 +117,17 @@ impl StreamError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Connect { .. }
-            | Self::Kafka(_)
-            | Self::Produce(_)
+            | Self::Task { .. }
+            | Self::Spill(_)
             | Self::CassandraTableNotVisible(_)
             | Self::StartedElsewhere(_)
             | Self::Busy { .. } => true,
-            Self::Ingest(e) => e.is_retryable(),
-            Self::Registry { retryable, .. } => *retryable,
-            Self::Store(StoreError::Connect { .. } | StoreError::Query { .. }) => true,
+            Self::Registry(e) => e.is_retryable(),
+            Self::Kafka(e) => e.is_retryable(),
+            Self::Decode(e) => e.is_retryable(),
+            Self::Store(e) => e.is_retryable(),
             _ => false,
         }
-    }
-
-    pub(crate) fn ingest(e: userstream_ingest::IngestError) -> Self {
-        Self::Ingest(Box::new(e))
     }
 
     pub(crate) fn from_status(url: &str, status: &tonic::Status) -> Self {
@@ -136,7 +139,7 @@ impl StreamError {
                     reason: format!("{:?}: {}", status.code(), status.message()),
                 }
             }
-            _ => Self::Query(status.message().to_owned()),
+            _ => Self::Query(Cause(status.message().into())),
         }
     }
 
@@ -162,7 +165,7 @@ impl StreamError {
                 } else if names_a_concurrent_start(&message) {
                     Self::StartedElsewhere(message)
                 } else {
-                    Self::Query(message)
+                    Self::Query(Cause(message.into()))
                 }
             }
         }

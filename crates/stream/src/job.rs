@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use spark_connect_rs::spark;
 use spark_connect_rs::streaming::Trigger;
 use spark_connect_rs::{DataFrame, SparkSession, SparkSessionBuilder};
-use userstream_registry::RegisteredSchema;
 
 use crate::control::{self, Controller};
 use crate::plan::{self, WriterSchema};
@@ -352,76 +351,21 @@ pub(crate) async fn job_session(config: &StreamConfig) -> Result<SparkSession, S
     }
 }
 
-/// `<registry>/<segments...>`.
-fn registry_url(config: &StreamConfig, segments: &[&str]) -> Result<url::Url, StreamError> {
-    let mut url = config.registry_url.clone();
-    url.path_segments_mut()
-        .map_err(|()| StreamError::Registry {
-            message: format!("{} cannot be a base URL", config.registry_url),
-            retryable: false,
-        })?
-        .pop_if_empty()
-        .extend(segments);
-    Ok(url)
-}
-
-fn registry_http(config: &StreamConfig) -> Result<reqwest::Client, StreamError> {
-    let headers =
-        userstream_registry::auth_headers(config.registry_login.as_ref()).ok_or_else(|| {
-            StreamError::Registry {
-                message: "the registry login is not a valid HTTP header".into(),
-                retryable: false,
-            }
-        })?;
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .timeout(config.request_timeout)
-        .build()
-        .map_err(|e| StreamError::Registry {
-            message: e.to_string(),
-            retryable: false,
-        })
-}
-
 /// Every version of the config's subject, oldest first.
 pub async fn fetch_writer_schemas(config: &StreamConfig) -> Result<Vec<WriterSchema>, StreamError> {
     let subject = config.subject();
-    let registry_error = |e: userstream_registry::RegistryError| StreamError::Registry {
-        retryable: e.is_retryable(),
-        message: e.to_string(),
-    };
     let client = config.registry_client()?;
     let versions = match client.versions(&subject).await {
         Ok(v) => v,
         Err(e) if e.is_not_found() => return Err(StreamError::NoSchema { subject }),
-        Err(e) => return Err(registry_error(e)),
+        Err(e) => return Err(e.into()),
     };
     if versions.is_empty() {
         return Err(StreamError::NoSchema { subject });
     }
-    let http = registry_http(config)?;
     let mut schemas = Vec::with_capacity(versions.len());
     for version in versions {
-        // The registry client has no get-by-version; the call is one GET.
-        let url = registry_url(
-            config,
-            &["subjects", &subject, "versions", &version.to_string()],
-        )?;
-        let fetched: RegisteredSchema = http
-            .get(url.clone())
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| StreamError::Registry {
-                message: format!("GET {url}: {e}"),
-                retryable: true,
-            })?
-            .json()
-            .await
-            .map_err(|e| StreamError::Registry {
-                message: format!("GET {url}: {e}"),
-                retryable: false,
-            })?;
+        let fetched = client.version(&subject, version).await?;
         schemas.push(WriterSchema {
             id: fetched.id.0,
             version: fetched.version,
@@ -441,13 +385,6 @@ pub enum SchemaIdFate {
     /// Not a version of the subject (the reason): its records are rejected from now on, as
     /// `unknown_schema_id`, and the decision is kept with the checkpoints.
     Foreign(String),
-}
-
-/// One entry of `GET /schemas/ids/{id}/versions`.
-#[derive(Debug, Deserialize)]
-struct SubjectVersion {
-    subject: String,
-    version: u32,
 }
 
 /// The pure half of [`classify_schema_id`]: the registry's answer for an id (`None`: not
@@ -478,31 +415,10 @@ pub async fn classify_schema_id(
     config: &StreamConfig,
     id: u32,
 ) -> Result<SchemaIdFate, StreamError> {
-    let url = registry_url(config, &["schemas", "ids", &id.to_string(), "versions"])?;
-    let unreachable = |e: reqwest::Error| StreamError::Registry {
-        message: format!("GET {url}: {e}"),
-        retryable: true,
-    };
-    let response = registry_http(config)?
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(unreachable)?;
-    let versions: Option<Vec<(String, u32)>> =
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            None
-        } else {
-            let list: Vec<SubjectVersion> = response
-                .error_for_status()
-                .map_err(unreachable)?
-                .json()
-                .await
-                .map_err(|e| StreamError::Registry {
-                    message: format!("GET {url}: {e}"),
-                    retryable: false,
-                })?;
-            Some(list.into_iter().map(|v| (v.subject, v.version)).collect())
-        };
+    let versions = config
+        .registry_client()?
+        .subject_versions_of(userstream_registry::SchemaId(id))
+        .await?;
     let fate = schema_id_fate(&config.subject(), versions.as_deref());
     if let SchemaIdFate::Foreign(why) = &fate {
         let mut known = load_foreign(config);
@@ -604,7 +520,7 @@ async fn start_query(
                 if !unknown_schema || attempt >= 10 {
                     return Err(e);
                 }
-                tracing::info!(name, error = %e, "Cassandra schema not visible to Spark yet; retrying");
+                tracing::info!(name, error = %userstream_endpoints::error_chain(&e), "Cassandra schema not visible to Spark yet; retrying");
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
         }

@@ -1,5 +1,6 @@
 //! The Spark side: the Structured Streaming job, built and controlled from Rust over Spark
-//! Connect, plus `verify` (Kafka vs Cassandra) and the end-to-end bench.
+//! Connect, plus `verify` (Kafka vs Cassandra). The end-to-end bench is the CLI's
+//! (`userstream bench e2e`): it drives both the producer and this job.
 //!
 //! The job is two streaming queries in one Spark Connect session:
 //! - `<query_name>` reads the topic, decodes the Confluent-framed Avro with `from_avro`
@@ -15,7 +16,6 @@
 
 #![warn(missing_docs)]
 
-mod bench;
 mod config;
 pub mod control;
 mod error;
@@ -31,7 +31,6 @@ pub mod watchdog;
 
 use spark_connect_rs::{SparkSession, SparkSessionBuilder};
 
-pub use bench::{bench_e2e, BenchMode, BenchOptions, BenchReport, LatencySummary};
 pub use config::{CassandraOutput, StreamConfig};
 pub use error::StreamError;
 pub use job::{

@@ -54,7 +54,7 @@ impl Rpc {
             .connect_timeout(config.request_timeout)
             .connect()
             .await
-            .map_err(|e| connect_error(format!("{e}: {}", source_chain(&e))))?;
+            .map_err(|e| connect_error(userstream_endpoints::error_chain(&e)))?;
         Ok(Self {
             client: SparkConnectServiceClient::new(channel),
             session_id: config.session_id().to_string(),
@@ -285,14 +285,4 @@ impl Rpc {
             }),
         }
     }
-}
-
-fn source_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source = e.source();
-    while let Some(s) = source {
-        parts.push(s.to_string());
-        source = s.source();
-    }
-    parts.join(": ")
 }

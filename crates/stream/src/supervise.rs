@@ -216,121 +216,164 @@ pub async fn run_with(
         journal.record(&event.to_string());
         on_event(event);
     };
-    // Owned: the stall remedy bumps the connector session generation.
-    let mut config = config.clone();
-    let watchdog = Watchdog {
-        stall_after: config.stall_after,
-    };
-    let mut watched: BTreeMap<String, WatchState> = BTreeMap::new();
-    let mut failures: u32 = 0;
-    let mut backoff = config.restart_backoff_initial;
-    let mut last_failure = String::new();
-    let mut schema_ids: Vec<u32> = Vec::new();
-    let mut need_start = true;
-    let mut waiting_for_schema = false;
-    // Schema ids learned from failed batches; one failing again counts as a failure.
-    let mut learned_ids: Vec<u32> = Vec::new();
-
+    let mut run = Supervision::new(config, restart_connect.as_ref());
     loop {
-        if need_start {
-            // Held through the start and any remedy it needs; released before the wait.
-            let control = control::take_control(&config, job::announce_wait).await;
-            let attempt = async {
-                control.as_ref().map_err(busy_again)?;
-                let schemas = job::fetch_writer_schemas(&config).await?;
-                let info = job::start_with(&config, &schemas).await?;
-                Ok::<_, StreamError>((schemas.iter().map(|s| s.id).collect::<Vec<_>>(), info))
-            };
-            match attempt.await {
-                Ok((ids, info)) => {
-                    waiting_for_schema = false;
-                    schema_ids = ids;
-                    need_start = false;
-                    restart_stall_clocks(&mut watched);
-                    on_event(started_or_adopted(failures, &info));
-                }
-                // `stream run` may well be started before the first producer (the DAGs
-                // and a fresh `demo` do): wait for the schema instead of exiting.
-                Err(StreamError::NoSchema { subject }) => {
-                    if !waiting_for_schema {
-                        waiting_for_schema = true;
-                        on_event(RunEvent::WaitingForSchema { subject });
-                    }
-                }
-                // Only a new Connect server releases a query held after its end.
-                Err(e @ StreamError::HeldAfterEnd { .. }) => {
-                    last_failure = e.to_string();
-                    on_event(RunEvent::RemedyFailed {
-                        remedy: Remedy::RestartQueries,
-                        error: last_failure.clone(),
-                    });
-                    apply_remedy(
-                        &config,
-                        Remedy::RestartConnect,
-                        restart_connect.as_ref(),
-                        &mut on_event,
-                    )
-                    .await;
-                    failures += 1;
-                }
-                Err(e) => {
-                    last_failure = e.to_string();
-                    if !e.is_retryable() && !matches!(e, StreamError::Query(_)) {
-                        return Err(e);
-                    }
-                    failures += 1;
-                    // The server has not answered three starts in a row: it is down (a
-                    // Connect restart that failed, a crash nobody restarted). Waiting alone
-                    // would never bring it back; this process may start it again.
-                    if matches!(e, StreamError::Connect { .. })
-                        && failures >= CONNECT_DOWN_AFTER
-                        && restart_connect.is_some()
-                    {
-                        apply_remedy(
-                            &config,
-                            Remedy::RestartConnect,
-                            restart_connect.as_ref(),
-                            &mut on_event,
-                        )
-                        .await;
-                    }
-                }
-            }
+        if run.need_start {
+            run.start(&mut on_event).await?;
         }
-
-        if failures > config.max_restarts {
+        if run.failures > run.config.max_restarts {
             return Err(StreamError::QueryFailed {
-                name: config.query_name.clone(),
-                exception: format!("gave up after {} attempts; last: {last_failure}", failures),
+                name: run.config.query_name.clone(),
+                exception: format!(
+                    "gave up after {} attempts; last: {}",
+                    run.failures, run.last_failure
+                ),
             });
         }
-        let wait = if failures == 0 || !need_start {
-            config.keepalive_interval
-        } else {
-            on_event(RunEvent::Unreachable {
-                error: last_failure.clone(),
-                retry_in: backoff,
-            });
-            let wait = backoff;
-            backoff = (backoff * 2).min(config.restart_backoff_max);
-            wait
-        };
+        let wait = run.next_wait(&mut on_event);
         tokio::select! {
             () = shutdown.cancelled() => {
-                let _control = control::take_control(&config, job::announce_wait).await;
-                match job::stop_queries(&config).await {
+                let _control = control::take_control(&run.config, job::announce_wait).await;
+                match job::stop_queries(&run.config).await {
                     Ok(_) => on_event(RunEvent::Stopped),
-                    Err(e) => tracing::warn!(error = %e, "stopping the queries on shutdown"),
+                    Err(e) => tracing::warn!(error = %userstream_endpoints::error_chain(&e), "stopping the queries on shutdown"),
                 }
                 return Ok(());
             }
             () = tokio::time::sleep(wait) => {}
         }
-        if need_start {
-            continue;
+        if !run.need_start {
+            run.check(&mut on_event).await;
         }
+    }
+}
 
-        let checked = job::status(&config).await.map(|status| {
+/// What the supervisor knows between two checks of the job.
+struct Supervision<'a> {
+    /// Owned: the stall remedy bumps the connector session generation.
+    config: StreamConfig,
+    restart_connect: Option<&'a RestartConnect>,
+    watchdog: Watchdog,
+    watched: BTreeMap<String, WatchState>,
+    /// Failed starts or checks in a row.
+    failures: u32,
+    backoff: Duration,
+    last_failure: String,
+    /// The writer schema ids the running plan decodes.
+    schema_ids: Vec<u32>,
+    need_start: bool,
+    waiting_for_schema: bool,
+    /// Schema ids learned from failed batches; one failing again counts as a failure.
+    learned_ids: Vec<u32>,
+}
+
+impl<'a> Supervision<'a> {
+    fn new(config: &StreamConfig, restart_connect: Option<&'a RestartConnect>) -> Self {
+        Self {
+            config: config.clone(),
+            restart_connect,
+            watchdog: Watchdog {
+                stall_after: config.stall_after,
+            },
+            watched: BTreeMap::new(),
+            failures: 0,
+            backoff: config.restart_backoff_initial,
+            last_failure: String::new(),
+            schema_ids: Vec::new(),
+            need_start: true,
+            waiting_for_schema: false,
+            learned_ids: Vec::new(),
+        }
+    }
+
+    /// Starts (or adopts) the queries. `Err` only for a failure no retry can help; the others
+    /// are counted, and the Connect server restarted when it is down or holds a query.
+    async fn start(&mut self, on_event: &mut impl FnMut(RunEvent)) -> Result<(), StreamError> {
+        // Held through the start and any remedy it needs; released before the wait.
+        let control = control::take_control(&self.config, job::announce_wait).await;
+        let attempt = async {
+            control.as_ref().map_err(busy_again)?;
+            let schemas = job::fetch_writer_schemas(&self.config).await?;
+            let info = job::start_with(&self.config, &schemas).await?;
+            Ok::<_, StreamError>((schemas.iter().map(|s| s.id).collect::<Vec<_>>(), info))
+        };
+        match attempt.await {
+            Ok((ids, info)) => {
+                self.waiting_for_schema = false;
+                self.schema_ids = ids;
+                self.need_start = false;
+                restart_stall_clocks(&mut self.watched);
+                on_event(started_or_adopted(self.failures, &info));
+            }
+            // `stream run` may well be started before the first producer (the DAGs
+            // and a fresh `demo` do): wait for the schema instead of exiting.
+            Err(StreamError::NoSchema { subject }) => {
+                if !self.waiting_for_schema {
+                    self.waiting_for_schema = true;
+                    on_event(RunEvent::WaitingForSchema { subject });
+                }
+            }
+            // Only a new Connect server releases a query held after its end.
+            Err(e @ StreamError::HeldAfterEnd { .. }) => {
+                self.last_failure = userstream_endpoints::error_chain(&e);
+                on_event(RunEvent::RemedyFailed {
+                    remedy: Remedy::RestartQueries,
+                    error: self.last_failure.clone(),
+                });
+                apply_remedy(
+                    &self.config,
+                    Remedy::RestartConnect,
+                    self.restart_connect,
+                    on_event,
+                )
+                .await;
+                self.failures += 1;
+            }
+            Err(e) => {
+                self.last_failure = userstream_endpoints::error_chain(&e);
+                if !e.is_retryable() && !matches!(e, StreamError::Query(_)) {
+                    return Err(e);
+                }
+                self.failures += 1;
+                // The server has not answered three starts in a row: it is down (a
+                // Connect restart that failed, a crash nobody restarted). Waiting alone
+                // would never bring it back; this process may start it again.
+                if matches!(e, StreamError::Connect { .. })
+                    && self.failures >= CONNECT_DOWN_AFTER
+                    && self.restart_connect.is_some()
+                {
+                    apply_remedy(
+                        &self.config,
+                        Remedy::RestartConnect,
+                        self.restart_connect,
+                        on_event,
+                    )
+                    .await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How long to wait before the next check or start: the keepalive while the job runs,
+    /// the growing backoff (announced) while it cannot start.
+    fn next_wait(&mut self, on_event: &mut impl FnMut(RunEvent)) -> Duration {
+        if self.failures == 0 || !self.need_start {
+            return self.config.keepalive_interval;
+        }
+        on_event(RunEvent::Unreachable {
+            error: self.last_failure.clone(),
+            retry_in: self.backoff,
+        });
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(self.config.restart_backoff_max);
+        wait
+    }
+
+    /// Checks the running queries once: a stall gets its remedy, a new writer schema a
+    /// restart, a down query (or an unreachable server) a counted failure and a restart.
+    async fn check(&mut self, on_event: &mut impl FnMut(RunEvent)) {
+        let checked = job::status(&self.config).await.map(|status| {
             let down: Vec<(String, Option<String>)> = status
                 .queries
                 .iter()
@@ -341,96 +384,109 @@ pub async fn run_with(
         });
         match checked {
             Ok((status, down)) if down.is_empty() => {
-                failures = 0;
-                backoff = config.restart_backoff_initial;
-                if let Some((name, lag, since, remedy)) =
-                    find_stall(&config, &watchdog, &mut watched, &status).await
-                {
-                    let control = match control::take_control(&config, job::announce_wait).await {
-                        Ok(control) => control,
-                        Err(e) => {
-                            last_failure = e.to_string();
-                            continue;
-                        }
-                    };
-                    if let Some(other) = control.waited_for() {
-                        // It may have fixed this very stall (a DAG run, a person).
-                        on_event(RunEvent::OtherActed {
-                            controller: other.to_string(),
-                        });
-                        restart_stall_clocks(&mut watched);
-                        continue;
-                    }
-                    on_event(RunEvent::Stalled {
-                        name,
-                        lag,
-                        since,
-                        remedy,
-                    });
-                    apply_remedy(&config, remedy, restart_connect.as_ref(), &mut on_event).await;
-                    config.connector_session += 1;
-                    need_start = true;
-                    continue;
-                }
-                // New writer schema: restart so the plan decodes it (checkpoints keep offsets).
-                if let Ok(schemas) = job::fetch_writer_schemas(&config).await {
-                    let ids: Vec<u32> = schemas.iter().map(|s| s.id).collect();
-                    if has_new_id(&ids, &schema_ids) {
-                        on_event(RunEvent::SchemaChanged {
-                            schema_ids: ids.clone(),
-                        });
-                        let _control = control::take_control(&config, job::announce_wait).await;
-                        if let Err(e) = job::stop_queries(&config).await {
-                            tracing::warn!(error = %e, "stopping for a schema change");
-                        }
-                        need_start = true;
-                    }
-                }
+                self.failures = 0;
+                self.backoff = self.config.restart_backoff_initial;
+                self.check_running(&status, on_event).await;
             }
-            Ok((_, down)) => {
-                match learn_schema_ids(&config, &down).await {
-                    Ok(learned) if !learned.is_empty() => {
-                        for (id, fate) in learned {
-                            if learned_ids.contains(&id) {
-                                last_failure = format!("schema id {id} failed a batch again after the restart that learned it");
-                                failures += 1;
-                            }
-                            learned_ids.push(id);
-                            on_event(RunEvent::SchemaIdLearned { id, fate });
-                        }
-                        need_start = true;
-                        continue;
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        last_failure = format!("looking up a schema id that failed a batch: {e}");
-                        failures += 1;
-                        need_start = true;
-                        continue;
-                    }
-                }
-                for (name, exception) in down {
-                    if let Some(e) = &exception {
-                        last_failure = e.clone();
-                    } else {
-                        last_failure = format!("{name} is not running");
-                    }
-                    on_event(RunEvent::Down { name, exception });
-                }
-                failures += 1;
-                need_start = true;
-            }
+            Ok((_, down)) => self.check_down(down, on_event).await,
             Err(e) => {
-                last_failure = e.to_string();
-                failures += 1;
-                need_start = true;
+                self.last_failure = userstream_endpoints::error_chain(&e);
+                self.failures += 1;
+                self.need_start = true;
             }
         }
     }
+
+    /// Every query runs: is one stalled, or is there a writer schema the plan lacks?
+    async fn check_running(&mut self, status: &StreamStatus, on_event: &mut impl FnMut(RunEvent)) {
+        if let Some((name, lag, since, remedy)) =
+            find_stall(&self.config, &self.watchdog, &mut self.watched, status).await
+        {
+            let control = match control::take_control(&self.config, job::announce_wait).await {
+                Ok(control) => control,
+                Err(e) => {
+                    self.last_failure = userstream_endpoints::error_chain(&e);
+                    return;
+                }
+            };
+            if let Some(other) = control.waited_for() {
+                // It may have fixed this very stall (a DAG run, a person).
+                on_event(RunEvent::OtherActed {
+                    controller: other.to_string(),
+                });
+                restart_stall_clocks(&mut self.watched);
+                return;
+            }
+            on_event(RunEvent::Stalled {
+                name,
+                lag,
+                since,
+                remedy,
+            });
+            apply_remedy(&self.config, remedy, self.restart_connect, on_event).await;
+            self.config.connector_session += 1;
+            self.need_start = true;
+            return;
+        }
+        // New writer schema: restart so the plan decodes it (checkpoints keep offsets).
+        if let Ok(schemas) = job::fetch_writer_schemas(&self.config).await {
+            let ids: Vec<u32> = schemas.iter().map(|s| s.id).collect();
+            if has_new_id(&ids, &self.schema_ids) {
+                on_event(RunEvent::SchemaChanged {
+                    schema_ids: ids.clone(),
+                });
+                let _control = control::take_control(&self.config, job::announce_wait).await;
+                if let Err(e) = job::stop_queries(&self.config).await {
+                    tracing::warn!(error = %userstream_endpoints::error_chain(&e), "stopping for a schema change");
+                }
+                self.need_start = true;
+            }
+        }
+    }
+
+    /// Some queries are down: learn the schema ids that failed their batch, or report the
+    /// down queries; either way the next round starts them again.
+    async fn check_down(
+        &mut self,
+        down: Vec<(String, Option<String>)>,
+        on_event: &mut impl FnMut(RunEvent),
+    ) {
+        self.need_start = true;
+        match learn_schema_ids(&self.config, &down).await {
+            Ok(learned) if !learned.is_empty() => {
+                for (id, fate) in learned {
+                    if self.learned_ids.contains(&id) {
+                        self.last_failure = format!(
+                            "schema id {id} failed a batch again after the restart that learned it"
+                        );
+                        self.failures += 1;
+                    }
+                    self.learned_ids.push(id);
+                    on_event(RunEvent::SchemaIdLearned { id, fate });
+                }
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                self.last_failure = format!(
+                    "looking up a schema id that failed a batch: {}",
+                    userstream_endpoints::error_chain(&e)
+                );
+                self.failures += 1;
+                return;
+            }
+        }
+        for (name, exception) in down {
+            self.last_failure = match &exception {
+                Some(e) => e.clone(),
+                None => format!("{name} is not running"),
+            };
+            on_event(RunEvent::Down { name, exception });
+        }
+        self.failures += 1;
+    }
 }
 
-/// The event of a start: `Started` when a query started now, `Adopted` when both were
-/// already running (another controller started them).
 fn started_or_adopted(restart: u32, info: &crate::JobInfo) -> RunEvent {
     if info.users.started_now || info.rejected.started_now {
         RunEvent::Started {
@@ -504,7 +560,7 @@ async fn topic_now(config: &StreamConfig) -> Option<Vec<PartitionOffsets>> {
     match cut {
         Ok(Ok(cut)) => Some(cut.partitions),
         Ok(Err(e)) => {
-            tracing::debug!(error = %e, "no topic offsets for the stall check");
+            tracing::debug!(error = %userstream_endpoints::error_chain(&e), "no topic offsets for the stall check");
             None
         }
         Err(_) => None,
@@ -561,9 +617,9 @@ pub(crate) async fn apply_remedy(
                     Err("a query is still active after `stop`".to_owned())
                 }
                 Ok(_) => Ok(()),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(userstream_endpoints::error_chain(&e)),
             },
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(userstream_endpoints::error_chain(&e)),
         };
         match stopped {
             Ok(()) => return,
@@ -759,7 +815,7 @@ pub async fn ensure(
             Err(e @ StreamError::HeldAfterEnd { .. }) => {
                 note(RunEvent::RemedyFailed {
                     remedy: Remedy::RestartQueries,
-                    error: e.to_string(),
+                    error: userstream_endpoints::error_chain(&e),
                 });
                 apply_remedy(&config, Remedy::RestartConnect, restart_connect, &mut note).await;
                 job::start_with(&config, &schemas).await?

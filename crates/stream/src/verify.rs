@@ -218,9 +218,7 @@ fn peak_rss_bytes() -> Option<u64> {
 }
 
 fn spill_error(e: std::io::Error) -> StreamError {
-    StreamError::Kafka(format!(
-        "verify cannot write its sorted runs (temporary directory full or not writable? set TMPDIR): {e}"
-    ))
+    StreamError::Spill(e)
 }
 
 /// The Kafka side: every record inside the cut, decoded.
@@ -267,20 +265,22 @@ async fn read_kafka_side(
                     .push(SourceRef::new(user.id, partition, offset))
                     .map_err(spill_error)?;
             }
-            Err(e) if e.is_retryable() => {
-                return Err(StreamError::Registry {
-                    message: e.to_string(),
-                    retryable: true,
-                })
-            }
+            Err(e) if e.is_retryable() => return Err(StreamError::Decode(e)),
             Err(_) => undecodable += 1,
         }
     }
     match reader.await {
         Ok(Ok(())) => {}
-        Ok(Err(CutError::Kafka(e))) => return Err(StreamError::Kafka(e.to_string())),
-        Ok(Err(CutError::Callback(e))) => return Err(StreamError::Kafka(e.to_owned())),
-        Err(e) => return Err(StreamError::Kafka(format!("reader task: {e}"))),
+        Ok(Err(CutError::Kafka(e))) => return Err(e.into()),
+        Ok(Err(CutError::Callback(e))) => {
+            return Err(userstream_kafka::KafkaError::Read(e.to_owned()).into())
+        }
+        Err(source) => {
+            return Err(StreamError::Task {
+                what: "Kafka reader",
+                source,
+            })
+        }
     }
     Ok(KafkaSide {
         sorted: sorter.finish().map_err(spill_error)?,
@@ -346,8 +346,10 @@ pub async fn verify(
         userstream_kafka::take_cut(&bootstrap, &topic, timeout)
     })
     .await
-    .map_err(|e| StreamError::Kafka(format!("offsets task: {e}")))?
-    .map_err(|e| StreamError::Kafka(e.to_string()))?;
+    .map_err(|source| StreamError::Task {
+        what: "Kafka offsets",
+        source,
+    })??;
 
     let registry = config.registry_client()?;
     let deserializer = Deserializer::new(registry);
@@ -361,11 +363,14 @@ pub async fn verify(
                 userstream_kafka::take_cut(&bootstrap, &dlq, timeout)
             })
             .await
-            .map_err(|e| StreamError::Kafka(format!("offsets task: {e}")))?;
+            .map_err(|source| StreamError::Task {
+                what: "Kafka offsets",
+                source,
+            })?;
             match cut {
                 Ok(cut) => Some(cut.records()),
                 Err(userstream_kafka::KafkaError::NoSuchTopic(_)) => Some(0),
-                Err(e) => return Err(StreamError::Kafka(e.to_string())),
+                Err(e) => return Err(e.into()),
             }
         }
         None => None,
@@ -469,8 +474,10 @@ async fn compare_sample(
         userstream_kafka::read_at(&bootstrap, &topic, &asked, timeout)
     })
     .await
-    .map_err(|e| StreamError::Kafka(format!("reader task: {e}")))?
-    .map_err(|e| StreamError::Kafka(e.to_string()))?;
+    .map_err(|source| StreamError::Task {
+        what: "Kafka reader",
+        source,
+    })??;
     let mut users = Vec::with_capacity(values.len());
     for ((partition, offset), value) in positions.into_iter().zip(values) {
         // Deleted by retention since the cut: nothing left to compare with.
@@ -478,10 +485,7 @@ async fn compare_sample(
         let user = deserializer
             .deserialize(&value)
             .await
-            .map_err(|e| StreamError::Registry {
-                retryable: e.is_retryable(),
-                message: e.to_string(),
-            })?;
+            .map_err(StreamError::Decode)?;
         let schema_id = userstream_registry::decode_framed(&value)
             .ok()
             .map(|(id, _)| id);

@@ -4,12 +4,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use crate::error::UsersApiError;
 use crate::faults::FaultConfig;
+use userstream_model::request::DEFAULT_MAX_RESULTS;
 
 /// Default listening address: loopback, port 8765.
 pub const DEFAULT_BIND: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8765);
-/// The real API's limit on `results`.
-pub const DEFAULT_MAX_RESULTS: u32 = 5000;
 
 /// Configuration of the users-api server. Defaults serve like randomuser.me with no faults.
 #[derive(Debug, Clone, PartialEq)]

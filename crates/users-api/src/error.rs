@@ -9,7 +9,7 @@ pub enum UsersApiError {
     #[error("invalid users-api configuration: {}", .0.join("; "))]
     InvalidConfig(Vec<String>),
     /// The listening socket could not be bound (e.g. the port is taken).
-    #[error("users-api cannot listen on {addr}: {source}")]
+    #[error("users-api cannot listen on {addr}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
@@ -18,8 +18,11 @@ pub enum UsersApiError {
         source: std::io::Error,
     },
     /// Accepting or serving connections failed.
-    #[error("users-api server failed: {0}")]
+    #[error("the users-api server stopped")]
     Serve(#[source] std::io::Error),
+    /// The in-process server's task did not finish (it panicked or was cancelled).
+    #[error("the in-process users-api task failed")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 impl UsersApiError {
@@ -31,7 +34,7 @@ impl UsersApiError {
                 source.kind(),
                 std::io::ErrorKind::AddrInUse | std::io::ErrorKind::AddrNotAvailable
             ),
-            UsersApiError::Serve(_) => true,
+            UsersApiError::Serve(_) | UsersApiError::Task(_) => true,
         }
     }
 }

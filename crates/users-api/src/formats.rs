@@ -9,9 +9,9 @@
 //! - DK/DE/FR ids embed JavaScript's `getYear()` (2001 -> `101`), FR a 0-based month.
 
 use crate::date::DateTime;
-use crate::nat::{Gender, Nat};
 use crate::rng::Rng;
 use crate::small::Small;
+use userstream_model::request::{Gender, Nat};
 
 /// `location.postcode`: a JSON number or a JSON string, depending on the nationality.
 #[derive(Debug, Clone, Copy)]
@@ -117,19 +117,7 @@ fn phone(nat: Nat, rng: &mut Rng, cell: bool) -> Small {
                 .push_str("-");
             s.digits(rng, 4);
         }
-        (Nat::Ca, _) | (Nat::Ua, _) => {
-            if nat == Nat::Ua {
-                const PROVIDERS: &[&str] = &["66", "67", "68", "96", "97", "98", "99"];
-                s.push_str("(0")
-                    .push_str(rng.pick(PROVIDERS))
-                    .push_str(") ");
-                s.letters(rng, 1).digits(rng, 2);
-            } else {
-                s.letters(rng, 1).digits(rng, 2).push_str(" ");
-                s.letters(rng, 1).digits(rng, 2);
-            }
-            s.push_str("-").digits(rng, 4);
-        }
+        (Nat::Ca, _) | (Nat::Ua, _) => ca_or_ua_phone(&mut s, rng, nat),
         (Nat::Ch, _) => {
             const PREFIX: &[&str] = &["075", "076", "077", "078", "079"];
             s.push_str(rng.pick(PREFIX))
@@ -170,16 +158,7 @@ fn phone(nat: Nat, rng: &mut Rng, cell: bool) -> Small {
                 .push_str("-");
             s.digits(rng, 2).push_str("-").digits(rng, 2);
         }
-        (Nat::Fr, _) => {
-            if cell {
-                s.push_str("06");
-            } else {
-                s.push_str("0").push_num(rng.range(1, 5) as u64, 1);
-            }
-            for _ in 0..4 {
-                s.push_str("-").digits(rng, 2);
-            }
-        }
+        (Nat::Fr, _) => fr_phone(&mut s, rng, cell),
         (Nat::Gb, false) => gb_phone(&mut s, rng),
         (Nat::Gb, true) => {
             s.push_str("07").digits(rng, 3).push_str(" ").digits(rng, 6);
@@ -247,19 +226,47 @@ fn phone(nat: Nat, rng: &mut Rng, cell: bool) -> Small {
                 .push_str("-");
             s.digits(rng, 3);
         }
-        (Nat::Us, _) => {
-            const AREA: &[u8] = b"23456789";
-            s.push_str("(")
-                .chars_from(rng, AREA, 1)
-                .digits(rng, 2)
-                .push_str(") ");
-            s.chars_from(rng, AREA, 1)
-                .digits(rng, 2)
-                .push_str("-")
-                .digits(rng, 4);
-        }
+        (Nat::Us, _) => us_phone(&mut s, rng),
     }
     s
+}
+
+/// Canada's and Ukraine's numbers share their shape after the area part.
+fn ca_or_ua_phone(s: &mut Small, rng: &mut Rng, nat: Nat) {
+    if nat == Nat::Ua {
+        const PROVIDERS: &[&str] = &["66", "67", "68", "96", "97", "98", "99"];
+        s.push_str("(0")
+            .push_str(rng.pick(PROVIDERS))
+            .push_str(") ");
+        s.letters(rng, 1).digits(rng, 2);
+    } else {
+        s.letters(rng, 1).digits(rng, 2).push_str(" ");
+        s.letters(rng, 1).digits(rng, 2);
+    }
+    s.push_str("-").digits(rng, 4);
+}
+
+fn fr_phone(s: &mut Small, rng: &mut Rng, cell: bool) {
+    if cell {
+        s.push_str("06");
+    } else {
+        s.push_str("0").push_num(rng.range(1, 5) as u64, 1);
+    }
+    for _ in 0..4 {
+        s.push_str("-").digits(rng, 2);
+    }
+}
+
+fn us_phone(s: &mut Small, rng: &mut Rng) {
+    const AREA: &[u8] = b"23456789";
+    s.push_str("(")
+        .chars_from(rng, AREA, 1)
+        .digits(rng, 2)
+        .push_str(") ");
+    s.chars_from(rng, AREA, 1)
+        .digits(rng, 2)
+        .push_str("-")
+        .digits(rng, 4);
 }
 
 fn gb_phone(s: &mut Small, rng: &mut Rng) {

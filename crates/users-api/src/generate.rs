@@ -12,11 +12,11 @@ use crate::common::{self, Timezone};
 use crate::date::{DOB_MAX_MS, DOB_MIN_MS, REFERENCE_MS, REGISTERED_MIN_MS};
 use crate::formats::{self, IdInputs, Postcode};
 use crate::names;
-use crate::nat::{Gender, Nat};
 use crate::places;
-use crate::request::PageRequest;
 use crate::rng::{hash_bytes, low62, mix64, permute62, Rng};
 use crate::small::Small;
+use userstream_model::request::PageRequest;
+use userstream_model::request::{Gender, Nat};
 
 /// A generated user, before serialisation. Hashes and the e-mail are derived when written.
 #[derive(Debug, Clone)]

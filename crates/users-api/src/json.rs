@@ -8,9 +8,9 @@ use crate::date::{age_years, DateTime, REFERENCE_MS};
 use crate::formats::Postcode;
 use crate::generate::{Stream, User};
 use crate::hash;
-use crate::nat::Gender;
-use crate::request::{Field, FieldSet, PageRequest};
 use crate::translit;
+use userstream_model::request::Gender;
+use userstream_model::request::{Field, FieldSet, PageRequest};
 
 /// The API version served in `info.version`.
 pub(crate) const VERSION: &str = "1.4";

@@ -34,25 +34,28 @@ mod formats;
 mod generate;
 mod hash;
 mod json;
+mod local;
 mod names;
-mod nat;
 mod params;
 mod places;
-mod request;
 mod rng;
 mod server;
 mod small;
 mod translit;
 
-pub use config::{UsersApiConfig, DEFAULT_BIND, DEFAULT_MAX_RESULTS};
+pub use config::{UsersApiConfig, DEFAULT_BIND};
 pub use error::UsersApiError;
 pub use faults::{
     Fault, FaultConfig, FaultOverrides, DELAY_HEADER, FAULT_HEADER, REAL_API_ERROR_MESSAGE,
 };
-pub use nat::{Gender, Nat};
-pub use params::{parse_query, random_seed, ApiQuery, Format, ParamError, MAX_PAGE};
-pub use request::{Field, FieldSet, PageRequest};
+pub use params::{parse_query, random_seed, ApiQuery, Format, ParamError};
+// The request vocabulary is the record side's (`userstream_model::request`); re-exported so
+// the server's users need one import.
+pub use local::{is_listening, loopback_addr, start_local_source_if_absent, LocalUsersApi};
 pub use server::{bind, router, serve, BoundServer};
+pub use userstream_model::request::{
+    Field, FieldSet, Gender, Nat, PageRequest, DEFAULT_MAX_RESULTS, MAX_PAGE,
+};
 
 /// The API version this crate imitates.
 pub const API_VERSION: &str = json::VERSION;

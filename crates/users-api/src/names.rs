@@ -6,7 +6,7 @@
 //!
 //! Changing, adding or reordering an entry changes generated users (see `generate.rs`).
 
-use crate::nat::Nat;
+use userstream_model::request::Nat;
 
 /// One script's worth of names for a nationality.
 #[derive(Debug)]

@@ -3,12 +3,9 @@
 
 use std::time::Duration;
 
-use crate::faults::{Fault, FaultOverrides};
-use crate::nat::{Gender, Nat};
-use crate::request::{FieldSet, PageRequest};
+use userstream_model::request::{FieldSet, Gender, Nat, PageRequest, MAX_PAGE};
 
-/// Highest page the real API accepts; others fall back to page 1.
-pub const MAX_PAGE: u32 = 10_000;
+use crate::faults::{Fault, FaultOverrides};
 
 /// How the body is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! another state), TR uses its provinces for both, and a few BR street names keep the real
 //! lists' trailing space. Changing an entry changes generated users.
 
-use crate::nat::Nat;
+use userstream_model::request::Nat;
 
 /// The location tables of one nationality.
 #[derive(Debug)]

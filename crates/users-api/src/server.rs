@@ -22,8 +22,8 @@ use crate::error::UsersApiError;
 use crate::faults::{self, Fault, FaultOverrides, DELAY_HEADER, FAULT_HEADER};
 use crate::json;
 use crate::params::{self, Format};
-use crate::request::PageRequest;
 use crate::rng::mix64;
+use userstream_model::request::PageRequest;
 
 /// Pages larger than this are generated on the blocking pool, not on a runtime worker.
 const INLINE_LIMIT: u32 = 200;

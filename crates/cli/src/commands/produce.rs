@@ -122,7 +122,7 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     let config = args.config(&endpoints);
     config.validate()?;
     let local = if endpoints.is_local_users_api(&config.source.url) {
-        let local = userstream_ingest::start_local_source_if_absent(&config.source.url).await?;
+        let local = userstream_users_api::start_local_source_if_absent(&config.source.url).await?;
         if let Some(server) = &local {
             eprintln!(
                 "produce: nothing listens at {}; serving a users-api in process at {} for this run",

@@ -168,76 +168,8 @@ pub async fn run(args: StackArgs) -> anyhow::Result<ExitCode> {
             userstream_stack::up(&config).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Action::Render { service, out } => {
-            let rendered = userstream_stack::render_service(&config, &service, &out)?;
-            for file in &rendered.files {
-                println!("{}", file.display());
-            }
-            if !rendered.withheld.is_empty() {
-                eprintln!(
-                    "left out (secrets; provide them in the environment at run time): {}",
-                    rendered.withheld.join(", ")
-                );
-            }
-            let stand_ins = userstream_stack::render::Secrets::withheld();
-            let stand_ins = stand_ins.values();
-            let with_stand_ins: Vec<String> = rendered
-                .files
-                .iter()
-                .filter(|file| {
-                    std::fs::read_to_string(file)
-                        .is_ok_and(|text| stand_ins.iter().any(|s| text.contains(s)))
-                })
-                .map(|file| file.display().to_string())
-                .collect();
-            if !with_stand_ins.is_empty() {
-                eprintln!(
-                    "passwords withheld (`<withheld: …>` stand-ins; `stack run` writes the real ones): {}",
-                    with_stand_ins.join(", ")
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Action::Credentials { json, rotate } => {
-            if let Some(which) = rotate {
-                let done = userstream_stack::credentials::rotate(&config, which).await?;
-                eprintln!("{done}");
-                // The Spark Connect server holds the job's Cassandra login in its own
-                // configuration (never in a plan): it takes the new one only on a restart.
-                let connect_runs = userstream_stack::status(&config)
-                    .await?
-                    .iter()
-                    .any(|s| s.service == "spark-connect" && s.pid.is_some());
-                if connect_runs {
-                    eprintln!("restarting the Spark Connect server so the job logs in with it");
-                    super::stream::restart_connect_and_resume(&config).await?;
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let path = config.layout().secrets();
-            let secrets = userstream_stack::read_secrets(&path)?.with_context(|| {
-                format!(
-                    "{} does not exist: `userstream stack up` creates it on the first start",
-                    path.display()
-                )
-            })?;
-            let endpoints = config.endpoints();
-            if json {
-                let value =
-                    userstream_stack::credentials::to_json(&secrets.credentials, &endpoints);
-                println!("{}", serde_json::to_string_pretty(&value)?);
-            } else {
-                print!(
-                    "{}",
-                    userstream_stack::credentials::render(
-                        &secrets.credentials,
-                        &endpoints,
-                        &path.display().to_string()
-                    )
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Action::Render { service, out } => render(&config, &service, &out),
+        Action::Credentials { json, rotate } => credentials(&config, json, rotate).await,
         Action::AfterStart { service } => {
             let detail = userstream_stack::after_start(&config, &service).await?;
             eprintln!("{service}: healthy ({detail}); after-start steps done");
@@ -260,4 +192,81 @@ fn confirm_purge(config: &StackConfig) -> anyhow::Result<bool> {
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
+}
+
+/// `stack render`: writes one service's files into `out` and says what was withheld.
+fn render(config: &StackConfig, service: &str, out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let rendered = userstream_stack::render_service(config, service, out)?;
+    for file in &rendered.files {
+        println!("{}", file.display());
+    }
+    if !rendered.withheld.is_empty() {
+        eprintln!(
+            "left out (secrets; provide them in the environment at run time): {}",
+            rendered.withheld.join(", ")
+        );
+    }
+    let stand_ins = userstream_stack::render::Secrets::withheld();
+    let stand_ins = stand_ins.values();
+    let with_stand_ins: Vec<String> = rendered
+        .files
+        .iter()
+        .filter(|file| {
+            std::fs::read_to_string(file)
+                .is_ok_and(|text| stand_ins.iter().any(|s| text.contains(s)))
+        })
+        .map(|file| file.display().to_string())
+        .collect();
+    if !with_stand_ins.is_empty() {
+        eprintln!(
+            "passwords withheld (`<withheld: …>` stand-ins; `stack run` writes the real ones): {}",
+            with_stand_ins.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `stack credentials`: prints the stack's logins, or rotates one (`--rotate`).
+async fn credentials(
+    config: &StackConfig,
+    json: bool,
+    rotate: Option<userstream_stack::credentials::Rotatable>,
+) -> anyhow::Result<ExitCode> {
+    if let Some(which) = rotate {
+        let done = userstream_stack::credentials::rotate(config, which).await?;
+        eprintln!("{done}");
+        // The Spark Connect server holds the job's Cassandra login in its own
+        // configuration (never in a plan): it takes the new one only on a restart.
+        let connect_runs = userstream_stack::status(config)
+            .await?
+            .iter()
+            .any(|s| s.service == "spark-connect" && s.pid.is_some());
+        if connect_runs {
+            eprintln!("restarting the Spark Connect server so the job logs in with it");
+            super::stream::restart_connect_and_resume(config).await?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let path = config.layout().secrets();
+    let secrets = userstream_stack::read_secrets(&path)?.with_context(|| {
+        format!(
+            "{} does not exist: `userstream stack up` creates it on the first start",
+            path.display()
+        )
+    })?;
+    let endpoints = config.endpoints();
+    if json {
+        let value = userstream_stack::credentials::to_json(&secrets.credentials, &endpoints);
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!(
+            "{}",
+            userstream_stack::credentials::render(
+                &secrets.credentials,
+                &endpoints,
+                &path.display().to_string()
+            )
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -285,11 +285,11 @@ pub(crate) fn connect_restarter(job: &JobArgs) -> Option<userstream_stream::Rest
             })
             .await
             .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| userstream_endpoints::error_chain(&e))?;
             userstream_stack::up(&stack)
                 .await
                 .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(|e| userstream_endpoints::error_chain(&e))
         })
     }))
 }

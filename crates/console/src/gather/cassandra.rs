@@ -58,7 +58,7 @@ impl CassandraClient {
             let session =
                 userstream_store::connect(&self.contact_point, self.login.as_ref(), self.timeout)
                     .await
-                    .map_err(|e| format!("Cassandra: {e}"))?;
+                    .map_err(|e| format!("Cassandra: {}", userstream_endpoints::error_chain(&e)))?;
             self.session = Some(session);
         }
         self.session
@@ -108,7 +108,7 @@ async fn gather(
         .collect();
     let mut found = userstream_store::users_by_id(session, &keyspace, &ids)
         .await
-        .map_err(|e| format!("Cassandra: {e}"))?;
+        .map_err(|e| format!("Cassandra: {}", userstream_endpoints::error_chain(&e)))?;
     // Keep Kafka's order (newest first).
     found.sort_by_key(|u| ids.iter().position(|id| *id == u.id));
     let newest_users = found
@@ -288,7 +288,7 @@ pub async fn count_rows(
         let connect_limit = limit.min(Duration::from_secs(10));
         let session = userstream_store::connect(contact_point, login, connect_limit)
             .await
-            .map_err(|e| format!("Cassandra: {e}"))?;
+            .map_err(|e| format!("Cassandra: {}", userstream_endpoints::error_chain(&e)))?;
         let cql = format!("SELECT {key} FROM {keyspace}.{table}");
         let mut statement = Statement::new(cql.as_str());
         statement.set_page_size(COUNT_PAGE);

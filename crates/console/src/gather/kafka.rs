@@ -57,7 +57,7 @@ pub async fn kafka(
 ) -> Result<KafkaSample, String> {
     let topics = userstream_kafka::topic_offsets(bootstrap, timeout)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| userstream_endpoints::error_chain(&e))?;
     let tail = |name: &str| topics.iter().find(|t| t.name == name).cloned();
     // A few per partition so the newest `newest` overall are among them.
     let per_partition = newest as i64;
@@ -65,7 +65,7 @@ pub async fn kafka(
     if let Some(dlq) = tail(dlq_topic) {
         let messages = userstream_kafka::newest_messages(bootstrap, &dlq, per_partition, timeout)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| userstream_endpoints::error_chain(&e))?;
         dead_letters = messages.iter().take(newest).map(dead_letter).collect();
     }
     let mut newest_user_ids = Vec::new();
@@ -79,7 +79,7 @@ pub async fn kafka(
         }
         let messages = userstream_kafka::newest_messages(bootstrap, &users, per_partition, timeout)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| userstream_endpoints::error_chain(&e))?;
         newest_user_ids = messages
             .into_iter()
             .filter_map(|m| m.key)

@@ -7,20 +7,20 @@ pub async fn registry(client: &RegistryClient, subject: &str) -> Result<Registry
     let subjects = client
         .subjects()
         .await
-        .map_err(|e| format!("registry: {e}"))?;
+        .map_err(|e| format!("registry: {}", userstream_endpoints::error_chain(&e)))?;
     let pipeline_subject = if subjects.iter().any(|s| s == subject) {
         let versions = client
             .versions(subject)
             .await
-            .map_err(|e| format!("registry: {e}"))?;
+            .map_err(|e| format!("registry: {}", userstream_endpoints::error_chain(&e)))?;
         let compatibility = client
             .get_compatibility(subject)
             .await
-            .map_err(|e| format!("registry: {e}"))?;
+            .map_err(|e| format!("registry: {}", userstream_endpoints::error_chain(&e)))?;
         let latest = client
             .latest(subject)
             .await
-            .map_err(|e| format!("registry: {e}"))?;
+            .map_err(|e| format!("registry: {}", userstream_endpoints::error_chain(&e)))?;
         let pretty = serde_json::from_str::<serde_json::Value>(&latest.schema)
             .and_then(|v| serde_json::to_string_pretty(&v))
             .unwrap_or(latest.schema.clone());

@@ -29,7 +29,7 @@ pub fn query_view(status: &QueryStatus) -> QueryView {
 pub async fn spark(config: &StreamConfig) -> Result<SparkView, String> {
     let status = userstream_stream::status(config)
         .await
-        .map_err(|e| format!("Spark Connect: {e}"))?;
+        .map_err(|e| format!("Spark Connect: {}", userstream_endpoints::error_chain(&e)))?;
     Ok(SparkView {
         session_id: status.session_id.clone(),
         queries: status.queries.iter().map(query_view).collect(),

@@ -9,7 +9,7 @@ use crate::model::{ServiceRow, SourceView};
 pub async fn stack(config: &StackConfig) -> Result<Vec<ServiceRow>, String> {
     let rows = userstream_stack::status(config)
         .await
-        .map_err(|e| format!("stack status: {e}"))?;
+        .map_err(|e| format!("stack status: {}", userstream_endpoints::error_chain(&e)))?;
     Ok(rows
         .into_iter()
         .map(|row| ServiceRow {

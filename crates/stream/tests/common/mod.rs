@@ -201,6 +201,7 @@ impl Fixture {
         config.rate = rate;
         let summary = userstream_ingest::produce_generated(
             &config,
+            userstream_users_api::write_page,
             Arc::new(IngestStats::new()),
             CancellationToken::new(),
         )
@@ -217,6 +218,7 @@ impl Fixture {
     pub fn users(&self, seed: &str, users: Range<u32>) -> anyhow::Result<Vec<User>> {
         Ok(userstream_ingest::generated_users(
             &self.ingest_config(seed, &users)?,
+            userstream_users_api::write_page,
         ))
     }
 

@@ -174,7 +174,10 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     shutdown.cancel();
     match supervisor.await {
         Ok(Ok(())) => chaos.say("the job's queries are stopped (checkpoints kept); `userstream stream run` resumes them"),
-        Ok(Err(e)) => chaos.say(&format!("the supervisor ended with an error: {e}")),
+        Ok(Err(e)) => chaos.say(&format!(
+            "the supervisor ended with an error: {}",
+            userstream_endpoints::error_chain(&e)
+        )),
         Err(e) => chaos.say(&format!("the supervisor task failed: {e}")),
     }
     let outcomes = result?;
@@ -283,10 +286,13 @@ impl Chaos {
 
     /// The ids `userstream produce` writes for `seed` (the generator is deterministic).
     fn ids_of(&self, seed: &str, count: u64) -> Vec<Uuid> {
-        userstream_ingest::generated_users(&self.ingest_config(seed, 1, count))
-            .into_iter()
-            .map(|u| u.id)
-            .collect()
+        userstream_ingest::generated_users(
+            &self.ingest_config(seed, 1, count),
+            userstream_users_api::write_page,
+        )
+        .into_iter()
+        .map(|u| u.id)
+        .collect()
     }
 
     /// Starts `userstream produce` for `count` users of `seed` from `start_page`.
@@ -411,7 +417,10 @@ impl Chaos {
             .context("registering a new schema version")?
             .0;
         let mut records = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-        for user in userstream_ingest::generated_users(&self.ingest_config(seed, 1, count)) {
+        for user in userstream_ingest::generated_users(
+            &self.ingest_config(seed, 1, count),
+            userstream_users_api::write_page,
+        ) {
             let framed = userstream_model::evolved_framed(id, &user)?;
             records.push((user.id.to_string().into_bytes(), framed));
         }
@@ -424,6 +433,80 @@ impl Chaos {
         .await
         .context("the second producer")?;
         Ok(id)
+    }
+
+    /// Waits until every one of `ids` has its row, or `bound` after the fault: how many
+    /// landed, and when all had (from the fault).
+    async fn wait_landed(
+        &self,
+        ids: &[Uuid],
+        fault_at: Instant,
+        bound: Duration,
+    ) -> (u64, Option<Duration>) {
+        let expected = ids.len() as u64;
+        let mut landed = 0;
+        loop {
+            if let Some(n) = self.landed(ids).await {
+                landed = n;
+                if n >= expected {
+                    return (landed, Some(fault_at.elapsed()));
+                }
+            }
+            if fault_at.elapsed() > bound {
+                return (landed, None);
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
+    /// The scenario's records between consecutive cuts, and how many of them repeat a key
+    /// within the same producer run.
+    async fn records_and_duplicates(
+        &self,
+        cuts: &[TopicCut],
+        ids: &[Uuid],
+    ) -> anyhow::Result<(u64, u64)> {
+        let wanted: HashSet<String> = ids.iter().map(Uuid::to_string).collect();
+        let (mut records, mut duplicated) = (0u64, 0u64);
+        for pair in cuts.windows(2) {
+            let keys = self.keys_between(&pair[0], &pair[1]).await?;
+            let ours: Vec<&str> = keys
+                .iter()
+                .map(String::as_str)
+                .filter(|k| wanted.contains(*k))
+                .collect();
+            records += ours.len() as u64;
+            duplicated += scenario::duplicates(ours);
+        }
+        Ok((records, duplicated))
+    }
+
+    /// Rejected rows of the topic whose offsets lie between the cuts `first` and `last`.
+    async fn rejected_between(&self, first: &TopicCut, last: &TopicCut) -> anyhow::Result<u64> {
+        let within = |cut: &TopicCut, partition: i32| {
+            cut.partitions
+                .iter()
+                .find(|p| p.partition == partition)
+                .map(|p| p.high)
+        };
+        let rows = userstream_store::rejected_rows(
+            &self.session,
+            &self.config.keyspace,
+            Some(&self.config.topic),
+        )
+        .await?;
+        Ok(rows
+            .iter()
+            .filter(|r| {
+                match (
+                    within(first, r.kafka_partition),
+                    within(last, r.kafka_partition),
+                ) {
+                    (Some(from), Some(to)) => r.kafka_offset >= from && r.kafka_offset < to,
+                    _ => false,
+                }
+            })
+            .count() as u64)
     }
 
     async fn run_scenario(&self, scenario: Scenario) -> anyhow::Result<Outcome> {
@@ -457,7 +540,10 @@ impl Chaos {
                 tokio::time::sleep(self.args.down_for).await;
                 let up = Instant::now();
                 if let Err(e) = userstream_stack::up(&self.stack).await {
-                    problems.push(format!("`stack up` after the kill failed: {e}"));
+                    problems.push(format!(
+                        "`stack up` after the kill failed: {}",
+                        userstream_endpoints::error_chain(&e)
+                    ));
                 }
                 format!(
                     "SIGKILL {service}; `stack up` after {}s took {:.1}s",
@@ -547,54 +633,13 @@ impl Chaos {
         // Every produced user must get its row within the bound, counted from the fault.
         let bound = self.args.recovery_bound;
         let expected = ids.len() as u64;
-        let mut landed = 0;
-        let recovered = loop {
-            if let Some(n) = self.landed(&ids).await {
-                landed = n;
-                if n >= expected {
-                    break Some(fault_at.elapsed());
-                }
-            }
-            if fault_at.elapsed() > bound {
-                break None;
-            }
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        };
+        let (landed, recovered) = self.wait_landed(&ids, fault_at, bound).await;
 
         cuts.push(self.cut().await?);
-        let wanted: HashSet<String> = ids.iter().map(Uuid::to_string).collect();
-        let (mut records, mut duplicated) = (0u64, 0u64);
-        for pair in cuts.windows(2) {
-            let keys = self.keys_between(&pair[0], &pair[1]).await?;
-            let ours: Vec<&str> = keys
-                .iter()
-                .map(String::as_str)
-                .filter(|k| wanted.contains(*k))
-                .collect();
-            records += ours.len() as u64;
-            duplicated += scenario::duplicates(ours);
-        }
-        let (first, last) = (&cuts[0], &cuts[cuts.len() - 1]);
-        let rejected = userstream_store::rejected_rows(
-            &self.session,
-            &self.config.keyspace,
-            Some(&self.config.topic),
-        )
-        .await?
-        .iter()
-        .filter(|r| {
-            let within = |cut: &TopicCut| {
-                cut.partitions
-                    .iter()
-                    .find(|p| p.partition == r.kafka_partition)
-                    .map(|p| p.high)
-            };
-            match (within(first), within(last)) {
-                (Some(from), Some(to)) => r.kafka_offset >= from && r.kafka_offset < to,
-                _ => false,
-            }
-        })
-        .count() as u64;
+        let (records, duplicated) = self.records_and_duplicates(&cuts, &ids).await?;
+        let rejected = self
+            .rejected_between(&cuts[0], &cuts[cuts.len() - 1])
+            .await?;
         let events =
             self.events.lock().unwrap_or_else(PoisonError::into_inner)[events_from..].to_vec();
         let counts = Counts {

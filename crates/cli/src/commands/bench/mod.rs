@@ -2,6 +2,10 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
+mod e2e;
+
 use userstream_ingest::{BenchConfig, BenchMode, IngestConfig};
 
 use super::common::{KafkaArgs, RegistryArgs};
@@ -63,7 +67,7 @@ struct E2eBenchArgs {
 }
 
 async fn e2e(args: E2eBenchArgs) -> anyhow::Result<ExitCode> {
-    use userstream_stream::{BenchMode as E2eMode, BenchOptions};
+    use e2e::{BenchMode as E2eMode, BenchOptions};
     if cfg!(debug_assertions) {
         eprintln!("bench: this is a debug build; figures mean little (cargo build --release)");
     }
@@ -92,7 +96,7 @@ async fn e2e(args: E2eBenchArgs) -> anyhow::Result<ExitCode> {
         application_role,
         ..BenchOptions::default()
     };
-    let report = userstream_stream::bench_e2e(&config, &options).await?;
+    let report = e2e::bench_e2e(&config, &options).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -169,20 +173,45 @@ async fn produce(args: ProduceBenchArgs) -> anyhow::Result<ExitCode> {
     if cfg!(debug_assertions) {
         eprintln!("bench: this is a debug build; figures mean little (cargo build --release)");
     }
+    let modes: Vec<BenchMode> = args
+        .modes
+        .iter()
+        .map(|m| match m {
+            Mode::Generator => BenchMode::Generator,
+            Mode::Http => BenchMode::Http,
+        })
+        .collect();
+    // The HTTP mode reads a users-api served in this process, on a port of its own.
+    let server = if modes.contains(&BenchMode::Http) {
+        Some(
+            userstream_users_api::LocalUsersApi::start(userstream_users_api::UsersApiConfig {
+                bind: std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)),
+                ..userstream_users_api::UsersApiConfig::default()
+            })
+            .await
+            .context("starting the bench's users-api")?,
+        )
+    } else {
+        None
+    };
     let config = BenchConfig {
         ingest,
         count: args.count,
-        modes: args
-            .modes
-            .iter()
-            .map(|m| match m {
-                Mode::Generator => BenchMode::Generator,
-                Mode::Http => BenchMode::Http,
-            })
-            .collect(),
+        modes,
         keep_topics: args.keep_topics,
+        write_page: userstream_users_api::write_page,
+        http_source: server
+            .as_ref()
+            .map(userstream_users_api::LocalUsersApi::url),
     };
-    let report = userstream_ingest::bench_produce(&config).await?;
+    let report = userstream_ingest::bench_produce(&config).await;
+    if let Some(server) = server {
+        server
+            .stop()
+            .await
+            .context("stopping the bench's users-api")?;
+    }
+    let report = report?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -1,6 +1,6 @@
 //! What to generate: [`PageRequest`] and the [`FieldSet`] of `inc`/`exc`.
 
-use crate::nat::{Gender, Nat};
+use super::nat::{Gender, Nat};
 
 /// A top-level field of a served user, named as in `inc`/`exc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,7 +169,7 @@ impl PageRequest {
 
     /// The seed the RNG uses and the nationalities in force, after the 18-character rule;
     /// nationalities sorted and de-duplicated so that `nat=gb,us` equals `nat=us,gb,us`.
-    pub(crate) fn effective(&self) -> (&str, Vec<Nat>) {
+    pub fn effective(&self) -> (&str, Vec<Nat>) {
         if self.seed.len() == 18 && self.seed.is_char_boundary(16) {
             let (base, suffix) = self.seed.split_at(16);
             if let Some(nat) = usize::from_str_radix(suffix, 16)

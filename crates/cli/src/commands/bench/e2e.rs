@@ -3,16 +3,16 @@
 //! pipeline (the producer users run) from the in-process generator.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
-
+use anyhow::{bail, Context};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use userstream_ingest::{IngestConfig, IngestStats, RunSummary};
 use userstream_store::Replication;
 
-use crate::{job, StreamConfig, StreamError};
+use userstream_stream::{StreamConfig, StreamError};
 
 /// What to measure.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -216,10 +216,7 @@ const TOPIC_PREFIX: &str = "userstream-bench-";
 /// and tuning), then removes them unless `options.keep`. `base`'s logins are the bench's
 /// own (it creates and drops the topic and keyspace); the job reads and writes with the
 /// Spark Connect server's, so `options.application_role` is granted on the keyspace.
-pub async fn bench_e2e(
-    base: &StreamConfig,
-    options: &BenchOptions,
-) -> Result<BenchReport, StreamError> {
+pub async fn bench_e2e(base: &StreamConfig, options: &BenchOptions) -> anyhow::Result<BenchReport> {
     let suffix = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
     let mut config = base.clone();
     config.topic = format!("{TOPIC_PREFIX}{suffix}");
@@ -233,7 +230,7 @@ pub async fn bench_e2e(
     // Topics and schema before the job starts: it reads the writer schemas from the subject.
     userstream_ingest::setup_kafka_and_registry(&ingest)
         .await
-        .map_err(StreamError::ingest)?;
+        .context("creating the bench's topics and registering its schema")?;
     let session = userstream_store::connect(
         &config.cassandra_contact_point,
         config.cassandra_login.as_ref(),
@@ -248,8 +245,8 @@ pub async fn bench_e2e(
 
     let result = measure(&config, options, &ingest, &session).await;
 
-    if let Err(e) = job::stop(&config).await {
-        tracing::warn!(error = %e, "stopping the bench queries");
+    if let Err(e) = userstream_stream::stop(&config).await {
+        tracing::warn!(error = %userstream_endpoints::error_chain(&e), "stopping the bench queries");
     }
     if !options.keep {
         let topics = [ingest.kafka.topic.as_str(), ingest.kafka.dlq_topic.as_str()];
@@ -260,11 +257,11 @@ pub async fn bench_e2e(
         )
         .await
         {
-            tracing::warn!(error = %e, "deleting the bench topics");
+            tracing::warn!(error = %userstream_endpoints::error_chain(&e), "deleting the bench topics");
         }
         let drop = format!("DROP KEYSPACE IF EXISTS {}", config.keyspace);
         if let Err(e) = session.query_unpaged(drop.as_str(), &[]).await {
-            tracing::warn!(error = %e, "dropping the bench keyspace");
+            tracing::warn!(error = %userstream_endpoints::error_chain(&e), "dropping the bench keyspace");
         }
         for name in [config.query_name.clone(), config.rejected_query_name()] {
             let _ = std::fs::remove_dir_all(config.checkpoint_dir(&name));
@@ -281,16 +278,20 @@ pub async fn bench_e2e(
 }
 
 /// Produces `ingest`'s users through the pipeline; fails unless every one was delivered.
-async fn produce(ingest: &IngestConfig) -> Result<RunSummary, StreamError> {
+async fn produce(ingest: &IngestConfig) -> anyhow::Result<RunSummary> {
     let summary = userstream_ingest::produce_generated(
         ingest,
+        userstream_users_api::write_page,
         Arc::new(IngestStats::new()),
         CancellationToken::new(),
     )
     .await
-    .map_err(StreamError::ingest)?;
+    .context("producing the bench's users")?;
     if !summary.is_success() {
-        return Err(StreamError::Produce(summary.render()));
+        bail!(
+            "producing: not everything was delivered:\n{}",
+            summary.render()
+        );
     }
     Ok(summary)
 }
@@ -300,10 +301,10 @@ async fn measure(
     options: &BenchOptions,
     ingest: &IngestConfig,
     session: &scylla::client::session::Session,
-) -> Result<BenchReport, StreamError> {
+) -> anyhow::Result<BenchReport> {
     let (produced, produce_secs, measure_from) = match &options.mode {
         BenchMode::Latency { .. } => {
-            job::start(config).await?;
+            userstream_stream::start(config).await?;
             // Let the queries reach their first trigger before offering load.
             wait_first_batch(config, Duration::from_secs(120)).await?;
             let started_at = chrono::Utc::now();
@@ -315,7 +316,7 @@ async fn measure(
         }
         BenchMode::Throughput { .. } => {
             let summary = produce(ingest).await?;
-            job::start(config).await?;
+            userstream_stream::start(config).await?;
             (summary.users_produced, summary.elapsed_secs, None)
         }
     };
@@ -349,7 +350,7 @@ async fn measure(
         ),
     ];
     settings.extend(
-        crate::plan::cassandra_sink_options(config, &config.table)
+        userstream_stream::plan::cassandra_sink_options(config, &config.table)
             .into_iter()
             .filter(|(k, _)| k.starts_with("spark.")),
     );
@@ -375,7 +376,7 @@ async fn measure(
 async fn wait_first_batch(config: &StreamConfig, timeout: Duration) -> Result<(), StreamError> {
     let deadline = Instant::now() + timeout;
     loop {
-        let status = job::status(config).await?;
+        let status = userstream_stream::status(config).await?;
         if status
             .queries
             .first()

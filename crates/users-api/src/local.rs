@@ -3,12 +3,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::{UsersApiConfig, UsersApiError};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use url::Url;
-use userstream_users_api::{UsersApiConfig, UsersApiError};
-
-use crate::error::IngestError;
 
 /// A running in-process users-api. Stop it with [`LocalUsersApi::stop`] (dropping it stops it
 /// too, without waiting).
@@ -21,8 +19,8 @@ pub struct LocalUsersApi {
 
 impl LocalUsersApi {
     /// Binds `config.bind` (port 0 picks one) and serves in the background.
-    pub async fn start(config: UsersApiConfig) -> Result<Self, IngestError> {
-        let server = userstream_users_api::bind(config).await?;
+    pub async fn start(config: UsersApiConfig) -> Result<Self, UsersApiError> {
+        let server = crate::bind(config).await?;
         let addr = server.local_addr();
         let stop = CancellationToken::new();
         let shutdown = stop.clone();
@@ -47,13 +45,10 @@ impl LocalUsersApi {
     }
 
     /// Stops serving and waits for in-flight requests.
-    pub async fn stop(mut self) -> Result<(), IngestError> {
+    pub async fn stop(mut self) -> Result<(), UsersApiError> {
         self.stop.cancel();
         match self.task.take() {
-            Some(task) => task
-                .await
-                .map_err(|e| IngestError::Task(format!("users-api: {e}")))?
-                .map_err(IngestError::from),
+            Some(task) => task.await.map_err(UsersApiError::Task)?,
             None => Ok(()),
         }
     }
@@ -92,7 +87,9 @@ pub fn loopback_addr(url: &Url) -> Option<SocketAddr> {
 
 /// When `url` is a loopback address where nothing listens, starts a users-api there (with
 /// default settings) and returns it; otherwise `None`.
-pub async fn start_local_source_if_absent(url: &Url) -> Result<Option<LocalUsersApi>, IngestError> {
+pub async fn start_local_source_if_absent(
+    url: &Url,
+) -> Result<Option<LocalUsersApi>, UsersApiError> {
     let Some(addr) = loopback_addr(url) else {
         return Ok(None);
     };
