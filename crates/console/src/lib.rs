@@ -39,6 +39,24 @@ pub struct Console {
     state: RwLock<State>,
 }
 
+/// The console's registry client, logged in as the stream's registry user.
+fn registry_client(
+    stream: &userstream_stream::StreamConfig,
+) -> Result<RegistryClient, ConsoleError> {
+    RegistryClient::new(
+        stream.registry_url.clone(),
+        stream.registry_login.as_ref(),
+        Duration::from_secs(5),
+    )
+    .map_err(|e| {
+        ConsoleError::Client(format!(
+            "registry client for {}: {}",
+            stream.registry_url,
+            userstream_endpoints::error_chain(&e)
+        ))
+    })
+}
+
 /// Errors that stop the console.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -244,19 +262,7 @@ impl Console {
         });
 
         // Registry.
-        let registry_url = config.stream.registry_url.clone();
-        let registry = RegistryClient::new(
-            registry_url.clone(),
-            config.stream.registry_login.as_ref(),
-            Duration::from_secs(5),
-        )
-        .map_err(|e| {
-            ConsoleError::Client(format!(
-                "registry client for {registry_url}: {}",
-                userstream_endpoints::error_chain(&e)
-            ))
-        })?;
-        let registry = Arc::new(registry);
+        let registry = Arc::new(registry_client(&config.stream)?);
         every(self, cancel, config.slow_interval, move |console| {
             let registry = Arc::clone(&registry);
             async move {

@@ -34,21 +34,20 @@ pub async fn cassandra_release_version(
         Err(e) if e.is_login_refused() => {}
         Err(e) => return Err(userstream_endpoints::error_chain(&e)),
     }
-    let admin = match userstream_cql::connect(contact_point, Some(&logins.admin), timeout, run_dir)
-        .await
-    {
-        Ok(session) => session,
-        Err(e) if e.is_login_refused() => {
-            return Err(format!(
+    let admin =
+        match userstream_cql::connect(contact_point, Some(&logins.admin), timeout, run_dir).await {
+            Ok(session) => session,
+            Err(e) if e.is_login_refused() => {
+                return Err(format!(
                 "{}. A new node creates the stack's admin role about 1 s after start-up; if this \
                  persists, the node was set up with another secrets file than the state \
                  directory's secrets.json: restore that file, or start over with \
                  `userstream stack down --purge --yes`",
                 userstream_endpoints::error_chain(&e)
             ))
-        }
-        Err(e) => return Err(userstream_endpoints::error_chain(&e)),
-    };
+            }
+            Err(e) => return Err(userstream_endpoints::error_chain(&e)),
+        };
     cassandra_app_role(&admin, logins).await?;
     release_version(&admin).await
 }
