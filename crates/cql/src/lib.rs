@@ -27,15 +27,10 @@ pub use quote::{quoted_name, string_literal};
 /// [`std::error::Error::source`].
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    /// Another process holds the node's port: no password was sent.
-    #[error("Cassandra at {contact_point}: no login sent")]
-    ForeignListener {
-        /// The contact point.
-        contact_point: String,
-        /// Who holds the port.
-        #[source]
-        source: ForeignListener,
-    },
+    /// Another process holds the node's port: no password was sent. Its message names the
+    /// address and the holder first, as every health row of the stack does.
+    #[error(transparent)]
+    ForeignListener(ForeignListener),
     /// The node answered and refused the login (a wrong password, a role that does not exist
     /// yet, or a node still loading its roles).
     #[error("Cassandra at {contact_point} refused the login as {username}")]
@@ -80,12 +75,8 @@ pub async fn connect(
         .known_node(contact_point)
         .connection_timeout(timeout);
     if let Some(login) = login {
-        userstream_endpoints::listener::check_address(contact_point, run_dir).map_err(
-            |source| ConnectError::ForeignListener {
-                contact_point: contact_point.to_owned(),
-                source,
-            },
-        )?;
+        userstream_endpoints::listener::check_address(contact_point, run_dir)
+            .map_err(ConnectError::ForeignListener)?;
         builder = builder.user(&login.username, &login.password);
     }
     builder.build().await.map_err(|error| {

@@ -75,9 +75,6 @@ pub async fn check(
         } => {
             // Probe the port first: the driver logs every refused connection as an error.
             port_open(contact_point).await?;
-            // Checked here too (the client checks again) so the row says who holds the port
-            // first, like every other service's.
-            guard_address(contact_point)?;
             let version = probe::cassandra_release_version(
                 contact_point,
                 logins,
