@@ -1,7 +1,8 @@
 //! The userstream data model: the one declaration of the user record ([`record`]), the
 //! `User` struct, its Avro schema and codec, the derivation rules shared by the producer, the
 //! streaming job and `verify` ([`derive`]), and the parser that turns a randomuser.me API
-//! response into users and rejected records.
+//! response into users and rejected records. The `rejected_rows` table's columns and reason
+//! codes are declared in [`rejected`].
 //!
 //! Pure logic only: no I/O. Login secrets (`password`, `salt`, `md5`, `sha1`, `sha256`) are
 //! dropped here and never leave this crate, neither in a [`User`] nor in a [`Rejected::raw`].
@@ -14,6 +15,7 @@ pub mod derive;
 mod parse;
 pub mod record;
 mod reject;
+pub mod rejected;
 pub mod request;
 mod schema;
 mod user;

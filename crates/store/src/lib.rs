@@ -18,12 +18,13 @@ use userstream_endpoints::Login;
 
 pub use error::StoreError;
 pub use migrate::{
-    grant_application_role, migrate, users_table_columns, AppliedMigration, Migration, Replication,
-    MIGRATIONS, MIGRATIONS_TABLE, REJECTED_TABLE, USERS_TABLE,
+    grant_application_role, migrate, rejected_table_columns, users_table_columns, AppliedMigration,
+    Migration, Replication, MIGRATIONS, MIGRATIONS_TABLE, REJECTED_TABLE, USERS_TABLE,
 };
 pub use queries::{
-    check_users_row, count_rejected, count_users, for_each_user_source, latency_samples,
-    rejected_rows, user_ids, users_by_id, LatencySample, RejectedRow, StoredUser, UserSource,
+    check_rejected_row, check_users_row, count_rejected, count_users, for_each_user_source,
+    latency_samples, rejected_rows, user_ids, users_by_id, LatencySample, RejectedRow, StoredUser,
+    UserSource,
 };
 pub use scylla::value::CqlTimestamp;
 

@@ -13,8 +13,9 @@ use crate::{check_identifier, StoreError};
 
 /// The table the streaming job writes users to.
 pub const USERS_TABLE: &str = "users";
-/// The table the streaming job writes records it cannot decode to.
-pub const REJECTED_TABLE: &str = "rejected_rows";
+/// The table the streaming job writes records it cannot decode to (declared in
+/// [`userstream_model::rejected`]).
+pub use userstream_model::rejected::REJECTED_TABLE;
 /// The table that records applied migrations.
 pub const MIGRATIONS_TABLE: &str = "schema_migrations";
 
@@ -217,15 +218,31 @@ pub const MIGRATIONS: &[Migration] = &[
 /// then `ALTER TABLE {ks}.users ADD ...` / `DROP ...`), without a server. This is what the
 /// record's declaration ([`userstream_model::record::COLUMNS`]) is checked against.
 pub fn users_table_columns() -> Result<Vec<(String, String)>, String> {
-    replay_users_table(MIGRATIONS.iter().flat_map(|m| m.statements.iter().copied()))
+    replay_table(
+        USERS_TABLE,
+        MIGRATIONS.iter().flat_map(|m| m.statements.iter().copied()),
+    )
 }
 
-fn replay_users_table<'a>(
+/// The columns of `rejected_rows` once every migration has run, read like
+/// [`users_table_columns`]: what [`userstream_model::rejected::REJECTED_COLUMNS`] is checked
+/// against.
+pub fn rejected_table_columns() -> Result<Vec<(String, String)>, String> {
+    replay_table(
+        REJECTED_TABLE,
+        MIGRATIONS.iter().flat_map(|m| m.statements.iter().copied()),
+    )
+}
+
+/// `table`'s columns after `statements` (its `CREATE TABLE`, then its `ALTER TABLE`s; other
+/// tables' statements are skipped).
+fn replay_table<'a>(
+    table: &str,
     statements: impl Iterator<Item = &'a str>,
 ) -> Result<Vec<(String, String)>, String> {
     let mut columns: Vec<(String, String)> = Vec::new();
-    let create = format!("CREATE TABLE IF NOT EXISTS {{ks}}.{USERS_TABLE} (");
-    let alter = format!("ALTER TABLE {{ks}}.{USERS_TABLE} ");
+    let create = format!("CREATE TABLE IF NOT EXISTS {{ks}}.{table} (");
+    let alter = format!("ALTER TABLE {{ks}}.{table} ");
     for statement in statements {
         let statement = statement.trim();
         if let Some(body) = statement.strip_prefix(create.as_str()) {
@@ -254,7 +271,7 @@ fn replay_users_table<'a>(
                 }
                 _ => {
                     return Err(format!(
-                        "cannot read `{statement}`: write one `ALTER TABLE {{ks}}.{USERS_TABLE} \
+                        "cannot read `{statement}`: write one `ALTER TABLE {{ks}}.{table} \
                          ADD IF NOT EXISTS <column> <type>` per column"
                     ))
                 }
@@ -450,10 +467,28 @@ mod tests {
         Ok(())
     }
 
+    /// The table the migrations build for rejected records is the declared one, column for
+    /// column, in order.
+    #[test]
+    fn rejected_table_matches_the_declaration() -> Result<(), String> {
+        let declared: Vec<(String, String)> = userstream_model::rejected::REJECTED_COLUMNS
+            .iter()
+            .map(|c| (c.name.to_owned(), c.cql_type.to_owned()))
+            .collect();
+        assert_eq!(
+            rejected_table_columns()?,
+            declared,
+            "the migrations' rejected_rows table differs from \
+             userstream_model::rejected::REJECTED_COLUMNS: a new column needs both"
+        );
+        Ok(())
+    }
+
     /// The step "Evolving the record" asks for: one `ALTER TABLE ... ADD IF NOT EXISTS`.
     #[test]
     fn replays_added_and_dropped_columns() -> Result<(), String> {
-        let columns = replay_users_table(
+        let columns = replay_table(
+            USERS_TABLE,
             [
                 "CREATE TABLE IF NOT EXISTS {ks}.users (id uuid PRIMARY KEY, a text) WITH x = 'y'",
                 "CREATE TABLE IF NOT EXISTS {ks}.other (b int PRIMARY KEY)",
@@ -470,9 +505,11 @@ mod tests {
                 ("nickname".to_owned(), "text".to_owned())
             ]
         );
-        assert!(
-            replay_users_table(["ALTER TABLE {ks}.users ADD x int, y int"].into_iter()).is_err()
-        );
+        assert!(replay_table(
+            USERS_TABLE,
+            ["ALTER TABLE {ks}.users ADD x int, y int"].into_iter()
+        )
+        .is_err());
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use scylla::statement::Statement;
 use scylla::value::CqlTimestamp;
 use scylla::DeserializeRow;
 use userstream_model::record::{Cell, ToCell, COLUMNS};
+use userstream_model::rejected::rejected_column_list;
 use uuid::Uuid;
 
 use crate::{check_identifier, StoreError, REJECTED_TABLE, USERS_TABLE};
@@ -93,7 +94,21 @@ fn user_columns() -> String {
 /// type)` pairs (as `system_schema.columns` spells the types): scylla's own type check of
 /// the typed row, without a server. `Err` names the column that does not fit.
 pub fn check_users_row(columns: &[(String, String)]) -> Result<(), String> {
-    let table = TableSpec::borrowed("ks", USERS_TABLE);
+    type_check::<StoredUser>(USERS_TABLE, columns)
+}
+
+/// Whether [`RejectedRow`] can read the rows of a `rejected_rows` table with these `(column,
+/// CQL type)` pairs, like [`check_users_row`].
+pub fn check_rejected_row(columns: &[(String, String)]) -> Result<(), String> {
+    type_check::<RejectedRow>(REJECTED_TABLE, columns)
+}
+
+/// scylla's own type check of the typed row `R` against `(column, CQL type)` pairs.
+fn type_check<R>(table: &str, columns: &[(String, String)]) -> Result<(), String>
+where
+    R: for<'frame, 'metadata> scylla::deserialize::row::DeserializeRow<'frame, 'metadata>,
+{
+    let table = TableSpec::borrowed("ks", table);
     let specs = columns
         .iter()
         .map(|(name, cql)| {
@@ -104,9 +119,10 @@ pub fn check_users_row(columns: &[(String, String)]) -> Result<(), String> {
                 "bigint" => NativeType::BigInt,
                 "double" => NativeType::Double,
                 "timestamp" => NativeType::Timestamp,
+                "blob" => NativeType::Blob,
                 other => {
                     return Err(format!(
-                        "column {name}: CQL type {other} is not one the record uses"
+                        "column {name}: CQL type {other} is not one the tables use"
                     ))
                 }
             };
@@ -117,11 +133,11 @@ pub fn check_users_row(columns: &[(String, String)]) -> Result<(), String> {
             ))
         })
         .collect::<Result<Vec<_>, String>>()?;
-    <StoredUser as scylla::deserialize::row::DeserializeRow>::type_check(&specs)
-        .map_err(|e| e.to_string())
+    R::type_check(&specs).map_err(|e| e.to_string())
 }
 
-/// One row of `rejected_rows`.
+/// One row of `rejected_rows`: every column of
+/// [`userstream_model::rejected::REJECTED_COLUMNS`] (a test checks the types).
 #[derive(Debug, Clone, PartialEq, DeserializeRow)]
 pub struct RejectedRow {
     /// Kafka topic.
@@ -130,8 +146,7 @@ pub struct RejectedRow {
     pub kafka_partition: i32,
     /// Kafka offset.
     pub kafka_offset: i64,
-    /// Why it was rejected: `too_short`, `bad_magic`, `unknown_schema_id`,
-    /// `avro_decode_failed` or `invalid_id`.
+    /// Why it was rejected: an [`userstream_model::rejected::UndecodableReason`] code.
     pub reason: Option<String>,
     /// The schema id in the frame, when there is a frame.
     pub schema_id: Option<i64>,
@@ -139,6 +154,8 @@ pub struct RejectedRow {
     pub payload: Option<Vec<u8>>,
     /// Its length in bytes.
     pub payload_size: Option<i32>,
+    /// The record's Kafka timestamp.
+    pub kafka_timestamp: Option<CqlTimestamp>,
     /// When the job first wrote it.
     pub first_seen: Option<CqlTimestamp>,
 }
@@ -288,8 +305,8 @@ pub async fn rejected_rows(
 ) -> Result<Vec<RejectedRow>, StoreError> {
     check_identifier(keyspace)?;
     let cql = format!(
-        "SELECT topic, kafka_partition, kafka_offset, reason, schema_id, payload, payload_size, \
-         first_seen FROM {keyspace}.{REJECTED_TABLE}"
+        "SELECT {} FROM {keyspace}.{REJECTED_TABLE}",
+        rejected_column_list()
     );
     let rows: Vec<RejectedRow> = scan(session, &cql).await?;
     Ok(rows

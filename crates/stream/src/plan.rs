@@ -8,6 +8,7 @@ use spark_connect_rs::spark;
 use spark_connect_rs::{DataFrame, SparkSession};
 
 use userstream_model::record::{JobValue, Stored, COLUMNS};
+use userstream_model::rejected::{RejectedValue, UndecodableReason, REJECTED_COLUMNS};
 
 use crate::StreamConfig;
 
@@ -222,31 +223,48 @@ pub fn user_columns_sql() -> Vec<String> {
         .collect()
 }
 
-/// The reason a row is rejected, most basic failure first.
+/// The reason a row is rejected ([`UndecodableReason`]), most basic failure first.
 pub fn reject_reason_sql(known_ids: &[u32]) -> String {
     let ids = id_list(known_ids);
-    format!(
-        "CASE WHEN value IS NULL OR length(value) < 5 THEN 'too_short' \
-         WHEN substring(value, 1, 1) <> X'00' THEN 'bad_magic' \
-         WHEN NOT coalesce(schema_id IN ({ids}), false) THEN 'unknown_schema_id' \
-         WHEN decoded.id IS NULL THEN 'avro_decode_failed' \
-         ELSE 'invalid_id' END"
-    )
+    let test = |reason: UndecodableReason| match reason {
+        UndecodableReason::TooShort => "value IS NULL OR length(value) < 5".to_owned(),
+        UndecodableReason::BadMagic => "substring(value, 1, 1) <> X'00'".to_owned(),
+        UndecodableReason::UnknownSchemaId => format!("NOT coalesce(schema_id IN ({ids}), false)"),
+        UndecodableReason::AvroDecodeFailed => "decoded.id IS NULL".to_owned(),
+        // What is left: the record decoded, so only the id can be wrong.
+        UndecodableReason::InvalidId => "true".to_owned(),
+    };
+    let (last, checked) = UndecodableReason::ALL
+        .split_last()
+        .expect("there is at least one reason");
+    let mut sql = "CASE".to_owned();
+    for reason in checked {
+        sql.push_str(&format!(" WHEN {} THEN '{}'", test(*reason), reason.code()));
+    }
+    sql.push_str(&format!(" ELSE '{}' END", last.code()));
+    sql
 }
 
-/// The rejected query's output columns (one per column of `rejected_rows`).
+/// The rejected query's output columns: one `<expression> AS <column>` per column of
+/// [`REJECTED_COLUMNS`], in table order.
 pub fn rejected_columns_sql(known_ids: &[u32]) -> Vec<String> {
-    vec![
-        "topic".to_owned(),
-        "partition AS kafka_partition".to_owned(),
-        "offset AS kafka_offset".to_owned(),
-        format!("{} AS reason", reject_reason_sql(known_ids)),
-        "schema_id".to_owned(),
-        "value AS payload".to_owned(),
-        "CAST(coalesce(length(value), 0) AS INT) AS payload_size".to_owned(),
-        "timestamp AS kafka_timestamp".to_owned(),
-        "current_timestamp() AS first_seen".to_owned(),
-    ]
+    REJECTED_COLUMNS
+        .iter()
+        .map(|column| {
+            let expression = match column.value {
+                RejectedValue::Topic => "topic".to_owned(),
+                RejectedValue::Partition => "partition".to_owned(),
+                RejectedValue::Offset => "offset".to_owned(),
+                RejectedValue::Reason => reject_reason_sql(known_ids),
+                RejectedValue::SchemaId => "schema_id".to_owned(),
+                RejectedValue::Payload => "value".to_owned(),
+                RejectedValue::PayloadSize => "CAST(coalesce(length(value), 0) AS INT)".to_owned(),
+                RejectedValue::KafkaTimestamp => "timestamp".to_owned(),
+                RejectedValue::FirstSeen => "current_timestamp()".to_owned(),
+            };
+            format!("{expression} AS {}", column.name)
+        })
+        .collect()
 }
 
 fn function(name: &str, arguments: Vec<Column>) -> Column {
@@ -517,6 +535,33 @@ mod tests {
     fn reasons_name_known_ids() {
         assert!(reject_reason_sql(&[1, 2]).contains("schema_id IN (1, 2)"));
         assert!(reject_reason_sql(&[]).contains("schema_id IN (NULL)"));
+        assert_eq!(
+            reject_reason_sql(&[7]),
+            "CASE WHEN value IS NULL OR length(value) < 5 THEN 'too_short' \
+             WHEN substring(value, 1, 1) <> X'00' THEN 'bad_magic' \
+             WHEN NOT coalesce(schema_id IN (7), false) THEN 'unknown_schema_id' \
+             WHEN decoded.id IS NULL THEN 'avro_decode_failed' ELSE 'invalid_id' END"
+        );
+    }
+
+    /// `rejected_rows` is declared once (`userstream_model::rejected`): the job writes exactly
+    /// its columns, the migrations build them, and the typed row reads them.
+    #[test]
+    fn the_rejected_query_writes_the_declared_table() -> Result<(), String> {
+        let table = userstream_store::rejected_table_columns()?;
+        let spark = rejected_columns_sql(&[1]);
+        let names: Vec<&str> = table.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            output_names(&spark),
+            names,
+            "Spark projection vs Cassandra table"
+        );
+        userstream_store::check_rejected_row(&table)
+            .map_err(|e| format!("RejectedRow cannot read the rejected_rows table: {e}"))?;
+        let mut retyped = table.clone();
+        retyped[0].1 = "int".into();
+        assert!(userstream_store::check_rejected_row(&retyped).is_err());
+        Ok(())
     }
 
     #[test]
