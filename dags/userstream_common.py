@@ -260,61 +260,68 @@ def parse_json_output(stdout: str) -> dict[str, Any]:
     return doc
 
 
-def count_of(value: Any) -> int:
-    """A count from a report field that may be a number, a list of ids, or ``{"count": n}``."""
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, (list, tuple)):
-        return len(value)
-    if isinstance(value, dict) and "count" in value:
-        return count_of(value["count"])
-    raise UserstreamError(f"expected a count, got {value!r}")
+# The fields of the binary's `--json` outputs that the DAGs read: one spelling each, the Rust
+# struct's. The schemas in `dags/contracts/` are generated from those structs by
+# `userstream json-schema --write dags/contracts` (a Rust test keeps them current), and
+# `tests/test_contracts.py` checks every field named here against them.
 
+PRODUCE_COUNTS = {"produced": "users_produced", "rejected": "rejected", "dlq": "dlq_produced"}
+"""``produce --json`` (RunSummary): the counts, by the name the DAGs give them."""
+PRODUCE_RATE = "users_per_sec"
+PRODUCE_KEPT = ("resume_page", "stop_reason", "failure")
+"""``produce --json`` fields a DAG passes on as they are."""
 
-def _pick(doc: Mapping[str, Any], *keys: str) -> Any:
-    """The first of ``keys`` present in ``doc`` (``KeyError`` naming them all when none is)."""
-    for key in keys:
-        if key in doc:
-            return doc[key]
-    raise KeyError(" or ".join(keys))
+QUERY_FIELDS = ("name", "id", "active", "message", "exception", "held_after_end", "last_progress")
+"""``stream status --json`` (StreamStatus): the fields read of each of its ``queries``."""
+PROGRESS_FIELDS = (
+    "batch_id",
+    "timestamp",
+    "num_input_rows",
+    "input_rows_per_second",
+    "processed_rows_per_second",
+)
+"""The fields kept of a query's ``last_progress``."""
 
-
-def _counts(doc: Mapping[str, Any], fields: Mapping[str, tuple[str, ...]], what: str) -> dict[str, int]:
-    counts, absent = {}, []
-    for name, keys in fields.items():
-        try:
-            counts[name] = count_of(_pick(doc, *keys))
-        except KeyError as missing:
-            absent.append(str(missing).strip("'\""))
-    if absent:
-        raise UserstreamError(
-            f"{what} lacks {', '.join(absent)}: {json.dumps(dict(doc), default=str)[:2000]}"
-        )
-    return counts
-
-
-# Accepted spellings of each count, preferred first. A `*_count` field beats a list of ids,
-# since reports list only a few ids.
-PRODUCE_FIELDS = {
-    "produced": ("produced", "users_produced"),
-    "rejected": ("rejected",),
-    "dlq": ("dlq", "dlq_produced"),
+VERIFY_COUNTS = {
+    "kafka_count": "kafka_unique_ids",
+    "cassandra_count": "cassandra_rows",
+    "missing": "missing_count",
+    "extra": "extra_count",
+    "field_mismatches": "field_mismatch_count",
+    "rejected_rows": "rejected_rows",
 }
+"""``verify --json`` (VerifyReport): the counts, by the name the DAGs give them."""
+VERIFY_DLQ = "dlq_count"
+"""Dead letters held; ``null`` when the report was not asked to count them."""
+VERIFY_SAMPLES = ("missing_ids", "extra_ids", "field_mismatches")
+"""``verify --json`` lists of a few examples each (the counts above are complete)."""
+
+
+def _field(doc: Mapping[str, Any], key: str, what: str) -> Any:
+    if key not in doc:
+        raise UserstreamError(
+            f"{what} has no field {key!r} (see dags/contracts/): {json.dumps(dict(doc), default=str)[:2000]}"
+        )
+    return doc[key]
+
+
+def count_of(value: Any, key: str = "count") -> int:
+    """A count field's value: a non-negative integer."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise UserstreamError(f"expected a count in {key!r}, got {value!r}")
+
+
+def _counts(doc: Mapping[str, Any], fields: Mapping[str, str], what: str) -> dict[str, int]:
+    return {name: count_of(_field(doc, key, what), key) for name, key in fields.items()}
 
 
 def produce_summary(doc: Mapping[str, Any], count: int) -> dict[str, Any]:
     """Check ``produce --json`` output; a batch that produced nothing is an error."""
-    summary: dict[str, Any] = _counts(doc, PRODUCE_FIELDS, "produce summary")
-    summary["users_per_second"] = doc.get("users_per_second", doc.get("users_per_sec"))
-    for key in ("resume_page", "stop_reason", "failure"):
-        if key in doc:
-            summary[key] = doc[key]
+    summary: dict[str, Any] = _counts(doc, PRODUCE_COUNTS, "produce summary")
+    summary["users_per_second"] = _field(doc, PRODUCE_RATE, "produce summary")
+    for key in PRODUCE_KEPT:
+        summary[key] = _field(doc, key, "produce summary")
     if count > 0 and summary["produced"] == 0:
         raise UserstreamError(
             f"produce asked for {count} users and produced none "
@@ -323,50 +330,25 @@ def produce_summary(doc: Mapping[str, Any], count: int) -> dict[str, Any]:
     return summary
 
 
-def _exception_value(exc: Any) -> str | None:
-    if exc is None or exc == "":
-        return None
-    if isinstance(exc, str):
-        return exc
-    if isinstance(exc, Mapping):
-        parts = [str(exc[k]) for k in ("message", "error", "description", "stack_trace") if exc.get(k)]
-        if parts:
-            return "\n".join(parts)
-    return json.dumps(exc, sort_keys=True, default=str)
-
-
 def _query(doc: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(doc.get("active"), bool):
+    query = {key: _field(doc, key, "a query of stream status") for key in QUERY_FIELDS}
+    if not isinstance(query["active"], bool):
         raise UserstreamError(f"stream status has no boolean 'active': {dict(doc)}")
-    return {
-        "name": doc.get("name"),
-        "id": doc.get("id"),
-        "active": doc["active"],
-        "message": doc.get("message"),
-        "exception": _exception_value(doc.get("exception")),
-        "held_after_end": doc.get("held_after_end") is True,
-        "last_progress": doc.get("last_progress"),
-    }
+    query["exception"] = query["exception"] or None
+    query["held_after_end"] = query["held_after_end"] is True
+    return query
 
 
 def stream_status(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """Normalise ``stream status --json`` output to ``{active, session_id, queries: [...]}``.
-
-    Accepts one query at the top level (``active``, ``id``, ``name``, ``last_progress``,
-    ``exception``) or a job of several (``queries: [...]``); the job is active when every
-    query is.
+    """Normalise ``stream status --json`` output to ``{active, session_id, queries: [...]}``;
+    the job is active when every query is.
     """
-    raw = doc.get("queries")
-    if isinstance(raw, list):
-        if not raw:
-            queries: list[dict[str, Any]] = []
-        else:
-            queries = [_query(q) for q in raw if isinstance(q, Mapping)]
-        active = bool(queries) and all(q["active"] for q in queries)
-    else:
-        queries = [_query(doc)]
-        active = queries[0]["active"]
-    return {"active": active, "session_id": doc.get("session_id"), "queries": queries}
+    raw = _field(doc, "queries", "stream status")
+    if not isinstance(raw, list):
+        raise UserstreamError(f"stream status 'queries' is not a list: {raw!r}")
+    queries = [_query(q) for q in raw if isinstance(q, Mapping)]
+    active = bool(queries) and all(q["active"] for q in queries)
+    return {"active": active, "session_id": _field(doc, "session_id", "stream status"), "queries": queries}
 
 
 def stream_ensure_report(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -425,47 +407,22 @@ def stream_down_message(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _first(progress: Mapping[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if key in progress:
-            return progress[key]
-    return None
-
-
-def progress_summary(last_progress: Any) -> dict[str, Any] | None:
-    """The few numbers worth keeping from a streaming query's last progress (or ``None``).
-
-    Spark's progress JSON is camelCase; snake_case keys are accepted as well.
-    """
+def progress_summary(last_progress: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The few numbers worth keeping from a streaming query's last progress (or ``None``)."""
     if last_progress is None:
         return None
-    if isinstance(last_progress, str):
-        try:
-            last_progress = json.loads(last_progress)
-        except json.JSONDecodeError:
-            return {"raw": last_progress}
-    if not isinstance(last_progress, Mapping):
-        return {"raw": last_progress}
-    return {
-        "batch_id": _first(last_progress, "batchId", "batch_id"),
-        "timestamp": _first(last_progress, "timestamp"),
-        "num_input_rows": _first(last_progress, "numInputRows", "num_input_rows"),
-        "input_rows_per_second": _first(last_progress, "inputRowsPerSecond", "input_rows_per_second"),
-        "processed_rows_per_second": _first(
-            last_progress, "processedRowsPerSecond", "processed_rows_per_second"
-        ),
-    }
+    return {key: last_progress.get(key) for key in PROGRESS_FIELDS}
 
 
 def stream_progress(status: Mapping[str, Any]) -> dict[str, Any]:
     """Per query name: its id, whether it is active, and its progress summary."""
     return {
-        str(q.get("name") or i): {
-            "id": q.get("id"),
-            "active": q.get("active"),
-            "progress": progress_summary(q.get("last_progress")),
+        str(q["name"] or i): {
+            "id": q["id"],
+            "active": q["active"],
+            "progress": progress_summary(q["last_progress"]),
         }
-        for i, q in enumerate(status.get("queries", []))
+        for i, q in enumerate(status["queries"])
     }
 
 
@@ -507,24 +464,11 @@ class QualityLimits:
         return cls(**values)
 
 
-VERIFY_FIELDS = {
-    "kafka_count": ("kafka_count", "kafka_unique_ids", "kafka_records"),
-    "cassandra_count": ("cassandra_count", "cassandra_rows"),
-    "missing": ("missing_count", "missing_ids", "missing"),
-    "extra": ("extra_count", "extra", "extra_ids"),
-    "field_mismatches": ("field_mismatch_count", "field_mismatches"),
-    "rejected_rows": ("rejected_rows", "rejected_count"),
-}
-DLQ_KEYS = ("dlq_count", "dlq_records", "dlq")
-
-
 def verify_counts(doc: Mapping[str, Any]) -> dict[str, int | None]:
     """The counts of a ``verify --json`` report; ``dlq_count`` is ``None`` when not reported."""
-    counts: dict[str, int | None] = dict(_counts(doc, VERIFY_FIELDS, "verify report"))
-    try:
-        counts["dlq_count"] = count_of(_pick(doc, *DLQ_KEYS))
-    except KeyError:
-        counts["dlq_count"] = None
+    counts: dict[str, int | None] = dict(_counts(doc, VERIFY_COUNTS, "verify report"))
+    dlq = _field(doc, VERIFY_DLQ, "verify report")
+    counts["dlq_count"] = None if dlq is None else count_of(dlq, VERIFY_DLQ)
     return counts
 
 
@@ -575,7 +519,7 @@ SAMPLE_SIZE = 5
 def report_samples(doc: Mapping[str, Any]) -> dict[str, list[Any]]:
     """A few of the ids and field mismatches a verify report lists, for a readable failure."""
     samples = {}
-    for key in ("missing_ids", "extra_ids", "field_mismatches"):
+    for key in VERIFY_SAMPLES:
         value = doc.get(key)
         if isinstance(value, list) and value:
             samples[key] = value[:SAMPLE_SIZE]

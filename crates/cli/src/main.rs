@@ -55,6 +55,9 @@ enum Command {
     /// Serve the console on 127.0.0.1:8088: one live page (and JSON API) over the whole
     /// pipeline, from the users API to Cassandra, with the stack's health.
     Console(Box<commands::console::ConsoleArgs>),
+    /// Print the JSON Schema of a `--json` output other programs read (the DAGs do), or
+    /// write every one into a directory (the repository's copies are in dags/contracts).
+    JsonSchema(commands::json_schema::JsonSchemaArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -97,6 +100,7 @@ fn main() -> std::process::ExitCode {
             Command::Verify(args) => commands::stream::verify(*args).await,
             Command::Chaos(args) => commands::chaos::run(*args).await,
             Command::Console(args) => commands::console::run(*args).await,
+            Command::JsonSchema(args) => commands::json_schema::run(&args),
             Command::Demo(args) => tokio::task::spawn_blocking(move || commands::demo::run(&args))
                 .await
                 .map_err(anyhow::Error::from)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use schemars::JsonSchema;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +21,7 @@ use crate::source::{obtain_page, OutRecord, PageContext, PageWriter, SourceKind}
 use crate::stats::{add, add_time, IngestStats, StageSecs};
 
 /// Why a run stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// `count` users were produced.
@@ -35,8 +36,8 @@ pub enum StopReason {
     Error,
 }
 
-/// The outcome of a run.
-#[derive(Debug, Clone, Serialize)]
+/// The outcome of a run: what `userstream produce --json` prints.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct RunSummary {
     /// Users topic.
     pub topic: String,

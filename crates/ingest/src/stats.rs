@@ -181,7 +181,7 @@ pub struct StatsSnapshot {
 }
 
 /// Seconds spent per stage (see [`IngestStats`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StageSecs {
     /// Getting bodies.
     pub fetch: f64,

@@ -5,6 +5,7 @@ pub mod chaos;
 pub mod common;
 pub mod console;
 pub mod demo;
+pub mod json_schema;
 pub mod produce;
 pub mod setup;
 pub mod stack;
