@@ -1,10 +1,11 @@
 # OCI images, one per engine (plus the binary's own), from the service table in nix/stack.nix.
 # Every image runs the binary: an engine service is `userstream stack run <service>`, which
 # renders the engine's configuration and runs it exactly as the local `stack up` does (same
-# code, same JVM options and files), over the runtimes of nix/packages.nix laid out as
-# `stack install` lays them out (`runtimeTree`). Each image's entrypoint takes the service
-# name as its argument (the compose file passes it), so e.g. the spark image runs
-# spark-master, spark-worker or spark-connect. The images share the runtime tree's layers.
+# code, same JVM options and files), over a runtime directory laid out as `stack install`
+# lays out its own, holding only that image's engine and the JDK it needs
+# (`imageRuntimes` in nix/packages.nix): building one image builds one engine's runtime.
+# Each image's entrypoint takes the service name as its argument (the compose file passes
+# it), so e.g. the spark image runs spark-master, spark-worker or spark-connect.
 # streamLayeredImage builds a script that streams the image:
 # `$(nix build --print-out-paths .#images.kafka) | docker load`.
 { pkgs, stack, packages }:
@@ -13,15 +14,16 @@ let
   bin = "${packages.userstream}/bin/userstream";
 
   # What `userstream` reads from the environment to find its state, the runtimes and the
-  # JDKs (crates/stack/src/config.rs). No secret: Airflow's are generated on the volume at
-  # the first start.
-  env = {
-    USERSTREAM_STATE_DIR = stack.config.state;
-    USERSTREAM_RUNTIME_DIR = "${packages.runtimeTree}";
-    USERSTREAM_DAGS_DIR = "${packages.dags}";
-    USERSTREAM_JAVA_HOME = packages.jdk17.home;
-    USERSTREAM_REGISTRY_JAVA_HOME = packages.jdk21.home;
-  };
+  # JDKs (crates/stack/src/config.rs): this image's own (the other JDK is a stand-in, see
+  # nix/packages.nix). No secret: Airflow's are generated on the volume at the first start.
+  env = image:
+    let r = packages.imageRuntimes.${image}; in
+    {
+      USERSTREAM_STATE_DIR = stack.config.state;
+      USERSTREAM_RUNTIME_DIR = "${r.runtime}";
+      USERSTREAM_JAVA_HOME = r.java17.home;
+      USERSTREAM_REGISTRY_JAVA_HOME = r.java21.home;
+    } // lib.optionalAttrs r.dags { USERSTREAM_DAGS_DIR = "${packages.dags}"; };
 
   # One `case` branch per service; exec, so the service (after `stack run`'s own exec) is
   # PID 1 and receives the container's stop signal.
@@ -33,7 +35,7 @@ let
   servicesOf = image: builtins.filter (s: s.image == image) stack.services;
   entrypoint = image: pkgs.writeShellScript "userstream-${image}-entrypoint" ''
     set -euo pipefail
-    ${lib.concatStrings (lib.mapAttrsToList (k: v: "export ${k}=${lib.escapeShellArg v}\n") env)}
+    ${lib.concatStrings (lib.mapAttrsToList (k: v: "export ${k}=${lib.escapeShellArg v}\n") (env image))}
     mkdir -p ${lib.escapeShellArg stack.config.state}
     case "''${1:-}" in
     ${lib.concatMapStrings branch (servicesOf image)}

@@ -11,16 +11,36 @@ let
   # machines that have it (and failing with a hash mismatch everywhere else).
   inputTag = file: builtins.substring 0 12 (builtins.hashFile "sha256" file);
 
+  # The Maven the jar sets are resolved with: Apache's binary distribution of the version
+  # nix/versions.nix pins, from Maven Central, run on JDK 17 (as `stack install` runs Maven).
+  # Pinned here rather than taken from nixpkgs, so the jar sets' hashes do not move with
+  # whatever Maven a nixpkgs revision carries, and scripts/check-nix.sh recomputes them with
+  # this very version (it downloads the same file and checks it against Central's sha512).
+  maven = pkgs.stdenvNoCC.mkDerivation {
+    pname = "apache-maven";
+    version = versions.maven;
+    src = pkgs.fetchurl {
+      url = "https://repo1.maven.org/maven2/org/apache/maven/apache-maven/${versions.maven}/apache-maven-${versions.maven}-bin.tar.gz";
+      hash = hashes.maven;
+    };
+    installPhase = ''
+      mkdir -p $out
+      cp -r . $out/
+      test -x $out/bin/mvn
+    '';
+  };
+
   # `mvn dependency:copy-dependencies` on the repository's own pom, with the plugin version the
   # local install pins (COPY_DEPENDENCIES in crates/stack/src/install.rs): the very jar set the
   # local stack installs, with no second list of jars to keep in step. Maven needs the network,
-  # so this is fixed-output; scripts/check-nix.sh recomputes its hash from the local jars.
+  # so this is fixed-output; scripts/check-nix.sh recomputes its hash the same way (same Maven,
+  # JDK 17, an empty local repository of its own, no rc files, no user settings).
   mavenJars = component: version: outputHash: pkgs.stdenvNoCC.mkDerivation {
     name = "userstream-${component}-${version}-jars-${inputTag (../stack/maven + "/${component}/pom.xml")}";
     src = ../stack/maven + "/${component}";
-    nativeBuildInputs = [ pkgs.maven ];
+    nativeBuildInputs = [ maven ];
     buildPhase = ''
-      export HOME=$TMPDIR
+      export HOME=$TMPDIR MAVEN_SKIP_RC=1 JAVA_HOME=${pkgs.jdk17_headless.home}
       mvn -B -q -Dmaven.repo.local=$TMPDIR/m2 -f pom.xml \
         org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
         -DoutputDirectory=$out
@@ -202,40 +222,157 @@ let
     '';
   };
 
-  # The runtimes laid out as `userstream stack install` lays them out under its runtime
-  # directory (crates/stack/src/layout.rs), each with the `.installed` fingerprint `install`
-  # writes (the pom or lock it installed from, byte for byte): `userstream stack run` in the
-  # images finds them exactly where it finds the local stack's.
-  runtimeTree = pkgs.runCommand "userstream-runtime-${versions.userstream}" { } ''
-    mkdir -p $out/kafka $out/cassandra $out/registry $out/spark/venv/lib/python${versions.python}/site-packages $out/airflow
-    ln -s ${kafka} $out/kafka/lib
-    cp ${../stack/maven/kafka/pom.xml} $out/kafka/.installed
-    ln -s ${cassandra} $out/cassandra/lib
-    cp ${../stack/maven/cassandra/pom.xml} $out/cassandra/.installed
-    # install.rs cassandra_auth_fingerprint(): the Cassandra pom followed by the Java source.
-    mkdir -p $out/cassandra/auth
-    ln -s ${cassandraAuth}/userstream-cassandra-auth.jar $out/cassandra/auth/userstream-cassandra-auth.jar
-    cat ${../stack/maven/cassandra/pom.xml} ${cassandraRoleManagerJava} > $out/cassandra/auth/.installed
-    ln -s ${registry} $out/registry/app
-    cp ${../stack/maven/registry/pom.xml} $out/registry/.installed
-    # install.rs registry_agent_fingerprint(): the registry pom followed by the Java sources.
-    mkdir -p $out/registry/agent
-    ln -s ${registryAgent}/userstream-registry-agent.jar $out/registry/agent/userstream-registry-agent.jar
-    cat ${../stack/maven/registry/pom.xml} ${registryAgentJava} ${registryMetricsStubJava} > $out/registry/agent/.installed
-    # SPARK_HOME is found as <venv>/lib/python*/site-packages/pyspark (Layout::spark_home).
-    ln -s ${spark} $out/spark/venv/lib/python${versions.python}/site-packages/pyspark
-    cp ${../stack/python/pyspark.lock} $out/spark/venv/.installed
-    ln -s ${sparkConnectors} $out/spark/jars
-    cp ${../stack/maven/spark/pom.xml} $out/spark/.installed
-    # install.rs spark_connect_auth_fingerprint(): the pom followed by the Java sources.
-    mkdir -p $out/spark/auth
-    ln -s ${sparkConnectAuth}/userstream-spark-connect-auth.jar $out/spark/auth/userstream-spark-connect-auth.jar
-    cat ${../spark/interceptor/pom.xml} ${sparkConnectAuthJava} ${sparkUiFilterJava} > $out/spark/auth/.installed
-    # A tree of links to the venv, so the fingerprint can sit inside it.
-    cp -rs ${airflow} $out/airflow/venv
-    chmod u+w $out/airflow/venv
-    cp ${airflowLock} $out/airflow/venv/.installed
+  # Each image's runtime directory, laid out as `userstream stack install` lays out its own
+  # (crates/stack/src/layout.rs), holding only the pieces of the image's engine: building the
+  # kafka image builds Kafka's jars and nothing of Cassandra, Spark or Airflow, and a runtime
+  # that fails to build breaks its own image only.
+  pysparkLock = ../stack/python/pyspark.lock;
+  poms = {
+    kafka = ../stack/maven/kafka/pom.xml;
+    cassandra = ../stack/maven/cassandra/pom.xml;
+    registry = ../stack/maven/registry/pom.xml;
+    spark = ../stack/maven/spark/pom.xml;
+    interceptor = ../spark/interceptor/pom.xml;
+  };
+
+  # Every directory `stack install` marks, with the files whose concatenation is its
+  # `.installed` fingerprint, byte for byte (install.rs is_installed() and *_fingerprint()).
+  fingerprints = {
+    "kafka" = [ poms.kafka ];
+    "cassandra" = [ poms.cassandra ];
+    "cassandra/auth" = [ poms.cassandra cassandraRoleManagerJava ];
+    "registry" = [ poms.registry ];
+    "registry/agent" = [ poms.registry registryAgentJava registryMetricsStubJava ];
+    "spark/venv" = [ pysparkLock ];
+    "spark" = [ poms.spark ];
+    "spark/auth" = [ poms.interceptor sparkConnectAuthJava sparkUiFilterJava ];
+    "airflow/venv" = [ airflowLock ];
+  };
+
+  # Each engine's pieces: the paths of its spec (crates/stack/src/services.rs) under the
+  # runtime directory (Layout::kafka_lib(), cassandra_lib(), cassandra_auth_jar(),
+  # registry_app(), registry_agent_jar(), spark_venv() (SPARK_HOME is found as
+  # <venv>/lib/python*/site-packages/pyspark), spark_jars(), spark_connect_auth_jar(),
+  # airflow_venv()), the fingerprinted directories that are its own, and its JDK.
+  # The Spark image runs master, worker and Connect server: the daemons put the UI filter
+  # (spark/auth) on their class path, the Connect server adds the connector jars (Kafka,
+  # Avro, Cassandra clients included) and the interceptor.
+  engines = {
+    kafka = {
+      links."kafka/lib" = kafka;
+      fingerprinted = [ "kafka" ];
+      java = "17";
+    };
+    cassandra = {
+      links."cassandra/lib" = cassandra;
+      links."cassandra/auth/userstream-cassandra-auth.jar" = "${cassandraAuth}/userstream-cassandra-auth.jar";
+      fingerprinted = [ "cassandra" "cassandra/auth" ];
+      java = "17";
+    };
+    registry = {
+      links."registry/app" = registry;
+      links."registry/agent/userstream-registry-agent.jar" = "${registryAgent}/userstream-registry-agent.jar";
+      fingerprinted = [ "registry" "registry/agent" ];
+      java = "21"; # Apicurio 3.3 is compiled for Java 21
+    };
+    spark = {
+      links."spark/venv/lib/python${versions.python}/site-packages/pyspark" = spark;
+      links."spark/jars" = sparkConnectors;
+      links."spark/auth/userstream-spark-connect-auth.jar" = "${sparkConnectAuth}/userstream-spark-connect-auth.jar";
+      fingerprinted = [ "spark/venv" "spark" "spark/auth" ];
+      java = "17";
+    };
+    airflow = {
+      # A tree of links to the venv, so the fingerprint can sit inside it.
+      linkTrees."airflow/venv" = airflow;
+      fingerprinted = [ "airflow/venv" ];
+      java = null; # the DAGs call the binary; no JVM
+    };
+  };
+
+  # Stand-ins, until `userstream stack run <service>` checks only its own engine. Today the
+  # binary builds every service's spec before running one (crates/stack/src/lifecycle.rs
+  # specs_with()): it requires every runtime's `.installed` fingerprint (install.rs
+  # is_installed()), a SPARK_HOME holding bin/spark-class, a spark/jars directory, a Java 17
+  # and a Java 21+ (install.rs find_java17()/find_java21(): a home whose `release` names the
+  # version and which has bin/java). An image gets these for the engines it does not run:
+  # the fingerprint files (text from the repository, no runtime behind them), an empty
+  # spark/jars, a spark-class and a java that only say what is missing and fail. Nothing of
+  # another engine enters the image. Delete this block and its uses once the binary no longer
+  # asks (one room per engine in crates/stack).
+  missing = what: ''
+    #!/bin/sh
+    echo "userstream: this image has no ${what}; run this service from its own image" >&2
+    exit 1
   '';
+  noJava = major:
+    let
+      home = pkgs.runCommand "userstream-no-java-${major}" { } ''
+        mkdir -p $out/bin
+        echo 'JAVA_VERSION="${major}"' > $out/release
+        cat > $out/bin/java <<'EOF'
+        ${missing "Java ${major}"}
+        EOF
+        chmod +x $out/bin/java
+      '';
+    in
+    home // { home = "${home}"; };
+  sparkStandIn = ''
+    # Stand-in for Spark (see `missing` in nix/packages.nix).
+    mkdir -p $out/spark/jars $out/spark/venv/lib/python${versions.python}/site-packages/pyspark/bin
+    cat > $out/spark/venv/lib/python${versions.python}/site-packages/pyspark/bin/spark-class <<'EOF'
+    ${missing "Spark"}
+    EOF
+    chmod +x $out/spark/venv/lib/python${versions.python}/site-packages/pyspark/bin/spark-class
+  '';
+
+  # One runtime directory: `own` engines' pieces, every fingerprint, stand-ins for the rest.
+  runtimeFor = name: own:
+    let
+      mine = map (e: engines.${e}) own;
+      links = lib.foldl' (acc: e: acc // (e.links or { })) { } mine;
+      linkTrees = lib.foldl' (acc: e: acc // (e.linkTrees or { })) { } mine;
+      q = lib.escapeShellArg;
+    in
+    pkgs.runCommand "userstream-runtime-${name}-${versions.userstream}" { } (''
+      mkdir -p $out
+    '' + lib.concatStrings (lib.mapAttrsToList (path: target: ''
+      mkdir -p "$(dirname $out/${q path})"
+      cp -rs ${target} $out/${q path}
+      chmod u+w $out/${q path}
+    '') linkTrees)
+    + lib.concatStrings (lib.mapAttrsToList (path: target: ''
+      mkdir -p "$(dirname $out/${q path})"
+      ln -s ${target} $out/${q path}
+    '') links)
+    + lib.optionalString (!(builtins.elem "spark" own)) sparkStandIn
+    + lib.concatStrings (lib.mapAttrsToList (dir: files: ''
+      mkdir -p $out/${q dir}
+      cat ${lib.concatMapStringsSep " " (file: "${file}") files} > $out/${q dir}/.installed
+    '') fingerprints));
+
+  # What each image gets: its runtime directory and the two JDK homes the binary asks for
+  # (the engine's own, stand-ins for the other), and the DAGs for Airflow only.
+  jdks = { "17" = pkgs.jdk17_headless; "21" = pkgs.jdk21_headless; };
+  jdkFor = own: major:
+    if builtins.any (e: engines.${e}.java == major) own then jdks.${major} else noJava major;
+  imageRuntime = name: own: {
+    inherit own;
+    runtime = runtimeFor name own;
+    java17 = jdkFor own "17";
+    java21 = jdkFor own "21";
+    dags = builtins.elem "airflow" own;
+  };
+  imageRuntimes = {
+    kafka = imageRuntime "kafka" [ "kafka" ];
+    registry = imageRuntime "registry" [ "registry" ];
+    cassandra = imageRuntime "cassandra" [ "cassandra" ];
+    spark = imageRuntime "spark" [ "spark" ];
+    airflow = imageRuntime "airflow" [ "airflow" ];
+    # users-api, setup, stream, console, produce, verify: clients of the engines only (the
+    # console's stack status builds the specs, hence the stand-ins).
+    userstream = imageRuntime "userstream" [ ];
+  };
 
   # Only what the build reads, so editing nix/ or dags/ does not rebuild the binary. Anything
   # a crate pulls in with include_str!/include_bytes! from outside crates/ must be listed here
@@ -280,9 +417,9 @@ let
     };
 in
 {
-  inherit userstream src srcFiles runtimeTree kafka cassandra registry spark sparkConnectors sparkConnectorsResolved
+  inherit userstream src srcFiles maven kafka cassandra registry spark sparkConnectors sparkConnectorsResolved
     sparkConnectAuth cassandraAuth registryAgent
-    airflowWheels airflow python;
+    airflowWheels airflow python engines fingerprints imageRuntimes;
   jdk17 = pkgs.jdk17_headless;
   jdk21 = pkgs.jdk21_headless;
   # dags/ may be empty (and then absent from the flake's git source).

@@ -25,7 +25,7 @@ let
     # The engines' JVMs (Apicurio 3.3 needs 21) and what `stack install` resolves jars with.
     jdk17_headless
     jdk21_headless
-    maven
+    packages.maven # the Maven the Nix build resolves the jar sets with
     # Python for the Spark and Airflow venvs; ruff for the DAGs.
     packages.python
     ruff

@@ -24,5 +24,11 @@
   java = "17"; # Kafka, Cassandra, Spark
   registryJava = "21"; # Apicurio 3.3 needs Java 21+
 
+  # The Maven the Nix build resolves the jar sets with (Apache's binary distribution from
+  # Maven Central, not nixpkgs' package): the 3.9 release nixos-25.11 carries, as far as
+  # could be told without reaching nixpkgs (see nix/README.md). scripts/check-nix.sh
+  # recomputes the jar sets' hashes with it.
+  maven = "3.9.11";
+
   nixpkgsBranch = "nixos-25.11";
 }

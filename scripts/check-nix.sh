@@ -6,11 +6,15 @@
 #   3. nix/tests/eval.nix: pure parts evaluated (versions, service table, compose generator,
 #      flake.lock), and the table's JVM options/config keys/ports compared with the Rust stack;
 #   4. nix/tests/wiring.nix: flake.nix's outputs evaluated against a stub nixpkgs;
+#      nix/tests/closure.nix: each image refers to its own engine's runtime and JDK only;
 #   5. every generated image entrypoint passes `bash -n`, and its command for each service is
 #      one the binary has (`--help` parses; an engine's name renders with `stack render`);
 #   6. no placeholder hash, and every fixed-output hash recomputed from the real files: the
-#      jar sets (Maven, hashed as Nix hashes a directory), pyspark's sdist (its lock hash),
-#      Apicurio's tarball (Maven Central's sha256), each Airflow wheel (downloaded, cached).
+#      jar sets (resolved as the Nix build resolves them: the Maven release nix/versions.nix
+#      pins, downloaded from Maven Central and checked against its sha512, on JDK 17, into a
+#      local repository of its own; hashed as Nix hashes a directory), pyspark's sdist (its
+#      lock hash), Apicurio's tarball (Maven Central's sha256), each Airflow wheel.
+#      Downloads are cached under ~/.cache/userstream, so a second run is quick.
 # Nothing is built. Installs Debian's nix-bin (Nix 2.8) when nix-instantiate is missing.
 # Exits non-zero on any failure; the last line is "nix checks: N passed, M failed".
 set -euo pipefail
@@ -119,6 +123,13 @@ else
   fail "nix/tests/wiring.nix does not evaluate: $out"
 fi
 
+echo "== each image refers to its own engine's runtime only (nix/tests/closure.nix)"
+if out=$(nix_eval 'import ./nix/tests/closure.nix {}' 2>&1); then
+  count_results "$out"
+else
+  fail "nix/tests/closure.nix does not evaluate: $out"
+fi
+
 echo "== generated entrypoints are valid bash"
 images_expr='
   let
@@ -175,29 +186,63 @@ fi
 echo "== fixed-output hashes recomputed from the real files"
 sri_of_hex() { echo "sha256-$(xxd -r -p <<<"$1" | base64)"; }
 hash_of() { nix_eval "(import ./nix/hashes.nix).$1" | tr -d '"'; }
-# The jar sets: the same Maven goal as nix/packages.nix and `stack install`, into a scratch
-# directory (the local repository ~/.m2 makes it quick after the first run), hashed as Nix
-# hashes a directory (NAR).
+# The jar sets, resolved as nix/packages.nix resolves them: the same pinned plugin goal, with
+# the Maven release nix/versions.nix pins (Apache's binary distribution from Maven Central,
+# its sha512 checked against Central's, its sha256 against nix/hashes.nix), on JDK 17, with
+# no rc files, no user settings and a local repository only these runs fill (cached under
+# ~/.cache/userstream/nix-m2, so only the first run downloads); hashed as Nix hashes a
+# directory (NAR).
 goal=org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies
 if grep -qF "\"$goal\"" crates/stack/src/install.rs && grep -qF "$goal" nix/packages.nix; then
   ok "stack install and nix/packages.nix run the same pinned Maven goal ($goal)"
 else
   fail "crates/stack/src/install.rs (COPY_DEPENDENCIES) and nix/packages.nix must both run $goal"
 fi
+maven_version=$(nix_eval '(import ./nix/versions.nix).maven' | tr -d '"')
+maven_cache="$HOME/.cache/userstream/nix-maven"
+maven_tar="apache-maven-$maven_version-bin.tar.gz"
+maven_url="https://repo1.maven.org/maven2/org/apache/maven/apache-maven/$maven_version/$maven_tar"
+maven_home="$maven_cache/apache-maven-$maven_version"
+mvn_pinned=""
+mkdir -p "$maven_cache"
+if [[ ! -f "$maven_cache/$maven_tar" ]] \
+  && ! { curl -fsS --max-time 300 -o "$maven_cache/$maven_tar.part" "$maven_url" \
+    && curl -fsS --max-time 60 -o "$maven_cache/$maven_tar.sha512" "$maven_url.sha512" \
+    && mv "$maven_cache/$maven_tar.part" "$maven_cache/$maven_tar"; }; then
+  fail "maven: could not download Maven $maven_version from $maven_url"
+elif [[ "$(cut -c1-128 "$maven_cache/$maven_tar.sha512")" != "$(sha512sum "$maven_cache/$maven_tar" | cut -c1-128)" ]]; then
+  fail "maven: $maven_cache/$maven_tar does not match Maven Central's sha512 (delete it to download it again)"
+elif [[ "$(sri_of_hex "$(sha256sum "$maven_cache/$maven_tar" | cut -c1-64)")" != "$(hash_of maven)" ]]; then
+  fail "maven: nix/hashes.nix has $(hash_of maven), $maven_tar (sha512 as Central's) hashes to $(sri_of_hex "$(sha256sum "$maven_cache/$maven_tar" | cut -c1-64)"): set maven to that"
+else
+  [[ -x "$maven_home/bin/mvn" ]] || tar xzf "$maven_cache/$maven_tar" -C "$maven_cache"
+  ok "maven = $(hash_of maven) ($maven_tar from Maven Central, sha512 as published)"
+  mvn_pinned="$maven_home/bin/mvn"
+fi
+# JDK 17, as the Nix build runs Maven (a home whose release file says 17).
+java17=""
+for home in ${USERSTREAM_JAVA_HOME:-} /usr/lib/jvm/*; do
+  if grep -qs '^JAVA_VERSION="17' "$home/release" && [[ -x "$home/bin/java" ]]; then java17=$home; break; fi
+done
+[[ -n "$java17" ]] || fail "jar sets: no Java 17 JDK here (set USERSTREAM_JAVA_HOME) to run Maven on, as the Nix build does"
 scratch=$(mktemp -d)
+mkdir -p "$scratch/home"
 for pair in kafka:kafkaJars cassandra:cassandraJars spark:sparkConnectorJars; do
   component=${pair%%:*} attr=${pair#*:}
-  if mvn -B -q -Dstyle.color=never -f "stack/maven/$component/pom.xml" "$goal" \
+  [[ -n "$mvn_pinned" && -n "$java17" ]] || { fail "$attr: not recomputed (no pinned Maven or no JDK 17, above)"; continue; }
+  if env -u MAVEN_OPTS -u MAVEN_ARGS -u M2_HOME -u MAVEN_HOME HOME="$scratch/home" MAVEN_SKIP_RC=1 JAVA_HOME="$java17" \
+      "$mvn_pinned" -B -q -Dstyle.color=never -Dmaven.repo.local="$HOME/.cache/userstream/nix-m2" \
+      -f "stack/maven/$component/pom.xml" "$goal" \
       -DoutputDirectory="$scratch/$component" >"$scratch/$component.log" 2>&1; then
     got=$(sri_of_hex "$(nix-hash --type sha256 "$scratch/$component")")
     want=$(hash_of "$attr")
     if [[ "$got" == "$want" ]]; then
-      ok "$attr = $got (NAR hash of the jars of stack/maven/$component/pom.xml)"
+      ok "$attr = $got (NAR hash of the jars of stack/maven/$component/pom.xml, Maven $maven_version)"
     else
-      fail "$attr: nix/hashes.nix has $want, the jars of stack/maven/$component/pom.xml hash to $got"
+      fail "$attr: nix/hashes.nix has $want, but the jars of stack/maven/$component/pom.xml resolved with Maven $maven_version (as \`nix build\` resolves them) hash to $got. If the pom or the Maven pin changed on purpose, set $attr = \"$got\"; in nix/hashes.nix; otherwise the resolution differs from what the hash was made from: a user's first \`nix build\` would stop with a hash mismatch"
     fi
   else
-    fail "$attr: mvn copy-dependencies failed: $(tail -n 5 "$scratch/$component.log")"
+    fail "$attr: mvn copy-dependencies (Maven $maven_version) failed: $(tail -n 5 "$scratch/$component.log")"
   fi
 done
 rm -rf "$scratch"

@@ -21,6 +21,8 @@ let
     mapAttrsToList = f: a: map (k: f k a.${k}) (attrNames a);
     optionalString = c: s: if c then s else "";
     optional = c: x: if c then [ x ] else [ ];
+    optionalAttrs = c: a: if c then a else { };
+    foldl' = builtins.foldl';
     removePrefix = p: s:
       let n = builtins.stringLength p; in
       if builtins.substring 0 n s == p then builtins.substring n (builtins.stringLength s - n) s else s;

@@ -67,14 +67,23 @@ in
     (all (img: all (svc: contains "\n${svc})\n  exec /nix/store/00000000000000000000000000000000-userstream-0.1.0/bin/userstream stack run ${svc}\n" texts.${img}) engineServices.${img})
       (attrNames engineServices))
     (toJSON texts))
-  (check "entrypoints point the binary at the state volume, the runtime tree, the DAGs and both JDKs"
-    (all (t: contains "export USERSTREAM_STATE_DIR=/var/lib/userstream" t
-        && contains "export USERSTREAM_RUNTIME_DIR=/nix/store/00000000000000000000000000000000-userstream-runtime-0.1.0" t
-        && contains "export USERSTREAM_DAGS_DIR=" t
-        && contains "export USERSTREAM_JAVA_HOME=/nix/store/00000000000000000000000000000000-openjdk-17/lib/openjdk" t
-        && contains "export USERSTREAM_REGISTRY_JAVA_HOME=/nix/store/00000000000000000000000000000000-openjdk-21/lib/openjdk" t)
-      (builtins.attrValues texts))
-    texts.kafka)
+  (check "entrypoints point the binary at the state volume, the image's own runtime and JDK (the other a stand-in), DAGs for Airflow only"
+    (let
+      store = "/nix/store/00000000000000000000000000000000";
+      jdk = { "17" = "${store}-openjdk-17/lib/openjdk"; "21" = "${store}-openjdk-21/lib/openjdk"; };
+      none = major: "${store}-userstream-no-java-${major}";
+      want = {
+        kafka = [ jdk."17" (none "21") ]; cassandra = [ jdk."17" (none "21") ]; spark = [ jdk."17" (none "21") ];
+        registry = [ (none "17") jdk."21" ]; airflow = [ (none "17") (none "21") ]; userstream = [ (none "17") (none "21") ];
+      };
+    in all (img: let t = texts.${img}; in
+        contains "export USERSTREAM_STATE_DIR=/var/lib/userstream" t
+        && contains "export USERSTREAM_RUNTIME_DIR=${store}-userstream-runtime-${img}-0.1.0\n" t
+        && contains "export USERSTREAM_JAVA_HOME=${builtins.elemAt want.${img} 0}\n" t
+        && contains "export USERSTREAM_REGISTRY_JAVA_HOME=${builtins.elemAt want.${img} 1}\n" t
+        && (contains "export USERSTREAM_DAGS_DIR=" t == (img == "airflow")))
+      (attrNames texts))
+    (toJSON texts))
   (check "no secret in an image's entrypoint or environment"
     (all (t: match ".*(SECRET|FERNET|PASSWORD).*" t == null) (builtins.attrValues texts ++ map toJSON (map (i: i.config.Env) (builtins.attrValues images))))
     "a secret-like name in an image")
@@ -82,14 +91,28 @@ in
     (all (r: contains "\n${r})\n" texts.userstream) [ "users-api" "setup" "stream" "console" "produce" "verify" ]
       && contains "exec /nix/store/00000000000000000000000000000000-userstream-0.1.0/bin/userstream stream run\n" texts.userstream)
     texts.userstream)
-  (check "the runtime tree is laid out as `stack install` does, with its fingerprints"
-    (all (l: contains l runtimes.runtimeTree.script) [
-      "ln -s /nix/store/00000000000000000000000000000000-userstream-kafka-4.3.1-jars-${pomTag "kafka"} $out/kafka/lib"
-      "$out/kafka/.installed" "$out/cassandra/.installed" "$out/registry/.installed"
-      "$out/spark/venv/lib/python3.11/site-packages/pyspark" "$out/spark/venv/.installed"
-      "$out/spark/jars" "$out/spark/.installed" "$out/airflow/venv/.installed"
-    ])
-    runtimes.runtimeTree.script)
+  (check "each runtime directory is laid out as `stack install` does: its engine's pieces, every fingerprint"
+    (let
+      script = img: runtimes.imageRuntimes.${img}.runtime.script;
+      fingerprinted = map (d: "$out/${d}/.installed") (attrNames runtimes.fingerprints);
+      pieces = {
+        kafka = [ "-userstream-kafka-4.3.1-jars-${pomTag "kafka"} $out/kafka/lib" ];
+        cassandra = [ "-userstream-cassandra-5.0.6-jars-${pomTag "cassandra"} $out/cassandra/lib" "/userstream-cassandra-auth.jar $out/cassandra/auth/userstream-cassandra-auth.jar" ];
+        registry = [ "-apicurio-registry-3.3.3 $out/registry/app" "/userstream-registry-agent.jar $out/registry/agent/userstream-registry-agent.jar" ];
+        spark = [ "-spark-from-pyspark-3.5.7 $out/spark/venv/lib/python3.11/site-packages/pyspark" "-spark-connectors-3.5.7 $out/spark/jars" "/userstream-spark-connect-auth.jar $out/spark/auth/userstream-spark-connect-auth.jar" ];
+        airflow = [ "-airflow-venv-3.1.8 $out/airflow/venv" ];
+        userstream = [ ];
+      };
+    in length fingerprinted == 9
+      && all (img: missingFrom (script img) (pieces.${img} ++ fingerprinted) == [ ]
+          && contains "pyspark/bin/spark-class <<" (script img) == (img != "spark"))
+        (attrNames pieces))
+    (toJSON (builtins.mapAttrs (_: r: r.runtime.script) runtimes.imageRuntimes)))
+  (check "the jar sets are resolved with the pinned Maven from Maven Central, on JDK 17"
+    (runtimes.maven.src.url == "https://repo1.maven.org/maven2/org/apache/maven/apache-maven/${versions.maven}/apache-maven-${versions.maven}-bin.tar.gz"
+      && elem runtimes.maven runtimes.kafka.nativeBuildInputs
+      && contains "JAVA_HOME=/nix/store/00000000000000000000000000000000-openjdk-17/lib/openjdk" runtimes.kafka.buildPhase)
+    runtimes.kafka.buildPhase)
   (check "binary build: PROTOC set, cmake not configuring cargo, only the cli package"
     (contains "/bin/protoc" userstream.PROTOC && userstream.dontUseCmakeConfigure
       && elem "cmake" (map (d: d.name) userstream.nativeBuildInputs)
