@@ -5,15 +5,19 @@ Its state lives in the JSON file named by FAKE_STATE: whether the streaming quer
 about it (`start_fails`: the started query fails at once, so it is still down; `stalled`: an
 active query is restarted; `ensure_error`: the pass errs and prints no JSON), what `verify`
 reports (a queue whose last entry repeats), the exit code of `setup`. Every command line it
-receives is appended to the file named by FAKE_CALLS. Output shapes follow the Rust CLI:
-`produce --json` prints a RunSummary and `stream ensure --json` an EnsureReport (both
-pretty-printed), `verify --json` a VerifyReport.
+receives is appended to the file named by FAKE_CALLS. Every document it prints is built and
+checked by `contracts.py` against the binary's published schemas (`dags/contracts/`):
+`produce --json` a RunSummary and `stream ensure --json` an EnsureReport (both pretty-printed),
+`verify --json` a VerifyReport (the state's report over a complete one). The directory of
+`contracts.py` is put on `sys.path` by whoever writes this script out as a binary.
 """
 
 import json
 import os
 import sys
 from pathlib import Path
+
+from contracts import example, part
 
 STARTED = (
     "started: users                        started          id q1  run r2  checkpoint /ck/users; "
@@ -24,18 +28,19 @@ STARTED = (
 
 def status(state: dict) -> dict:
     """A StreamStatus (`stream status --json`) of the job's users query."""
-    query = {
-        "name": "users",
-        "active": state["active"],
-        "id": "q1",
-        "run_id": "r1",
-        "message": "Waiting for data to arrive" if state["active"] else None,
-        "trigger_active": False,
-        "last_progress": state.get("last_progress"),
-        "exception": state.get("exception"),
-        "held_after_end": False,
-    }
-    return {"session_id": "s1", "queries": [query]}
+    progress = state.get("last_progress")
+    query = part(
+        "stream-ensure",
+        "QueryStatus",
+        name="users",
+        active=state["active"],
+        id="q1",
+        run_id="r1",
+        message="Waiting for data to arrive" if state["active"] else None,
+        last_progress=None if progress is None else part("stream-ensure", "Progress", **progress),
+        exception=state.get("exception"),
+    )
+    return part("stream-ensure", "StreamStatus", session_id="s1", queries=[query])
 
 
 def ensure(state: dict) -> int:
@@ -68,7 +73,7 @@ def ensure(state: dict) -> int:
         else:
             state["active"] = True
             state["exception"] = None
-    print(json.dumps({"actions": actions, "status": status(state)}, indent=2))
+    print(json.dumps(example("stream-ensure", actions=actions, status=status(state)), indent=2))
     return 0 if state["active"] else 1
 
 
@@ -82,23 +87,21 @@ def main(args: list[str]) -> int:
     if args[:1] == ["setup"]:
         code = state.get("setup_exit", 0)
     elif args[:1] == ["produce"]:
-        summary = {
-            "topic": "users",
-            "seed": args[args.index("--seed") + 1],
-            "users_produced": int(args[args.index("--count") + 1]),
-            "rejected": 0,
-            "dlq_produced": 0,
-            "users_per_sec": 1000.0,
-            "resume_page": 2,
-            "stop_reason": "count",
-            "failure": None,
-        }
+        summary = example(
+            "produce",
+            topic="users",
+            seed=args[args.index("--seed") + 1],
+            users_produced=int(args[args.index("--count") + 1]),
+            users_per_sec=1000.0,
+            resume_page=2,
+            stop_reason="count",
+        )
         print(json.dumps(summary, indent=2))
     elif args[:2] == ["stream", "ensure"]:
         code = ensure(state)
     elif args[:1] == ["verify"]:
         reports = state["verify"]
-        report = reports.pop(0) if len(reports) > 1 else reports[0]
+        report = example("verify", **(reports.pop(0) if len(reports) > 1 else reports[0]))
         print(json.dumps(report))
         code = 0 if report["missing_count"] == 0 and report["field_mismatch_count"] == 0 else 1
     else:

@@ -55,7 +55,10 @@ class Fake:
         self.state_file = tmp_path / "state.json"
         self.calls_file = tmp_path / "calls.jsonl"
         exe = tmp_path / "userstream"
-        exe.write_text(f"#!{sys.executable}\n" + FAKE.read_text())
+        # The stand-in imports `contracts` from this directory to build what it prints.
+        exe.write_text(
+            f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(FAKE.parent)!r})\n" + FAKE.read_text()
+        )
         exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
         self.set(active=True)
         monkeypatch.setenv("USERSTREAM_BIN", str(exe))
@@ -153,7 +156,7 @@ ENSURE = ["stream", "ensure", "--json"]
 
 
 def test_stream_active_is_left_alone(dagbag, monkeypatch, fake, caplog):
-    fake.set(active=True, last_progress={"batchId": 7, "numInputRows": 50})
+    fake.set(active=True, last_progress={"batch_id": 7, "num_input_rows": 50})
     with caplog.at_level(logging.INFO):
         report = run_task(dagbag, monkeypatch, "users_stream", "ensure")
     assert fake.calls() == [ENSURE]  # one pass, nothing else
@@ -239,7 +242,14 @@ def test_quality_fails_with_a_readable_report(dagbag, monkeypatch, fake):
     bad = {
         **GOOD_REPORT,
         "field_mismatch_count": 2,
-        "field_mismatches": [{"id": "u1", "field": "email", "expected": "a@x", "actual": "b@x"}],
+        "field_mismatches": [
+            {
+                "id": "9b2f0c1e-0000-4000-8000-000000000002",
+                "field": "email",
+                "expected": "a@x",
+                "actual": "b@x",
+            }
+        ],
         "missing_count": 1,
         "missing_ids": ["9b2f0c1e-0000-4000-8000-000000000001"],
         "cassandra_rows": 99,

@@ -14,6 +14,7 @@ import pytest
 from airflow.exceptions import AirflowFailException
 
 import userstream_common as us
+from contracts import example, part
 
 # --- binary and source resolution -----------------------------------------------------------
 
@@ -177,123 +178,104 @@ def test_parse_json_errors(bad):
 
 
 def test_count_of():
-    assert us.count_of(None) == 0
+    assert us.count_of(0) == 0
     assert us.count_of(7) == 7
-    assert us.count_of(3.0) == 3
-    assert us.count_of(["a", "b"]) == 2
-    assert us.count_of({"count": 4, "sample": ["x"]}) == 4
-    with pytest.raises(us.UserstreamError):
-        us.count_of("many")
-
-
-def test_produce_summary():
-    doc = {"produced": 1990, "rejected": 10, "dlq": 10, "users_per_second": 812.5}
-    assert us.produce_summary(doc, 2000) == doc
-    with pytest.raises(us.UserstreamError, match="produced none"):
-        us.produce_summary({"produced": 0, "rejected": 5, "dlq": 5}, 2000)
-    with pytest.raises(us.UserstreamError, match="lacks dlq or dlq_produced"):
-        us.produce_summary({"produced": 1, "rejected": 0}, 1)
+    for bad in (None, True, -1, 3.0, ["a"], "many"):
+        with pytest.raises(us.UserstreamError, match="expected a count"):
+            us.count_of(bad)
 
 
 def test_produce_summary_of_the_producers_run_summary():
-    # The field names of userstream-ingest's RunSummary.
-    doc = {
-        "topic": "users",
-        "dlq_topic": "users.dlq",
-        "seed": "userstream-x",
-        "start_page": 1,
-        "resume_page": 2,
-        "stop_reason": "CountReached",
-        "users_produced": 2000,
-        "rejected": 0,
-        "dlq_produced": 0,
-        "users_per_sec": 1500.0,
-        "failure": None,
-    }
+    doc = example(
+        "produce",
+        seed="userstream-x",
+        start_page=1,
+        resume_page=2,
+        stop_reason="count",
+        users_produced=2000,
+        rejected=3,
+        dlq_produced=3,
+        users_per_sec=1500.0,
+    )
     assert us.produce_summary(doc, 2000) == {
         "produced": 2000,
-        "rejected": 0,
-        "dlq": 0,
+        "rejected": 3,
+        "dlq": 3,
         "users_per_second": 1500.0,
         "resume_page": 2,
-        "stop_reason": "CountReached",
+        "stop_reason": "count",
         "failure": None,
     }
+    with pytest.raises(us.UserstreamError, match="produced none"):
+        us.produce_summary(example("produce", rejected=5, dlq_produced=5), 2000)
+    lacking = {k: v for k, v in doc.items() if k != "dlq_produced"}
+    with pytest.raises(us.UserstreamError, match="no field 'dlq_produced'"):
+        us.produce_summary(lacking, 1)
 
 
-def test_stream_status_flat():
-    status = us.stream_status({"active": False, "id": "q", "name": "users", "exception": "boom"})
-    assert status["active"] is False
-    assert status["queries"][0]["name"] == "users"
-    assert status["queries"][0]["exception"] == "boom"
-    assert status["queries"][0]["held_after_end"] is False
-    with pytest.raises(us.UserstreamError, match="active"):
-        us.stream_status({"active": "yes"})
+def query(**fields):
+    """A QueryStatus as `stream status --json` prints it."""
+    return part("stream-status", "QueryStatus", **fields)
 
 
 def test_stream_status_of_a_job_with_several_queries():
-    # The shape of userstream-stream's StreamStatus.
-    doc = {
-        "session_id": "s1",
-        "queries": [
-            {
-                "name": "users",
-                "active": True,
-                "id": "a",
-                "run_id": "r",
-                "message": "Waiting for data to arrive",
-                "trigger_active": False,
-                "last_progress": {"batch_id": 4, "timestamp": "t", "num_input_rows": 10},
-                "exception": None,
-            },
-            {"name": "rejected", "active": False, "id": "b", "exception": "StreamingQueryException: x"},
+    progress = part("stream-status", "Progress", batch_id=4, timestamp="t", num_input_rows=10)
+    doc = example(
+        "stream-status",
+        session_id="s1",
+        queries=[
+            query(
+                name="users",
+                active=True,
+                id="a",
+                message="Waiting for data to arrive",
+                last_progress=progress,
+            ),
+            query(name="rejected", id="b", exception="StreamingQueryException: x"),
         ],
-    }
+    )
     status = us.stream_status(doc)
     assert status["active"] is False and status["session_id"] == "s1"
     assert [q["exception"] for q in status["queries"]] == [None, "StreamingQueryException: x"]
-    progress = us.stream_progress(status)
-    assert progress["users"]["progress"]["batch_id"] == 4
-    assert progress["rejected"] == {"id": "b", "active": False, "progress": None}
+    assert status["queries"][1]["held_after_end"] is False
+    summary = us.stream_progress(status)
+    assert summary["users"]["progress"]["batch_id"] == 4
+    assert summary["rejected"] == {"id": "b", "active": False, "progress": None}
     doc["queries"][1].update(active=True, exception=None)
     assert us.stream_status(doc)["active"] is True
-    assert us.stream_status({"session_id": "s", "queries": []})["active"] is False
+    assert us.stream_status(example("stream-status", session_id="s"))["active"] is False
 
 
-def test_exception_values():
-    def text(exc):
-        return us.stream_status({"active": False, "name": "q", "exception": exc})["queries"][0]["exception"]
+def test_stream_status_names_what_it_lacks():
+    with pytest.raises(us.UserstreamError, match="no field 'queries'"):
+        us.stream_status({"active": False, "name": "users"})
+    with pytest.raises(us.UserstreamError, match="boolean 'active'"):
+        us.stream_status(example("stream-status", queries=[{**query(), "active": "yes"}]))
+    assert (
+        us.stream_status(example("stream-status", queries=[query(exception="")]))["queries"][0]["exception"]
+        is None
+    )
 
-    assert text(None) is None
-    assert text("") is None
-    assert text({"message": "boom", "stack_trace": "at x"}) == "boom\nat x"
-    assert "code" in text({"code": 3})
+
+def ensure_report(actions, *queries, session_id="s1"):
+    """An EnsureReport as `stream ensure --json` prints it."""
+    status = part("stream-ensure", "StreamStatus", session_id=session_id, queries=list(queries))
+    return example("stream-ensure", actions=list(actions), status=status)
 
 
-# The shape of `userstream stream ensure --json` (userstream-stream's EnsureReport).
-ENSURE_DOWN = {
-    "actions": [
+ENSURE_DOWN = ensure_report(
+    [
         "query users is not running (Spark gave no exception)",
         "started: users  started  id a  run r; session s1; decoding schema ids [1]",
     ],
-    "status": {
-        "session_id": "s1",
-        "queries": [
-            {
-                "name": "users",
-                "active": False,
-                "id": "a",
-                "run_id": "r",
-                "message": None,
-                "trigger_active": False,
-                "last_progress": None,
-                "exception": "\norg.apache.spark.sql.streaming.StreamingQueryException: boom\n\tat x.y",
-                "held_after_end": False,
-            },
-            {"name": "users-rejected", "active": True, "id": "b", "exception": None},
-        ],
-    },
-}
+    query(
+        name="users",
+        id="a",
+        run_id="r",
+        exception="\norg.apache.spark.sql.streaming.StreamingQueryException: boom\n\tat x.y",
+    ),
+    query(name="users-rejected", active=True, id="b"),
+)
 
 
 def test_stream_ensure_report():
@@ -301,7 +283,7 @@ def test_stream_ensure_report():
     assert report["actions"] == ENSURE_DOWN["actions"]
     assert report["status"]["active"] is False and report["status"]["session_id"] == "s1"
     assert [q["name"] for q in report["status"]["queries"]] == ["users", "users-rejected"]
-    nothing = us.stream_ensure_report({"actions": [], "status": {"session_id": "s", "queries": []}})
+    nothing = us.stream_ensure_report(ensure_report([], session_id="s"))
     assert nothing["actions"] == []
     for bad in ({}, {"actions": "x", "status": {}}, {"actions": [], "status": None}):
         with pytest.raises(us.UserstreamError, match="stream ensure printed no"):
@@ -325,79 +307,71 @@ def test_stream_down_message_names_what_is_down_and_what_to_run():
     assert "at x.y" not in text
     assert "userstream stream status --json" in text and "userstream stream ensure" in text
     assert "spark-connect" not in text
-    held = {"name": "users", "active": False, "held_after_end": True}
-    text = us.stream_down_message(us.stream_ensure_report({"actions": [], "status": {"queries": [held]}}))
+    held = query(name="users", held_after_end=True)
+    text = us.stream_down_message(us.stream_ensure_report(ensure_report([], held)))
     assert "- users: ended, but Spark still holds it" in text and "this pass:" not in text
     assert "userstream stack restart spark-connect" in text
-    none = us.stream_down_message(us.stream_ensure_report({"actions": [], "status": {"queries": []}}))
+    none = us.stream_down_message(us.stream_ensure_report(ensure_report([])))
     assert "lists no query" in none
 
 
-def test_progress_summary_camel_and_snake_case():
-    spark = {
-        "id": "q",
-        "batchId": 12,
-        "timestamp": "2026-11-26T14:00:00.000Z",
-        "numInputRows": 2000,
-        "inputRowsPerSecond": 400.0,
-        "processedRowsPerSecond": 1000.0,
-        "sources": [],
-    }
-    summary = us.progress_summary(spark)
-    assert summary == {
+def test_progress_summary_keeps_the_few_numbers():
+    progress = part(
+        "stream-status",
+        "Progress",
+        batch_id=12,
+        timestamp="2026-11-26T14:00:00.000Z",
+        num_input_rows=2000,
+        input_rows_per_second=400.0,
+        processed_rows_per_second=1000.0,
+    )
+    assert us.progress_summary(progress) == {
         "batch_id": 12,
         "timestamp": "2026-11-26T14:00:00.000Z",
         "num_input_rows": 2000,
         "input_rows_per_second": 400.0,
         "processed_rows_per_second": 1000.0,
     }
-    assert us.progress_summary({"batch_id": 1, "num_input_rows": 5})["num_input_rows"] == 5
-    assert us.progress_summary('{"batchId": 3}')["batch_id"] == 3
     assert us.progress_summary(None) is None
-    assert us.progress_summary("garbage") == {"raw": "garbage"}
 
 
 # --- quality --------------------------------------------------------------------------------
 
-REPORT = {
-    "kafka_count": 4000,
-    "cassandra_count": 4000,
-    "missing_ids": [],
-    "extra": 0,
-    "field_mismatches": 0,
-    "rejected_rows": 0,
-    "dlq_count": 12,
-}
+
+def verify_report(**fields):
+    """A VerifyReport as `verify --json` prints it: 4,000 users in both stores unless told."""
+    counts = dict(kafka_unique_ids=4000, cassandra_rows=4000, dlq_count=12)
+    return example("verify", **{**counts, **fields})
 
 
-def test_verify_counts_accepts_lists_and_numbers():
-    counts = us.verify_counts({**REPORT, "missing_ids": ["a", "b"], "field_mismatches": {"count": 1}})
+REPORT = verify_report()
+
+
+def test_verify_counts_read_one_field_each():
+    counts = us.verify_counts(verify_report(missing_count=2, field_mismatch_count=1, missing_ids=["a", "b"]))
     assert counts["missing"] == 2 and counts["field_mismatches"] == 1 and counts["kafka_count"] == 4000
     assert counts["dlq_count"] == 12
-    with pytest.raises(us.UserstreamError, match="lacks cassandra_count or cassandra_rows"):
-        us.verify_counts({k: v for k, v in REPORT.items() if k != "cassandra_count"})
+    assert us.verify_counts(verify_report(dlq_count=None))["dlq_count"] is None
+    with pytest.raises(us.UserstreamError, match="no field 'cassandra_rows'"):
+        us.verify_counts({k: v for k, v in REPORT.items() if k != "cassandra_rows"})
 
 
-def test_verify_counts_of_the_stream_crates_report():
-    # The shape of userstream-stream's VerifyReport: id lists are samples, counts are complete.
-    doc = {
-        "topic": "users",
-        "keyspace": "userstream",
-        "kafka_records": 4010,
-        "kafka_decoded": 4000,
-        "kafka_undecodable": 10,
-        "kafka_unique_ids": 4000,
-        "cassandra_rows": 3950,
-        "rejected_rows": 10,
-        "missing_count": 50,
-        "missing_ids": ["id"] * 20,
-        "extra_count": 0,
-        "extra_ids": [],
-        "sampled": 200,
-        "field_mismatch_count": 1,
-        "field_mismatches": [{"id": "u1", "field": "email", "expected": "a", "actual": "b"}],
-        "ok": False,
-    }
+def test_verify_counts_of_a_failed_report():
+    # Id lists are samples, counts are complete.
+    mismatch = part("verify", "FieldMismatch", id="00000000-0000-4000-8000-000000000001", field="email")
+    doc = verify_report(
+        kafka_records=4010,
+        kafka_decoded=4000,
+        kafka_undecodable=10,
+        cassandra_rows=3950,
+        rejected_rows=10,
+        dlq_count=None,
+        missing_count=50,
+        missing_ids=["00000000-0000-4000-8000-000000000002"] * 20,
+        sampled=200,
+        field_mismatch_count=1,
+        field_mismatches=[mismatch],
+    )
     counts = us.verify_counts(doc)
     assert counts == {
         "kafka_count": 4000,
@@ -428,7 +402,7 @@ def test_quality_all_pass_and_report():
 
 
 def test_quality_failures_are_named():
-    counts = us.verify_counts({**REPORT, "cassandra_count": 3990, "missing_ids": 10, "dlq_count": 500})
+    counts = us.verify_counts(verify_report(cassandra_rows=3990, missing_count=10, dlq_count=500))
     checks = us.quality_checks(counts, us.QualityLimits(max_dlq_growth=100), {"dlq_count": 12})
     failed = {c.name for c in checks if not c.ok}
     assert failed == {"missing in Cassandra", "DLQ growth"}
@@ -439,7 +413,7 @@ def test_quality_failures_are_named():
 
 
 def test_growth_without_baseline_counts_everything():
-    counts = us.verify_counts({**REPORT, "dlq_count": 50, "rejected_rows": 3})
+    counts = us.verify_counts(verify_report(dlq_count=50, rejected_rows=3))
     checks = {c.name: c for c in us.quality_checks(counts, us.QualityLimits(), None)}
     assert checks["DLQ growth"].ok and checks["DLQ growth"].value == 50
     assert "no earlier run" in checks["DLQ growth"].detail
@@ -448,9 +422,11 @@ def test_growth_without_baseline_counts_everything():
 
 def test_only_lagging():
     limits = us.QualityLimits()
-    assert us.only_lagging(us.verify_counts({**REPORT, "missing_ids": 5}), limits)
+    assert us.only_lagging(us.verify_counts(verify_report(missing_count=5)), limits)
     assert not us.only_lagging(us.verify_counts(REPORT), limits)
-    assert not us.only_lagging(us.verify_counts({**REPORT, "missing_ids": 5, "field_mismatches": 1}), limits)
+    assert not us.only_lagging(
+        us.verify_counts(verify_report(missing_count=5, field_mismatch_count=1)), limits
+    )
 
 
 def test_quality_limits_from_params():
