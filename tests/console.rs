@@ -16,6 +16,7 @@ use userstream_console::{Console, ConsoleConfig};
 use userstream_ingest::{IngestConfig, IngestStats, RunSummary};
 use userstream_kafka::TopicSpec;
 use userstream_registry::RegistryClient;
+use userstream_stream::StreamConfig;
 use userstream_tests::{stack_config, stack_started};
 
 const USERS: u32 = 300;
@@ -44,22 +45,34 @@ async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::Tem
     let mut config = ConsoleConfig::new(stack)?;
     let id = &uuid::Uuid::new_v4().simple().to_string()[..12];
     // `test-`: a prefix the reader, which the job and the console read as, may read.
-    config.stream.topic = format!("test-console-{id}");
+    config.topic = format!("test-console-{id}");
     config.dlq_topic = format!("test-console-{id}.dlq");
     ensure!(
         userstream_stack::render::READER_TOPIC_PREFIXES
             .iter()
-            .any(|prefix| config.stream.topic.starts_with(prefix)),
+            .any(|prefix| config.topic.starts_with(prefix)),
         "the job could not read {}",
-        config.stream.topic
+        config.topic
     );
-    config.stream.keyspace = format!("console_test_{id}");
-    config.stream.query_name = format!("console-test-{id}");
-    config.stream.checkpoint_root = checkpoints.path().to_path_buf();
-    config.stream.trigger = Duration::from_millis(500);
+    config.keyspace = format!("console_test_{id}");
+    config.query_name = format!("console-test-{id}");
+    config.checkpoint_root = checkpoints.path().to_path_buf();
     config.fast_interval = Duration::from_millis(500);
     config.slow_interval = Duration::from_secs(1);
     Ok(Some((config, checkpoints)))
+}
+
+/// The job the console watches, as `userstream stream` runs it: the console's topic,
+/// keyspace, query and checkpoints, at its endpoints with the same logins.
+fn job_config(config: &ConsoleConfig) -> StreamConfig {
+    let mut job = StreamConfig::with_state_dir(&config.stack.state_dir);
+    job.set_endpoints(&config.endpoints);
+    job.topic = config.topic.clone();
+    job.keyspace = config.keyspace.clone();
+    job.query_name = config.query_name.clone();
+    job.checkpoint_root = config.checkpoint_root.clone();
+    job.trigger = Duration::from_millis(500);
+    job
 }
 
 async fn send_dead_letter(
@@ -87,7 +100,7 @@ fn kafka_admin(config: &ConsoleConfig) -> userstream_endpoints::KafkaAccess {
 /// The producer's configuration (`userstream-ingest`, generator source) for the console's
 /// topics and subject: `USERS` users of seed "console".
 fn ingest_config(config: &ConsoleConfig) -> IngestConfig {
-    let stream = &config.stream;
+    let stream = &job_config(config);
     let mut ingest = IngestConfig::default();
     ingest.kafka.bootstrap = kafka_admin(config);
     ingest.kafka.topic = stream.topic.clone();
@@ -125,7 +138,7 @@ fn cassandra_admin(config: &ConsoleConfig) -> Option<userstream_endpoints::Login
 }
 
 async fn cleanup(config: &ConsoleConfig, registry: &RegistryClient) {
-    let stream = &config.stream;
+    let stream = &job_config(config);
     let _ = userstream_stream::stop(stream).await;
     if let Ok(session) = userstream_store::connect(
         &stream.cassandra_contact_point,
@@ -149,7 +162,7 @@ async fn each_area_is_gathered_from_its_real_service() -> anyhow::Result<()> {
         return Ok(());
     };
     let registry = RegistryClient::new(
-        config.stream.registry_url.clone(),
+        config.endpoints.registry_url.clone(),
         config
             .stack
             .client_endpoints()
@@ -163,7 +176,7 @@ async fn each_area_is_gathered_from_its_real_service() -> anyhow::Result<()> {
 }
 
 async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> anyhow::Result<()> {
-    let stream = &config.stream;
+    let stream = &job_config(config);
     // What the console reads with: the reader.
     let bootstrap = &stream.bootstrap_servers;
     let admin = kafka_admin(config);
@@ -198,7 +211,9 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
     // Wait until the query has processed everything (Spark), then compare every area.
     let deadline = Instant::now() + Duration::from_secs(120);
     let spark = loop {
-        let view = gather::spark(stream).await.map_err(anyhow::Error::msg)?;
+        let view = gather::spark(&config.spark_job())
+            .await
+            .map_err(anyhow::Error::msg)?;
         let done = view.queries[0]
             .committed
             .get(&stream.topic)

@@ -379,7 +379,7 @@ def test_verify_counts_accepts_lists_and_numbers():
 
 
 def test_verify_counts_of_the_stream_crates_report():
-    # The shape of userstream-stream's VerifyReport: id lists are samples, counts are complete.
+    # The shape of userstream-verify's VerifyReport: id lists are samples, counts are complete.
     doc = {
         "topic": "users",
         "keyspace": "userstream",

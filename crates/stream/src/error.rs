@@ -112,19 +112,6 @@ impl StreamError {
         }
     }
 
-    pub(crate) fn from_status(url: &str, status: &tonic::Status) -> Self {
-        use tonic::Code;
-        match status.code() {
-            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted => {
-                Self::Connect {
-                    url: url.to_owned(),
-                    reason: format!("{:?}: {}", status.code(), status.message()),
-                }
-            }
-            _ => Self::Query(Cause(status.message().into())),
-        }
-    }
-
     pub(crate) fn spark(url: &str, e: spark_connect_rs::errors::SparkError) -> Self {
         use spark_connect_rs::errors::SparkError as E;
         match e {
@@ -150,6 +137,19 @@ impl StreamError {
                     Self::Query(Cause(message.into()))
                 }
             }
+        }
+    }
+}
+
+impl From<userstream_spark::SparkError> for StreamError {
+    /// The client's errors are the job's of the same name (same text, same retry verdict).
+    fn from(e: userstream_spark::SparkError) -> Self {
+        use userstream_spark::SparkError as E;
+        match e {
+            E::Config(problems) => Self::Config(problems),
+            E::Connect { url, reason } => Self::Connect { url, reason },
+            E::Query(cause) => Self::Query(cause),
+            E::Protocol(message) => Self::Protocol(message),
         }
     }
 }

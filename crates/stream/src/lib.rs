@@ -21,10 +21,7 @@ mod config;
 pub mod control;
 mod error;
 mod job;
-mod journal;
 pub mod plan;
-mod private_file;
-mod rpc;
 mod supervise;
 pub mod watchdog;
 
@@ -34,11 +31,12 @@ pub use config::{CassandraOutput, StreamConfig};
 pub use error::StreamError;
 pub use job::{
     classify_schema_id, fetch_writer_schemas, foreign_schema_ids, start, start_locked, status,
-    stop, JobInfo, Progress, QueryInfo, QueryStatus, SchemaIdFate, SourceProgress, StreamStatus,
+    stop, JobInfo, SchemaIdFate, StreamStatus,
 };
-pub use journal::JournalEntry;
+// The job's Spark Connect surface (what the console also reads) is userstream-spark's.
 pub use plan::{WriterSchema, UNKNOWN_SCHEMA_ID_MARKER};
 pub use supervise::{ensure, first_line, run, run_with, EnsureReport, RestartConnect, RunEvent};
+pub use userstream_spark::{JournalEntry, Progress, QueryInfo, QueryStatus, SourceProgress};
 
 /// Opens a Spark Connect session. `url` is an `sc://host:port` URL (parameters allowed).
 pub async fn session(url: &str) -> Result<SparkSession, StreamError> {
