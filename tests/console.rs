@@ -11,11 +11,14 @@ use anyhow::{bail, ensure, Context};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 use userstream_console::gather;
+use userstream_console::gather::KafkaSample;
 use userstream_console::model::{lag, NodeState, ESTIMATE_SOURCES};
+use userstream_console::model::{QueryView, SparkView};
 use userstream_console::{Console, ConsoleConfig};
 use userstream_ingest::{IngestConfig, IngestStats, RunSummary};
 use userstream_kafka::TopicSpec;
 use userstream_registry::RegistryClient;
+use userstream_stream::StreamConfig;
 use userstream_tests::{stack_config, stack_started};
 
 const USERS: u32 = 300;
@@ -44,22 +47,34 @@ async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::Tem
     let mut config = ConsoleConfig::new(stack)?;
     let id = &uuid::Uuid::new_v4().simple().to_string()[..12];
     // `test-`: a prefix the reader, which the job and the console read as, may read.
-    config.stream.topic = format!("test-console-{id}");
+    config.topic = format!("test-console-{id}");
     config.dlq_topic = format!("test-console-{id}.dlq");
     ensure!(
         userstream_stack::render::READER_TOPIC_PREFIXES
             .iter()
-            .any(|prefix| config.stream.topic.starts_with(prefix)),
+            .any(|prefix| config.topic.starts_with(prefix)),
         "the job could not read {}",
-        config.stream.topic
+        config.topic
     );
-    config.stream.keyspace = format!("console_test_{id}");
-    config.stream.query_name = format!("console-test-{id}");
-    config.stream.checkpoint_root = checkpoints.path().to_path_buf();
-    config.stream.trigger = Duration::from_millis(500);
+    config.keyspace = format!("console_test_{id}");
+    config.query_name = format!("console-test-{id}");
+    config.checkpoint_root = checkpoints.path().to_path_buf();
     config.fast_interval = Duration::from_millis(500);
     config.slow_interval = Duration::from_secs(1);
     Ok(Some((config, checkpoints)))
+}
+
+/// The job the console watches, as `userstream stream` runs it: the console's topic,
+/// keyspace, query and checkpoints, at its endpoints with the same logins.
+fn job_config(config: &ConsoleConfig) -> StreamConfig {
+    let mut job = StreamConfig::with_state_dir(&config.stack.state_dir);
+    job.set_endpoints(&config.endpoints);
+    job.topic = config.topic.clone();
+    job.keyspace = config.keyspace.clone();
+    job.query_name = config.query_name.clone();
+    job.checkpoint_root = config.checkpoint_root.clone();
+    job.trigger = Duration::from_millis(500);
+    job
 }
 
 async fn send_dead_letter(
@@ -87,7 +102,7 @@ fn kafka_admin(config: &ConsoleConfig) -> userstream_endpoints::KafkaAccess {
 /// The producer's configuration (`userstream-ingest`, generator source) for the console's
 /// topics and subject: `USERS` users of seed "console".
 fn ingest_config(config: &ConsoleConfig) -> IngestConfig {
-    let stream = &config.stream;
+    let stream = &job_config(config);
     let mut ingest = IngestConfig::default();
     ingest.kafka.bootstrap = kafka_admin(config);
     ingest.kafka.topic = stream.topic.clone();
@@ -125,7 +140,7 @@ fn cassandra_admin(config: &ConsoleConfig) -> Option<userstream_endpoints::Login
 }
 
 async fn cleanup(config: &ConsoleConfig, registry: &RegistryClient) {
-    let stream = &config.stream;
+    let stream = &job_config(config);
     let _ = userstream_stream::stop(stream).await;
     if let Ok(session) = userstream_store::connect(
         &stream.cassandra_contact_point,
@@ -149,7 +164,7 @@ async fn each_area_is_gathered_from_its_real_service() -> anyhow::Result<()> {
         return Ok(());
     };
     let registry = RegistryClient::new(
-        config.stream.registry_url.clone(),
+        config.endpoints.registry_url.clone(),
         config
             .stack
             .client_endpoints()
@@ -163,9 +178,34 @@ async fn each_area_is_gathered_from_its_real_service() -> anyhow::Result<()> {
 }
 
 async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> anyhow::Result<()> {
-    let stream = &config.stream;
-    // What the console reads with: the reader.
-    let bootstrap = &stream.bootstrap_servers;
+    let stream = &job_config(config);
+    let (sent, produced) = produce_and_start(config, stream).await?;
+
+    // Wait until the query has processed everything (Spark), then compare every area.
+    let spark = wait_until_processed(config, stream).await?;
+    let users_query = &spark.queries[0];
+    ensure!(
+        users_query.active,
+        "users query not active: {users_query:?}"
+    );
+    ensure!(spark.queries.len() == 2, "both queries listed: {spark:?}");
+
+    let kafka = check_kafka(config, stream, users_query, &sent).await?;
+    check_cassandra(stream, &kafka).await?;
+    check_registry_airflow_stack(config, registry, &produced).await?;
+    // Source: a users API that answers, and one that does not.
+    check_source().await?;
+
+    // The whole console over HTTP: every area answers and the flow is drawn.
+    console_over_http(config).await
+}
+
+/// The console's topics, keyspace and subject made, `USERS` users and a dead letter produced,
+/// and the job started on them: the ids sent and the producer's summary.
+async fn produce_and_start(
+    config: &ConsoleConfig,
+    stream: &StreamConfig,
+) -> anyhow::Result<(BTreeSet<String>, RunSummary)> {
     let admin = kafka_admin(config);
     let topics = [
         TopicSpec::new(&stream.topic, 2),
@@ -194,17 +234,25 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
     userstream_stream::start(stream)
         .await
         .context("stream start")?;
+    Ok((sent, produced))
+}
 
-    // Wait until the query has processed everything (Spark), then compare every area.
+/// The job's queries once the users query has processed every record produced.
+async fn wait_until_processed(
+    config: &ConsoleConfig,
+    stream: &StreamConfig,
+) -> anyhow::Result<SparkView> {
     let deadline = Instant::now() + Duration::from_secs(120);
-    let spark = loop {
-        let view = gather::spark(stream).await.map_err(anyhow::Error::msg)?;
+    loop {
+        let view = gather::spark(&config.spark_job())
+            .await
+            .map_err(anyhow::Error::msg)?;
         let done = view.queries[0]
             .committed
             .get(&stream.topic)
             .is_some_and(|p| p.values().sum::<i64>() == i64::from(USERS));
         if done {
-            break view;
+            return Ok(view);
         }
         if let Some(e) = &view.queries[0].exception {
             bail!("the query failed: {e}");
@@ -214,15 +262,19 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
             "the query did not process {USERS} records: {view:?}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let users_query = &spark.queries[0];
-    ensure!(
-        users_query.active,
-        "users query not active: {users_query:?}"
-    );
-    ensure!(spark.queries.len() == 2, "both queries listed: {spark:?}");
+    }
+}
 
-    // Kafka: offsets, the dead letter with its reason, the newest processed user ids.
+/// Kafka as the console gathers it against what was produced.
+async fn check_kafka(
+    config: &ConsoleConfig,
+    stream: &StreamConfig,
+    users_query: &QueryView,
+    sent: &BTreeSet<String>,
+) -> anyhow::Result<KafkaSample> {
+    // What the console reads with: the reader.
+    let bootstrap = &stream.bootstrap_servers;
+    // Offsets, the dead letter with its reason, the newest processed user ids.
     let processed = users_query.committed.get(&stream.topic);
     let kafka = gather::kafka(
         bootstrap,
@@ -276,6 +328,11 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
         "internal topics are left out"
     );
 
+    Ok(kafka)
+}
+
+/// Cassandra as the console gathers it, for the newest ids Kafka listed.
+async fn check_cassandra(stream: &StreamConfig, kafka: &KafkaSample) -> anyhow::Result<()> {
     // Cassandra: its own row estimate (never a scan), its write counter, the newest users'
     // rows, the rejected rows read with a bound.
     let mut cassandra_client = gather::CassandraClient::new(
@@ -337,6 +394,15 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
         "{exact:?}"
     );
 
+    Ok(())
+}
+
+/// The registry, Airflow and the stack as the console gathers them.
+async fn check_registry_airflow_stack(
+    config: &ConsoleConfig,
+    registry: &RegistryClient,
+    produced: &RunSummary,
+) -> anyhow::Result<()> {
     // Registry: the pipeline subject in full.
     let view = gather::registry(registry, &config.subject())
         .await
@@ -391,7 +457,11 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
         "the engines this test just used are healthy: {rows:?}"
     );
 
-    // Source: a users API that answers, and one that does not.
+    Ok(())
+}
+
+/// The users API as the console probes it: one that answers, then the same one stopped.
+async fn check_source() -> anyhow::Result<()> {
     let api = userstream_users_api::bind(userstream_users_api::UsersApiConfig {
         bind: "127.0.0.1:0".parse()?,
         ..Default::default()
@@ -412,8 +482,7 @@ async fn gather_each_area(config: &ConsoleConfig, registry: &RegistryClient) -> 
         "{down:?}"
     );
 
-    // The whole console over HTTP: every area answers and the flow is drawn.
-    console_over_http(config).await
+    Ok(())
 }
 
 async fn console_over_http(config: &ConsoleConfig) -> anyhow::Result<()> {
@@ -434,13 +503,30 @@ async fn console_over_http(config: &ConsoleConfig) -> anyhow::Result<()> {
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await
     });
-    // The console asks for its token: without it, 401. The link sets this port's cookie.
+    let result = async {
+        let http = log_in(&base, listen, &config.token).await?;
+        let snapshot = every_area_answers(&http, &base).await?;
+        check_served(&http, &base, &snapshot).await
+    }
+    .await;
+    cancel.cancel();
+    let _ = server.await;
+    result
+}
+
+/// Logs in at the console served at `base` (port of `listen`) as a page does: refused without
+/// the token; the link sets this port's cookie. Returns a client sending the token.
+async fn log_in(
+    base: &str,
+    listen: std::net::SocketAddr,
+    token: &str,
+) -> anyhow::Result<reqwest::Client> {
     let refused = reqwest::get(format!("{base}/api/snapshot")).await?;
     ensure!(refused.status() == 401, "no token: {}", refused.status());
     let link = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?
-        .get(format!("{base}/?token={}", config.token))
+        .get(format!("{base}/?token={token}"))
         .send()
         .await?;
     let cookie = link
@@ -454,14 +540,22 @@ async fn console_over_http(config: &ConsoleConfig) -> anyhow::Result<()> {
         "the cookie is not named {cookie_name}"
     );
     let mut headers = reqwest::header::HeaderMap::new();
-    let mut bearer = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", config.token))?;
+    let mut bearer = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?;
     bearer.set_sensitive(true);
     headers.insert(reqwest::header::AUTHORIZATION, bearer);
     let http = reqwest::Client::builder()
         .default_headers(headers)
         .build()?;
+    Ok(http)
+}
+
+/// The snapshot once every area answers (within a minute).
+async fn every_area_answers(
+    http: &reqwest::Client,
+    base: &str,
+) -> anyhow::Result<serde_json::Value> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let outcome = loop {
+    loop {
         let snapshot: serde_json::Value = http
             .get(format!("{base}/api/snapshot"))
             .send()
@@ -481,95 +575,97 @@ async fn console_over_http(config: &ConsoleConfig) -> anyhow::Result<()> {
         .map(|area| format!("{area}: {}", snapshot[*area]["error"]))
         .collect();
         if failing.is_empty() {
-            break Ok(snapshot);
+            return Ok(snapshot);
         }
         if Instant::now() > deadline {
-            break Err(anyhow::anyhow!("areas still failing: {failing:?}"));
+            bail!("areas still failing: {failing:?}");
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let result = async {
-        let snapshot = outcome?;
-        let states: Vec<&str> = snapshot["flow"]["nodes"]
-            .as_array()
-            .context("flow nodes")?
-            .iter()
-            .filter_map(|n| n["state"].as_str())
-            .collect();
-        ensure!(states.len() == 4, "{states:?}");
-        let spark_state = serde_json::to_value(NodeState::Down)?;
-        ensure!(
-            snapshot["flow"]["nodes"][2]["state"] != spark_state,
-            "the query runs, Spark is not down: {}",
-            snapshot["flow"]
-        );
-        let page = http.get(&base).send().await?.text().await?;
-        ensure!(page.contains("userstream") && page.contains("/assets/console.js"));
-        let kafka: serde_json::Value = http
-            .get(format!("{base}/api/kafka"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        ensure!(kafka["data"]["dlq_size"] == 1, "{kafka}");
-        let estimate = &snapshot["cassandra"]["data"]["users_estimate"];
-        ensure!(
-            estimate["estimate"] == true && estimate["rows"].as_i64() >= Some(i64::from(USERS)),
-            "labelled an estimate, with every row landed: {estimate}"
-        );
-        // The explicit count: none until asked, then the exact number of rows.
-        // Asked for by another page on this host (the browser sends the token's cookie
-        // along): refused, nothing started.
-        let forged = http
-            .post(format!("{base}/api/cassandra/count"))
-            .header(reqwest::header::ORIGIN, "http://127.0.0.1:1")
-            .header("sec-fetch-site", "same-site")
-            .send()
-            .await?;
-        ensure!(
-            forged.status() == 403,
-            "another page's count: {}",
-            forged.status()
-        );
-        let none = http
-            .get(format!("{base}/api/cassandra/count"))
-            .send()
-            .await?;
-        ensure!(none.status() == 404, "no count before one is asked for");
-        let count: serde_json::Value = http
-            .post(format!("{base}/api/cassandra/count?seconds=60&wait=true"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        ensure!(
-            count["state"] == "finished" && count["rows"] == USERS,
-            "{count}"
-        );
-        ensure!(
-            count["summary"]
-                .as_str()
-                .is_some_and(|s| s.starts_with(&format!("{USERS} rows")) && s.contains("exact")),
-            "{count}"
-        );
-        let area: serde_json::Value = http
-            .get(format!("{base}/api/cassandra"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        ensure!(
-            area["count"] == count,
-            "the area shows the last count: {area}"
-        );
-        let missing = http.get(format!("{base}/api/nope")).send().await?;
-        ensure!(missing.status() == 404);
-        Ok(())
     }
-    .await;
-    cancel.cancel();
-    let _ = server.await;
-    result
+}
+
+/// The page, the flow, the Kafka area, the Cassandra estimate and the explicit count as the
+/// console serves them at `base`.
+async fn check_served(
+    http: &reqwest::Client,
+    base: &str,
+    snapshot: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let states: Vec<&str> = snapshot["flow"]["nodes"]
+        .as_array()
+        .context("flow nodes")?
+        .iter()
+        .filter_map(|n| n["state"].as_str())
+        .collect();
+    ensure!(states.len() == 4, "{states:?}");
+    let spark_state = serde_json::to_value(NodeState::Down)?;
+    ensure!(
+        snapshot["flow"]["nodes"][2]["state"] != spark_state,
+        "the query runs, Spark is not down: {}",
+        snapshot["flow"]
+    );
+    let page = http.get(base).send().await?.text().await?;
+    ensure!(page.contains("userstream") && page.contains("/assets/console.js"));
+    let kafka: serde_json::Value = http
+        .get(format!("{base}/api/kafka"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    ensure!(kafka["data"]["dlq_size"] == 1, "{kafka}");
+    let estimate = &snapshot["cassandra"]["data"]["users_estimate"];
+    ensure!(
+        estimate["estimate"] == true && estimate["rows"].as_i64() >= Some(i64::from(USERS)),
+        "labelled an estimate, with every row landed: {estimate}"
+    );
+    // The explicit count: none until asked, then the exact number of rows.
+    // Asked for by another page on this host (the browser sends the token's cookie
+    // along): refused, nothing started.
+    let forged = http
+        .post(format!("{base}/api/cassandra/count"))
+        .header(reqwest::header::ORIGIN, "http://127.0.0.1:1")
+        .header("sec-fetch-site", "same-site")
+        .send()
+        .await?;
+    ensure!(
+        forged.status() == 403,
+        "another page's count: {}",
+        forged.status()
+    );
+    let none = http
+        .get(format!("{base}/api/cassandra/count"))
+        .send()
+        .await?;
+    ensure!(none.status() == 404, "no count before one is asked for");
+    let count: serde_json::Value = http
+        .post(format!("{base}/api/cassandra/count?seconds=60&wait=true"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    ensure!(
+        count["state"] == "finished" && count["rows"] == USERS,
+        "{count}"
+    );
+    ensure!(
+        count["summary"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(&format!("{USERS} rows")) && s.contains("exact")),
+        "{count}"
+    );
+    let area: serde_json::Value = http
+        .get(format!("{base}/api/cassandra"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    ensure!(
+        area["count"] == count,
+        "the area shows the last count: {area}"
+    );
+    let missing = http.get(format!("{base}/api/nope")).send().await?;
+    ensure!(missing.status() == 404);
+    Ok(())
 }
 
 /// `userstream console` over the state directory `state`: its exit status and what it said.

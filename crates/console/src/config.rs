@@ -6,11 +6,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use url::Url;
-use userstream_endpoints::{names, Credentials};
+use userstream_endpoints::{
+    names, CassandraRole, Credentials, Endpoints, KafkaAccess, KafkaRole, Login, RegistryRole,
+};
+use userstream_spark::SparkJob;
 use userstream_stack::StackConfig;
-use userstream_stream::StreamConfig;
 
-/// Everything the console needs to know. `Debug` withholds the token (and the stream's
+/// Timeout of each Spark Connect request (the job's own default; a gather is bounded by
+/// `gather_timeout` anyway).
+const SPARK_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything the console needs to know. `Debug` withholds the token (and the endpoints'
 /// logins).
 #[derive(Clone)]
 pub struct ConsoleConfig {
@@ -19,8 +25,19 @@ pub struct ConsoleConfig {
     pub listen: SocketAddr,
     /// The stack (state directory, ports): for `stack status` and the engines' addresses.
     pub stack: StackConfig,
-    /// The streaming job (topic, keyspace, query name, endpoints).
-    pub stream: StreamConfig,
+    /// Where the engines listen, and the logins the console reads with: the stack's, from
+    /// its secrets file (the least-privileged roles: Kafka and registry readers, Cassandra's
+    /// application role).
+    pub endpoints: Endpoints,
+    /// The pipeline's topic.
+    pub topic: String,
+    /// The keyspace the job writes.
+    pub keyspace: String,
+    /// The streaming job's query name: with the Spark Connect user it names the job's
+    /// session, and it names the job's files.
+    pub query_name: String,
+    /// Where the job keeps its checkpoints, its journal and its state file.
+    pub checkpoint_root: PathBuf,
     /// The dead-letter topic.
     pub dlq_topic: String,
     /// The users API the producer reads (probed with a one-user request).
@@ -143,14 +160,16 @@ impl ConsoleConfig {
         let token = credentials.console_token.clone();
         let mut endpoints = stack.endpoints();
         endpoints.credentials = Some(credentials);
-        let mut stream = StreamConfig::with_state_dir(&stack.state_dir);
-        stream.set_endpoints(&endpoints);
         Self {
             listen: endpoints.console_listen,
-            stack,
-            stream,
+            topic: names::TOPIC.to_owned(),
+            keyspace: names::KEYSPACE.to_owned(),
+            query_name: names::QUERY_NAME.to_owned(),
+            checkpoint_root: userstream_spark::checkpoint_root(&stack.state_dir),
             dlq_topic: names::DLQ_TOPIC.to_owned(),
-            source_url: endpoints.users_api_url,
+            source_url: endpoints.users_api_url.clone(),
+            endpoints,
+            stack,
             fast_interval: Duration::from_secs(2),
             slow_interval: Duration::from_secs(5),
             gather_timeout: Duration::from_secs(10),
@@ -162,10 +181,34 @@ impl ConsoleConfig {
 
     /// The pipeline's value subject.
     pub fn subject(&self) -> String {
-        self.stream
-            .subject
-            .clone()
-            .unwrap_or_else(|| userstream_registry::topic_value_subject(&self.stream.topic))
+        userstream_registry::topic_value_subject(&self.topic)
+    }
+
+    /// Kafka as the reader sees it.
+    pub fn kafka(&self) -> KafkaAccess {
+        self.endpoints.kafka(KafkaRole::Reader)
+    }
+
+    /// The registry's reader login.
+    pub fn registry_login(&self) -> Option<Login> {
+        self.endpoints.registry_login(RegistryRole::Reader)
+    }
+
+    /// Cassandra's application role.
+    pub fn cassandra_login(&self) -> Option<Login> {
+        self.endpoints.cassandra_login(CassandraRole::App)
+    }
+
+    /// The streaming job as Spark Connect sees it (its session, its queries, its files).
+    pub fn spark_job(&self) -> SparkJob {
+        SparkJob {
+            connect_url: self.endpoints.spark_connect_url.clone(),
+            connect_user: userstream_spark::DEFAULT_CONNECT_USER.to_owned(),
+            connect_token: self.endpoints.spark_connect_token(),
+            query_name: self.query_name.clone(),
+            checkpoint_root: self.checkpoint_root.clone(),
+            request_timeout: SPARK_REQUEST_TIMEOUT,
+        }
     }
 }
 
@@ -175,7 +218,11 @@ impl fmt::Debug for ConsoleConfig {
         let Self {
             listen,
             stack,
-            stream,
+            endpoints,
+            topic,
+            keyspace,
+            query_name,
+            checkpoint_root,
             dlq_topic,
             source_url,
             fast_interval,
@@ -188,7 +235,11 @@ impl fmt::Debug for ConsoleConfig {
         f.debug_struct("ConsoleConfig")
             .field("listen", listen)
             .field("stack", stack)
-            .field("stream", stream)
+            .field("endpoints", endpoints)
+            .field("topic", topic)
+            .field("keyspace", keyspace)
+            .field("query_name", query_name)
+            .field("checkpoint_root", checkpoint_root)
             .field("dlq_topic", dlq_topic)
             .field("source_url", source_url)
             .field("fast_interval", fast_interval)
@@ -288,16 +339,12 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(config.token, "c0nsole-t0ken");
         assert_eq!(
-            config.stream.connect_token.as_deref(),
+            config.spark_job().connect_token.as_deref(),
             Some("spark-t0ken-value")
         );
         assert_eq!(
-            config
-                .stream
-                .cassandra_login
-                .as_ref()
-                .map(|l| l.password.as_str()),
-            Some("cass-pa55word")
+            config.cassandra_login().map(|l| l.password),
+            Some("cass-pa55word".to_owned())
         );
     }
 

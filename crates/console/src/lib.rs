@@ -39,19 +39,17 @@ pub struct Console {
     state: RwLock<State>,
 }
 
-/// The console's registry client, logged in as the stream's registry user.
-fn registry_client(
-    stream: &userstream_stream::StreamConfig,
-) -> Result<RegistryClient, ConsoleError> {
+/// The console's registry client, logged in as the registry's reader.
+fn registry_client(config: &ConsoleConfig) -> Result<RegistryClient, ConsoleError> {
+    let url = &config.endpoints.registry_url;
     RegistryClient::new(
-        stream.registry_url.clone(),
-        stream.registry_login.as_ref(),
+        url.clone(),
+        config.registry_login().as_ref(),
         Duration::from_secs(5),
     )
     .map_err(|e| {
         ConsoleError::Client(format!(
-            "registry client for {}: {}",
-            stream.registry_url,
+            "registry client for {url}: {}",
             userstream_endpoints::error_chain(&e)
         ))
     })
@@ -134,8 +132,7 @@ impl Console {
         limit: Option<Duration>,
     ) -> Result<(CountView, tokio::task::JoinHandle<CountView>), Box<CountView>> {
         let limit = limit.unwrap_or(self.config.count_limit);
-        let stream = &self.config.stream;
-        let table = format!("{}.{}", stream.keyspace, userstream_store::USERS_TABLE);
+        let table = format!("{}.{}", self.config.keyspace, userstream_store::USERS_TABLE);
         let view = self.update(|state| match &state.cassandra_count {
             Some(running) if running.state == model::CountState::Running => {
                 Err(Box::new(running.clone()))
@@ -149,11 +146,11 @@ impl Console {
         let console = Arc::clone(self);
         let started = view.clone();
         let task = tokio::spawn(async move {
-            let stream = &console.config.stream;
+            let c = &console.config;
             let outcome = gather::count_rows(
-                &stream.cassandra_contact_point,
-                stream.cassandra_login.as_ref(),
-                &stream.keyspace,
+                &c.endpoints.cassandra,
+                c.cassandra_login().as_ref(),
+                &c.keyspace,
                 userstream_store::USERS_TABLE,
                 "id",
                 limit,
@@ -200,14 +197,15 @@ impl Console {
                         .spark
                         .fresh()
                         .and_then(|s| s.queries.first())
-                        .and_then(|q| q.committed.get(&c.stream.topic).cloned())
+                        .and_then(|q| q.committed.get(&c.topic).cloned())
                 });
+                let kafka = c.kafka();
                 let (outcome, took) = gather::timed(
                     "Kafka",
                     timeout,
                     gather::kafka(
-                        &c.stream.bootstrap_servers,
-                        &c.stream.topic,
+                        &kafka,
+                        &c.topic,
                         &c.dlq_topic,
                         processed.as_ref(),
                         c.newest,
@@ -226,8 +224,9 @@ impl Console {
             config.fast_interval,
             move |console| async move {
                 let c = &console.config;
+                let job = c.spark_job();
                 let (outcome, took) =
-                    gather::timed("Spark Connect", timeout, gather::spark(&c.stream)).await;
+                    gather::timed("Spark Connect", timeout, gather::spark(&job)).await;
                 console.update(|s| s.record_spark(c, outcome, now_ms(), took));
             },
         );
@@ -262,7 +261,7 @@ impl Console {
         });
 
         // Registry.
-        let registry = Arc::new(registry_client(&config.stream)?);
+        let registry = Arc::new(registry_client(config)?);
         every(self, cancel, config.slow_interval, move |console| {
             let registry = Arc::clone(&registry);
             async move {
@@ -276,9 +275,9 @@ impl Console {
         // Cassandra: estimates, metrics and the newest rows (no scans). Its client keeps a
         // session between rounds.
         let cassandra = Arc::new(tokio::sync::Mutex::new(gather::CassandraClient::new(
-            config.stream.cassandra_contact_point.clone(),
-            config.stream.cassandra_login.clone(),
-            config.stream.keyspace.clone(),
+            config.endpoints.cassandra.clone(),
+            config.cassandra_login(),
+            config.keyspace.clone(),
             Duration::from_secs(5),
         )));
         every(self, cancel, config.slow_interval, move |console| {
@@ -394,7 +393,7 @@ mod tests {
             ),
             userstream_endpoints::Credentials::withheld(),
         );
-        config.stream.cassandra_contact_point = addr;
+        config.endpoints.cassandra = addr;
         let console = Console::new(config);
         assert!(console.count().is_none());
         let (running, task) = console

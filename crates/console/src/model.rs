@@ -214,7 +214,7 @@ pub struct SparkView {
     pub queries: Vec<QueryView>,
     /// What the job's supervisor (`stream run`, the `users_stream` DAG) did last, oldest
     /// first: restarts, stalls and their remedies, schema ids learned.
-    pub supervisor_events: Vec<userstream_stream::JournalEntry>,
+    pub supervisor_events: Vec<userstream_spark::JournalEntry>,
 }
 
 /// One user row as the page lists it.

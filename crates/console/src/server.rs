@@ -793,7 +793,7 @@ mod tests {
             credentials,
         );
         // A count the test starts fails at once: nothing listens there.
-        config.stream.cassandra_contact_point = "127.0.0.1:1".to_owned();
+        config.endpoints.cassandra = "127.0.0.1:1".to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         config.listen = listener.local_addr().unwrap();
         let base = format!("http://{}", config.listen);

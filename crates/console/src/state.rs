@@ -63,7 +63,7 @@ impl State {
                         .entry(t.name.clone())
                         .or_insert_with(|| Series::new(HISTORY));
                     series.push(now_ms, t.end_total());
-                    let role = if t.name == config.stream.topic {
+                    let role = if t.name == config.topic {
                         TopicRole::Users
                     } else if t.name == config.dlq_topic {
                         TopicRole::DeadLetter
@@ -109,7 +109,7 @@ impl State {
             let users_topic = self
                 .kafka_sample
                 .as_ref()
-                .and_then(|k| k.topics.iter().find(|t| t.name == config.stream.topic));
+                .and_then(|k| k.topics.iter().find(|t| t.name == config.topic));
             if let (Some(q), Some(topic)) = (users_query, users_topic) {
                 if let Some(lag) = lag(topic, q) {
                     let committed = topic.end_total() - lag;
@@ -118,7 +118,7 @@ impl State {
                     let processed_per_second = processed.rate_over(4_000).unwrap_or(0.0);
                     let input_per_second = self
                         .topic_series
-                        .get(&config.stream.topic)
+                        .get(&config.topic)
                         .and_then(|s| s.rate_over(4_000))
                         .unwrap_or(0.0);
                     if self.spark_history.len() == HISTORY {
@@ -168,15 +168,12 @@ impl State {
         // Only rates measured while Kafka answers: a stale series would show old traffic.
         let kafka_fresh = self.kafka.ok;
         let produced = kafka_fresh
-            .then(|| {
-                match (
-                    topic_rate(&config.stream.topic),
-                    topic_rate(&config.dlq_topic),
-                ) {
+            .then(
+                || match (topic_rate(&config.topic), topic_rate(&config.dlq_topic)) {
                     (None, None) => None,
                     (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
-                }
-            })
+                },
+            )
             .flatten();
         let spark_fresh = self.spark.fresh();
         let processed = spark_fresh

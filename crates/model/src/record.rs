@@ -9,7 +9,7 @@
 //! - the store's typed row `StoredUser` and its column list (`crates/store`);
 //! - the Cassandra table, checked against the migrations (`crates/store`);
 //! - the Spark projection of the users query (`crates/stream/src/plan.rs`);
-//! - `verify`'s field-by-field comparison (`crates/stream/src/verify.rs`).
+//! - `verify`'s field-by-field comparison (`crates/verify/src/verify.rs`).
 //!
 //! The derived columns' rules live in [`crate::derive`].
 

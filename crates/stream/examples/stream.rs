@@ -1,12 +1,13 @@
-//! `start`, `status`, `stop`, `run`, `verify` against the local stack with the default
-//! configuration, until the CLI wires `userstream stream ...` and `userstream verify`.
+//! `start`, `status`, `stop`, `run` against the local stack with the default configuration,
+//! as `userstream stream ...` does with its flags (`verify` has its own example, in
+//! `userstream-verify`).
 //!
 //! `cargo run -p userstream-stream --example stream -- status [--json]`
 //! Environment: USERSTREAM_TOPIC, USERSTREAM_KEYSPACE, USERSTREAM_QUERY_NAME,
 //! USERSTREAM_STATE_DIR (default `.userstream`).
 
 use tokio_util::sync::CancellationToken;
-use userstream_stream::{StreamConfig, VerifyOptions};
+use userstream_stream::StreamConfig;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -37,17 +38,6 @@ async fn main() -> anyhow::Result<()> {
                 token.cancel();
             });
             userstream_stream::run(&config, shutdown, |e| println!("{e:?}")).await?;
-        }
-        Some("verify") => {
-            let report = userstream_stream::verify(&config, &VerifyOptions::default()).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!("{report}");
-            }
-            if !report.ok {
-                std::process::exit(1);
-            }
         }
         _ => {
             let status = userstream_stream::status(&config).await?;

@@ -7,12 +7,10 @@ use std::time::Duration;
 
 use url::Url;
 use userstream_endpoints::{names, Endpoints, KafkaAccess, KafkaRole, Login, Ports};
+use userstream_spark::SparkJob;
 use uuid::Uuid;
 
 use crate::StreamError;
-
-/// Namespace of the v5 UUIDs that name Spark Connect sessions.
-const SESSION_NAMESPACE: Uuid = Uuid::from_u128(0x5e55_10a5_7d1b_4c3e_9a56_7573_6572_7374);
 
 /// How the Cassandra connector writes (per-write options of the sink; see
 /// `spark-cassandra-connector` `doc/reference.md`).
@@ -156,12 +154,10 @@ impl StreamConfig {
     /// Defaults, with checkpoints under `<state_dir>/data/checkpoints` (made absolute against
     /// the current directory).
     pub fn with_state_dir(state_dir: impl AsRef<Path>) -> Self {
-        let state_dir = std::path::absolute(state_dir.as_ref())
-            .unwrap_or_else(|_| state_dir.as_ref().to_path_buf());
         let local = Endpoints::local(&Ports::default());
         Self {
             connect_url: local.spark_connect_url,
-            connect_user: "userstream".into(),
+            connect_user: userstream_spark::DEFAULT_CONNECT_USER.into(),
             connect_token: None,
             bootstrap_servers: KafkaAccess::plaintext(local.kafka_bootstrap),
             registry_url: local.registry_url,
@@ -179,7 +175,7 @@ impl StreamConfig {
             min_partitions: None,
             trigger: Duration::from_secs(1),
             rejected_trigger: Duration::from_secs(5),
-            checkpoint_root: state_dir.join("data").join("checkpoints"),
+            checkpoint_root: userstream_spark::checkpoint_root(state_dir.as_ref()),
             query_name: names::QUERY_NAME.into(),
             cassandra_output: CassandraOutput::default(),
             kafka_options: BTreeMap::new(),
@@ -240,7 +236,7 @@ impl StreamConfig {
 
     /// Name of the rejected-records query.
     pub fn rejected_query_name(&self) -> String {
-        format!("{}-rejected", self.query_name)
+        self.spark_job().rejected_query_name()
     }
 
     /// Checkpoint directory of the query called `name`.
@@ -248,51 +244,33 @@ impl StreamConfig {
         self.checkpoint_root.join(name)
     }
 
-    /// The Spark Connect session id: derived from the user and query name, so `start`,
-    /// `status`, `stop` and `run` in different processes share one server-side session and
-    /// see the same queries.
+    /// The job as Spark Connect sees it: server, user, token, query name, checkpoint root.
+    pub fn spark_job(&self) -> SparkJob {
+        SparkJob {
+            connect_url: self.connect_url.clone(),
+            connect_user: self.connect_user.clone(),
+            connect_token: self.connect_token.clone(),
+            query_name: self.query_name.clone(),
+            checkpoint_root: self.checkpoint_root.clone(),
+            request_timeout: self.request_timeout,
+        }
+    }
+
+    /// The Spark Connect session id ([`SparkJob::session_id`]): derived from the user and
+    /// query name, so every process that manages or watches the job shares one session.
     pub fn session_id(&self) -> Uuid {
-        Uuid::new_v5(
-            &SESSION_NAMESPACE,
-            format!("{}/{}", self.connect_user, self.query_name).as_bytes(),
-        )
+        self.spark_job().session_id()
     }
 
     /// Refuses to send the token to a loopback Spark Connect port held by a process the stack
-    /// did not start (while the server is down anyone may bind it); retryable, since the
-    /// server may get its port back.
+    /// did not start ([`SparkJob::check_connect_listener`]).
     pub fn check_connect_listener(&self) -> Result<(), StreamError> {
-        if self.connect_token.is_none() {
-            return Ok(());
-        }
-        let (host, port) = self.connect_endpoint()?;
-        userstream_endpoints::listener::check(
-            &host,
-            port,
-            &userstream_endpoints::listener::stack_run_dir(),
-        )
-        .map_err(|e| StreamError::Connect {
-            url: self.connect_url.clone(),
-            reason: e.to_string(),
-        })
+        Ok(self.spark_job().check_connect_listener()?)
     }
 
     /// `(host, port)` of the Connect server.
     pub fn connect_endpoint(&self) -> Result<(String, u16), StreamError> {
-        let bad = |why: &str| {
-            StreamError::Config(vec![format!("connect_url `{}`: {why}", self.connect_url)])
-        };
-        let url = Url::parse(&self.connect_url).map_err(|e| bad(&e.to_string()))?;
-        if url.scheme() != "sc" {
-            return Err(bad("scheme must be sc://"));
-        }
-        if !matches!(url.path(), "" | "/") || url.query().is_some() {
-            return Err(bad(
-                "give only sc://host:port; the session is chosen by the query name",
-            ));
-        }
-        let host = url.host_str().ok_or_else(|| bad("no host"))?.to_owned();
-        Ok((host, url.port().unwrap_or(15002)))
+        Ok(self.spark_job().connect_endpoint()?)
     }
 
     /// Every problem with this configuration, all at once.

@@ -39,24 +39,9 @@ pub enum StreamError {
     /// The schema registry failed; retryable when it is unreachable.
     #[error(transparent)]
     Registry(#[from] userstream_registry::RegistryError),
-    /// A record could not be decoded with its writer schema (or the schema not fetched).
-    #[error("decoding a record of the topic")]
-    Decode(#[source] userstream_registry::SerdeError),
     /// Kafka failed.
     #[error(transparent)]
     Kafka(#[from] userstream_kafka::KafkaError),
-    /// A blocking task (a Kafka read) did not finish: it panicked or was cancelled.
-    #[error("{what} task failed")]
-    Task {
-        /// What the task did.
-        what: &'static str,
-        /// Why it did not finish.
-        #[source]
-        source: tokio::task::JoinError,
-    },
-    /// `verify` could not write its sorted runs to disk.
-    #[error("verify cannot write its sorted runs (temporary directory full or not writable? set TMPDIR)")]
-    Spill(#[source] std::io::Error),
     /// Cassandra failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -117,29 +102,13 @@ impl StreamError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Connect { .. }
-            | Self::Task { .. }
-            | Self::Spill(_)
             | Self::CassandraTableNotVisible(_)
             | Self::StartedElsewhere(_)
             | Self::Busy { .. } => true,
             Self::Registry(e) => e.is_retryable(),
             Self::Kafka(e) => e.is_retryable(),
-            Self::Decode(e) => e.is_retryable(),
             Self::Store(e) => e.is_retryable(),
             _ => false,
-        }
-    }
-
-    pub(crate) fn from_status(url: &str, status: &tonic::Status) -> Self {
-        use tonic::Code;
-        match status.code() {
-            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted => {
-                Self::Connect {
-                    url: url.to_owned(),
-                    reason: format!("{:?}: {}", status.code(), status.message()),
-                }
-            }
-            _ => Self::Query(Cause(status.message().into())),
         }
     }
 
@@ -168,6 +137,19 @@ impl StreamError {
                     Self::Query(Cause(message.into()))
                 }
             }
+        }
+    }
+}
+
+impl From<userstream_spark::SparkError> for StreamError {
+    /// The client's errors are the job's of the same name (same text, same retry verdict).
+    fn from(e: userstream_spark::SparkError) -> Self {
+        use userstream_spark::SparkError as E;
+        match e {
+            E::Config(problems) => Self::Config(problems),
+            E::Connect { url, reason } => Self::Connect { url, reason },
+            E::Query(cause) => Self::Query(cause),
+            E::Protocol(message) => Self::Protocol(message),
         }
     }
 }

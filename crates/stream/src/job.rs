@@ -4,32 +4,16 @@ use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use spark_connect_rs::spark;
 use spark_connect_rs::streaming::Trigger;
 use spark_connect_rs::{DataFrame, SparkSession, SparkSessionBuilder};
 
 use crate::control::{self, Controller};
 use crate::plan::{self, WriterSchema};
-use crate::rpc::{ActiveQuery, Rpc};
 use crate::{StreamConfig, StreamError};
+use userstream_spark::{ActiveQuery, QueryInfo, QueryStatus, Rpc};
 
 /// The Cassandra connector's data source.
 const CASSANDRA_FORMAT: &str = "org.apache.spark.sql.cassandra";
-
-/// One streaming query as started or found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueryInfo {
-    /// Query name.
-    pub name: String,
-    /// Query id: stable across restarts from the same checkpoint.
-    pub id: String,
-    /// Run id: new at every (re)start.
-    pub run_id: String,
-    /// Its checkpoint directory.
-    pub checkpoint: PathBuf,
-    /// `false` when it was already running and `start` left it alone.
-    pub started_now: bool,
-}
 
 /// What [`start`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,122 +92,6 @@ impl fmt::Display for JobInfo {
         }
         Ok(())
     }
-}
-
-/// Offsets of one source in a progress report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SourceProgress {
-    /// Spark's description of the source.
-    pub description: String,
-    /// Offsets at the start of the batch (`{"topic": {"0": 123}}`).
-    pub start_offset: serde_json::Value,
-    /// Offsets at its end.
-    pub end_offset: serde_json::Value,
-    /// Latest offsets available when the batch was planned.
-    pub latest_offset: serde_json::Value,
-}
-
-/// The last progress report of a query.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Progress {
-    /// Micro-batch id.
-    pub batch_id: i64,
-    /// When the batch started (ISO 8601).
-    pub timestamp: String,
-    /// Rows read in the batch.
-    pub num_input_rows: i64,
-    /// Rows per second arriving (absent when Spark cannot say, e.g. first batch).
-    pub input_rows_per_second: Option<f64>,
-    /// Rows per second processed.
-    pub processed_rows_per_second: Option<f64>,
-    /// Wall time of the whole trigger (`durationMs.triggerExecution`).
-    pub batch_duration_ms: Option<i64>,
-    /// Per-source offsets.
-    pub sources: Vec<SourceProgress>,
-}
-
-impl Progress {
-    /// Parses one `StreamingQueryProgress` JSON document.
-    pub fn from_json(json: &str) -> Result<Self, StreamError> {
-        let v: serde_json::Value = serde_json::from_str(json)
-            .map_err(|e| StreamError::Protocol(format!("progress is not JSON: {e}")))?;
-        let sources = v["sources"]
-            .as_array()
-            .map(|sources| {
-                sources
-                    .iter()
-                    .map(|s| SourceProgress {
-                        description: s["description"].as_str().unwrap_or_default().to_owned(),
-                        start_offset: offsets(&s["startOffset"]),
-                        end_offset: offsets(&s["endOffset"]),
-                        latest_offset: offsets(&s["latestOffset"]),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        // The query-level figures are the sums over the sources; Spark Connect 3.5 sends
-        // them only per source, so add them up when the top level lacks them.
-        let per_source = |key: &str| -> Option<f64> {
-            let values: Vec<f64> = v["sources"]
-                .as_array()?
-                .iter()
-                .filter_map(|s| s[key].as_f64())
-                .collect();
-            (!values.is_empty()).then(|| values.iter().sum())
-        };
-        Ok(Self {
-            batch_id: v["batchId"].as_i64().unwrap_or(-1),
-            timestamp: v["timestamp"].as_str().unwrap_or_default().to_owned(),
-            num_input_rows: v["numInputRows"]
-                .as_i64()
-                .or_else(|| per_source("numInputRows").map(|n| n as i64))
-                .unwrap_or(0),
-            input_rows_per_second: v["inputRowsPerSecond"]
-                .as_f64()
-                .or_else(|| per_source("inputRowsPerSecond")),
-            processed_rows_per_second: v["processedRowsPerSecond"]
-                .as_f64()
-                .or_else(|| per_source("processedRowsPerSecond")),
-            batch_duration_ms: v["durationMs"]["triggerExecution"]
-                .as_i64()
-                .or_else(|| v["batchDuration"].as_i64()),
-            sources,
-        })
-    }
-}
-
-/// Spark writes offsets as a JSON object, or as a string holding one.
-fn offsets(v: &serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::String(s) => {
-            serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.clone()))
-        }
-        other => other.clone(),
-    }
-}
-
-/// The state of one query.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct QueryStatus {
-    /// Query name.
-    pub name: String,
-    /// Whether it runs now.
-    pub active: bool,
-    /// Query id (of the running query, else of the last one started).
-    pub id: Option<String>,
-    /// Run id.
-    pub run_id: Option<String>,
-    /// Spark's status message, e.g. "Waiting for data to arrive".
-    pub message: Option<String>,
-    /// Whether a trigger is executing now.
-    pub trigger_active: bool,
-    /// Last progress report; `None` when no batch has finished yet.
-    pub last_progress: Option<Progress>,
-    /// The exception that stopped it, when it failed.
-    pub exception: Option<String>,
-    /// Ended, yet still listed as active by the server (its thread is stuck in cleanup): it
-    /// blocks a restart until the Spark Connect server restarts.
-    pub held_after_end: bool,
 }
 
 /// The state of the job.
@@ -427,7 +295,7 @@ pub async fn classify_schema_id(
         let text = serde_json::to_string_pretty(&known)
             .map_err(|e| StreamError::Protocol(e.to_string()))?;
         std::fs::create_dir_all(&config.checkpoint_root)
-            .and_then(|()| crate::private_file::write(&path, text))
+            .and_then(|()| userstream_spark::private_file::write(&path, text))
             .map_err(|source| StreamError::Io {
                 path: path.display().to_string(),
                 source,
@@ -456,9 +324,7 @@ pub fn foreign_schema_ids(config: &StreamConfig) -> Vec<u32> {
 }
 
 fn state_file(config: &StreamConfig) -> PathBuf {
-    config
-        .checkpoint_root
-        .join(format!("{}.job.json", config.query_name))
+    config.spark_job().state_file()
 }
 
 fn save_state(config: &StreamConfig, job: &JobInfo) -> Result<(), StreamError> {
@@ -470,7 +336,7 @@ fn save_state(config: &StreamConfig, job: &JobInfo) -> Result<(), StreamError> {
     std::fs::create_dir_all(&config.checkpoint_root).map_err(io)?;
     let text =
         serde_json::to_string_pretty(job).map_err(|e| StreamError::Protocol(e.to_string()))?;
-    crate::private_file::write(&path, text).map_err(io)
+    userstream_spark::private_file::write(&path, text).map_err(io)
 }
 
 /// The job as last started by any process, from its state file.
@@ -571,7 +437,8 @@ pub async fn start_locked(
 ) -> Result<JobInfo, StreamError> {
     let info = start_with(config, schemas).await?;
     if info.users.started_now || info.rejected.started_now {
-        crate::journal::Journal::of(config).record(&format!("started: {}", info.summary()));
+        userstream_spark::Journal::of(&config.spark_job())
+            .record(&format!("started: {}", info.summary()));
     }
     Ok(info)
 }
@@ -596,7 +463,7 @@ pub(crate) async fn start_with(
     config: &StreamConfig,
     schemas: &[WriterSchema],
 ) -> Result<JobInfo, StreamError> {
-    let mut rpc = Rpc::connect(config).await?;
+    let mut rpc = Rpc::connect(&config.spark_job()).await?;
     let users_name = config.query_name.clone();
     let rejected_name = config.rejected_query_name();
     let active = rpc.active().await?;
@@ -699,88 +566,20 @@ async fn or_started_elsewhere(
     Err(StreamError::StartedElsewhere(why))
 }
 
-async fn query_status(
-    rpc: &mut Rpc,
-    name: &str,
-    active: Option<&ActiveQuery>,
-    last_known: Option<&QueryInfo>,
-) -> Result<QueryStatus, StreamError> {
-    let Some(q) = active else {
-        // Not running: the server keeps a stopped query of this session for a while, so
-        // ask it why the last run ended.
-        let mut exception = None;
-        if let Some(known) = last_known {
-            let id = spark::StreamingQueryInstanceId {
-                id: known.id.clone(),
-                run_id: known.run_id.clone(),
-            };
-            exception = rpc.exception(&id).await.unwrap_or(None);
-        }
-        return Ok(QueryStatus {
-            name: name.to_owned(),
-            active: false,
-            id: last_known.map(|k| k.id.clone()),
-            run_id: last_known.map(|k| k.run_id.clone()),
-            message: None,
-            trigger_active: false,
-            last_progress: None,
-            exception,
-            held_after_end: false,
-        });
-    };
-    let status = rpc.status(&q.id).await?;
-    let last_progress = match rpc.recent_progress(&q.id).await?.last() {
-        Some(json) => {
-            tracing::debug!(name, progress = %json, "last progress");
-            Some(Progress::from_json(json)?)
-        }
-        None => None,
-    };
-    let exception = if status.is_active {
-        None
-    } else {
-        rpc.exception(&q.id).await?
-    };
-    // Listed among the active queries but not active: it ended and its thread never
-    // finished cleaning up. Spark's own status message is stale then; leave it out.
-    let held_after_end = !status.is_active;
-    Ok(QueryStatus {
-        name: name.to_owned(),
-        active: status.is_active,
-        id: Some(q.id.id.clone()),
-        run_id: Some(q.id.run_id.clone()),
-        message: (!held_after_end).then_some(status.status_message),
-        trigger_active: status.is_trigger_active && !held_after_end,
-        last_progress,
-        exception,
-        held_after_end,
-    })
-}
-
 /// The job's queries: active or not, ids, last progress (or that no batch finished yet) and,
-/// for a stopped query, the exception that stopped it. Touches the Connect session.
+/// for a stopped query, the exception that stopped it; the supervisor's last events, and who
+/// supervises or acts on the job. Touches the Connect session.
 pub async fn status(config: &StreamConfig) -> Result<StreamStatus, StreamError> {
     config.validate()?;
-    let mut rpc = Rpc::connect(config).await?;
-    let active = rpc.active().await?;
-    let known = load_state(config);
-    let mut queries = Vec::new();
-    for (name, last) in [
-        (config.query_name.clone(), known.as_ref().map(|k| &k.users)),
-        (
-            config.rejected_query_name(),
-            known.as_ref().map(|k| &k.rejected),
-        ),
-    ] {
-        let q = active
-            .iter()
-            .find(|q| q.name.as_deref() == Some(name.as_str()));
-        queries.push(query_status(&mut rpc, &name, q, last).await?);
-    }
-    Ok(StreamStatus {
-        session_id: config.session_id().to_string(),
+    let userstream_spark::JobQueries {
+        session_id,
         queries,
-        recent_events: crate::journal::Journal::of(config).recent(5),
+        recent_events,
+    } = userstream_spark::status(&config.spark_job()).await?;
+    Ok(StreamStatus {
+        session_id,
+        queries,
+        recent_events,
         supervisor: control::current_supervisor(config),
         controller: control::current_controller(config),
     })
@@ -802,7 +601,7 @@ pub async fn stop(config: &StreamConfig) -> Result<Vec<String>, StreamError> {
 
 /// [`stop`] for a caller that holds the control lock (the supervisor, `ensure`).
 pub(crate) async fn stop_queries(config: &StreamConfig) -> Result<Vec<String>, StreamError> {
-    let mut rpc = Rpc::connect(config).await?;
+    let mut rpc = Rpc::connect(&config.spark_job()).await?;
     let mut stopped = Vec::new();
     for name in [config.query_name.clone(), config.rejected_query_name()] {
         if let Some(q) = rpc.find(&name).await? {
@@ -841,34 +640,34 @@ mod tests {
     }
 
     #[test]
-    fn progress_parses_spark_json() -> Result<(), StreamError> {
-        let json = r#"{"id":"a","runId":"b","name":"userstream-users","timestamp":"2026-11-26T14:00:00.000Z",
-          "batchId":3,"numInputRows":500,"inputRowsPerSecond":250.0,"processedRowsPerSecond":900.5,
-          "durationMs":{"triggerExecution":555,"addBatch":400},
-          "sources":[{"description":"KafkaV2[Subscribe[users]]","startOffset":{"users":{"0":0}},
-          "endOffset":{"users":{"0":500}},"latestOffset":{"users":{"0":500}},"numInputRows":500}],
-          "sink":{"description":"cassandra"}}"#;
-        let p = Progress::from_json(json)?;
-        assert_eq!(p.batch_id, 3);
-        assert_eq!(p.num_input_rows, 500);
-        assert_eq!(p.processed_rows_per_second, Some(900.5));
-        assert_eq!(p.batch_duration_ms, Some(555));
-        assert_eq!(p.sources[0].end_offset["users"]["0"], 500);
-        Ok(())
-    }
-
-    #[test]
-    fn progress_sums_sources_when_connect_leaves_the_totals_out() -> Result<(), StreamError> {
-        // As a 3.5 Connect server sends it: totals only per source, offsets as strings.
-        let json = r#"{"batchId":1,"batchDuration":1998,"durationMs":{"triggerExecution":1998},
-          "sources":[{"description":"KafkaV2","startOffset":"{\"t\":{\"0\":990}}",
-          "endOffset":"{\"t\":{\"0\":1977}}","latestOffset":"{\"t\":{\"0\":1977}}",
-          "numInputRows":2000,"inputRowsPerSecond":4000.0,"processedRowsPerSecond":1001.0}]}"#;
-        let p = Progress::from_json(json)?;
-        assert_eq!(p.num_input_rows, 2000);
-        assert_eq!(p.input_rows_per_second, Some(4000.0));
-        assert_eq!(p.processed_rows_per_second, Some(1001.0));
-        assert_eq!(p.sources[0].end_offset["t"]["0"], 1977);
+    fn the_state_file_gives_watchers_the_last_started_queries() -> Result<(), StreamError> {
+        let dir = tempfile::tempdir().map_err(|source| StreamError::Io {
+            path: "a temporary directory".into(),
+            source,
+        })?;
+        let mut config = StreamConfig::with_state_dir(dir.path());
+        config.checkpoint_root = dir.path().to_path_buf();
+        let query = |name: &str| QueryInfo {
+            name: name.into(),
+            id: format!("{name}-id"),
+            run_id: format!("{name}-run"),
+            checkpoint: config.checkpoint_dir(name),
+            started_now: true,
+        };
+        let info = JobInfo {
+            session_id: config.session_id().to_string(),
+            users: query(&config.query_name),
+            rejected: query(&config.rejected_query_name()),
+            schema_ids: vec![1, 2],
+            foreign_schema_ids: vec![],
+            supervisor: None,
+        };
+        save_state(&config, &info)?;
+        let read = config.spark_job().last_started();
+        assert_eq!(
+            read.map(|q| (q.users, q.rejected)),
+            Some((info.users, info.rejected))
+        );
         Ok(())
     }
 

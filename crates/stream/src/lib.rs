@@ -1,6 +1,7 @@
 //! The Spark side: the Structured Streaming job, built and controlled from Rust over Spark
-//! Connect, plus `verify` (Kafka vs Cassandra). The end-to-end bench is the CLI's
-//! (`userstream bench e2e`): it drives both the producer and this job.
+//! Connect, and its supervisor. `verify` (Kafka vs Cassandra) is `userstream-verify`'s; the
+//! end-to-end bench is the CLI's (`userstream bench e2e`): it drives both the producer and
+//! this job.
 //!
 //! The job is two streaming queries in one Spark Connect session:
 //! - `<query_name>` reads the topic, decodes the Confluent-framed Avro with `from_avro`
@@ -20,13 +21,8 @@ mod config;
 pub mod control;
 mod error;
 mod job;
-mod journal;
 pub mod plan;
-mod private_file;
-mod reconcile;
-mod rpc;
 mod supervise;
-mod verify;
 pub mod watchdog;
 
 use spark_connect_rs::{SparkSession, SparkSessionBuilder};
@@ -35,12 +31,12 @@ pub use config::{CassandraOutput, StreamConfig};
 pub use error::StreamError;
 pub use job::{
     classify_schema_id, fetch_writer_schemas, foreign_schema_ids, start, start_locked, status,
-    stop, JobInfo, Progress, QueryInfo, QueryStatus, SchemaIdFate, SourceProgress, StreamStatus,
+    stop, JobInfo, SchemaIdFate, StreamStatus,
 };
-pub use journal::JournalEntry;
+// The job's Spark Connect surface (what the console also reads) is userstream-spark's.
 pub use plan::{WriterSchema, UNKNOWN_SCHEMA_ID_MARKER};
 pub use supervise::{ensure, first_line, run, run_with, EnsureReport, RestartConnect, RunEvent};
-pub use verify::{verify, FieldMismatch, VerifyOptions, VerifyReport};
+pub use userstream_spark::{JournalEntry, Progress, QueryInfo, QueryStatus, SourceProgress};
 
 /// Opens a Spark Connect session. `url` is an `sc://host:port` URL (parameters allowed).
 pub async fn session(url: &str) -> Result<SparkSession, StreamError> {

@@ -211,7 +211,7 @@ pub async fn run_with(
     // One supervisor per job: a second `stream run` (or chaos beside one) does not start.
     let _supervisor = control::become_supervisor(config).await?;
     // Every event also goes to the journal that `stream status` and the console read.
-    let journal = crate::journal::Journal::of(config);
+    let journal = userstream_spark::Journal::of(&config.spark_job());
     let mut on_event = move |event: RunEvent| {
         journal.record(&event.to_string());
         on_event(event);
@@ -742,7 +742,7 @@ pub async fn ensure(
         stall_after: config.stall_after,
     };
     let mut actions = Vec::new();
-    let journal = crate::journal::Journal::of(&config);
+    let journal = userstream_spark::Journal::of(&config.spark_job());
     let mut note = |event: RunEvent| {
         tracing::info!("{event}");
         journal.record(&event.to_string());
@@ -828,7 +828,7 @@ pub async fn ensure(
     let text =
         serde_json::to_string_pretty(&memory).map_err(|e| StreamError::Protocol(e.to_string()))?;
     let path = memory_file(&config);
-    crate::private_file::write(&path, text).map_err(|source| StreamError::Io {
+    userstream_spark::private_file::write(&path, text).map_err(|source| StreamError::Io {
         path: path.display().to_string(),
         source,
     })?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context};
 use common::PAGE;
-use userstream_stream::{verify, VerifyOptions};
+use userstream_verify::{verify, VerifyOptions};
 
 /// USERSTREAM_TEST_USERS overrides the count (20,000 in the full run).
 fn user_count() -> u32 {
@@ -34,7 +34,7 @@ async fn produced_users_land_with_transformations() -> anyhow::Result<()> {
         ensure!(!again.users.started_now, "start is idempotent: {again}");
         fx.wait_for(n as usize, 0, Duration::from_secs(300)).await?;
         let report = verify(
-            &fx.config,
+            &fx.verify_config(),
             &VerifyOptions {
                 sample: 500,
                 ..VerifyOptions::default()
@@ -150,7 +150,7 @@ async fn poison_records_are_kept_and_the_query_runs_on() -> anyhow::Result<()> {
         }
         let status = userstream_stream::status(&fx.config).await?;
         ensure!(status.all_active(), "{status}");
-        let report = verify(&fx.config, &VerifyOptions::default()).await?;
+        let report = verify(&fx.verify_config(), &VerifyOptions::default()).await?;
         println!("{report}");
         ensure!(
             report.ok && report.kafka_undecodable == 5 && report.rejected_rows == 5,
@@ -254,7 +254,7 @@ async fn a_new_schema_version_lands_in_users_and_is_never_rejected() -> anyhow::
         let rejected =
             userstream_store::rejected_rows(&fx.session, &fx.config.keyspace, None).await?;
         ensure!(rejected.is_empty(), "nothing rejected: {rejected:?}");
-        let report = verify(&fx.config, &VerifyOptions::default()).await?;
+        let report = verify(&fx.verify_config(), &VerifyOptions::default()).await?;
         println!("{report}");
         ensure!(report.ok && report.cassandra_rows == 1_000, "{report}");
         Ok(())
@@ -302,7 +302,7 @@ async fn restart_from_checkpoint_loses_and_duplicates_nothing() -> anyhow::Resul
         fx.wait_for(3_000, 0, Duration::from_secs(240)).await?;
         // Give a replayed batch, if any, time to land before counting exactly.
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let report = verify(&fx.config, &VerifyOptions::default()).await?;
+        let report = verify(&fx.verify_config(), &VerifyOptions::default()).await?;
         println!("{report}");
         ensure!(
             report.ok
@@ -336,7 +336,7 @@ async fn a_replayed_seed_doubles_the_records_not_the_rows() -> anyhow::Result<()
         // Give a late batch, if any, time to land before counting exactly.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let report = verify(
-            &fx.config,
+            &fx.verify_config(),
             &VerifyOptions {
                 sample: 200,
                 ..VerifyOptions::default()
@@ -467,7 +467,7 @@ async fn verify_while_a_producer_writes_reports_nothing_past_its_cut() -> anyhow
                     run_len: 500,
                     ..VerifyOptions::default()
                 };
-                let report = verify(&fx.config, &options).await;
+                let report = verify(&fx.verify_config(), &options).await;
                 reports.push(report);
             }
             writing.store(false, std::sync::atomic::Ordering::Relaxed);
@@ -523,7 +523,7 @@ async fn rows_of_records_deleted_by_retention_are_out_of_reach_not_extra() -> an
             settle: Duration::from_secs(120),
             ..VerifyOptions::default()
         };
-        let report = verify(&fx.config, &options).await?;
+        let report = verify(&fx.verify_config(), &options).await?;
         println!("{report}");
         ensure!(report.ok, "{report}");
         ensure!(

@@ -68,9 +68,9 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
-    config.stream.topic = args.topic;
-    config.stream.keyspace = args.keyspace;
-    config.stream.query_name = args.query_name;
+    config.topic = args.topic;
+    config.keyspace = args.keyspace;
+    config.query_name = args.query_name;
     config.dlq_topic = args.dlq_topic;
     if let Some(source) = args.source {
         config.source_url = source;

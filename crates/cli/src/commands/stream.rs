@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use userstream_endpoints::{names, EndpointArgs};
-use userstream_stream::{StreamConfig, StreamError, VerifyOptions};
+use userstream_stream::{StreamConfig, StreamError};
+use userstream_verify::{VerifyConfig, VerifyOptions};
 
 use super::common::shutdown_on_signals;
 
@@ -379,7 +380,10 @@ pub struct VerifyArgs {
 /// It compares one consistent cut: each partition's offsets are taken first, and rows
 /// written from later records are neither extra nor missing.
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let config = args.job.config();
+    let job = args.job.config();
+    // The job's flags are shared: an invalid one is refused here as by `stream`.
+    job.validate()?;
+    let config = verify_config(&job);
     let defaults = VerifyOptions::default();
     let options = VerifyOptions {
         sample: args.sample,
@@ -389,7 +393,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         spill_dir: args.spill_dir.unwrap_or(defaults.spill_dir.clone()),
         ..defaults
     };
-    let report = userstream_stream::verify(&config, &options).await?;
+    let report = userstream_verify::verify(&config, &options).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -400,4 +404,18 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `verify` over the job's topic and keyspace, at its endpoints and with its logins.
+fn verify_config(job: &StreamConfig) -> VerifyConfig {
+    VerifyConfig {
+        bootstrap_servers: job.bootstrap_servers.clone(),
+        registry_url: job.registry_url.clone(),
+        registry_login: job.registry_login.clone(),
+        topic: job.topic.clone(),
+        cassandra_contact_point: job.cassandra_contact_point.clone(),
+        cassandra_login: job.cassandra_login.clone(),
+        keyspace: job.keyspace.clone(),
+        request_timeout: job.request_timeout,
+    }
 }

@@ -1,4 +1,4 @@
-use userstream_stream::{QueryStatus, StreamConfig};
+use userstream_spark::{QueryStatus, SparkJob};
 
 use crate::model::{parse_offsets, QueryView, SparkView};
 
@@ -26,8 +26,8 @@ pub fn query_view(status: &QueryStatus) -> QueryView {
 }
 
 /// The job's queries over Spark Connect (this also keeps their session alive).
-pub async fn spark(config: &StreamConfig) -> Result<SparkView, String> {
-    let status = userstream_stream::status(config)
+pub async fn spark(job: &SparkJob) -> Result<SparkView, String> {
+    let status = userstream_spark::status(job)
         .await
         .map_err(|e| format!("Spark Connect: {}", userstream_endpoints::error_chain(&e)))?;
     Ok(SparkView {

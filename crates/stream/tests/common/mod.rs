@@ -137,6 +137,21 @@ fn skip_or_fail<T>(why: &str) -> anyhow::Result<Option<T>> {
 }
 
 impl Fixture {
+    /// `verify` over this fixture's topic and keyspace, with the job's endpoints and logins.
+    pub fn verify_config(&self) -> userstream_verify::VerifyConfig {
+        let c = &self.config;
+        userstream_verify::VerifyConfig {
+            bootstrap_servers: c.bootstrap_servers.clone(),
+            registry_url: c.registry_url.clone(),
+            registry_login: c.registry_login.clone(),
+            topic: c.topic.clone(),
+            cassandra_contact_point: c.cassandra_contact_point.clone(),
+            cassandra_login: c.cassandra_login.clone(),
+            keyspace: c.keyspace.clone(),
+            request_timeout: c.request_timeout,
+        }
+    }
+
     /// Stops the queries, drops the keyspace, deletes the topic and subject.
     pub async fn cleanup(self) {
         let _ = userstream_stream::stop(&self.config).await;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::StreamConfig;
+use crate::SparkJob;
 
 /// Lines kept when the journal is trimmed (it is trimmed when it passes twice that).
 const KEEP: usize = 200;
@@ -21,24 +21,26 @@ pub struct JournalEntry {
     pub event: String,
 }
 
-/// The journal of the job `config` describes.
+/// The journal of a job: `<checkpoint_root>/<query_name>.events.jsonl`, written by the
+/// supervisor (and `start`), read by `stream status` and the console.
 #[derive(Debug, Clone)]
-pub(crate) struct Journal {
+pub struct Journal {
     path: PathBuf,
 }
 
 impl Journal {
-    pub(crate) fn of(config: &StreamConfig) -> Self {
+    /// The journal of `job`.
+    pub fn of(job: &SparkJob) -> Self {
         Self {
-            path: config
+            path: job
                 .checkpoint_root
-                .join(format!("{}.events.jsonl", config.query_name)),
+                .join(format!("{}.events.jsonl", job.query_name)),
         }
     }
 
     /// Appends `event` (best effort: a journal that cannot be written only costs the history;
     /// the event still goes to the caller's log).
-    pub(crate) fn record(&self, event: &str) {
+    pub fn record(&self, event: &str) {
         let entry = JournalEntry {
             at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             event: event.to_owned(),
@@ -60,7 +62,7 @@ impl Journal {
     }
 
     /// The last `n` entries, oldest first (unreadable lines skipped).
-    pub(crate) fn recent(&self, n: usize) -> Vec<JournalEntry> {
+    pub fn recent(&self, n: usize) -> Vec<JournalEntry> {
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
         let mut entries: Vec<JournalEntry> = text
             .lines()
@@ -96,9 +98,16 @@ mod tests {
     #[test]
     fn entries_come_back_oldest_first() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let mut config = StreamConfig::with_state_dir(dir.path());
-        config.checkpoint_root = dir.path().to_path_buf();
-        let journal = Journal::of(&config);
+        let job = SparkJob {
+            connect_url: "sc://127.0.0.1:15002".into(),
+            connect_user: crate::DEFAULT_CONNECT_USER.into(),
+            connect_token: None,
+            query_name: "q".into(),
+            checkpoint_root: dir.path().to_path_buf(),
+            request_timeout: std::time::Duration::from_secs(1),
+        };
+        let journal = Journal::of(&job);
+        assert_eq!(journal.path, dir.path().join("q.events.jsonl"));
         for event in ["a", "b", "c"] {
             journal.record(event);
         }

@@ -9,7 +9,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Opens `path` for appending, creating it with mode 0600.
-pub(crate) fn append(path: &Path) -> io::Result<File> {
+pub fn append(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .create(true)
         .append(true)
@@ -18,7 +18,7 @@ pub(crate) fn append(path: &Path) -> io::Result<File> {
 }
 
 /// Creates or truncates `path` (new files mode 0600) and writes `contents`.
-pub(crate) fn write(path: &Path, contents: impl AsRef<[u8]>) -> io::Result<()> {
+pub fn write(path: &Path, contents: impl AsRef<[u8]>) -> io::Result<()> {
     OpenOptions::new()
         .create(true)
         .write(true)

@@ -28,7 +28,7 @@ use uuid::Uuid;
 use crate::reconcile::{
     reconcile, ExternalSorter, Reservoir, Sorted, SourceRef, Tally, DEFAULT_RUN_LEN, NOT_FROM_TOPIC,
 };
-use crate::{StreamConfig, StreamError};
+use crate::{VerifyConfig, VerifyError};
 
 /// How `verify` runs.
 #[derive(Debug, Clone)]
@@ -217,8 +217,8 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-fn spill_error(e: std::io::Error) -> StreamError {
-    StreamError::Spill(e)
+fn spill_error(e: std::io::Error) -> VerifyError {
+    VerifyError::Spill(e)
 }
 
 /// The Kafka side: every record inside the cut, decoded.
@@ -231,11 +231,11 @@ struct KafkaSide {
 
 /// Reads the cut, decoding each record, and sorts the (id, position) references.
 async fn read_kafka_side(
-    config: &StreamConfig,
+    config: &VerifyConfig,
     options: &VerifyOptions,
     cut: &TopicCut,
     deserializer: &Deserializer,
-) -> Result<KafkaSide, StreamError> {
+) -> Result<KafkaSide, VerifyError> {
     // The blocking reader hands records over through a bounded channel: backpressure, so
     // at most a channel's worth of payloads is in memory.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(i32, i64, Option<Vec<u8>>)>(1024);
@@ -265,7 +265,7 @@ async fn read_kafka_side(
                     .push(SourceRef::new(user.id, partition, offset))
                     .map_err(spill_error)?;
             }
-            Err(e) if e.is_retryable() => return Err(StreamError::Decode(e)),
+            Err(e) if e.is_retryable() => return Err(VerifyError::Decode(e)),
             Err(_) => undecodable += 1,
         }
     }
@@ -276,7 +276,7 @@ async fn read_kafka_side(
             return Err(userstream_kafka::KafkaError::Read(e.to_owned()).into())
         }
         Err(source) => {
-            return Err(StreamError::Task {
+            return Err(VerifyError::Task {
                 what: "Kafka reader",
                 source,
             })
@@ -293,9 +293,9 @@ async fn read_kafka_side(
 /// Every row's (id, source position), sorted; rows from another topic are marked.
 async fn read_cassandra_side(
     session: &scylla::client::session::Session,
-    config: &StreamConfig,
+    config: &VerifyConfig,
     options: &VerifyOptions,
-) -> Result<Sorted, StreamError> {
+) -> Result<Sorted, VerifyError> {
     let mut sorter = ExternalSorter::new(&options.spill_dir, options.run_len);
     let topic = config.topic.as_str();
     userstream_store::for_each_user_source(session, &config.keyspace, |row| {
@@ -317,9 +317,9 @@ async fn read_cassandra_side(
 /// Rejected rows of this topic whose record lies inside the cut.
 async fn rejected_in_cut(
     session: &scylla::client::session::Session,
-    config: &StreamConfig,
+    config: &VerifyConfig,
     cut: &TopicCut,
-) -> Result<u64, StreamError> {
+) -> Result<u64, VerifyError> {
     let rows =
         userstream_store::rejected_rows(session, &config.keyspace, Some(&config.topic)).await?;
     Ok(rows
@@ -331,9 +331,9 @@ async fn rejected_in_cut(
 /// Compares the topic with the keyspace at one cut: counts, missing and extra ids, every
 /// field of a random sample, and undecodable records against `rejected_rows`.
 pub async fn verify(
-    config: &StreamConfig,
+    config: &VerifyConfig,
     options: &VerifyOptions,
-) -> Result<VerifyReport, StreamError> {
+) -> Result<VerifyReport, VerifyError> {
     config.validate()?;
     let started = Instant::now();
     let (bootstrap, topic, timeout) = (
@@ -346,7 +346,7 @@ pub async fn verify(
         userstream_kafka::take_cut(&bootstrap, &topic, timeout)
     })
     .await
-    .map_err(|source| StreamError::Task {
+    .map_err(|source| VerifyError::Task {
         what: "Kafka offsets",
         source,
     })??;
@@ -363,7 +363,7 @@ pub async fn verify(
                 userstream_kafka::take_cut(&bootstrap, &dlq, timeout)
             })
             .await
-            .map_err(|source| StreamError::Task {
+            .map_err(|source| VerifyError::Task {
                 what: "Kafka offsets",
                 source,
             })?;
@@ -453,12 +453,12 @@ pub async fn verify(
 /// Reads the sampled records back from Kafka and their rows from Cassandra, and compares
 /// every field. Returns how many users were compared and the differing fields.
 async fn compare_sample(
-    config: &StreamConfig,
+    config: &VerifyConfig,
     options: &VerifyOptions,
     session: &scylla::client::session::Session,
     deserializer: &Deserializer,
     sample: &[SourceRef],
-) -> Result<(usize, Vec<FieldMismatch>), StreamError> {
+) -> Result<(usize, Vec<FieldMismatch>), VerifyError> {
     if sample.is_empty() {
         return Ok((0, Vec::new()));
     }
@@ -474,7 +474,7 @@ async fn compare_sample(
         userstream_kafka::read_at(&bootstrap, &topic, &asked, timeout)
     })
     .await
-    .map_err(|source| StreamError::Task {
+    .map_err(|source| VerifyError::Task {
         what: "Kafka reader",
         source,
     })??;
@@ -485,7 +485,7 @@ async fn compare_sample(
         let user = deserializer
             .deserialize(&value)
             .await
-            .map_err(StreamError::Decode)?;
+            .map_err(VerifyError::Decode)?;
         let schema_id = userstream_registry::decode_framed(&value)
             .ok()
             .map(|(id, _)| id);

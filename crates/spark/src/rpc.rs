@@ -16,18 +16,20 @@ use spark_connect_rs::spark::streaming_query_manager_command::Command as Manager
 use spark_connect_rs::spark::streaming_query_manager_command_result::ResultType as ManagerResult;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::{StreamConfig, StreamError};
+use crate::{SparkError, SparkJob};
 
 /// A query as the server lists it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ActiveQuery {
+pub struct ActiveQuery {
+    /// Its name, when it has one.
     pub name: Option<String>,
+    /// Its query and run ids.
     pub id: spark::StreamingQueryInstanceId,
 }
 
 /// A raw Spark Connect client bound to the job's session.
 #[derive(Debug, Clone)]
-pub(crate) struct Rpc {
+pub struct Rpc {
     client: SparkConnectServiceClient<Channel>,
     session_id: String,
     user_id: String,
@@ -35,41 +37,43 @@ pub(crate) struct Rpc {
     timeout: Duration,
     /// `Bearer <token>` for the server's interceptor, when the stack has a token.
     authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
-    /// The job's configuration, to check who holds the server's port before each call: the
-    /// channel reconnects by itself after the server restarts.
-    config: StreamConfig,
+    /// The job, to check who holds the server's port before each call: the channel
+    /// reconnects by itself after the server restarts.
+    job: SparkJob,
 }
 
 impl Rpc {
-    pub async fn connect(config: &StreamConfig) -> Result<Self, StreamError> {
-        config.check_connect_listener()?;
-        let (host, port) = config.connect_endpoint()?;
+    /// A client of `job`'s session (the channel is opened here; requests time out after the
+    /// job's request timeout).
+    pub async fn connect(job: &SparkJob) -> Result<Self, SparkError> {
+        job.check_connect_listener()?;
+        let (host, port) = job.connect_endpoint()?;
         let endpoint = format!("http://{host}:{port}");
-        let connect_error = |reason: String| StreamError::Connect {
-            url: config.connect_url.clone(),
+        let connect_error = |reason: String| SparkError::Connect {
+            url: job.connect_url.clone(),
             reason,
         };
         let channel = Endpoint::from_shared(endpoint)
             .map_err(|e| connect_error(e.to_string()))?
-            .connect_timeout(config.request_timeout)
+            .connect_timeout(job.request_timeout)
             .connect()
             .await
             .map_err(|e| connect_error(userstream_endpoints::error_chain(&e)))?;
         Ok(Self {
             client: SparkConnectServiceClient::new(channel),
-            session_id: config.session_id().to_string(),
-            user_id: config.connect_user.clone(),
-            url: config.connect_url.clone(),
-            timeout: config.request_timeout,
-            authorization: match &config.connect_token {
+            session_id: job.session_id().to_string(),
+            user_id: job.connect_user.clone(),
+            url: job.connect_url.clone(),
+            timeout: job.request_timeout,
+            authorization: match &job.connect_token {
                 Some(token) => Some(format!("Bearer {token}").parse().map_err(|_| {
-                    StreamError::Config(vec![
+                    SparkError::Config(vec![
                         "the Spark Connect token is not a valid header value".into()
                     ])
                 })?),
                 None => None,
             },
-            config: config.clone(),
+            job: job.clone(),
         })
     }
 
@@ -89,7 +93,7 @@ impl Rpc {
         &mut self,
         command: spark::command::CommandType,
         timeout: Duration,
-    ) -> Result<Vec<spark::ExecutePlanResponse>, StreamError> {
+    ) -> Result<Vec<spark::ExecutePlanResponse>, SparkError> {
         let request = spark::ExecutePlanRequest {
             session_id: self.session_id.clone(),
             user_context: Some(spark::UserContext {
@@ -104,7 +108,7 @@ impl Rpc {
             tags: vec![],
         };
         let url = self.url.clone();
-        self.config.check_connect_listener()?;
+        self.job.check_connect_listener()?;
         let request = self.request(request);
         let call = async {
             let mut stream = self.client.execute_plan(request).await?.into_inner();
@@ -116,8 +120,8 @@ impl Rpc {
         };
         match tokio::time::timeout(timeout, call).await {
             Ok(Ok(responses)) => Ok(responses),
-            Ok(Err(status)) => Err(StreamError::from_status(&url, &status)),
-            Err(_) => Err(StreamError::Connect {
+            Ok(Err(status)) => Err(SparkError::from_status(&url, &status)),
+            Err(_) => Err(SparkError::Connect {
                 url,
                 reason: format!("no answer within {timeout:?}"),
             }),
@@ -125,7 +129,7 @@ impl Rpc {
     }
 
     /// The session's active queries.
-    pub async fn active(&mut self) -> Result<Vec<ActiveQuery>, StreamError> {
+    pub async fn active(&mut self) -> Result<Vec<ActiveQuery>, SparkError> {
         let command = spark::command::CommandType::StreamingQueryManagerCommand(
             spark::StreamingQueryManagerCommand {
                 command: Some(ManagerCommand::Active(true)),
@@ -153,13 +157,13 @@ impl Rpc {
                 }
             }
         }
-        Err(StreamError::Protocol(
+        Err(SparkError::Protocol(
             "no answer to StreamingQueryManagerCommand.active".into(),
         ))
     }
 
     /// The active query called `name`, if any.
-    pub async fn find(&mut self, name: &str) -> Result<Option<ActiveQuery>, StreamError> {
+    pub async fn find(&mut self, name: &str) -> Result<Option<ActiveQuery>, SparkError> {
         Ok(self
             .active()
             .await?
@@ -172,7 +176,7 @@ impl Rpc {
         id: &spark::StreamingQueryInstanceId,
         command: QueryCommand,
         timeout: Duration,
-    ) -> Result<Option<QueryResult>, StreamError> {
+    ) -> Result<Option<QueryResult>, SparkError> {
         let command =
             spark::command::CommandType::StreamingQueryCommand(spark::StreamingQueryCommand {
                 query_id: Some(id.clone()),
@@ -189,17 +193,18 @@ impl Rpc {
         Ok(None)
     }
 
+    /// The query's status (active, trigger running, Spark's message).
     pub async fn status(
         &mut self,
         id: &spark::StreamingQueryInstanceId,
-    ) -> Result<StatusResult, StreamError> {
+    ) -> Result<StatusResult, SparkError> {
         let timeout = self.timeout;
         match self
             .query_command(id, QueryCommand::Status(true), timeout)
             .await?
         {
             Some(QueryResult::Status(status)) => Ok(status),
-            other => Err(StreamError::Protocol(format!("status answered {other:?}"))),
+            other => Err(SparkError::Protocol(format!("status answered {other:?}"))),
         }
     }
 
@@ -208,14 +213,14 @@ impl Rpc {
     pub async fn recent_progress(
         &mut self,
         id: &spark::StreamingQueryInstanceId,
-    ) -> Result<Vec<String>, StreamError> {
+    ) -> Result<Vec<String>, SparkError> {
         let timeout = self.timeout;
         match self
             .query_command(id, QueryCommand::RecentProgress(true), timeout)
             .await?
         {
             Some(QueryResult::RecentProgress(p)) => Ok(p.recent_progress_json),
-            other => Err(StreamError::Protocol(format!(
+            other => Err(SparkError::Protocol(format!(
                 "recentProgress answered {other:?}"
             ))),
         }
@@ -225,7 +230,7 @@ impl Rpc {
     pub async fn exception(
         &mut self,
         id: &spark::StreamingQueryInstanceId,
-    ) -> Result<Option<String>, StreamError> {
+    ) -> Result<Option<String>, SparkError> {
         let timeout = self.timeout;
         match self
             .query_command(id, QueryCommand::Exception(true), timeout)
@@ -244,7 +249,7 @@ impl Rpc {
     }
 
     /// Stops the query; returns when it has stopped (Spark waits for the running batch).
-    pub async fn stop(&mut self, id: &spark::StreamingQueryInstanceId) -> Result<(), StreamError> {
+    pub async fn stop(&mut self, id: &spark::StreamingQueryInstanceId) -> Result<(), SparkError> {
         // A batch in flight must finish first.
         let timeout = self.timeout.max(Duration::from_secs(120));
         self.query_command(id, QueryCommand::Stop(true), timeout)
@@ -253,7 +258,7 @@ impl Rpc {
     }
 
     /// Sets a session SQL conf.
-    pub async fn set_conf(&mut self, key: &str, value: &str) -> Result<(), StreamError> {
+    pub async fn set_conf(&mut self, key: &str, value: &str) -> Result<(), SparkError> {
         let request = spark::ConfigRequest {
             session_id: self.session_id.clone(),
             user_context: Some(spark::UserContext {
@@ -274,12 +279,12 @@ impl Rpc {
             }),
         };
         let url = self.url.clone();
-        self.config.check_connect_listener()?;
+        self.job.check_connect_listener()?;
         let request = self.request(request);
         match tokio::time::timeout(self.timeout, self.client.config(request)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(status)) => Err(StreamError::from_status(&url, &status)),
-            Err(_) => Err(StreamError::Connect {
+            Ok(Err(status)) => Err(SparkError::from_status(&url, &status)),
+            Err(_) => Err(SparkError::Connect {
                 url,
                 reason: "no answer to a config request".into(),
             }),

@@ -1,0 +1,101 @@
+//! [`VerifyConfig`]: what `verify` compares, where it is, and as whom.
+
+use std::time::Duration;
+
+use url::Url;
+use userstream_endpoints::{
+    names, CassandraRole, Endpoints, KafkaAccess, KafkaRole, Login, RegistryRole,
+};
+
+use crate::VerifyError;
+
+/// The topic and the keyspace compared, where they are and the logins read with: the
+/// least-privileged ones (Kafka and registry readers, Cassandra's application role).
+#[derive(Debug, Clone)]
+pub struct VerifyConfig {
+    /// Kafka bootstrap servers and the reader's login.
+    pub bootstrap_servers: KafkaAccess,
+    /// Schema registry base URL (Confluent API): the records' writer schemas.
+    pub registry_url: Url,
+    /// Registry user (read-only).
+    pub registry_login: Option<Login>,
+    /// Kafka topic the job reads.
+    pub topic: String,
+    /// Cassandra contact point, `host:port`.
+    pub cassandra_contact_point: String,
+    /// Cassandra role of the reads (the application role).
+    pub cassandra_login: Option<Login>,
+    /// Cassandra keyspace the job writes (`users` and `rejected_rows` in it).
+    pub keyspace: String,
+    /// Timeout of each registry, Kafka offsets and Cassandra request.
+    pub request_timeout: Duration,
+}
+
+impl VerifyConfig {
+    /// The pipeline's default topic and keyspace at `endpoints`, read as the reader roles.
+    pub fn new(endpoints: &Endpoints) -> Self {
+        Self {
+            bootstrap_servers: endpoints.kafka(KafkaRole::Reader),
+            registry_url: endpoints.registry_url.clone(),
+            registry_login: endpoints.registry_login(RegistryRole::Reader),
+            topic: names::TOPIC.into(),
+            cassandra_contact_point: endpoints.cassandra.clone(),
+            cassandra_login: endpoints.cassandra_login(CassandraRole::App),
+            keyspace: names::KEYSPACE.into(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Every problem with this configuration, all at once.
+    pub fn validate(&self) -> Result<(), VerifyError> {
+        let mut errors = Vec::new();
+        if !userstream_store::is_valid_identifier(&self.keyspace) {
+            errors.push(format!(
+                "keyspace `{}` is not a valid Cassandra name",
+                self.keyspace
+            ));
+        }
+        if self.topic.is_empty() {
+            errors.push("topic is empty".into());
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(VerifyError::Config(errors))
+        }
+    }
+
+    /// A registry client at this config's registry, logged in as its user.
+    pub(crate) fn registry_client(
+        &self,
+    ) -> Result<userstream_registry::RegistryClient, VerifyError> {
+        userstream_registry::RegistryClient::new(
+            self.registry_url.clone(),
+            self.registry_login.as_ref(),
+            self.request_timeout,
+        )
+        .map_err(VerifyError::Registry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_every_error_comes_at_once() {
+        let local = Endpoints::local(&userstream_endpoints::Ports::default());
+        let config = VerifyConfig::new(&local);
+        assert_eq!(config.validate().ok(), Some(()));
+        assert_eq!(config.topic, "users");
+        let bad = VerifyConfig {
+            keyspace: "bad-name".into(),
+            topic: String::new(),
+            ..config
+        };
+        let Err(VerifyError::Config(errors)) = bad.validate() else {
+            panic!("invalid config accepted");
+        };
+        assert_eq!(errors.len(), 2, "{errors:?}");
+    }
+}
