@@ -249,8 +249,10 @@ def test_stream_status_of_a_job_with_several_queries():
 def test_stream_status_names_what_it_lacks():
     with pytest.raises(us.UserstreamError, match="no field 'queries'"):
         us.stream_status({"active": False, "name": "users"})
+    not_a_bool = example("stream-status", queries=[query()])
+    not_a_bool["queries"][0]["active"] = "yes"
     with pytest.raises(us.UserstreamError, match="boolean 'active'"):
-        us.stream_status(example("stream-status", queries=[{**query(), "active": "yes"}]))
+        us.stream_status(not_a_bool)
     assert (
         us.stream_status(example("stream-status", queries=[query(exception="")]))["queries"][0]["exception"]
         is None

@@ -16,7 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use crate::{base_config, KafkaError, PartitionOffsets, TracingContext};
 
 /// Each partition's offsets at one moment.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct TopicCut {
     /// The topic.
     pub topic: String,

@@ -9,7 +9,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use crate::{base_config, read_cut, CutError, KafkaError, TopicCut, TracingContext};
 
 /// Offsets of one partition.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct PartitionOffsets {
     /// Partition number.
     pub partition: i32,

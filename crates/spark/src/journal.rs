@@ -13,7 +13,7 @@ use crate::SparkJob;
 const KEEP: usize = 200;
 
 /// One event as journaled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct JournalEntry {
     /// When, RFC 3339 (UTC).
     pub at: String,

@@ -7,7 +7,7 @@ use spark_connect_rs::spark;
 use crate::{ActiveQuery, JournalEntry, QueryInfo, Rpc, SparkError, SparkJob};
 
 /// Offsets of one source in a progress report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SourceProgress {
     /// Spark's description of the source.
     pub description: String,
@@ -20,7 +20,7 @@ pub struct SourceProgress {
 }
 
 /// The last progress report of a query.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Progress {
     /// Micro-batch id.
     pub batch_id: i64,
@@ -99,7 +99,7 @@ fn offsets(v: &serde_json::Value) -> serde_json::Value {
 }
 
 /// The state of one query.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct QueryStatus {
     /// Query name.
     pub name: String,

@@ -33,7 +33,7 @@ const POLL: Duration = Duration::from_millis(200);
 const SUPERVISOR_GRACE: Duration = Duration::from_secs(3);
 
 /// A process holding one of the job's locks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Controller {
     /// The command, as a person would type it (`stream run`, `stream ensure`, `chaos`).
     pub command: String,

@@ -95,7 +95,7 @@ impl fmt::Display for JobInfo {
 }
 
 /// The state of the job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StreamStatus {
     /// Spark Connect session of the job.
     pub session_id: String,

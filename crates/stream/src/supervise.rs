@@ -678,7 +678,7 @@ fn _assert_send(config: &StreamConfig) -> impl Send + '_ {
 }
 
 /// What [`ensure`] found and did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct EnsureReport {
     /// Each step, in order, as the one-line event text (empty: nothing to do).
     pub actions: Vec<String>,

@@ -64,7 +64,7 @@ impl Default for VerifyOptions {
 }
 
 /// One field that differs between the record in Kafka and the row in Cassandra.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FieldMismatch {
     /// The user.
     pub id: Uuid,
@@ -77,7 +77,7 @@ pub struct FieldMismatch {
 }
 
 /// The comparison. [`VerifyReport::ok`] is the verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct VerifyReport {
     /// Topic read.
     pub topic: String,

@@ -16,28 +16,64 @@ use clap::{Args, ValueEnum};
 pub enum Output {
     /// `userstream produce --json`.
     Produce,
+    /// `userstream stream status --json`.
+    StreamStatus,
+    /// `userstream stream ensure --json`.
+    StreamEnsure,
+    /// `userstream verify --json`.
+    Verify,
 }
 
 impl Output {
     /// Every output, in the order they are listed.
-    pub const ALL: [Self; 1] = [Self::Produce];
+    pub const ALL: [Self; 4] = [
+        Self::Produce,
+        Self::StreamStatus,
+        Self::StreamEnsure,
+        Self::Verify,
+    ];
 
     /// The schema's file name in the contracts directory.
     pub fn file_name(self) -> &'static str {
         match self {
             Self::Produce => "produce.schema.json",
+            Self::StreamStatus => "stream-status.schema.json",
+            Self::StreamEnsure => "stream-ensure.schema.json",
+            Self::Verify => "verify.schema.json",
         }
     }
 
     /// The schema, as the file holds it (pretty-printed, one trailing newline).
     pub fn schema_text(self) -> String {
         let schema = match self {
-            Self::Produce => schemars::schema_for!(userstream_ingest::RunSummary),
+            Self::Produce => schema_of::<userstream_ingest::RunSummary>(),
+            Self::StreamStatus => schema_of::<userstream_stream::StreamStatus>(),
+            Self::StreamEnsure => schema_of::<userstream_stream::EnsureReport>(),
+            Self::Verify => schema_of::<userstream_verify::VerifyReport>(),
         };
         let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
         text.push('\n');
         text
     }
+}
+
+/// The schema of `T` as the binary prints it: every field of every object is always printed
+/// (an absent value is `null`, never a missing key: none of these types skips a field), so
+/// every property is required, `Option`s included, which schemars leaves optional by default.
+fn schema_of<T: schemars::JsonSchema>() -> schemars::Schema {
+    let every_field_printed = |schema: &mut schemars::Schema| {
+        let names: Option<Vec<serde_json::Value>> = schema
+            .get("properties")
+            .and_then(serde_json::Value::as_object)
+            .map(|properties| properties.keys().cloned().map(Into::into).collect());
+        if let Some(names) = names {
+            schema.insert("required".to_owned(), names.into());
+        }
+    };
+    schemars::generate::SchemaSettings::draft2020_12()
+        .with_transform(schemars::transform::RecursiveTransform(every_field_printed))
+        .into_generator()
+        .into_root_schema_for::<T>()
 }
 
 /// `userstream json-schema` arguments.
