@@ -73,7 +73,7 @@ let
   # (a second, different version of e.g. scala-library on the classpath would clash).
   sparkConnectorsResolved = mavenJars "spark" versions.spark hashes.sparkConnectorJars;
   sparkConnectors = pkgs.runCommand "spark-connectors-${versions.spark}" { } ''
-    # crates/stack/src/install.rs artifact_of(): the version starts at the first
+    # crates/stack/src/engines/spark/install.rs artifact_of(): the version starts at the first
     # dash-separated part that begins with a digit.
     artifact_of() {
       local IFS=- parts out
@@ -145,7 +145,8 @@ let
 
   # The registry's agent (its management port serves health, no metrics), from the two Java
   # files `stack install` compiles with javac against the registry's jars; the stand-in
-  # handler's class file goes into the jar as a resource (install.rs registry_agent()).
+  # handler's class file goes into the jar as a resource
+  # (crates/stack/src/engines/registry/install.rs registry_agent()).
   registryAgentJava = ../stack/registry-agent/MetricsOffAgent.java;
   registryMetricsStubJava = ../stack/registry-agent/PrometheusHandler.java;
   registryAgent = pkgs.stdenvNoCC.mkDerivation {
@@ -212,13 +213,13 @@ let
     cp ${../stack/maven/kafka/pom.xml} $out/kafka/.installed
     ln -s ${cassandra} $out/cassandra/lib
     cp ${../stack/maven/cassandra/pom.xml} $out/cassandra/.installed
-    # install.rs cassandra_auth_fingerprint(): the Cassandra pom followed by the Java source.
+    # engines/cassandra/install.rs cassandra_auth_fingerprint(): the Cassandra pom followed by the Java source.
     mkdir -p $out/cassandra/auth
     ln -s ${cassandraAuth}/userstream-cassandra-auth.jar $out/cassandra/auth/userstream-cassandra-auth.jar
     cat ${../stack/maven/cassandra/pom.xml} ${cassandraRoleManagerJava} > $out/cassandra/auth/.installed
     ln -s ${registry} $out/registry/app
     cp ${../stack/maven/registry/pom.xml} $out/registry/.installed
-    # install.rs registry_agent_fingerprint(): the registry pom followed by the Java sources.
+    # engines/registry/install.rs registry_agent_fingerprint(): the registry pom followed by the Java sources.
     mkdir -p $out/registry/agent
     ln -s ${registryAgent}/userstream-registry-agent.jar $out/registry/agent/userstream-registry-agent.jar
     cat ${../stack/maven/registry/pom.xml} ${registryAgentJava} ${registryMetricsStubJava} > $out/registry/agent/.installed
@@ -227,7 +228,7 @@ let
     cp ${../stack/python/pyspark.lock} $out/spark/venv/.installed
     ln -s ${sparkConnectors} $out/spark/jars
     cp ${../stack/maven/spark/pom.xml} $out/spark/.installed
-    # install.rs spark_connect_auth_fingerprint(): the pom followed by the Java sources.
+    # engines/spark/install.rs spark_connect_auth_fingerprint(): the pom followed by the Java sources.
     mkdir -p $out/spark/auth
     ln -s ${sparkConnectAuth}/userstream-spark-connect-auth.jar $out/spark/auth/userstream-spark-connect-auth.jar
     cat ${../spark/interceptor/pom.xml} ${sparkConnectAuthJava} ${sparkUiFilterJava} > $out/spark/auth/.installed

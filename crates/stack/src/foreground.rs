@@ -12,7 +12,6 @@ use crate::process::{self, PidRecord};
 use crate::{health, StackConfig};
 
 /// One service, ready to become this process (see [`prepare_foreground`]).
-#[derive(Debug)]
 pub struct Foreground {
     /// The service's name.
     pub service: &'static str,
@@ -22,6 +21,18 @@ pub struct Foreground {
     /// whoever runs it starts `userstream stack after-start <service>` ([`after_start`])
     /// beside it, which waits for its health and does that work, as `stack up` does.
     pub after_start: bool,
+}
+
+/// Names only: the command's environment holds secrets (Cassandra's admin password, Airflow's
+/// keys), which a `{:?}` must not show.
+impl std::fmt::Debug for Foreground {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Foreground")
+            .field("service", &self.service)
+            .field("program", &self.command.get_program())
+            .field("after_start", &self.after_start)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Foreground {
@@ -55,7 +66,7 @@ pub fn prepare_foreground(config: &StackConfig, service: &str) -> Result<Foregro
             continue;
         }
         eprintln!("{}: {}", spec.name, step.description);
-        let status = std::process::Command::new(&step.program)
+        let status = Command::new(&step.program)
             .args(&step.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&spec.cwd)
@@ -92,7 +103,7 @@ pub fn prepare_foreground(config: &StackConfig, service: &str) -> Result<Foregro
         fs::create_dir_all(dir).map_err(io_err("create", dir))?;
     }
     fs::write(&pid_file, record.render()).map_err(io_err("write", &pid_file))?;
-    let mut command = std::process::Command::new(&spec.program);
+    let mut command = Command::new(&spec.program);
     command
         .args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))

@@ -1,6 +1,8 @@
 //! `stack install`: puts every runtime the stack needs under the runtime directory, engine by
 //! engine (each engine's `install_steps`), with the helpers they share: fingerprints, Maven,
-//! Python venvs, `javac`-built jars, finding Java.
+//! Python venvs, `javac`-built jars, finding Java. Each engine's pinned inputs (poms, locks,
+//! Java sources) are embedded in its folder, so the binary installs exactly what the
+//! repository reviews.
 //!
 //! Idempotent and cached: each component records a fingerprint of what it installed (the pom
 //! or lock file it came from), and a component whose fingerprint matches is skipped without

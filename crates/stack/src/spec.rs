@@ -25,7 +25,7 @@ pub enum Health {
     },
     /// `SELECT release_version FROM system.local` (scylla driver), logged in as the stack's
     /// application role; the admin role only when that is refused, and on a new node the
-    /// roles are set up first (see `probe::cassandra_release_version`).
+    /// roles are set up first (see [`crate::engines::cassandra::cassandra_release_version`]).
     Cassandra {
         /// Contact point.
         contact_point: String,

@@ -19,7 +19,7 @@ use crate::{Layout, StackConfig};
 
 /// One engine of the stack: the processes it runs and what `stack install` puts in place
 /// for it.
-pub trait Engine: Sync {
+pub trait Engine {
     /// Its name, as `stack status` groups its services ("Kafka", "Spark").
     fn name(&self) -> &'static str;
 

@@ -150,8 +150,9 @@ impl AclGrant {
 
 /// Prefixes of the topics the tests (`test-`) and `bench e2e` (`userstream-bench-`) create,
 /// produce to and delete as the Kafka admin. The Spark job reads every topic as the reader
-/// (its login is the Connect server's own, see `spark::render::spark_connect_properties`), so the reader
-/// may read these too.
+/// (its login is the Connect server's own, see
+/// [`crate::engines::spark::render::spark_connect_properties`]), so the reader may read these
+/// too.
 pub const READER_TOPIC_PREFIXES: [&str; 2] = ["test-", "userstream-bench-"];
 
 /// The ACLs of the pipeline's topics and the registry's: the producer writes the users topic

@@ -21,7 +21,7 @@ pub const SPARK_CONNECT_TOKEN_ENV: &str = "USERSTREAM_SPARK_CONNECT_TOKEN";
 pub const SPARK_CONNECT_PROPERTIES: &str = "spark-connect.properties";
 
 /// The JAAS file of the Spark Connect server's Kafka clients (in its conf dir), see
-/// `kafka::render::kafka_client_jaas`.
+/// [`crate::engines::kafka::render::kafka_client_jaas`].
 pub const SPARK_CONNECT_KAFKA_JAAS: &str = "kafka-client.jaas";
 
 /// The Spark Connect server's own configuration that holds passwords: the Cassandra
