@@ -93,7 +93,7 @@ let
   # (a second, different version of e.g. scala-library on the classpath would clash).
   sparkConnectorsResolved = mavenJars "spark" versions.spark hashes.sparkConnectorJars;
   sparkConnectors = pkgs.runCommand "spark-connectors-${versions.spark}" { } ''
-    # crates/stack/src/install.rs artifact_of(): the version starts at the first
+    # crates/stack/src/engines/spark/install.rs artifact_of(): the version starts at the first
     # dash-separated part that begins with a digit.
     artifact_of() {
       local IFS=- parts out
@@ -165,7 +165,8 @@ let
 
   # The registry's agent (its management port serves health, no metrics), from the two Java
   # files `stack install` compiles with javac against the registry's jars; the stand-in
-  # handler's class file goes into the jar as a resource (install.rs registry_agent()).
+  # handler's class file goes into the jar as a resource
+  # (crates/stack/src/engines/registry/install.rs registry_agent()).
   registryAgentJava = ../stack/registry-agent/MetricsOffAgent.java;
   registryMetricsStubJava = ../stack/registry-agent/PrometheusHandler.java;
   registryAgent = pkgs.stdenvNoCC.mkDerivation {
@@ -236,7 +237,7 @@ let
   };
 
   # Every directory `stack install` marks, with the files whose concatenation is its
-  # `.installed` fingerprint, byte for byte (install.rs is_installed() and *_fingerprint()).
+  # `.installed` fingerprint, byte for byte (crates/stack/src/install.rs is_installed(), engines/*/install.rs *_fingerprint()).
   fingerprints = {
     "kafka" = [ poms.kafka ];
     "cassandra" = [ poms.cassandra ];
@@ -249,7 +250,7 @@ let
     "airflow/venv" = [ airflowLock ];
   };
 
-  # Each engine's pieces: the paths of its spec (crates/stack/src/services.rs) under the
+  # Each engine's pieces: the paths of its spec (crates/stack/src/engines/<engine>/mod.rs) under the
   # runtime directory (Layout::kafka_lib(), cassandra_lib(), cassandra_auth_jar(),
   # registry_app(), registry_agent_jar(), spark_venv() (SPARK_HOME is found as
   # <venv>/lib/python*/site-packages/pyspark), spark_jars(), spark_connect_auth_jar(),

@@ -50,7 +50,7 @@ async fn console_config() -> anyhow::Result<Option<(ConsoleConfig, tempfile::Tem
     config.topic = format!("test-console-{id}");
     config.dlq_topic = format!("test-console-{id}.dlq");
     ensure!(
-        userstream_stack::render::READER_TOPIC_PREFIXES
+        userstream_stack::engines::kafka::READER_TOPIC_PREFIXES
             .iter()
             .any(|prefix| config.topic.starts_with(prefix)),
         "the job could not read {}",

@@ -334,18 +334,23 @@ async fn spark_connect_wants_the_token() -> anyhow::Result<()> {
         return Ok(());
     };
     let url = &endpoints.spark_connect_url;
-    let none = userstream_stack::probe::spark_connect_select_one(url, None).await;
+    let none = userstream_stack::engines::spark::spark_connect_select_one(url, None).await;
     let refused = none.err().context("SELECT 1 without the token answered")?;
     ensure!(
         refused.contains("token"),
         "refused, but not for the token: {refused}"
     );
-    let wrong = userstream_stack::probe::spark_connect_select_one(url, Some("not-the-token")).await;
+    let wrong =
+        userstream_stack::engines::spark::spark_connect_select_one(url, Some("not-the-token"))
+            .await;
     ensure!(wrong.is_err(), "SELECT 1 with a wrong token answered");
-    userstream_stack::probe::spark_connect_select_one(url, Some(&credentials.spark_connect_token))
-        .await
-        .map_err(anyhow::Error::msg)
-        .context("SELECT 1 with the token")?;
+    userstream_stack::engines::spark::spark_connect_select_one(
+        url,
+        Some(&credentials.spark_connect_token),
+    )
+    .await
+    .map_err(anyhow::Error::msg)
+    .context("SELECT 1 with the token")?;
     Ok(())
 }
 
@@ -512,7 +517,8 @@ async fn no_secret_in_any_log_after_the_whole_run() -> anyhow::Result<()> {
 /// executors' logs, the driver's local dir, the master's recovery files; `data/checkpoints`),
 /// and a configuration file others may read.
 fn exposed_secrets(layout: &userstream_stack::Layout) -> anyhow::Result<Vec<String>> {
-    let secrets = userstream_stack::read_secrets(&layout.secrets())?.context("the secrets file")?;
+    let secrets =
+        userstream_stack::secrets::read(&layout.secrets())?.context("the secrets file")?;
     let values: Vec<String> = secrets.values().into_iter().map(str::to_owned).collect();
     ensure!(
         values.iter().all(|v| v.len() >= 8),
@@ -607,7 +613,8 @@ async fn spark_uis_want_the_token_and_show_no_secret() -> anyhow::Result<()> {
         return Ok(());
     };
     let layout = stack_config().layout();
-    let secrets = userstream_stack::read_secrets(&layout.secrets())?.context("the secrets file")?;
+    let secrets =
+        userstream_stack::secrets::read(&layout.secrets())?.context("the secrets file")?;
     let values: Vec<String> = secrets.values().into_iter().map(str::to_owned).collect();
     let token = &credentials.console_token;
     let http = reqwest::Client::builder()

@@ -64,7 +64,7 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
         .context("register")?;
 
     // Cassandra: the scylla driver.
-    let version = userstream_stack::probe::cassandra_release_version(
+    let version = userstream_stack::engines::cassandra::cassandra_release_version(
         &at.cassandra,
         &credentials.cassandra,
         Duration::from_secs(10),
@@ -75,7 +75,7 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
     ensure!(version.starts_with("5.0"), "Cassandra {version}");
 
     // Spark: SELECT 1 through Spark Connect from Rust.
-    userstream_stack::probe::spark_connect_select_one(
+    userstream_stack::engines::spark::spark_connect_select_one(
         &at.spark_connect_url,
         Some(&credentials.spark_connect_token),
     )
@@ -91,7 +91,7 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
         .json()
         .await?;
     ensure!(health["scheduler"]["status"] == "healthy", "{health}");
-    let secrets = userstream_stack::airflow_secrets(&config.layout())?;
+    let secrets = userstream_stack::secrets::load_airflow(&config.layout())?;
     let token = http
         .post(format!("{}/auth/token", at.airflow_url))
         .json(&serde_json::json!({"username": "admin", "password": secrets.admin_password}))
@@ -183,8 +183,8 @@ async fn render_writes_what_the_running_stack_uses_and_no_secret() -> anyhow::Re
     let out = tempfile::tempdir()?;
     // Rendered files carry a stand-in where the running ones carry a secret (Kafka's
     // passwords): the same file once each secret is replaced by its stand-in.
-    let real = userstream_stack::secrets(&layout)?;
-    let withheld = userstream_stack::render::Secrets::withheld();
+    let real = userstream_stack::secrets::load(&layout)?;
+    let withheld = userstream_stack::secrets::Secrets::withheld();
     let stand_ins: Vec<(String, String)> = real
         .values()
         .into_iter()

@@ -67,7 +67,10 @@ class RedactedEnv(dict):
 def stack_airflow_env(
     base: Mapping[str, str], state: Path, secrets: Mapping[str, str], binary: str
 ) -> RedactedEnv:
-    """The environment `userstream stack up` gives Airflow (crates/stack/src/render.rs airflow_env)."""
+    """The environment `userstream stack up` gives Airflow.
+
+    From crates/stack/src/engines/airflow/render.rs airflow_env.
+    """
     home = state / "data" / "airflow"
     url = airflow_url(base)
     env = RedactedEnv((k, v) for k, v in base.items() if not k.startswith("AIRFLOW"))

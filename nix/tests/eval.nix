@@ -11,7 +11,10 @@ let
   compose = import ../compose.nix { inherit (stack) services tags; };
   flake = import (root + "/flake.nix");
   lock = builtins.fromJSON (builtins.readFile (root + "/flake.lock"));
-  servicesRs = builtins.readFile (root + "/crates/stack/src/services.rs");
+  # Each engine's services are declared in its folder's mod.rs.
+  servicesRs = builtins.concatStringsSep "\n" (map
+    (engine: builtins.readFile (root + "/crates/stack/src/engines/${engine}/mod.rs"))
+    [ "kafka" "registry" "cassandra" "spark" "airflow" ]);
 
   inherit (builtins) all attrNames elem filter length map toJSON;
 
@@ -66,7 +69,7 @@ let
   unknownDeps = filter (d: !(elem d names)) (builtins.concatLists (map (s: s.dependsOn) stack.services));
 
   # Engine services run `userstream stack run <name>`: each name must be a service of the Rust
-  # stack (crates/stack/src/services.rs), which renders and runs it.
+  # stack (crates/stack/src/engines/<engine>/mod.rs), which renders and runs it.
   engines = filter (s: builtins.head s.command == "stack") stack.services;
   notRunByStack = filter (s: s.command != [ "stack" "run" s.name ]) engines;
   unknownToRust = filter (s: !(contains "\"${s.name}\"" servicesRs)) engines;
@@ -96,7 +99,7 @@ versionChecks ++ [
   (check "nothing binds 0.0.0.0" (!(contains "0.0.0.0" tableJSON)) "0.0.0.0 in the service table")
   (check "every engine service runs `userstream stack run <service>` (one renderer: the binary)"
     (notRunByStack == [ ]) (toJSON notRunByStack))
-  (check "every engine service is one the Rust stack knows (services.rs)"
+  (check "every engine service is one the Rust stack knows (crates/stack/src/engines)"
     (unknownToRust == [ ]) (toJSON (map (s: s.name) unknownToRust)))
   (eq "engine services, by image"
     {

@@ -1,21 +1,10 @@
 //! `stack credentials`: what a client of this stack needs (users, passwords, tokens, the
-//! addresses they are for), and the rotation of one credential.
+//! addresses they are for), as text or JSON. Rotation is with the secrets (`secrets::rotate`).
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use userstream_endpoints::credentials::Credentials;
 use userstream_endpoints::Endpoints;
-
-use crate::lifecycle::{self, StackError};
-use crate::StackConfig;
-
-/// The credentials `stack credentials --rotate` can change on a running stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Rotatable {
-    /// The Cassandra application role (the job's writes, `verify`, the console).
-    CassandraApp,
-}
 
 /// The credentials as text: one block per engine, each user with what it may do.
 pub fn render(credentials: &Credentials, endpoints: &Endpoints, secrets_file: &str) -> String {
@@ -102,59 +91,6 @@ pub fn to_json(credentials: &Credentials, endpoints: &Endpoints) -> serde_json::
             "token": credentials.console_token,
         },
     })
-}
-
-/// Gives `which` a new password on the running stack, then in the secrets file: the engine
-/// first (as its admin), so a failure leaves both on the old one. Clients that read the file
-/// afterwards (every command does) use the new one; a running Spark job keeps its open
-/// sessions until it restarts (`userstream stream stop`, then `stream start`, or the
-/// supervisor's next restart).
-pub async fn rotate(config: &StackConfig, which: Rotatable) -> Result<String, StackError> {
-    let layout = config.layout();
-    let _lock = lifecycle::lock_stack(&layout)?;
-    let mut secrets = lifecycle::secrets(&layout)?;
-    let endpoints = config.endpoints();
-    match which {
-        Rotatable::CassandraApp => {
-            let admin = &secrets.credentials.cassandra.admin;
-            let session = userstream_cql::connect(
-                &endpoints.cassandra,
-                Some(admin),
-                Duration::from_secs(10),
-                &layout.run(),
-            )
-            .await
-            .map_err(|e| {
-                StackError::Rotate(format!(
-                    "{} (is it up? `userstream stack status`)",
-                    userstream_endpoints::error_chain(&e)
-                ))
-            })?;
-            let app = &mut secrets.credentials.cassandra.app;
-            let password = lifecycle::new_password();
-            let cql = format!(
-                "ALTER ROLE {} WITH PASSWORD = {}",
-                userstream_cql::quoted_name(&app.username),
-                userstream_cql::string_literal(&password)
-            );
-            session
-                .query_unpaged(cql.as_str(), &[])
-                .await
-                .map_err(|e| {
-                    StackError::Rotate(format!(
-                        "ALTER ROLE {} WITH PASSWORD = <withheld>: {e}",
-                        app.username
-                    ))
-                })?;
-            app.password = password;
-            let username = app.username.clone();
-            lifecycle::replace_secrets(&layout, &secrets)?;
-            Ok(format!(
-                "Cassandra role {username} has a new password, in {}. Commands read it from there; the Spark Connect server takes it when it restarts (`userstream stack credentials --rotate` restarts it, and the job's queries).",
-                layout.secrets().display()
-            ))
-        }
-    }
 }
 
 #[cfg(test)]

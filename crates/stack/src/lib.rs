@@ -3,25 +3,34 @@
 //!
 //! `install` fetches runtimes from Maven Central and PyPI; `up` starts everything health-gated;
 //! `status` and `down` do what they say. Everything lives under one state directory.
+//!
+//! Each engine is one folder under `engines/` (its specs, rendering, install and health); the
+//! modules here are what they share: the specs' types (`spec`), the secrets (`secrets`), the
+//! lifecycle (`lifecycle`, `status`, `foreground`, `render`, `lock`) and the install driver.
 
-pub mod airflow_api;
 mod config;
 pub mod credentials;
+pub mod engines;
+mod error;
+mod foreground;
 mod health;
 pub mod install;
 mod layout;
 mod lifecycle;
+mod lock;
 pub mod private;
-pub mod probe;
 pub mod process;
-pub mod render;
-pub mod services;
+mod render;
+pub mod secrets;
+pub mod spec;
+mod status;
+mod text;
 
-pub use airflow_api::{AirflowApi, AirflowApiError, DagState, SCHEDULED_DAGS};
 pub use config::{MemSize, StackConfig};
+pub use engines::airflow::api::{AirflowApi, AirflowApiError, DagState, SCHEDULED_DAGS};
+pub use error::StackError;
+pub use foreground::{after_start, prepare_foreground, Foreground};
 pub use layout::Layout;
-pub use lifecycle::{
-    after_start, airflow_secrets, down, format_bytes, generate_credentials, read_secrets,
-    render_service, render_status, run_foreground, secrets, specs, status, stop_service, up,
-    Rendered, ServiceStatus, StackError, Started,
-};
+pub use lifecycle::{down, specs, stop_service, up, Started};
+pub use render::{render_service, Rendered};
+pub use status::{format_bytes, render_status, status, ServiceStatus};

@@ -1,9 +1,12 @@
 //! `userstream stack install|up|status|down|restart`.
 
+use std::ffi::OsString;
 use std::io::{BufRead, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use userstream_stack::process::ProcessError;
 use userstream_stack::{install, StackConfig};
 
 /// Arguments of `userstream stack`.
@@ -75,9 +78,10 @@ enum Action {
         json: bool,
         /// Give one credential a new password on the running stack.
         #[arg(long, value_name = "CREDENTIAL")]
-        rotate: Option<userstream_stack::credentials::Rotatable>,
+        rotate: Option<userstream_stack::secrets::Rotatable>,
     },
-    /// (Started by `stack run`.) Wait for one service to be healthy, then do what `stack up`
+    /// (Started by `stack run` for a service with work to do once it is healthy, with the
+    /// same stack settings.) Wait for that service to be healthy, then do what `stack up`
     /// does once it is: grant Kafka's ACLs, set up Cassandra's roles.
     #[command(hide = true)]
     AfterStart {
@@ -114,8 +118,8 @@ pub async fn run(args: StackArgs) -> anyhow::Result<ExitCode> {
         }
         Action::Run { service } => {
             // Returns only when the service could not be started.
-            let error = userstream_stack::run_foreground(&config, &service);
-            Err(anyhow::Error::new(error).context(format!("stack run {service}")))
+            let error = run_foreground(&config, &service);
+            Err(error.context(format!("stack run {service}")))
         }
         Action::Up => {
             userstream_stack::up(&config).await?;
@@ -182,6 +186,98 @@ pub async fn run(args: StackArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `stack run`: prepares the service (its files, its first-start steps), starts the
+/// after-start helper beside it when it has work to do once healthy, then becomes the service
+/// (exec), which keeps this pid. Returns only on failure.
+fn run_foreground(config: &StackConfig, service: &str) -> anyhow::Error {
+    let foreground = match userstream_stack::prepare_foreground(config, service) {
+        Ok(foreground) => foreground,
+        Err(error) => return error.into(),
+    };
+    if foreground.after_start {
+        if let Err(error) = spawn_after_start(config, service) {
+            return error.into();
+        }
+    }
+    foreground.exec().into()
+}
+
+/// Starts `userstream stack after-start <service>` (this binary) with this command's stack
+/// settings: every [`StackConfig`] flag spelled out ([`after_start_args`]), the ports in their
+/// variables; the rest of the environment is inherited. It outlives this process's exec.
+fn spawn_after_start(config: &StackConfig, service: &str) -> Result<(), ProcessError> {
+    let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("userstream"));
+    std::process::Command::new(&program)
+        .args(after_start_args(config, service))
+        .envs(config.ports.to_env())
+        .spawn()
+        .map(|_| ())
+        .map_err(|source| ProcessError::Spawn {
+            service: format!("{service} (after-start helper)"),
+            program: program.clone(),
+            source,
+        })
+}
+
+/// The arguments of `userstream stack after-start <service>` under `config`: the `stack`
+/// flags that give back every setting but the ports (passed in their variables, see
+/// `Ports::to_env`). Every field is named, so a new setting does not compile until it is
+/// passed on here.
+fn after_start_args(config: &StackConfig, service: &str) -> Vec<OsString> {
+    let StackConfig {
+        state_dir,
+        runtime_dir,
+        dags_dir,
+        java_home,
+        registry_java_home,
+        python,
+        start_timeout,
+        ports: _,
+        kafka_heap,
+        registry_heap,
+        cassandra_heap,
+        spark_daemon_heap,
+        spark_driver_heap,
+        spark_executor_heap,
+        spark_worker_cores,
+    } = config;
+    // `--name=value`, one argument: a value starting with `-` stays a value.
+    let flag = |name: &str, value: &dyn AsRef<std::ffi::OsStr>| {
+        let mut arg = OsString::from(format!("--{name}="));
+        arg.push(value);
+        arg
+    };
+    let mut args = vec![OsString::from("stack"), flag("state-dir", state_dir)];
+    if let Some(dir) = runtime_dir {
+        args.push(flag("runtime-dir", dir));
+    }
+    args.push(flag("dags-dir", dags_dir));
+    if let Some(home) = java_home {
+        args.push(flag("java-home", home));
+    }
+    if let Some(home) = registry_java_home {
+        args.push(flag("registry-java-home", home));
+    }
+    args.push(flag("python", python));
+    args.push(flag(
+        "start-timeout",
+        &humantime::format_duration(*start_timeout).to_string(),
+    ));
+    for (name, size) in [
+        ("kafka-heap", kafka_heap),
+        ("registry-heap", registry_heap),
+        ("cassandra-heap", cassandra_heap),
+        ("spark-daemon-heap", spark_daemon_heap),
+        ("spark-driver-heap", spark_driver_heap),
+        ("spark-executor-heap", spark_executor_heap),
+    ] {
+        args.push(flag(name, &size.to_string()));
+    }
+    args.push(flag("spark-worker-cores", &spark_worker_cores.to_string()));
+    args.extend([OsString::from("after-start"), OsString::from(service)]);
+    args
+}
+
 fn confirm_purge(config: &StackConfig) -> anyhow::Result<bool> {
     let data = config.layout().data_root();
     eprint!(
@@ -206,7 +302,7 @@ fn render(config: &StackConfig, service: &str, out: &std::path::Path) -> anyhow:
             rendered.withheld.join(", ")
         );
     }
-    let stand_ins = userstream_stack::render::Secrets::withheld();
+    let stand_ins = userstream_stack::secrets::Secrets::withheld();
     let stand_ins = stand_ins.values();
     let with_stand_ins: Vec<String> = rendered
         .files
@@ -230,10 +326,10 @@ fn render(config: &StackConfig, service: &str, out: &std::path::Path) -> anyhow:
 async fn credentials(
     config: &StackConfig,
     json: bool,
-    rotate: Option<userstream_stack::credentials::Rotatable>,
+    rotate: Option<userstream_stack::secrets::Rotatable>,
 ) -> anyhow::Result<ExitCode> {
     if let Some(which) = rotate {
-        let done = userstream_stack::credentials::rotate(config, which).await?;
+        let done = userstream_stack::secrets::rotate(config, which).await?;
         eprintln!("{done}");
         // The Spark Connect server holds the job's Cassandra login in its own
         // configuration (never in a plan): it takes the new one only on a restart.
@@ -248,7 +344,7 @@ async fn credentials(
         return Ok(ExitCode::SUCCESS);
     }
     let path = config.layout().secrets();
-    let secrets = userstream_stack::read_secrets(&path)?.with_context(|| {
+    let secrets = userstream_stack::secrets::read(&path)?.with_context(|| {
         format!(
             "{} does not exist: `userstream stack up` creates it on the first start",
             path.display()
@@ -269,4 +365,62 @@ async fn credentials(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// `userstream` as far as `stack` goes.
+    #[derive(Debug, Parser)]
+    struct Top {
+        #[command(subcommand)]
+        command: TopCommand,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum TopCommand {
+        Stack(StackArgs),
+    }
+
+    fn parse(args: impl IntoIterator<Item = OsString>) -> StackArgs {
+        let argv = std::iter::once(OsString::from("userstream")).chain(args);
+        match Top::parse_from(argv).command {
+            TopCommand::Stack(args) => args,
+        }
+    }
+
+    #[test]
+    fn the_after_start_helper_gets_every_stack_setting() {
+        let given = parse(
+            [
+                "stack",
+                "--state-dir=/s d",
+                "--runtime-dir=/r",
+                "--dags-dir=-d",
+                "--java-home=/j17",
+                "--registry-java-home=/j21",
+                "--python=/py",
+                "--start-timeout=95s 7ms",
+                "--kafka-heap=3g",
+                "--registry-heap=300m",
+                "--cassandra-heap=5g",
+                "--spark-daemon-heap=700m",
+                "--spark-driver-heap=2g",
+                "--spark-executor-heap=900m",
+                "--spark-worker-cores=3",
+                "run",
+                "kafka",
+            ]
+            .map(OsString::from),
+        )
+        .config;
+        let helper = parse(after_start_args(&given, "kafka"));
+        assert!(matches!(&helper.action, Action::AfterStart { service } if service == "kafka"));
+        // Ports travel in the environment, which this test does not set.
+        let mut passed = helper.config;
+        passed.ports = given.ports.clone();
+        assert_eq!(format!("{passed:?}"), format!("{given:?}"));
+    }
 }

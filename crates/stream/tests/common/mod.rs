@@ -63,7 +63,7 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
     // `test-`: a prefix the reader, which the job reads as, may read (the stack's ACLs).
     config.topic = format!("test-{test}-{}", &unique[..12]);
     ensure!(
-        userstream_stack::render::READER_TOPIC_PREFIXES
+        userstream_stack::engines::kafka::READER_TOPIC_PREFIXES
             .iter()
             .any(|prefix| config.topic.starts_with(prefix)),
         "the job could not read {}",
@@ -75,7 +75,7 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
     config.rejected_trigger = Duration::from_secs(1);
 
     // Reachability first: skip or fail as the environment says.
-    if let Err(e) = userstream_stack::probe::spark_connect_select_one(
+    if let Err(e) = userstream_stack::engines::spark::spark_connect_select_one(
         &config.connect_url,
         config.connect_token.as_deref(),
     )

@@ -209,7 +209,7 @@ fn ingest_config(config: &StreamConfig, options: &BenchOptions) -> IngestConfig 
 }
 
 /// Prefix of the bench's topics and queries: the stack lets the reader, which the job reads
-/// as, read topics named so (`userstream_stack::render::READER_TOPIC_PREFIXES`).
+/// as, read topics named so (`userstream_stack::engines::kafka::READER_TOPIC_PREFIXES`).
 const TOPIC_PREFIX: &str = "userstream-bench-";
 
 /// Runs the bench on a fresh topic, keyspace and query derived from `base` (same endpoints
@@ -417,7 +417,7 @@ mod tests {
 
     #[test]
     fn the_job_may_read_the_bench_topics() {
-        assert!(userstream_stack::render::READER_TOPIC_PREFIXES.contains(&TOPIC_PREFIX));
+        assert!(userstream_stack::engines::kafka::READER_TOPIC_PREFIXES.contains(&TOPIC_PREFIX));
     }
 
     #[test]

@@ -103,7 +103,7 @@ impl AirflowApi {
 
     async fn login(&self, timeout: Duration) -> Result<String, AirflowApiError> {
         // The stack's one reader of the secrets file: never regenerates, says what is wrong.
-        let secrets = crate::lifecycle::read_airflow_secrets(&self.secrets_file)
+        let secrets = crate::secrets::read_airflow(&self.secrets_file)
             .map_err(|e| e.to_string())
             .and_then(|s| s.ok_or_else(|| "it does not exist".to_owned()))
             .map_err(|problem| AirflowApiError::Secrets {

@@ -1,18 +1,27 @@
-//! The two health checks that speak a binary protocol: CQL to Cassandra and gRPC to Spark
-//! Connect. The stack talks to the engines' protocols directly (not through the pipeline's
-//! crates), so the supervisor does not link the user record, the registry or the Spark plan.
+//! Cassandra's health: `SELECT release_version FROM system.local` over CQL as the application
+//! role; on a new node, the admin role creates that role first. The stack speaks CQL itself
+//! (not through the pipeline's crates), so the supervisor does not link the user record.
 
 use std::path::Path;
 use std::time::Duration;
 
-use spark_connect_rs::SparkSessionBuilder;
 use userstream_cql::{quoted_name, string_literal};
 use userstream_endpoints::credentials::CassandraLogins;
 
-/// The session every Spark Connect health check uses. A Spark 3.5 Connect server keeps at most
-/// 100 sessions and evicts the least recently used one, with its streaming queries: a new
-/// session per `stack status` would push the job's out.
-const HEALTH_SESSION_ID: &str = "00000000-0000-4000-8000-00000000c4ec";
+use crate::health::port_open;
+
+/// Healthy when the node answers the query (see [`cassandra_release_version`]).
+pub async fn check(
+    contact_point: &str,
+    logins: &CassandraLogins,
+    run_dir: &Path,
+) -> Result<String, String> {
+    // Probe the port first: the driver logs every refused connection as an error.
+    port_open(contact_point).await?;
+    let version =
+        cassandra_release_version(contact_point, logins, Duration::from_secs(3), run_dir).await?;
+    Ok(format!("Cassandra {version}"))
+}
 
 /// Cassandra's `release_version` (`SELECT release_version FROM system.local`), logged in as the
 /// stack's application role, the least privileged one that can ask: the node accepted an
@@ -91,37 +100,5 @@ fn redact_password(statement: &str) -> String {
     match statement.find("PASSWORD = '") {
         Some(at) => format!("{}PASSWORD = '<withheld>'", &statement[..at]),
         None => statement.to_owned(),
-    }
-}
-
-/// Runs `SELECT 1` through the Spark Connect server at `url` (`sc://host:port`): the server
-/// accepted a session, planned a query and returned its one row.
-///
-/// With a `token`, every call carries it (`authorization: Bearer`), as the stack's server
-/// requires. Messages name the URL without the token.
-pub async fn spark_connect_select_one(url: &str, token: Option<&str>) -> Result<(), String> {
-    let shown = url.trim_end_matches('/').to_owned();
-    let mut full = format!("{shown}/;user_id=userstream-health;session_id={HEALTH_SESSION_ID}");
-    if let Some(token) = token {
-        full.push_str(&format!(";token={token}"));
-    }
-    // spark-connect-rs panics on a URL it cannot parse: check it first.
-    spark_connect_rs::client::ChannelBuilder::create(&full)
-        .map_err(|e| format!("Spark Connect URL `{shown}`: {e}"))?;
-    let spark = SparkSessionBuilder::remote(&full)
-        .app_name("userstream-health")
-        .build()
-        .await
-        .map_err(|e| format!("Spark Connect session at {shown}: {e}"))?;
-    let batch = spark
-        .sql("SELECT 1 AS one")
-        .await
-        .map_err(|e| format!("SELECT 1: {e}"))?
-        .collect()
-        .await
-        .map_err(|e| format!("SELECT 1: {e}"))?;
-    match batch.num_rows() {
-        1 => Ok(()),
-        rows => Err(format!("SELECT 1 returned {rows} rows")),
     }
 }
