@@ -103,7 +103,10 @@ pub fn run(args: &JsonSchemaArgs) -> anyhow::Result<ExitCode> {
             "name an output ({}) or give --write <dir>",
             Output::ALL
                 .iter()
-                .map(|o| o.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default())
+                .map(|o| o
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_owned())
+                    .unwrap_or_default())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
