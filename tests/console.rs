@@ -146,6 +146,7 @@ async fn cleanup(config: &ConsoleConfig, registry: &RegistryClient) {
         &stream.cassandra_contact_point,
         cassandra_admin(config).as_ref(),
         TIMEOUT,
+        &stream.stack_run_dir,
     )
     .await
     {
@@ -171,6 +172,7 @@ async fn each_area_is_gathered_from_its_real_service() -> anyhow::Result<()> {
             .registry_login(userstream_endpoints::RegistryRole::Admin)
             .as_ref(),
         TIMEOUT,
+        &config.endpoints.stack_run_dir(),
     )?;
     let result = gather_each_area(&config, &registry).await;
     cleanup(&config, &registry).await;
@@ -216,6 +218,7 @@ async fn produce_and_start(
         &stream.cassandra_contact_point,
         cassandra_admin(config).as_ref(),
         TIMEOUT,
+        &stream.stack_run_dir,
     )
     .await?;
     userstream_store::migrate(&session, &stream.keyspace, &Default::default()).await?;
@@ -335,12 +338,13 @@ async fn check_kafka(
 async fn check_cassandra(stream: &StreamConfig, kafka: &KafkaSample) -> anyhow::Result<()> {
     // Cassandra: its own row estimate (never a scan), its write counter, the newest users'
     // rows, the rejected rows read with a bound.
-    let mut cassandra_client = gather::CassandraClient::new(
-        stream.cassandra_contact_point.clone(),
-        stream.cassandra_login.clone(),
-        stream.keyspace.clone(),
-        TIMEOUT,
-    );
+    let access = gather::CassandraAccess {
+        contact_point: stream.cassandra_contact_point.clone(),
+        login: stream.cassandra_login.clone(),
+        stack_run_dir: stream.stack_run_dir.clone(),
+    };
+    let mut cassandra_client =
+        gather::CassandraClient::new(access.clone(), stream.keyspace.clone(), TIMEOUT);
     let cassandra = gather::cassandra(&mut cassandra_client, &kafka.newest_user_ids, 5)
         .await
         .map_err(anyhow::Error::msg)?;
@@ -380,8 +384,7 @@ async fn check_cassandra(stream: &StreamConfig, kafka: &KafkaSample) -> anyhow::
     ensure!(cassandra.newest_users.iter().all(|u| u.full_name.is_some()));
     // The exact count is the explicit, time-limited action.
     let exact = gather::count_rows(
-        &stream.cassandra_contact_point,
-        stream.cassandra_login.as_ref(),
+        &access,
         &stream.keyspace,
         "users",
         "id",
@@ -419,7 +422,7 @@ async fn check_registry_airflow_stack(
     let mut airflow = gather::AirflowClient::new(
         reqwest::Client::new(),
         config.stack.endpoints().airflow_url,
-        config.stack.layout().airflow_secrets(),
+        &config.stack.layout(),
     );
     let dags = gather::airflow(&mut airflow, 3, TIMEOUT)
         .await

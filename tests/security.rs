@@ -131,7 +131,13 @@ async fn cassandra_refuses_strangers_and_the_app_role_cannot_drop_or_create() ->
     };
     let contact = &endpoints.cassandra;
     let connect = |login: Option<Login>| async move {
-        userstream_store::connect(contact, login.as_ref(), TIMEOUT).await
+        userstream_store::connect(
+            contact,
+            login.as_ref(),
+            TIMEOUT,
+            &userstream_endpoints::stack_run_dir(&userstream_endpoints::state_dir_from_env()),
+        )
+        .await
     };
     ensure!(connect(None).await.is_err(), "an anonymous CQL session");
     ensure!(
@@ -208,7 +214,13 @@ async fn rotating_the_app_password_restarts_the_connect_server_and_the_job() -> 
         std::env::var("USERSTREAM_BIN").context("USERSTREAM_BIN (the test command sets it)")?;
     let contact = &endpoints.cassandra;
     let connect = |login: Option<Login>| async move {
-        userstream_store::connect(contact, login.as_ref(), TIMEOUT).await
+        userstream_store::connect(
+            contact,
+            login.as_ref(),
+            TIMEOUT,
+            &userstream_endpoints::stack_run_dir(&userstream_endpoints::state_dir_from_env()),
+        )
+        .await
     };
     let config = stack_config();
     let old = credentials.cassandra.app.clone();

@@ -55,6 +55,7 @@ async fn every_engine_answers_its_real_client_and_a_restart_recovers() -> anyhow
         at.registry_url.clone(),
         Some(&credentials.registry.admin),
         Duration::from_secs(10),
+        &at.stack_run_dir(),
     )?;
     let subject = userstream_tests::unique("stack-test-value");
     let schema = r#"{"type":"record","name":"Probe","fields":[{"name":"n","type":"long"}]}"#;

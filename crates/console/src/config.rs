@@ -194,9 +194,13 @@ impl ConsoleConfig {
         self.endpoints.registry_login(RegistryRole::Reader)
     }
 
-    /// Cassandra's application role.
-    pub fn cassandra_login(&self) -> Option<Login> {
-        self.endpoints.cassandra_login(CassandraRole::App)
+    /// Cassandra as the console reads it: the application role.
+    pub fn cassandra_access(&self) -> crate::gather::CassandraAccess {
+        crate::gather::CassandraAccess {
+            contact_point: self.endpoints.cassandra.clone(),
+            login: self.endpoints.cassandra_login(CassandraRole::App),
+            stack_run_dir: self.endpoints.stack_run_dir(),
+        }
     }
 
     /// The streaming job as Spark Connect sees it (its session, its queries, its files).
@@ -208,6 +212,7 @@ impl ConsoleConfig {
             query_name: self.query_name.clone(),
             checkpoint_root: self.checkpoint_root.clone(),
             request_timeout: SPARK_REQUEST_TIMEOUT,
+            stack_run_dir: self.endpoints.stack_run_dir(),
         }
     }
 }
@@ -343,7 +348,7 @@ mod tests {
             Some("spark-t0ken-value")
         );
         assert_eq!(
-            config.cassandra_login().map(|l| l.password),
+            config.cassandra_access().login.map(|l| l.password),
             Some("cass-pa55word".to_owned())
         );
     }

@@ -46,6 +46,7 @@ fn registry_client(config: &ConsoleConfig) -> Result<RegistryClient, ConsoleErro
         url.clone(),
         config.registry_login().as_ref(),
         Duration::from_secs(5),
+        &config.endpoints.stack_run_dir(),
     )
     .map_err(|e| {
         ConsoleError::Client(format!(
@@ -148,8 +149,7 @@ impl Console {
         let task = tokio::spawn(async move {
             let c = &console.config;
             let outcome = gather::count_rows(
-                &c.endpoints.cassandra,
-                c.cassandra_login().as_ref(),
+                &c.cassandra_access(),
                 &c.keyspace,
                 userstream_store::USERS_TABLE,
                 "id",
@@ -275,8 +275,7 @@ impl Console {
         // Cassandra: estimates, metrics and the newest rows (no scans). Its client keeps a
         // session between rounds.
         let cassandra = Arc::new(tokio::sync::Mutex::new(gather::CassandraClient::new(
-            config.endpoints.cassandra.clone(),
-            config.cassandra_login(),
+            config.cassandra_access(),
             config.keyspace.clone(),
             Duration::from_secs(5),
         )));
@@ -305,7 +304,7 @@ impl Console {
         let airflow = Arc::new(tokio::sync::Mutex::new(gather::AirflowClient::new(
             http,
             config.stack.endpoints().airflow_url,
-            config.stack.layout().airflow_secrets(),
+            &config.stack.layout(),
         )));
         every(self, cancel, config.slow_interval, move |console| {
             let airflow = Arc::clone(&airflow);

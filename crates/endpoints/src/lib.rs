@@ -11,7 +11,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use url::Url;
 
@@ -199,6 +199,11 @@ pub struct Endpoints {
     /// Which engines an override names elsewhere, and their logins: those engines never get
     /// the stack's.
     pub elsewhere: Elsewhere,
+    /// The local stack's state directory: its pid files say which process on a loopback port
+    /// is the stack's engine, so a client checks the listener against them before it sends a
+    /// login ([`listener`]). Resolved once, from the command line ([`EndpointArgs::state_dir`])
+    /// or the stack's configuration; libraries never read it from the environment.
+    pub state_dir: PathBuf,
 }
 
 /// The engines named by an override that is not this stack's own address, and the logins
@@ -292,7 +297,13 @@ impl Endpoints {
             users_api_url: http_url(ports.users_api, "/api/"),
             credentials: None,
             elsewhere: Elsewhere::default(),
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
         }
+    }
+
+    /// Where the local stack keeps its pid files: what a client checks a listener against.
+    pub fn stack_run_dir(&self) -> PathBuf {
+        stack_run_dir(&self.state_dir)
     }
 
     /// Kafka as `role` sees it: the bootstrap servers and that role's login, if any.
@@ -414,12 +425,24 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     out
 }
 
-/// The state directory of a caller without a command line: [`STATE_DIR_VARIABLE`], else
-/// [`DEFAULT_STATE_DIR`].
+/// The state directory of a caller without a command line (an example, `demo`'s child
+/// processes): [`STATE_DIR_VARIABLE`], else [`DEFAULT_STATE_DIR`], the rule `--state-dir`
+/// follows too ([`EndpointArgs::state_dir`]).
 pub fn state_dir_from_env() -> PathBuf {
-    std::env::var_os(STATE_DIR_VARIABLE)
-        .map(PathBuf::from)
+    resolve_state_dir(std::env::var_os(STATE_DIR_VARIABLE).map(PathBuf::from))
+}
+
+/// The state directory: the one given (a flag, or [`STATE_DIR_VARIABLE`] through clap's
+/// `env`), else [`DEFAULT_STATE_DIR`].
+pub fn resolve_state_dir(given: Option<PathBuf>) -> PathBuf {
+    given
+        .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+}
+
+/// Where the stack of `state_dir` keeps its pid files.
+pub fn stack_run_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("run")
 }
 
 fn http_url(port: u16, path: &str) -> Url {
@@ -435,6 +458,11 @@ pub struct EndpointArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub ports: Ports,
+    /// State directory of the local stack: its secrets file (every command's credentials), its
+    /// pid files (which process on a port is the stack's), the job's checkpoints and state.
+    /// Default: .userstream under the working directory.
+    #[arg(long, env = STATE_DIR_VARIABLE, value_name = "DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
     /// Kafka bootstrap servers of a Kafka this stack does not run. Default:
     /// 127.0.0.1:<kafka port>.
     #[arg(
@@ -477,7 +505,7 @@ pub struct EndpointArgs {
     )]
     pub spark_connect_url: Option<String>,
     /// The stack's secrets file, where every command finds its credentials (written by
-    /// `stack up`, mode 0600). Default: `$USERSTREAM_STATE_DIR/secrets.json`
+    /// `stack up`, mode 0600). Default: `<state dir>/secrets.json`
     /// (`.userstream/secrets.json`). Without the file, clients connect without authentication.
     #[arg(
         long,
@@ -502,11 +530,16 @@ pub struct EndpointArgs {
 }
 
 impl EndpointArgs {
+    /// The state directory these arguments name, or the default.
+    pub fn state_dir(&self) -> PathBuf {
+        resolve_state_dir(self.state_dir.clone())
+    }
+
     /// The secrets file these arguments name (or the state directory's).
     pub fn secrets_file(&self) -> PathBuf {
         self.secrets_file
             .clone()
-            .unwrap_or_else(|| credentials::secrets_file(&state_dir_from_env()))
+            .unwrap_or_else(|| credentials::secrets_file(&self.state_dir()))
     }
 
     /// The addresses: the overrides where given, else loopback at the ports; the credentials
@@ -514,6 +547,7 @@ impl EndpointArgs {
     /// on stderr, and the clients then connect without credentials (and are refused).
     pub fn endpoints(&self) -> Endpoints {
         let mut endpoints = Endpoints::local(&self.ports);
+        endpoints.state_dir = self.state_dir();
         let path = self.secrets_file();
         endpoints.credentials = match Credentials::load(&path) {
             Ok(credentials) => Some(credentials),

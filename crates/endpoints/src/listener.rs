@@ -318,12 +318,6 @@ pub fn check_url(url: &str, run_dir: &Path) -> Result<(), ForeignListener> {
     }
 }
 
-/// Where the stack of this process's state directory (`USERSTREAM_STATE_DIR`, default
-/// `.userstream`) keeps its pid files: what a client deep in a library checks against.
-pub fn stack_run_dir() -> PathBuf {
-    crate::state_dir_from_env().join("run")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

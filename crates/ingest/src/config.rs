@@ -1,6 +1,7 @@
 //! Configuration of the producer pipeline: one struct, defaults in code, validated at once.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use url::Url;
@@ -149,6 +150,9 @@ pub struct IngestConfig {
     pub rate: Option<f64>,
     /// How long to wait for outstanding deliveries at the end.
     pub flush_timeout: Duration,
+    /// The local stack's pid files, which the registry login's listener is checked against
+    /// ([`Endpoints::stack_run_dir`]).
+    pub stack_run_dir: PathBuf,
 }
 
 impl Default for IngestConfig {
@@ -164,6 +168,7 @@ impl Default for IngestConfig {
             duration: None,
             rate: None,
             flush_timeout: Duration::from_secs(60),
+            stack_run_dir: Endpoints::local(&Ports::default()).stack_run_dir(),
         }
     }
 }

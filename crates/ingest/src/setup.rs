@@ -67,6 +67,7 @@ pub(crate) async fn setup(
         config.registry_url.clone(),
         config.registry_login.as_ref(),
         config.registry_timeout,
+        &config.stack_run_dir,
     )
     .map_err(|source| IngestError::Registry {
         action: "creating the client".to_owned(),

@@ -48,6 +48,7 @@ async fn stack_is_up() -> anyhow::Result<bool> {
         registry_url()?,
         registry_login().as_ref(),
         Duration::from_secs(5),
+        &userstream_endpoints::stack_run_dir(&userstream_endpoints::state_dir_from_env()),
     ) {
         Ok(client) => client
             .subjects()
@@ -137,6 +138,7 @@ async fn decode_users(messages: &[OwnedRecord]) -> anyhow::Result<HashMap<(i32, 
         registry_url()?,
         registry_login().as_ref(),
         Duration::from_secs(10),
+        &userstream_endpoints::stack_run_dir(&userstream_endpoints::state_dir_from_env()),
     )?);
     let mut ids = HashSet::new();
     let mut by_position = HashMap::new();

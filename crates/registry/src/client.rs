@@ -1,6 +1,7 @@
 //! The schema registry REST client.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -33,8 +34,9 @@ const BODY_EXCERPT: usize = 512;
 pub struct RegistryClient {
     base: Url,
     http: reqwest::Client,
-    /// Whether requests carry a login: then each first checks who holds a loopback port.
-    logged_in: bool,
+    /// With a login: the local stack's pid files, which each request first checks the
+    /// holder of a loopback port against (the login goes only to the stack's own registry).
+    login_guard: Option<PathBuf>,
     cache: Arc<Mutex<Cache>>,
 }
 
@@ -84,11 +86,13 @@ impl RegistryClient {
     /// connecting included.
     ///
     /// With a `login`, every request carries it as HTTP basic auth (the stack's registry
-    /// refuses anonymous callers).
+    /// refuses anonymous callers), and first checks that a loopback port is held by the stack
+    /// whose pid files are in `stack_run_dir` ([`userstream_endpoints::Endpoints::stack_run_dir`]).
     pub fn new(
         base_url: Url,
         login: Option<&Login>,
         timeout: Duration,
+        stack_run_dir: &Path,
     ) -> Result<Self, RegistryError> {
         if base_url.cannot_be_a_base() {
             return Err(RegistryError::InvalidBaseUrl {
@@ -107,7 +111,7 @@ impl RegistryClient {
         Ok(Self {
             base: base_url,
             http,
-            logged_in: login.is_some(),
+            login_guard: login.map(|_| stack_run_dir.to_path_buf()),
             cache: Arc::default(),
         })
     }
@@ -366,15 +370,13 @@ impl RegistryClient {
             url: url.to_string(),
             source,
         };
-        if self.logged_in {
-            userstream_endpoints::listener::check_url(
-                url.as_str(),
-                &userstream_endpoints::listener::stack_run_dir(),
-            )
-            .map_err(|source| RegistryError::ForeignListener {
-                url: url.to_string(),
-                source,
-            })?;
+        if let Some(stack_run_dir) = &self.login_guard {
+            userstream_endpoints::listener::check_url(url.as_str(), stack_run_dir).map_err(
+                |source| RegistryError::ForeignListener {
+                    url: url.to_string(),
+                    source,
+                },
+            )?;
         }
         let mut request = self
             .http
@@ -480,8 +482,13 @@ mod tests {
     use super::*;
 
     fn client(base: &str) -> RegistryClient {
-        RegistryClient::new(Url::parse(base).expect("url"), None, Duration::from_secs(1))
-            .expect("client")
+        RegistryClient::new(
+            Url::parse(base).expect("url"),
+            None,
+            Duration::from_secs(1),
+            Path::new(".userstream/run"),
+        )
+        .expect("client")
     }
 
     #[test]
@@ -513,6 +520,7 @@ mod tests {
             Url::parse("mailto:registry@example.com").expect("url"),
             None,
             Duration::from_secs(1),
+            Path::new(".userstream/run"),
         )
         .expect_err("not a base");
         assert!(matches!(err, RegistryError::InvalidBaseUrl { .. }));

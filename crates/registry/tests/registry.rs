@@ -22,7 +22,12 @@ use userstream_registry::{
 /// the stack was not started by the test command.
 async fn registry() -> anyhow::Result<Option<RegistryClient>> {
     let url = userstream_endpoints::Endpoints::from_env().registry_url;
-    let client = RegistryClient::new(url.clone(), admin().as_ref(), Duration::from_secs(10))?;
+    let client = RegistryClient::new(
+        url.clone(),
+        admin().as_ref(),
+        Duration::from_secs(10),
+        &userstream_endpoints::stack_run_dir(&userstream_endpoints::state_dir_from_env()),
+    )?;
     match client.subjects().await {
         Ok(_) => Ok(Some(client)),
         Err(e)
@@ -76,6 +81,7 @@ fn fresh(client: &RegistryClient) -> anyhow::Result<RegistryClient> {
         client.base_url().clone(),
         admin().as_ref(),
         Duration::from_secs(10),
+        &userstream_endpoints::stack_run_dir(&userstream_endpoints::state_dir_from_env()),
     )?)
 }
 

@@ -43,6 +43,9 @@ pub struct SparkJob {
     pub checkpoint_root: PathBuf,
     /// Timeout of each request.
     pub request_timeout: Duration,
+    /// The local stack's pid files: the token goes to a loopback port only when the process
+    /// holding it is the stack's Connect server.
+    pub stack_run_dir: PathBuf,
 }
 
 impl fmt::Debug for SparkJob {
@@ -60,6 +63,7 @@ impl fmt::Debug for SparkJob {
             .field("query_name", &self.query_name)
             .field("checkpoint_root", &self.checkpoint_root)
             .field("request_timeout", &self.request_timeout)
+            .field("stack_run_dir", &self.stack_run_dir)
             .finish()
     }
 }
@@ -106,14 +110,11 @@ impl SparkJob {
             return Ok(());
         }
         let (host, port) = self.connect_endpoint()?;
-        userstream_endpoints::listener::check(
-            &host,
-            port,
-            &userstream_endpoints::listener::stack_run_dir(),
-        )
-        .map_err(|e| SparkError::Connect {
-            url: self.connect_url.clone(),
-            reason: e.to_string(),
+        userstream_endpoints::listener::check(&host, port, &self.stack_run_dir).map_err(|e| {
+            SparkError::Connect {
+                url: self.connect_url.clone(),
+                reason: e.to_string(),
+            }
         })
     }
 
@@ -174,6 +175,7 @@ mod tests {
             query_name: "userstream-users".into(),
             checkpoint_root: PathBuf::from("/s/data/checkpoints"),
             request_timeout: Duration::from_secs(30),
+            stack_run_dir: PathBuf::from("/s/run"),
         }
     }
 

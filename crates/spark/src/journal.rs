@@ -105,6 +105,7 @@ mod tests {
             query_name: "q".into(),
             checkpoint_root: dir.path().to_path_buf(),
             request_timeout: std::time::Duration::from_secs(1),
+            stack_run_dir: dir.path().join("run"),
         };
         let journal = Journal::of(&job);
         assert_eq!(journal.path, dir.path().join("q.events.jsonl"));

@@ -206,7 +206,9 @@ impl StackConfig {
 
     /// The addresses of this stack's engines (all on loopback, at its ports).
     pub fn endpoints(&self) -> Endpoints {
-        Endpoints::local(&self.ports)
+        let mut endpoints = Endpoints::local(&self.ports);
+        endpoints.state_dir = self.layout().state().to_path_buf();
+        endpoints
     }
 
     /// [`StackConfig::endpoints`] with the client credentials of the stack's secrets file,

@@ -42,7 +42,7 @@ impl Layout {
     }
     /// Pid files.
     pub fn run(&self) -> PathBuf {
-        self.state.join("run")
+        userstream_endpoints::stack_run_dir(&self.state)
     }
     /// Pid file of `service`.
     pub fn pid_file(&self, service: &str) -> PathBuf {

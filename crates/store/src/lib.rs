@@ -11,6 +11,7 @@ mod error;
 mod migrate;
 mod queries;
 
+use std::path::Path;
 use std::time::Duration;
 
 use scylla::client::session::Session;
@@ -29,15 +30,16 @@ pub use queries::{
 pub use scylla::value::CqlTimestamp;
 
 /// Opens a session to Cassandra, logged in as `login` when given (the stack's Cassandra
-/// refuses anonymous clients). Built by [`userstream_cql::connect`], like every session; the
-/// listener check reads the stack's processes from the state directory in the environment.
+/// refuses anonymous clients). Built by [`userstream_cql::connect`], like every session: the
+/// login goes to a loopback port only when the process holding it is the stack's, by its
+/// pid files in `stack_run_dir` ([`userstream_endpoints::Endpoints::stack_run_dir`]).
 pub async fn connect(
     contact_point: &str,
     login: Option<&Login>,
     timeout: Duration,
+    stack_run_dir: &Path,
 ) -> Result<Session, StoreError> {
-    let run_dir = userstream_endpoints::listener::stack_run_dir();
-    Ok(userstream_cql::connect(contact_point, login, timeout, &run_dir).await?)
+    Ok(userstream_cql::connect(contact_point, login, timeout, stack_run_dir).await?)
 }
 
 /// Whether `name` is usable unquoted as a CQL keyspace or table name (letters, digits and

@@ -13,15 +13,21 @@ async fn migrate_is_versioned_and_idempotent() -> anyhow::Result<()> {
     let endpoints = userstream_endpoints::Endpoints::from_env();
     let admin = endpoints.cassandra_login(userstream_endpoints::CassandraRole::Admin);
     let contact = endpoints.cassandra;
-    let session =
-        match userstream_store::connect(&contact, admin.as_ref(), Duration::from_secs(10)).await {
-            Ok(s) => s,
-            Err(e) if std::env::var("USERSTREAM_STACK_STARTED").as_deref() != Ok("1") => {
-                let _ = writeln!(std::io::stderr(), "skipped: {e}");
-                return Ok(());
-            }
-            Err(e) => bail!("{e} (USERSTREAM_STACK_STARTED=1: Cassandra must be up)"),
-        };
+    let session = match userstream_store::connect(
+        &contact,
+        admin.as_ref(),
+        Duration::from_secs(10),
+        &userstream_endpoints::stack_run_dir(&userstream_endpoints::state_dir_from_env()),
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) if std::env::var("USERSTREAM_STACK_STARTED").as_deref() != Ok("1") => {
+            let _ = writeln!(std::io::stderr(), "skipped: {e}");
+            return Ok(());
+        }
+        Err(e) => bail!("{e} (USERSTREAM_STACK_STARTED=1: Cassandra must be up)"),
+    };
     let keyspace = format!(
         "t_migrate_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]

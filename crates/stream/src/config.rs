@@ -142,6 +142,9 @@ pub struct StreamConfig {
     /// How long a command that acts on the job (start, stop, ensure, a supervisor's remedy)
     /// waits for another one to finish first (see [`crate::control`]).
     pub control_wait: Duration,
+    /// The local stack's pid files: a login goes to a loopback port only when the process
+    /// holding it is the stack's ([`userstream_endpoints::Endpoints::stack_run_dir`]).
+    pub stack_run_dir: PathBuf,
 }
 
 impl Default for StreamConfig {
@@ -189,6 +192,7 @@ impl StreamConfig {
             request_timeout: Duration::from_secs(30),
             // A Connect server restart plus a first start takes a few minutes on 2 cores.
             control_wait: Duration::from_secs(300),
+            stack_run_dir: userstream_endpoints::stack_run_dir(state_dir.as_ref()),
         }
     }
 
@@ -205,6 +209,7 @@ impl StreamConfig {
         self.registry_login = endpoints.registry_login(userstream_endpoints::RegistryRole::Reader);
         self.cassandra_contact_point = endpoints.cassandra.clone();
         self.cassandra_login = endpoints.cassandra_login(userstream_endpoints::CassandraRole::App);
+        self.stack_run_dir = endpoints.stack_run_dir();
     }
 
     /// A registry client at this config's registry, logged in as its user.
@@ -213,6 +218,7 @@ impl StreamConfig {
             self.registry_url.clone(),
             self.registry_login.as_ref(),
             self.request_timeout,
+            &self.stack_run_dir,
         )
         .map_err(StreamError::Registry)
     }
@@ -253,6 +259,7 @@ impl StreamConfig {
             query_name: self.query_name.clone(),
             checkpoint_root: self.checkpoint_root.clone(),
             request_timeout: self.request_timeout,
+            stack_run_dir: self.stack_run_dir.clone(),
         }
     }
 
@@ -437,6 +444,7 @@ impl fmt::Debug for StreamConfig {
             connector_session,
             request_timeout,
             control_wait,
+            stack_run_dir,
         } = self;
         f.debug_struct("StreamConfig")
             .field("connect_url", connect_url)
@@ -474,6 +482,7 @@ impl fmt::Debug for StreamConfig {
             .field("connector_session", connector_session)
             .field("request_timeout", request_timeout)
             .field("control_wait", control_wait)
+            .field("stack_run_dir", stack_run_dir)
             .finish()
     }
 }

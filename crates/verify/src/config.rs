@@ -1,5 +1,6 @@
 //! [`VerifyConfig`]: what `verify` compares, where it is, and as whom.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use url::Url;
@@ -29,6 +30,9 @@ pub struct VerifyConfig {
     pub keyspace: String,
     /// Timeout of each registry, Kafka offsets and Cassandra request.
     pub request_timeout: Duration,
+    /// The local stack's pid files, which a login's listener is checked against
+    /// ([`Endpoints::stack_run_dir`]).
+    pub stack_run_dir: PathBuf,
 }
 
 impl VerifyConfig {
@@ -43,6 +47,7 @@ impl VerifyConfig {
             cassandra_login: endpoints.cassandra_login(CassandraRole::App),
             keyspace: names::KEYSPACE.into(),
             request_timeout: Duration::from_secs(30),
+            stack_run_dir: endpoints.stack_run_dir(),
         }
     }
 
@@ -73,6 +78,7 @@ impl VerifyConfig {
             self.registry_url.clone(),
             self.registry_login.as_ref(),
             self.request_timeout,
+            &self.stack_run_dir,
         )
         .map_err(VerifyError::Registry)
     }

@@ -379,6 +379,7 @@ pub async fn verify(
         &config.cassandra_contact_point,
         config.cassandra_login.as_ref(),
         config.request_timeout,
+        &config.stack_run_dir,
     )
     .await?;
     let settle_until = Instant::now() + options.settle;

@@ -85,6 +85,7 @@ impl RegistryArgs {
     ) {
         config.registry_url = endpoints.registry_url.clone();
         config.registry_login = endpoints.registry_login(role);
+        config.stack_run_dir = endpoints.stack_run_dir();
         config.subject = self.subject.clone();
     }
 }

@@ -38,9 +38,6 @@ pub struct SetupArgs {
     /// `paused` pauses them, `unchanged` leaves them as they are (new DAGs start paused).
     #[arg(long, env = "USERSTREAM_DAGS", value_enum, default_value_t = DagsWanted::Running)]
     dags: DagsWanted,
-    /// The stack's state directory (Airflow's admin password is in its secrets file there).
-    #[arg(long, env = userstream_endpoints::STATE_DIR_VARIABLE, default_value = userstream_endpoints::DEFAULT_STATE_DIR)]
-    state_dir: std::path::PathBuf,
     /// How long to wait for Airflow to list the DAGs (its DAG processor parses the DAG folder
     /// after start-up).
     #[arg(long, env = "USERSTREAM_DAGS_WAIT", default_value = "180s", value_parser = humantime::parse_duration)]
@@ -65,7 +62,8 @@ pub enum DagsWanted {
 pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     // One setup at a time, in turn with whoever acts on the job: the users_setup DAG runs
     // setup too, and concurrent schema changes are what Cassandra handles worst.
-    let _control = super::stream::default_job_control(&args.state_dir).await?;
+    let state_dir = args.endpoints.state_dir();
+    let _control = super::stream::default_job_control(&state_dir).await?;
     let endpoints = args.endpoints.endpoints();
     let mut config = IngestConfig::default();
     args.kafka.apply(
@@ -97,6 +95,7 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
             .cassandra_login(userstream_endpoints::CassandraRole::Admin)
             .as_ref(),
         std::time::Duration::from_secs(10),
+        &endpoints.stack_run_dir(),
     )
     .await?;
     let applied = userstream_store::migrate(&session, &args.keyspace, &args.replication).await?;
@@ -141,11 +140,11 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         }
     } else {
         let paused = args.dags == DagsWanted::Paused;
-        let mut stack = userstream_stack::StackConfig::with_state_dir(args.state_dir.clone());
+        let mut stack = userstream_stack::StackConfig::with_state_dir(state_dir.clone());
         stack.ports = endpoints.ports.clone();
         let mut airflow = userstream_stack::AirflowApi::new(
             endpoints.airflow_url.clone(),
-            stack.layout().airflow_secrets(),
+            &stack.layout(),
             std::time::Duration::from_secs(20),
         );
         if !args.json {

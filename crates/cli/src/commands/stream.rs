@@ -53,9 +53,6 @@ pub struct JobArgs {
     /// Checkpoint directory root. Default: <state-dir>/data/checkpoints.
     #[arg(long, env = "USERSTREAM_CHECKPOINT_ROOT")]
     pub checkpoint_root: Option<PathBuf>,
-    /// State directory (for the default checkpoint root).
-    #[arg(long, env = userstream_endpoints::STATE_DIR_VARIABLE, default_value = userstream_endpoints::DEFAULT_STATE_DIR)]
-    pub state_dir: PathBuf,
     /// How often `stream run` touches the Connect session and checks the queries.
     #[arg(long, env = "USERSTREAM_KEEPALIVE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub keepalive: Duration,
@@ -90,7 +87,7 @@ pub struct JobArgs {
 impl JobArgs {
     /// The job configuration these flags describe.
     pub fn config(&self) -> StreamConfig {
-        let mut config = StreamConfig::with_state_dir(&self.state_dir);
+        let mut config = StreamConfig::with_state_dir(self.endpoints.state_dir());
         config.set_endpoints(&self.endpoints.endpoints());
         config.topic = self.topic.clone();
         config.keyspace = self.keyspace.clone();
@@ -275,7 +272,7 @@ pub(crate) fn connect_restarter(job: &JobArgs) -> Option<userstream_stream::Rest
     if job.endpoints.spark_connect_url.is_some() {
         return None;
     }
-    let mut stack = userstream_stack::StackConfig::with_state_dir(job.state_dir.clone());
+    let mut stack = userstream_stack::StackConfig::with_state_dir(job.endpoints.state_dir());
     stack.ports = job.endpoints.ports.clone();
     Some(Box::new(move || {
         let stack = stack.clone();
@@ -306,7 +303,7 @@ fn default_job_config(state_dir: &std::path::Path) -> anyhow::Result<StreamConfi
     }
     let mut parsed = <FromEnvironment as clap::Parser>::try_parse_from(["userstream"])
         .context("reading the job's settings from the environment")?;
-    parsed.job.state_dir = state_dir.to_path_buf();
+    parsed.job.endpoints.state_dir = Some(state_dir.to_path_buf());
     Ok(parsed.job.config())
 }
 
@@ -417,5 +414,6 @@ fn verify_config(job: &StreamConfig) -> VerifyConfig {
         cassandra_login: job.cassandra_login.clone(),
         keyspace: job.keyspace.clone(),
         request_timeout: job.request_timeout,
+        stack_run_dir: job.stack_run_dir.clone(),
     }
 }

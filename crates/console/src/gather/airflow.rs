@@ -1,4 +1,3 @@
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -16,15 +15,15 @@ pub struct AirflowClient {
 }
 
 impl AirflowClient {
-    /// A client for the Airflow at `base_url`, logging in with the admin password in
-    /// `secrets_file`.
-    pub fn new(http: reqwest::Client, base_url: String, secrets_file: PathBuf) -> Self {
+    /// A client for the Airflow at `base_url` of the stack laid out as `layout`, logging in
+    /// with the admin password in its secrets file.
+    pub fn new(http: reqwest::Client, base_url: String, layout: &userstream_stack::Layout) -> Self {
         Self {
             // Each call below passes its own time limit; this default is not used here.
             api: userstream_stack::AirflowApi::with_client(
                 http,
                 base_url,
-                secrets_file,
+                layout,
                 Duration::from_secs(10),
             ),
         }

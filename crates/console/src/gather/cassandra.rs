@@ -4,6 +4,7 @@
 //! rejected rows are a bounded read of the newest per partition. An exact count is the
 //! separate, explicit and time-limited [`count_rows`].
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use userstream_endpoints::Login;
 
@@ -26,27 +27,43 @@ const REJECTED_PARTITIONS: usize = 256;
 /// Rows per page of the explicit count.
 const COUNT_PAGE: i32 = 5_000;
 
+/// Where Cassandra is and how the console logs in to it.
+#[derive(Debug, Clone)]
+pub struct CassandraAccess {
+    /// `host:port`.
+    pub contact_point: String,
+    /// The application role's login.
+    pub login: Option<Login>,
+    /// The local stack's pid files, which the login's listener is checked against.
+    pub stack_run_dir: PathBuf,
+}
+
+impl CassandraAccess {
+    async fn connect(&self, timeout: Duration) -> Result<Session, userstream_store::StoreError> {
+        userstream_store::connect(
+            &self.contact_point,
+            self.login.as_ref(),
+            timeout,
+            &self.stack_run_dir,
+        )
+        .await
+    }
+}
+
 /// A Cassandra session opened on first use and dropped after a failure, so the console
 /// reconnects by itself once Cassandra is back.
 pub struct CassandraClient {
-    contact_point: String,
-    login: Option<Login>,
+    access: CassandraAccess,
     keyspace: String,
     timeout: Duration,
     session: Option<Session>,
 }
 
 impl CassandraClient {
-    /// A client for `keyspace` at `contact_point`, logged in as `login`; connects on first use.
-    pub fn new(
-        contact_point: String,
-        login: Option<Login>,
-        keyspace: String,
-        timeout: Duration,
-    ) -> Self {
+    /// A client for `keyspace` through `access`; connects on first use.
+    pub fn new(access: CassandraAccess, keyspace: String, timeout: Duration) -> Self {
         Self {
-            contact_point,
-            login,
+            access,
             keyspace,
             timeout,
             session: None,
@@ -55,10 +72,11 @@ impl CassandraClient {
 
     async fn session(&mut self) -> Result<&Session, String> {
         if self.session.is_none() {
-            let session =
-                userstream_store::connect(&self.contact_point, self.login.as_ref(), self.timeout)
-                    .await
-                    .map_err(|e| format!("Cassandra: {}", userstream_endpoints::error_chain(&e)))?;
+            let session = self
+                .access
+                .connect(self.timeout)
+                .await
+                .map_err(|e| format!("Cassandra: {}", userstream_endpoints::error_chain(&e)))?;
             self.session = Some(session);
         }
         self.session
@@ -272,8 +290,7 @@ pub enum CountOutcome {
 /// count, never part of a gather loop. `progress` hears the running total a few times a
 /// second. Opens its own session, so it does not hold up the Cassandra area.
 pub async fn count_rows(
-    contact_point: &str,
-    login: Option<&Login>,
+    access: &CassandraAccess,
     keyspace: &str,
     table: &str,
     key: &str,
@@ -286,7 +303,8 @@ pub async fn count_rows(
         let table = checked(table)?;
         let key = checked(key)?;
         let connect_limit = limit.min(Duration::from_secs(10));
-        let session = userstream_store::connect(contact_point, login, connect_limit)
+        let session = access
+            .connect(connect_limit)
             .await
             .map_err(|e| format!("Cassandra: {}", userstream_endpoints::error_chain(&e)))?;
         let cql = format!("SELECT {key} FROM {keyspace}.{table}");

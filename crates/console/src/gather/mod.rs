@@ -10,7 +10,8 @@ mod stack;
 
 pub use airflow::{airflow, AirflowClient};
 pub use cassandra::{
-    cassandra, count_rows, on_disk_estimate, CassandraClient, CountOutcome, REJECTED_PER_PARTITION,
+    cassandra, count_rows, on_disk_estimate, CassandraAccess, CassandraClient, CountOutcome,
+    REJECTED_PER_PARTITION,
 };
 pub use kafka::{kafka, KafkaSample};
 pub use registry::registry;

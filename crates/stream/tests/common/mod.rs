@@ -89,6 +89,7 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
             .cassandra_login(userstream_endpoints::CassandraRole::Admin)
             .as_ref(),
         Duration::from_secs(10),
+        &endpoints.stack_run_dir(),
     )
     .await
     {
@@ -101,6 +102,7 @@ pub async fn fixture(test: &str) -> anyhow::Result<Option<Fixture>> {
             .registry_login(userstream_endpoints::RegistryRole::Admin)
             .as_ref(),
         Duration::from_secs(10),
+        &endpoints.stack_run_dir(),
     )?;
     if let Err(e) = registry.subjects().await {
         return skip_or_fail(&format!("registry: {e}"));
@@ -149,6 +151,7 @@ impl Fixture {
             cassandra_login: c.cassandra_login.clone(),
             keyspace: c.keyspace.clone(),
             request_timeout: c.request_timeout,
+            stack_run_dir: c.stack_run_dir.clone(),
         }
     }
 

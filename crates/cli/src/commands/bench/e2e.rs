@@ -188,6 +188,7 @@ fn ingest_config(config: &StreamConfig, options: &BenchOptions) -> IngestConfig 
     ingest.registry_url = config.registry_url.clone();
     // The bench registers its own subject: the login `bench e2e` gives it (the admin).
     ingest.registry_login = config.registry_login.clone();
+    ingest.stack_run_dir = config.stack_run_dir.clone();
     ingest.registry_timeout = config.request_timeout;
     ingest.subject = Some(config.subject());
     // A seed of its own per run: ids never collide with another run's rows.
@@ -235,6 +236,7 @@ pub async fn bench_e2e(base: &StreamConfig, options: &BenchOptions) -> anyhow::R
         &config.cassandra_contact_point,
         config.cassandra_login.as_ref(),
         config.request_timeout,
+        &config.stack_run_dir,
     )
     .await?;
     userstream_store::migrate(&session, &config.keyspace, &Replication::default()).await?;

@@ -98,7 +98,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         "--users must be at least --per-page, and --per-page and --rate above 0"
     );
     let config = args.job.config();
-    let mut stack = StackConfig::with_state_dir(args.job.state_dir.clone());
+    let mut stack = StackConfig::with_state_dir(args.job.endpoints.state_dir());
     stack.ports = args.job.endpoints.ports.clone();
     let unhealthy: Vec<String> = userstream_stack::status(&stack)
         .await?
@@ -116,6 +116,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         &config.cassandra_contact_point,
         config.cassandra_login.as_ref(),
         config.request_timeout,
+        &config.stack_run_dir,
     )
     .await
     .context("chaos counts rows in Cassandra")?;
@@ -276,6 +277,7 @@ impl Chaos {
         config.kafka.topic = self.config.topic.clone();
         config.registry_url = self.config.registry_url.clone();
         config.registry_login = self.producer.1.clone();
+        config.stack_run_dir = self.config.stack_run_dir.clone();
         config.subject = Some(self.config.subject());
         config.source.seed = seed.to_owned();
         config.source.results_per_page = self.args.per_page;
@@ -406,6 +408,7 @@ impl Chaos {
             self.config.registry_url.clone(),
             self.producer.1.as_ref(),
             self.config.request_timeout,
+            &self.config.stack_run_dir,
         )?;
         let field = format!("chaos_{}", self.stamp);
         let id = registry

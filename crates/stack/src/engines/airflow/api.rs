@@ -12,6 +12,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::Layout;
+
 /// The pipeline's DAGs that run on a schedule; `users_setup` is manual.
 pub const SCHEDULED_DAGS: [&str; 3] = ["users_ingest", "users_stream", "users_quality"];
 
@@ -74,28 +76,32 @@ pub struct AirflowApi {
     http: reqwest::Client,
     base_url: String,
     secrets_file: PathBuf,
+    /// The stack's pid files: a request goes only to the Airflow this stack started.
+    stack_run_dir: PathBuf,
     timeout: Duration,
     token: Option<String>,
 }
 
 impl AirflowApi {
-    /// A client for the Airflow at `base_url` (e.g. `http://127.0.0.1:8080`), logging in as
-    /// `admin` with the password in `secrets_file`; each request may take up to `timeout`.
-    pub fn new(base_url: String, secrets_file: PathBuf, timeout: Duration) -> Self {
-        Self::with_client(reqwest::Client::new(), base_url, secrets_file, timeout)
+    /// A client for the Airflow at `base_url` (e.g. `http://127.0.0.1:8080`) of the stack laid
+    /// out as `layout`, logging in as `admin` with the password in its Airflow secrets file;
+    /// each request may take up to `timeout`.
+    pub fn new(base_url: String, layout: &Layout, timeout: Duration) -> Self {
+        Self::with_client(reqwest::Client::new(), base_url, layout, timeout)
     }
 
     /// The same over an existing HTTP client (the console shares one across its areas).
     pub fn with_client(
         http: reqwest::Client,
         base_url: String,
-        secrets_file: PathBuf,
+        layout: &Layout,
         timeout: Duration,
     ) -> Self {
         Self {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
-            secrets_file,
+            secrets_file: layout.airflow_secrets(),
+            stack_run_dir: layout.run(),
             timeout,
             token: None,
         }
@@ -143,13 +149,11 @@ impl AirflowApi {
     ) -> Result<Value, AirflowApiError> {
         // Every request carries the admin password or its token: only to the Airflow this
         // stack started (while it is down anyone on the machine may bind its port).
-        userstream_endpoints::listener::check_url(
-            url,
-            &userstream_endpoints::listener::stack_run_dir(),
-        )
-        .map_err(|e| AirflowApiError::Unreachable {
-            url: url.to_owned(),
-            message: e.to_string(),
+        userstream_endpoints::listener::check_url(url, &self.stack_run_dir).map_err(|e| {
+            AirflowApiError::Unreachable {
+                url: url.to_owned(),
+                message: e.to_string(),
+            }
         })?;
         let mut request = self.http.request(method, url).timeout(timeout);
         if let Some(token) = token {
