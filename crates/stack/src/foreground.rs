@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::error::{io_err, StackError};
-use crate::lifecycle::{find_spec, http_client, run_steps, specs, write_service_files};
+use crate::lifecycle::{find_spec, http_client, run_steps, specs_of_service, write_service_files};
 use crate::process::{self, PidRecord};
 use crate::{health, StackConfig};
 
@@ -57,7 +57,7 @@ impl Foreground {
 /// `<state>/logs`. The same specs as `stack up`: an image that runs
 /// `userstream stack run <service>` runs what the local stack runs.
 pub fn prepare_foreground(config: &StackConfig, service: &str) -> Result<Foreground, StackError> {
-    let (layout, specs) = specs(config)?;
+    let (layout, specs) = specs_of_service(config, service)?;
     let spec = find_spec(&specs, service)?;
     write_service_files(spec, &layout)?;
     fs::create_dir_all(&spec.cwd).map_err(io_err("create", &spec.cwd))?;
@@ -119,7 +119,7 @@ pub fn prepare_foreground(config: &StackConfig, service: &str) -> Result<Foregro
 /// then runs what `stack up` runs once it is (Kafka's ACLs; Cassandra's roles are set up by
 /// its health check itself).
 pub async fn after_start(config: &StackConfig, service: &str) -> Result<String, StackError> {
-    let (layout, specs) = specs(config)?;
+    let (layout, specs) = specs_of_service(config, service)?;
     let spec = find_spec(&specs, service)?;
     let http = http_client();
     let deadline = Instant::now() + config.start_timeout;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::engines::ENGINES;
+use crate::engines::{Engine, ENGINES};
 use crate::Layout;
 
 /// Errors of `stack install`.
@@ -204,7 +204,12 @@ fn progress(step: usize, total: usize, what: &str) {
 
 /// True when every runtime component has been installed (fingerprints present).
 pub fn is_installed(layout: &Layout) -> Result<(), Vec<&'static str>> {
-    let missing: Vec<&'static str> = ENGINES
+    are_installed(layout, &ENGINES)
+}
+
+/// [`is_installed`] for `engines` only: what running only their services needs.
+pub fn are_installed(layout: &Layout, engines: &[&dyn Engine]) -> Result<(), Vec<&'static str>> {
+    let missing: Vec<&'static str> = engines
         .iter()
         .flat_map(|engine| engine.install_steps())
         .flat_map(|step| step.components)

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::{join_all, BoxFuture, FutureExt, Shared};
 
-use crate::engines::{self, spark, Inputs};
+use crate::engines::{self, spark, Engine, Inputs, Java};
 use crate::error::{io_err, StackError};
 use crate::install::{self, find_java17, find_java21};
 use crate::lock::lock_stack;
@@ -29,20 +29,43 @@ pub(crate) fn specs_with(
     config: &StackConfig,
     secrets: &Secrets,
 ) -> Result<(Layout, Vec<ServiceSpec>), StackError> {
+    specs_of(config, secrets, &engines::ENGINES)
+}
+
+/// The specs of `engines`' services only, needing only what those engines need installed:
+/// `stack run <service>` in an image that holds one engine's runtime and Java.
+pub(crate) fn specs_of(
+    config: &StackConfig,
+    secrets: &Secrets,
+    engines: &[&dyn Engine],
+) -> Result<(Layout, Vec<ServiceSpec>), StackError> {
     config.validate().map_err(StackError::Config)?;
     let layout = config.layout();
-    install::is_installed(&layout).map_err(StackError::NotInstalled)?;
+    install::are_installed(&layout, engines).map_err(StackError::NotInstalled)?;
+    let needs = |java| engines.iter().any(|e| e.java() == Some(java));
+    // A Java no engine here runs on stays unset: none of their specs reads it.
     let javas = Javas {
-        java17: find_java17(config.java_home.as_deref())?,
-        java21: find_java21(config.registry_java_home.as_deref())?,
+        java17: match needs(Java::V17) {
+            true => find_java17(config.java_home.as_deref())?,
+            false => PathBuf::new(),
+        },
+        java21: match needs(Java::V21) {
+            true => find_java21(config.registry_java_home.as_deref())?,
+            false => PathBuf::new(),
+        },
     };
-    let spark_home = layout
-        .spark_home()
-        .ok_or(StackError::NotInstalled(vec!["spark"]))?;
-    let jars =
-        spark::install::installed_jars(&layout).map_err(io_err("read", &layout.spark_jars()))?;
+    let (spark_home, jars) = if engines.iter().any(|e| e.uses_spark_distribution()) {
+        let home = layout
+            .spark_home()
+            .ok_or(StackError::NotInstalled(vec!["spark"]))?;
+        let jars = spark::install::installed_jars(&layout)
+            .map_err(io_err("read", &layout.spark_jars()))?;
+        (home, jars)
+    } else {
+        (PathBuf::new(), Vec::new())
+    };
     let bin = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("userstream"));
-    let specs = engines::all(&Inputs {
+    let inputs = Inputs {
         config,
         layout: &layout,
         javas: &javas,
@@ -50,8 +73,26 @@ pub(crate) fn specs_with(
         spark_jars: &jars,
         secrets,
         userstream_bin: &bin,
-    });
+    };
+    let specs = engines
+        .iter()
+        .flat_map(|engine| engine.services(&inputs))
+        .collect();
     Ok((layout, specs))
+}
+
+/// The specs of the engine that runs `service` (with its secrets), or an error naming the
+/// services there are.
+pub(crate) fn specs_of_service(
+    config: &StackConfig,
+    service: &str,
+) -> Result<(Layout, Vec<ServiceSpec>), StackError> {
+    let engine = engines::engine_of(service).ok_or_else(|| StackError::UnknownService {
+        service: service.to_owned(),
+        known: engines::service_names().join(", "),
+    })?;
+    let secrets = secrets::load(&config.layout())?;
+    specs_of(config, &secrets, &[engine])
 }
 
 /// The spec of `service`, or an error naming the services there are.

@@ -33,6 +33,34 @@ pub trait Engine {
     /// What `stack install` does for it, in order, each step with the components it puts in
     /// place (and the fingerprints `up` checks them by).
     fn install_steps(&self) -> Vec<InstallStep>;
+
+    /// The Java its services run on, if any: only that one is looked for when only this
+    /// engine's services are built (`stack run`, one engine per image).
+    fn java(&self) -> Option<Java> {
+        None
+    }
+
+    /// Whether its specs need the Spark distribution and the connector jars ([`Inputs`]'
+    /// `spark_home` and `spark_jars`).
+    fn uses_spark_distribution(&self) -> bool {
+        false
+    }
+}
+
+/// A Java release the engines run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Java {
+    /// 17: Kafka, Cassandra, Spark.
+    V17,
+    /// 21 or newer: the registry (a Quarkus application built for it).
+    V21,
+}
+
+/// The engine that runs `service`, if any.
+pub fn engine_of(service: &str) -> Option<&'static dyn Engine> {
+    ENGINES
+        .into_iter()
+        .find(|engine| engine.service_names().contains(&service))
 }
 
 /// Every engine, in start order: an engine's services depend only on services of engines
@@ -46,7 +74,8 @@ pub const ENGINES: [&dyn Engine; 5] = [
 ];
 
 /// What every service's spec is made from: the config, the layout, the installed runtimes
-/// and the secrets.
+/// and the secrets. When only some engines' specs are built, what no engine among them needs
+/// ([`Engine::java`], [`Engine::uses_spark_distribution`]) is left empty and never read.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
     /// The stack's configuration.
@@ -179,6 +208,27 @@ mod tests {
             }
         }
         assert_eq!(at, specs.len());
+    }
+
+    #[test]
+    fn each_engine_says_which_java_and_whether_spark_it_needs() {
+        // What `stack run <service>` looks for: nothing of another engine.
+        let needs: Vec<(&str, Option<Java>, bool)> = ENGINES
+            .iter()
+            .map(|e| (e.name(), e.java(), e.uses_spark_distribution()))
+            .collect();
+        assert_eq!(
+            needs,
+            [
+                ("Kafka", Some(Java::V17), false),
+                ("Schema Registry", Some(Java::V21), false),
+                ("Cassandra", Some(Java::V17), false),
+                ("Spark", Some(Java::V17), true),
+                ("Airflow", None, false),
+            ]
+        );
+        assert_eq!(engine_of("spark-connect").map(|e| e.name()), Some("Spark"));
+        assert!(engine_of("nonsense").is_none());
     }
 
     #[test]

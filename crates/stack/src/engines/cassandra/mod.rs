@@ -34,6 +34,10 @@ impl Engine for Cassandra {
         vec![cassandra(inputs)]
     }
 
+    fn java(&self) -> Option<super::Java> {
+        Some(super::Java::V17)
+    }
+
     fn install_steps(&self) -> Vec<InstallStep> {
         vec![
             InstallStep {

@@ -41,6 +41,10 @@ impl Engine for Kafka {
         vec![kafka(inputs)]
     }
 
+    fn java(&self) -> Option<super::Java> {
+        Some(super::Java::V17)
+    }
+
     fn install_steps(&self) -> Vec<InstallStep> {
         vec![InstallStep {
             what: "Kafka jars (Maven Central)",

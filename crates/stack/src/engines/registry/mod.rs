@@ -29,6 +29,10 @@ impl Engine for Registry {
         vec![registry(inputs)]
     }
 
+    fn java(&self) -> Option<super::Java> {
+        Some(super::Java::V21)
+    }
+
     fn install_steps(&self) -> Vec<InstallStep> {
         vec![InstallStep {
             what: "Apicurio Registry (Maven Central) and its agent (javac)",

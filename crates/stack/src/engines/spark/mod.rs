@@ -43,6 +43,14 @@ impl Engine for Spark {
         ]
     }
 
+    fn java(&self) -> Option<super::Java> {
+        Some(super::Java::V17)
+    }
+
+    fn uses_spark_distribution(&self) -> bool {
+        true
+    }
+
     fn install_steps(&self) -> Vec<InstallStep> {
         vec![
             InstallStep {
