@@ -6,7 +6,9 @@
 //!
 //! Each engine is one folder under `engines/` (its specs, rendering, install and health); the
 //! modules here are what they share: the specs' types (`spec`), the secrets (`secrets`), the
-//! lifecycle (`lifecycle`, `status`, `foreground`, `render`, `lock`) and the install driver.
+//! lifecycle (`lifecycle`, `status`, `foreground`, `render`, `lock`), the install driver
+//! (`installer`) and the helpers the engines install with (`install`), the shared probes
+//! (`probe`) and the health dispatch (`health`).
 
 mod config;
 pub mod credentials;
@@ -15,10 +17,12 @@ mod error;
 mod foreground;
 mod health;
 pub mod install;
+pub mod installer;
 mod layout;
 mod lifecycle;
 mod lock;
 pub mod private;
+mod probe;
 pub mod process;
 mod render;
 pub mod secrets;

@@ -10,7 +10,8 @@ use futures::future::{join_all, BoxFuture, FutureExt, Shared};
 
 use crate::engines::{self, spark, Engine, Inputs, Java};
 use crate::error::{io_err, StackError};
-use crate::install::{self, find_java17, find_java21};
+use crate::install::{find_java17, find_java21};
+use crate::installer;
 use crate::lock::lock_stack;
 use crate::process::{self, Launch, PidRecord};
 use crate::secrets::{self, write_private, Secrets};
@@ -41,7 +42,7 @@ pub(crate) fn specs_of(
 ) -> Result<(Layout, Vec<ServiceSpec>), StackError> {
     config.validate().map_err(StackError::Config)?;
     let layout = config.layout();
-    install::are_installed(&layout, engines).map_err(StackError::NotInstalled)?;
+    installer::are_installed(&layout, engines).map_err(StackError::NotInstalled)?;
     let needs = |java| engines.iter().any(|e| e.java() == Some(java));
     // A Java no engine here runs on stays unset: none of their specs reads it.
     let javas = Javas {

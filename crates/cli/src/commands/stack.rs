@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use userstream_stack::process::ProcessError;
-use userstream_stack::{install, StackConfig};
+use userstream_stack::{installer, StackConfig};
 
 /// Arguments of `userstream stack`.
 #[derive(Debug, clap::Args)]
@@ -105,7 +105,7 @@ pub async fn run(args: StackArgs) -> anyhow::Result<ExitCode> {
             let java_home = config.java_home.clone();
             let registry_java_home = config.registry_java_home.clone();
             tokio::task::spawn_blocking(move || {
-                install::install(&install::InstallOptions {
+                installer::install(&installer::InstallOptions {
                     layout: &layout,
                     python: &python,
                     java_home: java_home.as_deref(),

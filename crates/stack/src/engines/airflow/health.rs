@@ -1,6 +1,6 @@
 //! Airflow's health: one component of `/api/v2/monitor/health`, with a grace for a busy loop.
 
-use crate::health::get_json;
+use crate::probe::get_json;
 
 /// Healthy when Airflow at `url` reports `component` healthy (see [`judge_airflow_component`]).
 pub async fn check(http: &reqwest::Client, url: &str, component: &str) -> Result<String, String> {

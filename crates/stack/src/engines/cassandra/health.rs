@@ -8,7 +8,7 @@ use std::time::Duration;
 use userstream_cql::{quoted_name, string_literal};
 use userstream_endpoints::credentials::CassandraLogins;
 
-use crate::health::port_open;
+use crate::probe::port_open;
 
 /// Healthy when the node answers the query (see [`cassandra_release_version`]).
 pub async fn check(

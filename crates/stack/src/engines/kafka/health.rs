@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use userstream_endpoints::{listener, KafkaAccess};
 
-use crate::health::port_open;
+use crate::probe::port_open;
 
 /// Healthy when a metadata request to `bootstrap` lists a broker. Each server must be held by
 /// the broker this stack started (pid files in `run_dir`) before the login goes out.

@@ -6,7 +6,7 @@ use std::path::Path;
 use userstream_endpoints::credentials::Login;
 use userstream_endpoints::listener;
 
-use crate::health::get_json;
+use crate::probe::get_json;
 
 /// Healthy when the registry is ready and lists its subjects to `login`.
 pub async fn check(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use spark_connect_rs::SparkSessionBuilder;
 use userstream_endpoints::listener;
 
-use crate::health::get_json_as;
+use crate::probe::get_json_as;
 
 /// The session every Spark Connect health check uses. A Spark 3.5 Connect server keeps at most
 /// 100 sessions and evicts the least recently used one, with its streaming queries: a new
