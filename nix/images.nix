@@ -14,16 +14,17 @@ let
   bin = "${packages.userstream}/bin/userstream";
 
   # What `userstream` reads from the environment to find its state, the runtimes and the
-  # JDKs (crates/stack/src/config.rs): this image's own (the other JDK is a stand-in, see
-  # nix/packages.nix). No secret: Airflow's are generated on the volume at the first start.
+  # JDK (crates/stack/src/config.rs): this image's own runtime directory, and the home of the
+  # one JDK its engine runs on under the variable the binary reads for that Java
+  # (`stack run` looks for no other). None of either in the userstream image; no JDK in
+  # Airflow's. No secret: Airflow's are generated on the volume at the first start.
+  javaHomeVar = { "17" = "USERSTREAM_JAVA_HOME"; "21" = "USERSTREAM_REGISTRY_JAVA_HOME"; };
   env = image:
     let r = packages.imageRuntimes.${image}; in
-    {
-      USERSTREAM_STATE_DIR = stack.config.state;
-      USERSTREAM_RUNTIME_DIR = "${r.runtime}";
-      USERSTREAM_JAVA_HOME = r.java17.home;
-      USERSTREAM_REGISTRY_JAVA_HOME = r.java21.home;
-    } // lib.optionalAttrs r.dags { USERSTREAM_DAGS_DIR = "${packages.dags}"; };
+    { USERSTREAM_STATE_DIR = stack.config.state; }
+    // lib.optionalAttrs (r.runtime != null) { USERSTREAM_RUNTIME_DIR = "${r.runtime}"; }
+    // lib.optionalAttrs (r.jdk != null) { ${javaHomeVar.${r.java}} = r.jdk.home; }
+    // lib.optionalAttrs r.dags { USERSTREAM_DAGS_DIR = "${packages.dags}"; };
 
   # One `case` branch per service; exec, so the service (after `stack run`'s own exec) is
   # PID 1 and receives the container's stop signal.
@@ -56,7 +57,9 @@ let
   image = name: pkgs.dockerTools.streamLayeredImage {
     name = "userstream/${name}";
     tag = stack.tags.${name};
-    # The binary on PATH too: `docker compose exec <service> userstream stack status`.
+    # The binary on PATH too, for `docker compose exec <service> userstream ...`. (Not
+    # `stack status` or `stack render`: those build every engine's specs, and an image holds
+    # one engine.)
     contents = base ++ [ packages.userstream ];
     extraCommands = ''
       mkdir -m 1777 tmp

@@ -236,103 +236,64 @@ let
     interceptor = ../spark/interceptor/pom.xml;
   };
 
-  # Every directory `stack install` marks, with the files whose concatenation is its
-  # `.installed` fingerprint, byte for byte (crates/stack/src/install.rs is_installed(), engines/*/install.rs *_fingerprint()).
-  fingerprints = {
-    "kafka" = [ poms.kafka ];
-    "cassandra" = [ poms.cassandra ];
-    "cassandra/auth" = [ poms.cassandra cassandraRoleManagerJava ];
-    "registry" = [ poms.registry ];
-    "registry/agent" = [ poms.registry registryAgentJava registryMetricsStubJava ];
-    "spark/venv" = [ pysparkLock ];
-    "spark" = [ poms.spark ];
-    "spark/auth" = [ poms.interceptor sparkConnectAuthJava sparkUiFilterJava ];
-    "airflow/venv" = [ airflowLock ];
-  };
-
   # Each engine's pieces: the paths of its spec (crates/stack/src/engines/<engine>/mod.rs) under the
   # runtime directory (Layout::kafka_lib(), cassandra_lib(), cassandra_auth_jar(),
   # registry_app(), registry_agent_jar(), spark_venv() (SPARK_HOME is found as
   # <venv>/lib/python*/site-packages/pyspark), spark_jars(), spark_connect_auth_jar(),
-  # airflow_venv()), the fingerprinted directories that are its own, and its JDK.
+  # airflow_venv()); the directories its install steps mark, each with the files whose
+  # concatenation is its `.installed` fingerprint, byte for byte (the components of the
+  # engine's install_steps(), checked by install.rs are_installed(); engines/*/install.rs
+  # *_fingerprint()); and the Java it runs on (Engine::java()).
   # The Spark image runs master, worker and Connect server: the daemons put the UI filter
   # (spark/auth) on their class path, the Connect server adds the connector jars (Kafka,
   # Avro, Cassandra clients included) and the interceptor.
   engines = {
     kafka = {
       links."kafka/lib" = kafka;
-      fingerprinted = [ "kafka" ];
+      fingerprints."kafka" = [ poms.kafka ];
       java = "17";
     };
     cassandra = {
       links."cassandra/lib" = cassandra;
       links."cassandra/auth/userstream-cassandra-auth.jar" = "${cassandraAuth}/userstream-cassandra-auth.jar";
-      fingerprinted = [ "cassandra" "cassandra/auth" ];
+      fingerprints."cassandra" = [ poms.cassandra ];
+      fingerprints."cassandra/auth" = [ poms.cassandra cassandraRoleManagerJava ];
       java = "17";
     };
     registry = {
       links."registry/app" = registry;
       links."registry/agent/userstream-registry-agent.jar" = "${registryAgent}/userstream-registry-agent.jar";
-      fingerprinted = [ "registry" "registry/agent" ];
+      fingerprints."registry" = [ poms.registry ];
+      fingerprints."registry/agent" = [ poms.registry registryAgentJava registryMetricsStubJava ];
       java = "21"; # Apicurio 3.3 is compiled for Java 21
     };
     spark = {
       links."spark/venv/lib/python${versions.python}/site-packages/pyspark" = spark;
       links."spark/jars" = sparkConnectors;
       links."spark/auth/userstream-spark-connect-auth.jar" = "${sparkConnectAuth}/userstream-spark-connect-auth.jar";
-      fingerprinted = [ "spark/venv" "spark" "spark/auth" ];
+      fingerprints."spark/venv" = [ pysparkLock ];
+      fingerprints."spark" = [ poms.spark ];
+      fingerprints."spark/auth" = [ poms.interceptor sparkConnectAuthJava sparkUiFilterJava ];
       java = "17";
     };
     airflow = {
       # A tree of links to the venv, so the fingerprint can sit inside it.
       linkTrees."airflow/venv" = airflow;
-      fingerprinted = [ "airflow/venv" ];
+      fingerprints."airflow/venv" = [ airflowLock ];
       java = null; # the DAGs call the binary; no JVM
     };
   };
+  # Every fingerprinted directory of every engine (what a full `stack install` marks).
+  fingerprints = lib.foldl' (acc: e: acc // e.fingerprints) { } (builtins.attrValues engines);
 
-  # Stand-ins, until `userstream stack run <service>` checks only its own engine. Today the
-  # binary builds every service's spec before running one (crates/stack/src/lifecycle.rs
-  # specs_with()): it requires every runtime's `.installed` fingerprint (install.rs
-  # is_installed()), a SPARK_HOME holding bin/spark-class, a spark/jars directory, a Java 17
-  # and a Java 21+ (install.rs find_java17()/find_java21(): a home whose `release` names the
-  # version and which has bin/java). An image gets these for the engines it does not run:
-  # the fingerprint files (text from the repository, no runtime behind them), an empty
-  # spark/jars, a spark-class and a java that only say what is missing and fail. Nothing of
-  # another engine enters the image. Delete this block and its uses once the binary no longer
-  # asks (one room per engine in crates/stack).
-  missing = what: ''
-    #!/bin/sh
-    echo "userstream: this image has no ${what}; run this service from its own image" >&2
-    exit 1
-  '';
-  noJava = major:
+  # One engine's runtime directory: its pieces and its own fingerprints, nothing of another
+  # engine. `userstream stack run <service>` and `stack after-start <service>` build only the
+  # specs of the service's engine (crates/stack/src/lifecycle.rs specs_of_service()): they
+  # check only its fingerprints, look only for its Java, and need SPARK_HOME and spark/jars
+  # only for Spark.
+  runtimeFor = name:
     let
-      home = pkgs.runCommand "userstream-no-java-${major}" { } ''
-        mkdir -p $out/bin
-        echo 'JAVA_VERSION="${major}"' > $out/release
-        cat > $out/bin/java <<'EOF'
-        ${missing "Java ${major}"}
-        EOF
-        chmod +x $out/bin/java
-      '';
-    in
-    home // { home = "${home}"; };
-  sparkStandIn = ''
-    # Stand-in for Spark (see `missing` in nix/packages.nix).
-    mkdir -p $out/spark/jars $out/spark/venv/lib/python${versions.python}/site-packages/pyspark/bin
-    cat > $out/spark/venv/lib/python${versions.python}/site-packages/pyspark/bin/spark-class <<'EOF'
-    ${missing "Spark"}
-    EOF
-    chmod +x $out/spark/venv/lib/python${versions.python}/site-packages/pyspark/bin/spark-class
-  '';
-
-  # One runtime directory: `own` engines' pieces, every fingerprint, stand-ins for the rest.
-  runtimeFor = name: own:
-    let
-      mine = map (e: engines.${e}) own;
-      links = lib.foldl' (acc: e: acc // (e.links or { })) { } mine;
-      linkTrees = lib.foldl' (acc: e: acc // (e.linkTrees or { })) { } mine;
+      e = engines.${name};
       q = lib.escapeShellArg;
     in
     pkgs.runCommand "userstream-runtime-${name}-${versions.userstream}" { } (''
@@ -341,38 +302,38 @@ let
       mkdir -p "$(dirname $out/${q path})"
       cp -rs ${target} $out/${q path}
       chmod u+w $out/${q path}
-    '') linkTrees)
+    '') (e.linkTrees or { }))
     + lib.concatStrings (lib.mapAttrsToList (path: target: ''
       mkdir -p "$(dirname $out/${q path})"
       ln -s ${target} $out/${q path}
-    '') links)
-    + lib.optionalString (!(builtins.elem "spark" own)) sparkStandIn
+    '') (e.links or { }))
     + lib.concatStrings (lib.mapAttrsToList (dir: files: ''
       mkdir -p $out/${q dir}
       cat ${lib.concatMapStringsSep " " (file: "${file}") files} > $out/${q dir}/.installed
-    '') fingerprints));
+    '') e.fingerprints));
 
-  # What each image gets: its runtime directory and the two JDK homes the binary asks for
-  # (the engine's own, stand-ins for the other), and the DAGs for Airflow only.
+  # What each image gets: its engine's runtime directory and the one JDK that engine runs on
+  # (`java`: "17", "21" or null), and the DAGs for Airflow only. The userstream image (the
+  # binary's own commands, clients of the engines) gets no runtime directory and no JDK.
   jdks = { "17" = pkgs.jdk17_headless; "21" = pkgs.jdk21_headless; };
-  jdkFor = own: major:
-    if builtins.any (e: engines.${e}.java == major) own then jdks.${major} else noJava major;
-  imageRuntime = name: own: {
-    inherit own;
-    runtime = runtimeFor name own;
-    java17 = jdkFor own "17";
-    java21 = jdkFor own "21";
-    dags = builtins.elem "airflow" own;
-  };
+  imageRuntime = engine:
+    let java = if engine == null then null else engines.${engine}.java; in
+    {
+      inherit engine java;
+      runtime = if engine == null then null else runtimeFor engine;
+      jdk = if java == null then null else jdks.${java};
+      dags = engine == "airflow";
+    };
   imageRuntimes = {
-    kafka = imageRuntime "kafka" [ "kafka" ];
-    registry = imageRuntime "registry" [ "registry" ];
-    cassandra = imageRuntime "cassandra" [ "cassandra" ];
-    spark = imageRuntime "spark" [ "spark" ];
-    airflow = imageRuntime "airflow" [ "airflow" ];
-    # users-api, setup, stream, console, produce, verify: clients of the engines only (the
-    # console's stack status builds the specs, hence the stand-ins).
-    userstream = imageRuntime "userstream" [ ];
+    kafka = imageRuntime "kafka";
+    registry = imageRuntime "registry";
+    cassandra = imageRuntime "cassandra";
+    spark = imageRuntime "spark";
+    airflow = imageRuntime "airflow";
+    # users-api, setup, stream, console, produce, verify. The console's stack panel
+    # (`stack status`) needs every engine installed, so here it reports "not installed"
+    # (nix/README.md, "The userstream image").
+    userstream = imageRuntime null;
   };
 
   # Only what the build reads, so editing nix/ or dags/ does not rebuild the binary. Anything

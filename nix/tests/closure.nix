@@ -44,7 +44,7 @@ let
 
   # Every derivation packages.nix exports, by name (the engines' pieces among them).
   drvs = filter isDrv (attrValues runtimes
-    ++ concatMap (r: [ r.runtime r.java17 r.java21 ]) (attrValues runtimes.imageRuntimes));
+    ++ concatMap (r: [ r.runtime r.jdk ]) (attrValues runtimes.imageRuntimes));
   byName = listToAttrs (map (d: { name = d.name; value = d; }) drvs);
 
   closure = image: map (i: i.key) (builtins.genericClosure {
@@ -62,7 +62,9 @@ let
     airflow = [ runtimes.airflow runtimes.airflowWheels ];
   };
   jdk = { "17" = runtimes.jdk17.name; "21" = runtimes.jdk21.name; };
-  # Each image: the engines it runs and the real JDKs it carries.
+  # Each image: the engines it runs and the JDKs it carries: the one its engine runs on
+  # (crates/stack/src/engines/<engine>/mod.rs Engine::java()), none for Airflow and the
+  # userstream image.
   expected = {
     kafka = { engines = [ "kafka" ]; jdks = [ "17" ]; };
     registry = { engines = [ "registry" ]; jdks = [ "21" ]; };
@@ -79,10 +81,16 @@ let
       foreign = filter (n: elem n c) (concatLists (attrValues (removeAttrs owned want.engines)));
       missing = filter (n: !(elem n c)) (concatMap (e: owned.${e}) want.engines);
       jdksIn = filter (m: elem jdk.${m} c) (attrNames jdk);
+      # Anything named like a Java (a JDK, a stand-in home) must be one of the image's JDKs.
+      javaish = filter (n: builtins.match ".*(java|jdk).*" n != null) c;
+      # Runtime directories: the image's own engine's only (none for the userstream image).
+      runtimeDirs = filter (n: builtins.match "userstream-runtime-.*" n != null) c;
+      wantRuntimes = map (e: runtimes.imageRuntimes.${e}.runtime.name) want.engines;
     in
     check "image ${name} closes over ${if want.engines == [ ] then "no engine" else builtins.concatStringsSep ", " want.engines}${if want.jdks == [ ] then " and no JDK" else " and JDK ${builtins.concatStringsSep ", " want.jdks}"} only"
-      (foreign == [ ] && missing == [ ] && jdksIn == want.jdks && elem runtimes.userstream.name c)
-      "other engines' pieces: ${toJSON foreign}; own pieces missing: ${toJSON missing}; JDKs: ${toJSON jdksIn}";
+      (foreign == [ ] && missing == [ ] && jdksIn == want.jdks && javaish == map (m: jdk.${m}) want.jdks
+        && runtimeDirs == wantRuntimes && elem runtimes.userstream.name c)
+      "other engines' pieces: ${toJSON foreign}; own pieces missing: ${toJSON missing}; JDKs: ${toJSON jdksIn}; named like a Java: ${toJSON javaish}; runtime directories: ${toJSON runtimeDirs}";
 in
 [
   (check "every image of the flake is checked"

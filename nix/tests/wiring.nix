@@ -67,20 +67,23 @@ in
     (all (img: all (svc: contains "\n${svc})\n  exec /nix/store/00000000000000000000000000000000-userstream-0.1.0/bin/userstream stack run ${svc}\n" texts.${img}) engineServices.${img})
       (attrNames engineServices))
     (toJSON texts))
-  (check "entrypoints point the binary at the state volume, the image's own runtime and JDK (the other a stand-in), DAGs for Airflow only"
+  (check "entrypoints point the binary at the state volume, the image's own runtime directory and the one JDK its engine runs on (17: USERSTREAM_JAVA_HOME, 21: USERSTREAM_REGISTRY_JAVA_HOME), nothing for the other Java, no runtime directory or JDK in the userstream image, no JDK in Airflow's, DAGs for Airflow only"
     (let
       store = "/nix/store/00000000000000000000000000000000";
-      jdk = { "17" = "${store}-openjdk-17/lib/openjdk"; "21" = "${store}-openjdk-21/lib/openjdk"; };
-      none = major: "${store}-userstream-no-java-${major}";
+      java17 = "USERSTREAM_JAVA_HOME=${store}-openjdk-17/lib/openjdk";
+      java21 = "USERSTREAM_REGISTRY_JAVA_HOME=${store}-openjdk-21/lib/openjdk";
       want = {
-        kafka = [ jdk."17" (none "21") ]; cassandra = [ jdk."17" (none "21") ]; spark = [ jdk."17" (none "21") ];
-        registry = [ (none "17") jdk."21" ]; airflow = [ (none "17") (none "21") ]; userstream = [ (none "17") (none "21") ];
+        kafka = [ java17 ]; cassandra = [ java17 ]; spark = [ java17 ]; registry = [ java21 ];
+        airflow = [ ]; userstream = [ ];
       };
+      # Every export naming a Java (a home, a JDK, a java binary) or the runtime directory.
+      exported = pattern: t: map (l: builtins.substring 7 (builtins.stringLength l) l)
+        (filter (l: match pattern l != null) (lines t));
     in all (img: let t = texts.${img}; in
-        contains "export USERSTREAM_STATE_DIR=/var/lib/userstream" t
-        && contains "export USERSTREAM_RUNTIME_DIR=${store}-userstream-runtime-${img}-0.1.0\n" t
-        && contains "export USERSTREAM_JAVA_HOME=${builtins.elemAt want.${img} 0}\n" t
-        && contains "export USERSTREAM_REGISTRY_JAVA_HOME=${builtins.elemAt want.${img} 1}\n" t
+        contains "export USERSTREAM_STATE_DIR=/var/lib/userstream\n" t
+        && exported "export [A-Z_]*RUNTIME_DIR=.*" t
+          == (if img == "userstream" then [ ] else [ "USERSTREAM_RUNTIME_DIR=${store}-userstream-runtime-${img}-0.1.0" ])
+        && sorted (exported "export .*(JAVA|JDK|java|jdk).*" t) == want.${img}
         && (contains "export USERSTREAM_DAGS_DIR=" t == (img == "airflow")))
       (attrNames texts))
     (toJSON texts))
@@ -91,23 +94,34 @@ in
     (all (r: contains "\n${r})\n" texts.userstream) [ "users-api" "setup" "stream" "console" "produce" "verify" ]
       && contains "exec /nix/store/00000000000000000000000000000000-userstream-0.1.0/bin/userstream stream run\n" texts.userstream)
     texts.userstream)
-  (check "each runtime directory is laid out as `stack install` does: its engine's pieces, every fingerprint"
+  (check "each engine image's runtime directory holds its engine's pieces, exactly its engine's fingerprints (the components of its install_steps() in crates/stack/src/engines/<engine>/mod.rs) and nothing under another engine's directory; the userstream image has none"
     (let
-      script = img: runtimes.imageRuntimes.${img}.runtime.script;
-      fingerprinted = map (d: "$out/${d}/.installed") (attrNames runtimes.fingerprints);
+      runtimeOf = img: runtimes.imageRuntimes.${img}.runtime;
+      script = img: (runtimeOf img).script;
+      captures = regex: text: map builtins.head (filter builtins.isList (builtins.split regex text));
+      # The directories the engine's install steps mark, read from the Rust source.
+      rustDirs = engine: sorted (captures "Fingerprint::new[(][[:space:]]*\"[^\"]*\",[[:space:]]*\"([^\"]*)\""
+        (builtins.readFile (root + "/crates/stack/src/engines/${engine}/mod.rs")));
+      marked = img: sorted (captures "[$]out/([^ ]*)/[.]installed" (script img));
+      # Every path under $out the script names.
+      written = img: captures "[$]out/([^ \n\"')]*)" (script img);
+      under = img: p: p == img || builtins.substring 0 (builtins.stringLength img + 1) p == "${img}/";
       pieces = {
         kafka = [ "-userstream-kafka-4.3.1-jars-${pomTag "kafka"} $out/kafka/lib" ];
         cassandra = [ "-userstream-cassandra-5.0.6-jars-${pomTag "cassandra"} $out/cassandra/lib" "/userstream-cassandra-auth.jar $out/cassandra/auth/userstream-cassandra-auth.jar" ];
         registry = [ "-apicurio-registry-3.3.3 $out/registry/app" "/userstream-registry-agent.jar $out/registry/agent/userstream-registry-agent.jar" ];
         spark = [ "-spark-from-pyspark-3.5.7 $out/spark/venv/lib/python3.11/site-packages/pyspark" "-spark-connectors-3.5.7 $out/spark/jars" "/userstream-spark-connect-auth.jar $out/spark/auth/userstream-spark-connect-auth.jar" ];
         airflow = [ "-airflow-venv-3.1.8 $out/airflow/venv" ];
-        userstream = [ ];
       };
-    in length fingerprinted == 9
-      && all (img: missingFrom (script img) (pieces.${img} ++ fingerprinted) == [ ]
-          && contains "pyspark/bin/spark-class <<" (script img) == (img != "spark"))
+    in runtimeOf "userstream" == null
+      && sorted (attrNames runtimes.imageRuntimes) == sorted ([ "userstream" ] ++ attrNames pieces)
+      && length (attrNames runtimes.fingerprints) == 9
+      && all (img: missingFrom (script img) pieces.${img} == [ ]
+          && rustDirs img != [ ]
+          && marked img == rustDirs img
+          && all (under img) (written img))
         (attrNames pieces))
-    (toJSON (builtins.mapAttrs (_: r: r.runtime.script) runtimes.imageRuntimes)))
+    (toJSON (builtins.mapAttrs (img: r: { script = if r.runtime == null then null else r.runtime.script; }) runtimes.imageRuntimes)))
   (check "the jar sets are resolved with the pinned Maven from Maven Central, on JDK 17"
     (runtimes.maven.src.url == "https://repo1.maven.org/maven2/org/apache/maven/apache-maven/${versions.maven}/apache-maven-${versions.maven}-bin.tar.gz"
       && elem runtimes.maven runtimes.kafka.nativeBuildInputs
