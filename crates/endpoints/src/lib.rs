@@ -626,6 +626,25 @@ mod tests {
     }
 
     #[test]
+    fn the_state_directory_names_the_secrets_file_and_the_pid_files() {
+        use clap::Parser;
+        let args = Wrapper::parse_from(["t", "--state-dir", "/srv/us"]).args;
+        assert_eq!(args.secrets_file(), PathBuf::from("/srv/us/secrets.json"));
+        assert_eq!(
+            args.endpoints().stack_run_dir(),
+            PathBuf::from("/srv/us/run")
+        );
+        let given_file =
+            Wrapper::parse_from(["t", "--state-dir", "/srv/us", "--secrets-file", "/k/s.json"])
+                .args;
+        assert_eq!(given_file.secrets_file(), PathBuf::from("/k/s.json"));
+        assert_eq!(
+            resolve_state_dir(Some(PathBuf::new())),
+            PathBuf::from(DEFAULT_STATE_DIR)
+        );
+    }
+
+    #[test]
     fn a_moved_port_moves_every_address_built_on_it() {
         use clap::Parser;
         let args =
