@@ -110,6 +110,16 @@ pub fn service_names() -> Vec<&'static str> {
         .collect()
 }
 
+/// The configuration and layout the engines' rendering tests share: the documented ports
+/// (whatever the environment moved: the test command moves them) under `/srv/us`.
+#[cfg(test)]
+pub(crate) fn render_fixture() -> (StackConfig, Layout) {
+    let mut config = StackConfig::with_state_dir("/srv/us");
+    config.ports = userstream_endpoints::Ports::default();
+    let layout = Layout::new("/srv/us".into(), "/cache/rt".into(), "/repo/dags".into());
+    (config, layout)
+}
+
 /// Every spec on fixed inputs (documented ports, withheld secrets), for the engines' tests.
 #[cfg(test)]
 pub(crate) fn test_specs() -> Vec<ServiceSpec> {

@@ -83,19 +83,8 @@ pub fn airflow_env(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
-    fn fixture() -> (StackConfig, Layout) {
-        let mut config = StackConfig::with_state_dir("/srv/us");
-        // The documented ports, whatever the environment moved (the test command moves them).
-        config.ports = userstream_endpoints::Ports::default();
-        let layout = Layout::new(
-            PathBuf::from("/srv/us"),
-            PathBuf::from("/cache/rt"),
-            PathBuf::from("/repo/dags"),
-        );
-        (config, layout)
-    }
+    use crate::engines::render_fixture as fixture;
 
     #[test]
     fn airflow_components_share_one_set_of_secrets() {

@@ -279,20 +279,9 @@ fn jaas_escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
     use userstream_endpoints::credentials::Credentials;
 
-    fn fixture() -> (StackConfig, Layout) {
-        let mut config = StackConfig::with_state_dir("/srv/us");
-        // The documented ports, whatever the environment moved (the test command moves them).
-        config.ports = userstream_endpoints::Ports::default();
-        let layout = Layout::new(
-            PathBuf::from("/srv/us"),
-            PathBuf::from("/cache/rt"),
-            PathBuf::from("/repo/dags"),
-        );
-        (config, layout)
-    }
+    use crate::engines::render_fixture as fixture;
 
     #[test]
     fn kafka_properties_bind_loopback_and_use_the_data_dir() {

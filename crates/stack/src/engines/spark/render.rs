@@ -170,20 +170,9 @@ pub fn spark_connect_args(config: &StackConfig, jars: &[String], layout: &Layout
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
     use userstream_endpoints::credentials::Login;
 
-    fn fixture() -> (StackConfig, Layout) {
-        let mut config = StackConfig::with_state_dir("/srv/us");
-        // The documented ports, whatever the environment moved (the test command moves them).
-        config.ports = userstream_endpoints::Ports::default();
-        let layout = Layout::new(
-            PathBuf::from("/srv/us"),
-            PathBuf::from("/cache/rt"),
-            PathBuf::from("/repo/dags"),
-        );
-        (config, layout)
-    }
+    use crate::engines::render_fixture as fixture;
 
     #[test]
     fn spark_connect_properties_hold_the_app_role_the_jaas_file_and_the_rpc_secret() {
