@@ -10,11 +10,23 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
+STAND_IN = Path(__file__).resolve().with_name("fake_userstream.py")
+
+
+def write_stand_in(exe: Path) -> Path:
+    """Writes the stand-in binary (``fake_userstream.py``) as the executable ``exe``: run by this
+    interpreter, with this directory on its ``sys.path`` so it builds its output here.
+    """
+    head = f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(STAND_IN.parent)!r})\n"
+    exe.write_text(head + STAND_IN.read_text())
+    exe.chmod(0o755)
+    return exe
 
 
 @cache

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import stat
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,8 +17,9 @@ import pytest
 from airflow.models.dagbag import DagBag
 from airflow.sdk import Variable
 
+from contracts import write_stand_in
+
 DAGS_DIR = Path(__file__).resolve().parent.parent
-FAKE = Path(__file__).resolve().with_name("fake_userstream.py")
 
 
 GOOD_REPORT = {
@@ -55,11 +54,7 @@ class Fake:
         self.state_file = tmp_path / "state.json"
         self.calls_file = tmp_path / "calls.jsonl"
         exe = tmp_path / "userstream"
-        # The stand-in imports `contracts` from this directory to build what it prints.
-        exe.write_text(
-            f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(FAKE.parent)!r})\n" + FAKE.read_text()
-        )
-        exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+        write_stand_in(exe)
         self.set(active=True)
         monkeypatch.setenv("USERSTREAM_BIN", str(exe))
         monkeypatch.setenv("FAKE_STATE", str(self.state_file))

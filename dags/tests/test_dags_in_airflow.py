@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from contracts import write_stand_in
+
 pytestmark = pytest.mark.airflow_cli
 
 DAGS_DIR = Path(__file__).resolve().parent.parent
-FAKE = Path(__file__).resolve().with_name("fake_userstream.py")
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 GOOD_REPORT = {
@@ -43,8 +44,7 @@ def airflow_env(tmp_path_factory):
     home = root / "home"
     home.mkdir()
     exe = root / "userstream"
-    exe.write_text(f"#!{sys.executable}\n" + FAKE.read_text())
-    exe.chmod(0o755)
+    write_stand_in(exe)
     state = root / "fake-state.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "USERSTREAM_"))}
     env.update(
