@@ -208,20 +208,22 @@ impl Rpc {
         }
     }
 
-    /// Progress reports (JSON), oldest first; empty before the first batch finished (where
-    /// the crate's `last_progress` panics).
-    pub async fn recent_progress(
+    /// The newest progress report (JSON); `None` before the first batch finished (where
+    /// the crate's `last_progress` panics). One report, not the server's whole history:
+    /// the server serializes each report it sends, and status is polled often.
+    pub async fn last_progress(
         &mut self,
         id: &spark::StreamingQueryInstanceId,
-    ) -> Result<Vec<String>, SparkError> {
+    ) -> Result<Option<String>, SparkError> {
         let timeout = self.timeout;
         match self
-            .query_command(id, QueryCommand::RecentProgress(true), timeout)
+            .query_command(id, QueryCommand::LastProgress(true), timeout)
             .await?
         {
-            Some(QueryResult::RecentProgress(p)) => Ok(p.recent_progress_json),
+            // The server answers `lastProgress` with a list of zero or one report.
+            Some(QueryResult::RecentProgress(p)) => Ok(p.recent_progress_json.into_iter().last()),
             other => Err(SparkError::Protocol(format!(
-                "recentProgress answered {other:?}"
+                "lastProgress answered {other:?}"
             ))),
         }
     }

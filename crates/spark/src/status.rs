@@ -155,10 +155,10 @@ pub async fn query_status(
         });
     };
     let status = rpc.status(&q.id).await?;
-    let last_progress = match rpc.recent_progress(&q.id).await?.last() {
+    let last_progress = match rpc.last_progress(&q.id).await? {
         Some(json) => {
             tracing::debug!(name, progress = %json, "last progress");
-            Some(Progress::from_json(json)?)
+            Some(Progress::from_json(&json)?)
         }
         None => None,
     };

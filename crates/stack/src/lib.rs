@@ -29,6 +29,7 @@ pub mod secrets;
 pub mod spec;
 mod status;
 mod text;
+pub mod usage;
 
 pub use config::{MemSize, StackConfig};
 pub use engines::airflow::api::{AirflowApi, AirflowApiError, DagState, SCHEDULED_DAGS};

@@ -47,6 +47,9 @@ pub struct ProcStat {
     pub start_ticks: u64,
     /// Resident set size, pages.
     pub rss_pages: u64,
+    /// CPU time in clock ticks (USER_HZ): user and system time of the process and of its
+    /// children it has waited for (fields 14-17), so work of exited children still counts.
+    pub cpu_ticks: u64,
 }
 
 /// Parses one `/proc/<pid>/stat` line. The command name may hold spaces and parentheses, so
@@ -55,11 +58,16 @@ pub fn parse_stat(line: &str) -> Option<ProcStat> {
     let after = &line[line.rfind(')')? + 1..];
     let fields: Vec<&str> = after.split_whitespace().collect();
     // `after` starts at field 3 (state); field N is at index N - 3.
+    let ticks = |field: usize| -> Option<u64> {
+        // cutime and cstime are signed in the kernel's format; never negative in practice.
+        Some(fields.get(field - 3)?.parse::<i64>().ok()?.max(0) as u64)
+    };
     Some(ProcStat {
         state: fields.first()?.chars().next()?,
         pgrp: fields.get(2)?.parse().ok()?,
         start_ticks: fields.get(19)?.parse().ok()?,
         rss_pages: fields.get(21)?.parse().ok()?,
+        cpu_ticks: ticks(14)? + ticks(15)? + ticks(16)? + ticks(17)?,
     })
 }
 
@@ -211,16 +219,23 @@ pub fn running(pid_file: &Path) -> Option<PidRecord> {
     read_pid_file(pid_file).filter(is_running)
 }
 
-/// Resident memory of the whole process group (the service and everything it forked), bytes.
-pub fn group_rss_bytes(pgid: i32) -> u64 {
-    let page = 4096;
+/// Every process's stat line now (processes that exit meanwhile are skipped).
+pub(crate) fn all_stats() -> Vec<ProcStat> {
     let Ok(entries) = fs::read_dir("/proc") else {
-        return 0;
+        return Vec::new();
     };
     entries
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter_map(read_stat)
+        .collect()
+}
+
+/// Resident memory of the whole process group (the service and everything it forked), bytes.
+pub fn group_rss_bytes(pgid: i32) -> u64 {
+    let page = 4096;
+    all_stats()
+        .iter()
         .filter(|s| s.pgrp == pgid && s.state != 'Z')
         .map(|s| s.rss_pages * page)
         .sum()
@@ -295,6 +310,7 @@ mod tests {
         assert_eq!(stat.pgrp, 4213);
         assert_eq!(stat.start_ticks, 123456);
         assert_eq!(stat.rss_pages, 2048);
+        assert_eq!(stat.cpu_ticks, 5 + 3);
     }
 
     #[test]

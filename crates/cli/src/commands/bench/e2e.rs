@@ -10,6 +10,8 @@ use anyhow::{bail, Context};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use userstream_ingest::{IngestConfig, IngestStats, RunSummary};
+use userstream_kafka::TopicCut;
+use userstream_stack::usage::{self, ServiceCost};
 use userstream_store::Replication;
 
 use userstream_stream::{StreamConfig, StreamError};
@@ -102,6 +104,22 @@ pub struct BenchReport {
     pub landed_rows_per_sec: f64,
     /// `WRITETIME - produced_at` of the rows produced after warm-up (latency mode).
     pub latency: Option<LatencySummary>,
+    /// The measured window: from the end of the warm-up (latency mode) or the job's start
+    /// (throughput mode: draining the backlog) until the users query has committed the
+    /// topic's last offset.
+    pub window_secs: f64,
+    /// Rows landed inside the window.
+    pub window_rows: u64,
+    /// Rows landed per second over the window.
+    pub window_rows_per_sec: f64,
+    /// CPU time of each service over the window (its process group: children included),
+    /// per 1,000 rows landed in it; `producer` is this process while it produced, per 1,000
+    /// rows produced.
+    pub cost: Vec<ServiceCost>,
+    /// Sum of `cost`, CPU-ms per 1,000 rows landed.
+    pub total_cpu_ms_per_1k_rows: f64,
+    /// Resident memory of the whole stack at the end, bytes.
+    pub stack_rss_bytes: u64,
     /// Trigger and connector settings in effect.
     pub settings: Vec<(String, String)>,
 }
@@ -124,6 +142,34 @@ impl fmt::Display for BenchReport {
                 f,
                 "  latency produced_at -> WRITETIME over {} rows: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
                 l.samples, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+            )?;
+        }
+        writeln!(
+            f,
+            "  window {:.1} s, {} rows, {:.0} rows/s; CPU-ms per 1,000 rows landed: {:.0} in all; stack RSS {}",
+            self.window_secs,
+            self.window_rows,
+            self.window_rows_per_sec,
+            self.total_cpu_ms_per_1k_rows,
+            userstream_stack::format_bytes(self.stack_rss_bytes)
+        )?;
+        writeln!(
+            f,
+            "    {:<22} {:>9} {:>10} {:>9}",
+            "SERVICE", "CPU-ms", "CPU-ms/1k", "RSS"
+        )?;
+        for c in &self.cost {
+            writeln!(
+                f,
+                "    {:<22} {:>9.0} {:>10.1} {:>9}{}",
+                c.service,
+                c.cpu_ms,
+                c.cpu_ms_per_1k_rows,
+                userstream_stack::format_bytes(c.rss_bytes),
+                c.note
+                    .as_deref()
+                    .map(|n| format!("  ({n})"))
+                    .unwrap_or_default()
             )?;
         }
         for (k, v) in &self.settings {
@@ -280,7 +326,9 @@ pub async fn bench_e2e(base: &StreamConfig, options: &BenchOptions) -> anyhow::R
 }
 
 /// Produces `ingest`'s users through the pipeline; fails unless every one was delivered.
-async fn produce(ingest: &IngestConfig) -> anyhow::Result<RunSummary> {
+/// Returns the summary and the CPU time this process spent on it, clock ticks.
+async fn produce(ingest: &IngestConfig) -> anyhow::Result<(RunSummary, u64)> {
+    let cpu_before = usage::own_cpu_ticks();
     let summary = userstream_ingest::produce_generated(
         ingest,
         userstream_users_api::write_page,
@@ -295,7 +343,7 @@ async fn produce(ingest: &IngestConfig) -> anyhow::Result<RunSummary> {
             summary.render()
         );
     }
-    Ok(summary)
+    Ok((summary, usage::own_cpu_ticks().saturating_sub(cpu_before)))
 }
 
 async fn measure(
@@ -304,34 +352,82 @@ async fn measure(
     ingest: &IngestConfig,
     session: &scylla::client::session::Session,
 ) -> anyhow::Result<BenchReport> {
-    let (produced, produce_secs, measure_from) = match &options.mode {
-        BenchMode::Latency { .. } => {
+    let usage_before;
+    let window_start;
+    // Rows landed from this instant on are the ones the cost is divided by.
+    let mut cost_from: Option<chrono::DateTime<chrono::Utc>> = None;
+    let (summary, producer_ticks, measure_from) = match &options.mode {
+        BenchMode::Latency { duration, .. } => {
+            if options.warmup >= *duration {
+                bail!(
+                    "the warm-up ({:?}) must be shorter than the offered load's duration ({duration:?})",
+                    options.warmup
+                );
+            }
             userstream_stream::start(config).await?;
             // Let the queries reach their first trigger before offering load.
             wait_first_batch(config, Duration::from_secs(120)).await?;
             let started_at = chrono::Utc::now();
-            let summary = produce(ingest).await?;
+            // The cost window opens after the warm-up, like the latency figures: the first
+            // batches plan the queries and compile their code, a cost of starting, not of rows.
+            let run_dir = config.stack_run_dir.clone();
+            let warmup = options.warmup;
+            let sampler = tokio::spawn(async move {
+                tokio::time::sleep(warmup).await;
+                (
+                    usage::sample_usage(&run_dir),
+                    Instant::now(),
+                    chrono::Utc::now(),
+                )
+            });
+            let (summary, ticks) = produce(ingest).await?;
+            let (sample, at, at_utc) = sampler.await.context("sampling the stack's usage")?;
+            usage_before = sample;
+            window_start = at;
+            cost_from = Some(at_utc);
             let from = started_at
                 + chrono::Duration::from_std(options.warmup)
                     .unwrap_or_else(|_| chrono::Duration::zero());
-            (summary.users_produced, summary.elapsed_secs, Some(from))
+            (summary, ticks, Some(from))
         }
         BenchMode::Throughput { .. } => {
-            let summary = produce(ingest).await?;
+            let (summary, ticks) = produce(ingest).await?;
+            usage_before = usage::sample_usage(&config.stack_run_dir);
+            window_start = Instant::now();
             userstream_stream::start(config).await?;
-            (summary.users_produced, summary.elapsed_secs, None)
+            (summary, ticks, None)
         }
     };
+    let produced = summary.users_produced;
 
-    let deadline = Instant::now() + options.drain_timeout;
-    let landed = loop {
-        let n = userstream_store::count_users(session, &config.keyspace).await?;
-        if n as u64 >= produced || Instant::now() > deadline {
-            break n;
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    };
+    // Done when the users query has committed the topic's end: polling the job's progress
+    // costs the stack next to nothing, where counting the table would weigh on Cassandra.
+    let end = take_cut(config).await?;
+    wait_drained(config, &end, options.drain_timeout).await?;
+    let window = window_start.elapsed();
+    let usage_after = usage::sample_usage(&config.stack_run_dir);
+
+    let landed = userstream_store::count_users(session, &config.keyspace).await?;
     let samples = userstream_store::latency_samples(session, &config.keyspace).await?;
+    let window_rows = match cost_from {
+        Some(from) => {
+            let from_micros = from.timestamp_micros();
+            samples
+                .iter()
+                .filter(|s| s.write_time_micros.is_some_and(|w| w >= from_micros))
+                .count() as u64
+        }
+        None => landed as u64,
+    };
+    let mut cost = usage::cost(&usage_before, &usage_after, window_rows);
+    let producer_ms = usage::ticks_to_ms(producer_ticks);
+    cost.push(ServiceCost {
+        service: "producer".to_owned(),
+        cpu_ms: producer_ms,
+        cpu_ms_per_1k_rows: usage::per_thousand(producer_ms, produced),
+        rss_bytes: 0,
+        note: Some("this process while it produced, per 1,000 rows produced".to_owned()),
+    });
     let writes: Vec<i64> = samples.iter().filter_map(|s| s.write_time_micros).collect();
     let latency = measure_from.and_then(|from| {
         let from_ms = from.timestamp_millis();
@@ -356,6 +452,7 @@ async fn measure(
             .into_iter()
             .filter(|(k, _)| k.starts_with("spark.")),
     );
+    let produce_secs = summary.elapsed_secs;
     Ok(BenchReport {
         mode: options.mode.clone(),
         topic: config.topic.clone(),
@@ -370,8 +467,73 @@ async fn measure(
         landed,
         landed_rows_per_sec: sustained_rate(writes, options.warmup),
         latency,
+        window_secs: window.as_secs_f64(),
+        window_rows,
+        window_rows_per_sec: window_rows as f64 / window.as_secs_f64().max(1e-3),
+        total_cpu_ms_per_1k_rows: cost.iter().map(|c| c.cpu_ms_per_1k_rows).sum(),
+        stack_rss_bytes: usage_after.services.iter().map(|s| s.rss_bytes).sum(),
+        cost,
         settings,
     })
+}
+
+/// The bench topic's offsets now.
+async fn take_cut(config: &StreamConfig) -> anyhow::Result<TopicCut> {
+    let (bootstrap, topic, timeout) = (
+        config.bootstrap_servers.clone(),
+        config.topic.clone(),
+        config.request_timeout,
+    );
+    tokio::task::spawn_blocking(move || userstream_kafka::take_cut(&bootstrap, &topic, timeout))
+        .await
+        .context("reading the bench topic's offsets")?
+        .context("reading the bench topic's offsets")
+}
+
+/// True when `end_offset` (a progress report's `{"topic": {"0": 123}}`) has reached `cut`'s
+/// end in every partition.
+fn reached(cut: &TopicCut, end_offset: &serde_json::Value) -> bool {
+    cut.partitions.iter().all(|p| {
+        p.high == 0
+            || end_offset[&cut.topic][p.partition.to_string()]
+                .as_i64()
+                .is_some_and(|offset| offset >= p.high)
+    })
+}
+
+/// Waits until the users query's last batch ended at `cut` (every row before it is written).
+async fn wait_drained(
+    config: &StreamConfig,
+    cut: &TopicCut,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let status = userstream_stream::status(config).await?;
+        let users = status.queries.first();
+        if users
+            .and_then(|q| q.last_progress.as_ref())
+            .is_some_and(|p| p.sources.iter().any(|s| reached(cut, &s.end_offset)))
+        {
+            return Ok(());
+        }
+        if let Some(q) = status.queries.iter().find(|q| q.exception.is_some()) {
+            bail!(
+                "the bench query {} failed: {}",
+                q.name,
+                q.exception.clone().unwrap_or_default()
+            );
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the job had not reached the end of {} ({} records) within {timeout:?}; \
+                 `userstream stream status` shows where it is",
+                cut.topic,
+                cut.records()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Waits until the users query has finished a batch (an empty one counts).
@@ -420,6 +582,28 @@ mod tests {
     #[test]
     fn the_job_may_read_the_bench_topics() {
         assert!(userstream_stack::engines::kafka::READER_TOPIC_PREFIXES.contains(&TOPIC_PREFIX));
+    }
+
+    #[test]
+    fn drained_when_every_partition_reached_the_cut() {
+        let cut = TopicCut {
+            topic: "t".into(),
+            partitions: vec![
+                userstream_kafka::PartitionOffsets {
+                    partition: 0,
+                    low: 0,
+                    high: 10,
+                },
+                userstream_kafka::PartitionOffsets {
+                    partition: 1,
+                    low: 0,
+                    high: 0,
+                },
+            ],
+        };
+        assert!(reached(&cut, &serde_json::json!({"t": {"0": 10}})));
+        assert!(!reached(&cut, &serde_json::json!({"t": {"0": 9, "1": 0}})));
+        assert!(!reached(&cut, &serde_json::json!({"other": {"0": 10}})));
     }
 
     #[test]

@@ -102,6 +102,15 @@ async fn e2e(args: E2eBenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("{report}");
     }
+    // Every bench row has its own id: fewer rows than produced is a loss, not a slow run.
+    if (report.landed as u64) < report.produced {
+        eprintln!(
+            "bench: only {} of the {} rows produced landed in {}; the job's log \
+             (`userstream stream status`) says why",
+            report.landed, report.produced, report.keyspace
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -13,7 +13,7 @@ use crate::engines::kafka::render::kafka_client_jaas;
 use crate::install::{venv, Fingerprint, InstallStep};
 use crate::spec::{java_env, Health, ServiceSpec};
 use render::{
-    spark_connect_args, spark_connect_properties, spark_daemon_properties,
+    spark_connect_args, spark_connect_properties, spark_daemon_properties, spark_log4j2,
     SPARK_CONNECT_KAFKA_JAAS, SPARK_CONNECT_PROPERTIES, SPARK_CONNECT_TOKEN_ENV,
     SPARK_UI_TOKEN_ENV,
 };
@@ -134,13 +134,17 @@ fn spark_daemon_env(inputs: &Inputs<'_>, options: (&str, String)) -> Vec<(String
     )
 }
 
-/// Master's and worker's spark-defaults.conf (RPC secret, UI filter), written by whichever
-/// starts first.
+/// Master's and worker's spark-defaults.conf (RPC secret, UI filter) and every Spark
+/// process's log4j2.properties, written by whichever starts first.
 fn spark_defaults(inputs: &Inputs<'_>) -> Vec<(PathBuf, String)> {
-    vec![(
-        inputs.layout.conf("spark").join("spark-defaults.conf"),
-        spark_daemon_properties(inputs.secrets),
-    )]
+    let conf = inputs.layout.conf("spark");
+    vec![
+        (
+            conf.join("spark-defaults.conf"),
+            spark_daemon_properties(inputs.secrets),
+        ),
+        (conf.join("log4j2.properties"), spark_log4j2().to_owned()),
+    ]
 }
 
 fn spark_master(inputs: &Inputs<'_>) -> ServiceSpec {

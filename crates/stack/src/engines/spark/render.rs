@@ -83,6 +83,27 @@ fn spark_security_properties(secrets: &Secrets) -> Vec<(&'static str, &str)> {
 /// The login filter of every Spark UI (in the interceptor's jar).
 pub const SPARK_UI_FILTER: &str = "dev.userstream.spark.UiTokenFilter";
 
+/// Log4j 2 configuration of every Spark process (master, worker, the Connect server and the
+/// executors all read `SPARK_CONF_DIR`): Spark's own defaults, plus one rule of ours.
+pub fn spark_log4j2() -> &'static str {
+    "# Rendered by `userstream stack up`; edits are overwritten.\n\
+     rootLogger.level = info\n\
+     rootLogger.appenderRef.stdout.ref = console\n\
+     appender.console.type = Console\n\
+     appender.console.name = console\n\
+     appender.console.target = SYSTEM_ERR\n\
+     appender.console.layout.type = PatternLayout\n\
+     appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex\n\
+     logger.jetty.name = org.sparkproject.jetty\n\
+     logger.jetty.level = warn\n\
+     logger.jetty2.name = org.sparkproject.jetty.util.component.AbstractLifeCycle\n\
+     logger.jetty2.level = error\n\
+     # The Cassandra driver logs each warning Cassandra sends back together with the\n\
+     # statement and its bound values: people's names, e-mails and addresses. Never log them.\n\
+     logger.cql_warnings.name = com.datastax.oss.driver.internal.core.cql.CqlRequestHandler\n\
+     logger.cql_warnings.level = error\n"
+}
+
 /// The environment variable the UI filter reads the console token from.
 pub const SPARK_UI_TOKEN_ENV: &str = "USERSTREAM_SPARK_UI_TOKEN";
 
@@ -140,6 +161,13 @@ pub fn spark_connect_args(config: &StackConfig, jars: &[String], layout: &Layout
                 .display()
                 .to_string(),
         ),
+        // Executor logs (the worker keeps one per application) must not grow without bound.
+        ("spark.executor.logs.rolling.strategy", "size".into()),
+        (
+            "spark.executor.logs.rolling.maxSize",
+            (64 * 1024 * 1024).to_string(),
+        ),
+        ("spark.executor.logs.rolling.maxRetainedFiles", "4".into()),
         // Streaming progress is what `stream status` reads; keep some history.
         ("spark.sql.streaming.numRecentProgressUpdates", "100".into()),
         // Every call passes the interceptor: loopback peers with the token only.
@@ -173,6 +201,15 @@ mod tests {
     use userstream_endpoints::credentials::Login;
 
     use crate::engines::render_fixture as fixture;
+
+    #[test]
+    fn the_cassandra_driver_never_logs_bound_values() {
+        let log4j = spark_log4j2();
+        assert!(log4j.contains(
+            "logger.cql_warnings.name = com.datastax.oss.driver.internal.core.cql.CqlRequestHandler\n\
+             logger.cql_warnings.level = error\n"
+        ));
+    }
 
     #[test]
     fn spark_connect_properties_hold_the_app_role_the_jaas_file_and_the_rpc_secret() {
