@@ -86,6 +86,21 @@ fi
 step "unit and integration tests (cargo test)"
 cargo test --release --locked --workspace --no-fail-fast 2>&1 | tee "$repo/test-output/cargo-test.log"
 
+step "bench e2e: a small backlog through the real pipeline, with each service's CPU per 1,000 rows (figures, not a timed gate)"
+# Fails when a row is lost or the bench itself breaks (it once failed at once for want of a
+# registry login, and nothing noticed). The figures land in test-output/ for comparison.
+"$bin" bench e2e --backlog 20000 --json > "$repo/test-output/bench-e2e.json"
+python3 - "$repo/test-output/bench-e2e.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+cost = {c["service"]: c["cpu_ms_per_1k_rows"] for c in report["cost"]}
+missing = [s for s in ("kafka", "registry", "cassandra", "spark-worker", "spark-connect", "producer") if s not in cost]
+assert not missing, f"bench e2e reports no cost for {missing}"
+assert cost["cassandra"] > 0 and cost["spark-worker"] > 0, f"no CPU measured: {cost}"
+print(f"bench e2e: {report['landed']} rows landed, {report['window_rows_per_sec']:.0f} rows/s, "
+      f"{report['total_cpu_ms_per_1k_rows']:.0f} CPU-ms per 1,000 rows")
+PY
+
 step "fault test: Kafka stopped mid-produce (the producer waits, then delivers everything)"
 # It stops a shared service, so it runs alone, after everything else has finished with the stack.
 # --workspace keeps the feature set of the run above, so nothing is rebuilt.

@@ -47,9 +47,11 @@ impl Default for CassandraOutput {
             // rows/s landed against ~3,400 with one-row batches).
             batch_grouping_key: "replica_set".into(),
             batch_size_rows: None,
-            // About three 1.3 KiB users per batch: under Cassandra's 5 KiB warn threshold
-            // and its 10-partition unlogged-batch warning.
-            batch_size_bytes: Some(4_800),
+            // By the connector's estimate of the values; Cassandra counts about twice that
+            // (~30 rows, ~35 KiB: the stack raises its 5 KiB warn threshold to 64 KiB and its
+            // 10-partition warning to 100). Measured draining 100k users: Cassandra's CPU per
+            // row ~10% lower than with 4,800 bytes (about 8 rows per batch).
+            batch_size_bytes: Some(16_384),
             ignore_nulls: false,
         }
     }

@@ -66,6 +66,10 @@ pub struct JobArgs {
     /// Concurrent writes per Spark task to Cassandra (spark.cassandra.output.concurrent.writes).
     #[arg(long, env = "USERSTREAM_CASSANDRA_CONCURRENT_WRITES")]
     pub concurrent_writes: Option<u32>,
+    /// Bytes of values per unlogged batch the connector sends, by its own estimate
+    /// (spark.cassandra.output.batch.size.bytes); Cassandra counts about twice as much.
+    #[arg(long, env = "USERSTREAM_CASSANDRA_BATCH_BYTES")]
+    pub batch_bytes: Option<u32>,
     /// Write consistency level (spark.cassandra.output.consistency.level).
     #[arg(long, env = "USERSTREAM_CASSANDRA_CONSISTENCY")]
     pub consistency_level: Option<String>,
@@ -103,6 +107,9 @@ impl JobArgs {
         config.max_restarts = self.max_restarts;
         config.stall_after = self.stall_after;
         config.control_wait = self.lock_wait;
+        if let Some(bytes) = self.batch_bytes {
+            config.cassandra_output.batch_size_bytes = Some(bytes);
+        }
         if let Some(writes) = self.concurrent_writes {
             config.cassandra_output.concurrent_writes = writes;
         }
