@@ -547,3 +547,119 @@ async fn rows_of_records_deleted_by_retention_are_out_of_reach_not_extra() -> an
     result
 }
 
+/// `verify --incremental` reads only what came since the last verified cut (issue 24): the
+/// first run has no cut, compares everything and stores its cut; the next reads only the
+/// records produced since and looks their users up by key; a corrupt cut file makes a run
+/// compare everything again (and store a good cut) instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_verify_reads_only_the_records_after_the_verified_cut() -> anyhow::Result<()> {
+    let Some(fx) = common::fixture("incremental").await? else {
+        return Ok(());
+    };
+    let result = async {
+        let (n, m) = (1_000u32, 300u32);
+        fx.produce("incremental", 0..n, None).await?;
+        userstream_stream::start(&fx.config).await?;
+        fx.wait_for(n as usize, 0, Duration::from_secs(300)).await?;
+        let state = tempfile::tempdir()?;
+        let incremental = IncrementalOptions {
+            cut_file: userstream_verify::cut_file(
+                state.path(),
+                &fx.config.keyspace,
+                &fx.config.topic,
+            ),
+            recheck: 100,
+        };
+        let options = VerifyOptions {
+            settle: Duration::from_secs(120),
+            ..VerifyOptions::default()
+        };
+        let config = fx.verify_config();
+        let run = || verify_incremental(&config, &options, &incremental);
+
+        let first = run().await?;
+        println!("{first}");
+        ensure!(first.ok && first.mode == VerifyMode::Full, "{first}");
+        ensure!(
+            first
+                .fallback_reason
+                .as_deref()
+                .is_some_and(|why| why.contains("no verified cut")),
+            "{first}"
+        );
+        ensure!(
+            first.cut_saved && incremental.cut_file.exists(),
+            "the clean full run stores its cut: {first}"
+        );
+        ensure!(
+            first.kafka_records == u64::from(n) && first.cassandra_rows == Some(n.into()),
+            "{first}"
+        );
+
+        fx.produce("incremental", n..n + m, None).await?;
+        fx.wait_for((n + m) as usize, 0, Duration::from_secs(300))
+            .await?;
+        let second = run().await?;
+        println!("{second}");
+        ensure!(
+            second.ok && second.mode == VerifyMode::Incremental,
+            "{second}"
+        );
+        ensure!(
+            second.previous_cut.as_ref() == Some(&first.cut) && second.cut_saved,
+            "{second}"
+        );
+        ensure!(
+            second.kafka_records == u64::from(m) && second.kafka_unique_ids == u64::from(m),
+            "only the {m} new records are read: {second}"
+        );
+        ensure!(
+            second.cassandra_rows.is_none() && second.extra_count.is_none(),
+            "the table is not scanned: {second}"
+        );
+        ensure!(
+            second.rechecked == 100 && second.recheck_failed == 0,
+            "{second}"
+        );
+        ensure!(
+            second.sampled > 0 && second.field_mismatch_count == 0,
+            "{second}"
+        );
+
+        // Nothing new since: an empty range, still clean.
+        let third = run().await?;
+        println!("{third}");
+        ensure!(
+            third.ok && third.mode == VerifyMode::Incremental && third.kafka_records == 0,
+            "{third}"
+        );
+
+        std::fs::write(&incremental.cut_file, "{ not a cut")?;
+        let fallback = run().await?;
+        println!("{fallback}");
+        ensure!(
+            fallback.ok && fallback.mode == VerifyMode::Full,
+            "{fallback}"
+        );
+        ensure!(
+            fallback
+                .fallback_reason
+                .as_deref()
+                .is_some_and(|why| why.contains("unusable")),
+            "{fallback}"
+        );
+        ensure!(
+            fallback.kafka_records == u64::from(n + m) && fallback.cut_saved,
+            "{fallback}"
+        );
+        let after = run().await?;
+        ensure!(
+            after.mode == VerifyMode::Incremental && after.kafka_records == 0,
+            "the stored cut is usable again: {after}"
+        );
+        Ok(())
+    }
+    .await;
+    fx.cleanup().await;
+    result
+}
