@@ -47,7 +47,7 @@ const LOOKUP_BATCH: usize = 4096;
 /// What `verify --incremental` adds to [`VerifyOptions`].
 #[derive(Debug, Clone)]
 pub struct IncrementalOptions {
-    /// The file holding the last verified cut ([`crate::cut_file`] names it under the state
+    /// The file holding the last verified cut ([`crate::cut_file()`] names it under the state
     /// directory).
     pub cut_file: PathBuf,
     /// Older records (before the previous cut, still in Kafka) drawn at random and checked
