@@ -207,9 +207,14 @@ def stream_ensure_command() -> list[str]:
     return ["stream", "ensure", "--json"]
 
 
-def verify_command() -> list[str]:
-    """``userstream verify --json`` (exits non-zero when Kafka and Cassandra differ)."""
-    return ["verify", "--json"]
+def verify_command(*, full: bool) -> list[str]:
+    """``userstream verify --json`` (exits non-zero when Kafka and Cassandra differ).
+
+    ``full``: every record against every row (finds extra rows; its cost grows with the table).
+    Otherwise ``--incremental``: only the records since the last verified cut, their rows read by
+    key (the binary compares everything when it has no usable cut, and says so).
+    """
+    return ["verify", "--json"] if full else ["verify", "--incremental", "--json"]
 
 
 def display_command(argv: Sequence[str]) -> str:
@@ -284,16 +289,21 @@ PROGRESS_FIELDS = (
 
 VERIFY_COUNTS = {
     "kafka_count": "kafka_unique_ids",
-    "cassandra_count": "cassandra_rows",
     "missing": "missing_count",
-    "extra": "extra_count",
     "field_mismatches": "field_mismatch_count",
     "rejected_rows": "rejected_rows",
+    "recheck_failed": "recheck_failed",
 }
-"""``verify --json`` (VerifyReport): the counts, by the name the DAGs give them."""
+"""``verify --json`` (VerifyReport): the counts, by the name the DAGs give them. In incremental
+mode they cover the records since the last verified cut (``rejected_rows`` included)."""
+VERIFY_FULL_ONLY = {"cassandra_count": "cassandra_rows", "extra": "extra_count"}
+"""Counts only the full comparison computes; ``null`` in incremental mode."""
 VERIFY_DLQ = "dlq_count"
 """Dead letters held; ``null`` when the report was not asked to count them."""
-VERIFY_SAMPLES = ("missing_ids", "extra_ids", "field_mismatches")
+VERIFY_MODE = "mode"
+"""Which comparison ran: one of ``VERIFY_MODES``."""
+VERIFY_MODES = ("full", "incremental")
+VERIFY_SAMPLES = ("missing_ids", "extra_ids", "recheck_failed_ids", "field_mismatches")
 """``verify --json`` lists of a few examples each (the counts above are complete)."""
 
 
@@ -450,6 +460,7 @@ class QualityLimits:
     max_field_mismatches: int = 0
     max_rejected_growth: int = 0
     max_dlq_growth: int = 100
+    max_recheck_failures: int = 0
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> QualityLimits:
@@ -465,11 +476,21 @@ class QualityLimits:
 
 
 def verify_counts(doc: Mapping[str, Any]) -> dict[str, int | None]:
-    """The counts of a ``verify --json`` report; ``dlq_count`` is ``None`` when not reported."""
+    """The counts of a ``verify --json`` report; ``dlq_count`` is ``None`` when not reported,
+    the full-only counts (``VERIFY_FULL_ONLY``) in incremental mode."""
     counts: dict[str, int | None] = dict(_counts(doc, VERIFY_COUNTS, "verify report"))
-    dlq = _field(doc, VERIFY_DLQ, "verify report")
-    counts["dlq_count"] = None if dlq is None else count_of(dlq, VERIFY_DLQ)
+    for name, key in {**VERIFY_FULL_ONLY, "dlq_count": VERIFY_DLQ}.items():
+        value = _field(doc, key, "verify report")
+        counts[name] = None if value is None else count_of(value, key)
     return counts
+
+
+def verify_mode(doc: Mapping[str, Any]) -> str:
+    """Which comparison a ``verify --json`` report comes from: ``full`` or ``incremental``."""
+    mode = _field(doc, VERIFY_MODE, "verify report")
+    if mode not in VERIFY_MODES:
+        raise UserstreamError(f"verify report has mode {mode!r}, expected one of {VERIFY_MODES}")
+    return mode
 
 
 def only_lagging(counts: Mapping[str, int | None], limits: QualityLimits) -> bool:
@@ -489,26 +510,58 @@ def _growth(now: int | None, before: int | None) -> tuple[int | None, str]:
     return now - before, f"{before} -> {now}"
 
 
+def _rejected_growth(
+    now: int | None, before: int | None, mode: str, previous_mode: str
+) -> tuple[int | None, str]:
+    if now is not None and mode == "incremental":
+        # Counted over the records since the last verified cut: already the growth.
+        return now, f"{now} among the records since the last verified cut"
+    if now is not None and before is not None and previous_mode == "incremental":
+        return now, f"{now} in all (the previous run was incremental: its count covers only its records)"
+    return _growth(now, before)
+
+
 def quality_checks(
-    counts: Mapping[str, int | None], limits: QualityLimits, previous: Mapping[str, int | None] | None
+    counts: Mapping[str, int | None],
+    limits: QualityLimits,
+    previous: Mapping[str, int | None] | None,
+    *,
+    mode: str = "full",
+    previous_mode: str = "full",
 ) -> list[Check]:
-    """Evaluate one verify report. Rejected rows and dead letters only ever accumulate, so they
-    are measured as growth since the previous run's report (the whole count when there is none).
+    """Evaluate one verify report of ``mode``. Dead letters only ever accumulate, so they are
+    measured as growth since the previous run's report (the whole count when there is none).
+    Rejected rows too, after a full run; an incremental run counts only those of the records it
+    read, which is the growth since the last verified cut. Extra rows and failed rechecks are
+    only measured by the mode that looks for them (``n/a`` otherwise).
     """
     previous = previous or {}
-    rejected, rejected_detail = _growth(counts["rejected_rows"], previous.get("rejected_rows"))
+    rejected, rejected_detail = _rejected_growth(
+        counts["rejected_rows"], previous.get("rejected_rows"), mode, previous_mode
+    )
     dlq, dlq_detail = _growth(counts["dlq_count"], previous.get("dlq_count"))
+    incremental = mode == "incremental"
+    if counts["cassandra_count"] is None:
+        missing_detail = f"{counts['kafka_count']} ids since the last verified cut, their rows read by key"
+    else:
+        missing_detail = f"Kafka {counts['kafka_count']}, Cassandra {counts['cassandra_count']}"
     return [
+        Check("missing in Cassandra", counts["missing"], limits.max_missing, missing_detail),
         Check(
-            "missing in Cassandra",
-            counts["missing"],
-            limits.max_missing,
-            f"Kafka {counts['kafka_count']}, Cassandra {counts['cassandra_count']}",
+            "extra in Cassandra",
+            counts["extra"],
+            limits.max_extra,
+            "only a full run looks for them (param full)" if counts["extra"] is None else "",
         ),
-        Check("extra in Cassandra", counts["extra"], limits.max_extra),
         Check("field mismatches", counts["field_mismatches"], limits.max_field_mismatches),
         Check("new rejected rows", rejected, limits.max_rejected_growth, rejected_detail),
         Check("DLQ growth", dlq, limits.max_dlq_growth, dlq_detail),
+        Check(
+            "failed rechecks",
+            counts["recheck_failed"] if incremental else None,
+            limits.max_recheck_failures,
+            "older records whose row no longer reflects them" if incremental else "incremental runs only",
+        ),
     ]
 
 

@@ -8,7 +8,8 @@ reports (a queue whose last entry repeats), the exit code of `setup`. Every comm
 receives is appended to the file named by FAKE_CALLS. Every document it prints is built and
 checked by `contracts.py` against the binary's published schemas (`dags/contracts/`):
 `produce --json` a RunSummary and `stream ensure --json` an EnsureReport (both pretty-printed),
-`verify --json` a VerifyReport (the state's report over a complete one). The directory of
+`verify --json` a VerifyReport (the state's report over a complete one of the command line's
+mode: `--incremental` or full). The directory of
 `contracts.py` is put on `sys.path` by whoever writes this script out as a binary.
 """
 
@@ -77,6 +78,21 @@ def ensure(state: dict) -> int:
     return 0 if state["active"] else 1
 
 
+def verify_shape(args: list[str]) -> dict:
+    """What the mode of a `verify` command line fixes in its report: an incremental run leaves
+    the full-only counts null and names its cut file."""
+    if "--incremental" not in args:
+        return {"mode": "full"}
+    return {
+        "mode": "incremental",
+        "cassandra_rows": None,
+        "extra_count": None,
+        "out_of_reach_rows": None,
+        "cut_file": "/state/data/verify/userstream.users.cut.json",
+        "cut_saved": True,
+    }
+
+
 def main(args: list[str]) -> int:
     state_file = Path(os.environ["FAKE_STATE"])
     state = json.loads(state_file.read_text())
@@ -101,9 +117,11 @@ def main(args: list[str]) -> int:
         code = ensure(state)
     elif args[:1] == ["verify"]:
         reports = state["verify"]
-        report = example("verify", **(reports.pop(0) if len(reports) > 1 else reports[0]))
+        told = reports.pop(0) if len(reports) > 1 else reports[0]
+        report = example("verify", **{**verify_shape(args), **told})
         print(json.dumps(report))
-        code = 0 if report["missing_count"] == 0 and report["field_mismatch_count"] == 0 else 1
+        differs = report["missing_count"] or report["field_mismatch_count"] or report["recheck_failed"]
+        code = 1 if differs else 0
     else:
         print(f"error: unrecognized subcommand {args!r}", file=sys.stderr)
         code = 2

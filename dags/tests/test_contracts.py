@@ -32,7 +32,10 @@ READ = [
     *[("stream-status", ("queries", "items", key), None) for key in us.QUERY_FIELDS],
     *[("stream-status", ("queries", "items", "last_progress", key), None) for key in us.PROGRESS_FIELDS],
     *[("verify", (key,), {"integer"}) for key in us.VERIFY_COUNTS.values()],
+    *[("verify", (key,), {"integer", "null"}) for key in us.VERIFY_FULL_ONLY.values()],
     ("verify", (us.VERIFY_DLQ,), {"integer", "null"}),
+    ("verify", (us.VERIFY_MODE,), {"string"}),
+    ("verify", ("fallback_reason",), {"string", "null"}),
     *[("verify", (key,), {"array"}) for key in us.VERIFY_SAMPLES],
 ]
 
@@ -74,3 +77,9 @@ def test_a_document_with_a_field_the_binary_never_prints_is_refused():
     with pytest.raises(AssertionError, match="users_produced"):
         example("produce", users_produced="many")
     assert schema("produce")["title"] == "RunSummary"
+
+
+def test_the_verify_modes_the_dags_know_are_the_binary_s():
+    node, _ = field("verify", us.VERIFY_MODE)
+    printed = {branch["const"] for branch in node["oneOf"]}
+    assert printed == set(us.VERIFY_MODES)

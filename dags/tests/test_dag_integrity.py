@@ -122,8 +122,11 @@ def test_params(dagbag):
     assert ingest["source"] == ""
     assert ingest["start_page"] == 1
     quality = dagbag.dags["users_quality"].params
-    for name in ("max_missing", "max_extra", "max_field_mismatches", "max_rejected_growth", "max_dlq_growth"):
+    limits = ("max_missing", "max_extra", "max_field_mismatches", "max_rejected_growth", "max_dlq_growth")
+    for name in (*limits, "max_recheck_failures"):
         assert isinstance(quality[name], int) and quality[name] >= 0, name
+    # Incremental unless asked: the scheduled run's cost follows what came since the last one.
+    assert quality["full"] is False
     # The stream's policy (timeouts, stall bound) is the binary's: `userstream stream ensure --help`.
     assert dagbag.dags["users_stream"].params.dump() == {}
 

@@ -22,26 +22,30 @@ from contracts import write_stand_in
 DAGS_DIR = Path(__file__).resolve().parent.parent
 
 
+# What the scheduled (incremental) run reports: 100 users since the last verified cut; the
+# stand-in leaves the full-only counts null.
 GOOD_REPORT = {
     "kafka_unique_ids": 100,
-    "cassandra_rows": 100,
     "missing_count": 0,
     "missing_ids": [],
-    "extra_count": 0,
     "field_mismatch_count": 0,
     "field_mismatches": [],
     "rejected_rows": 0,
+    "rechecked": 200,
     "dlq_count": 3,
 }
 GOOD_COUNTS = {
     "kafka_count": 100,
-    "cassandra_count": 100,
+    "cassandra_count": None,
     "missing": 0,
-    "extra": 0,
+    "extra": None,
     "field_mismatches": 0,
     "rejected_rows": 0,
+    "recheck_failed": 0,
     "dlq_count": 3,
 }
+INCREMENTAL = ["verify", "--incremental", "--json"]
+GOOD_ID = "9b2f0c1e-0000-4000-8000-00000000000a"
 
 
 @pytest.fixture(scope="module")
@@ -223,14 +227,53 @@ class FakeTI:
 
 
 def test_quality_waits_for_rows_in_flight_then_passes(dagbag, monkeypatch, fake):
-    lagging = {**GOOD_REPORT, "cassandra_rows": 90, "missing_count": 10}
+    lagging = {**GOOD_REPORT, "missing_count": 10}
     fake.set(verify=[lagging, lagging, GOOD_REPORT])
     report = run_task(dagbag, monkeypatch, "users_quality", "verify")
-    assert report == {"counts": GOOD_COUNTS, "exit_code": 0, "samples": {}}
-    assert fake.calls().count(["verify", "--json"]) == 3
-    ti = FakeTI({"counts": {**GOOD_COUNTS, "dlq_count": 1}, "exit_code": 0})
+    assert report == {"counts": GOOD_COUNTS, "mode": "incremental", "exit_code": 0, "samples": {}}
+    assert fake.calls() == [INCREMENTAL] * 3
+    ti = FakeTI({"counts": {**GOOD_COUNTS, "dlq_count": 1}, "mode": "incremental", "exit_code": 0})
     result = run_task(dagbag, monkeypatch, "users_quality", "check", report, ti=ti)
     assert result["passed"] and result["checks"]["DLQ growth"] == 2
+    assert result["checks"]["extra in Cassandra"] is None  # only a full run looks for them
+
+
+def test_quality_full_param_runs_the_full_comparison(dagbag, monkeypatch, fake):
+    fake.set(verify=[{**GOOD_REPORT, "cassandra_rows": 100, "extra_count": 1, "extra_ids": [GOOD_ID]}])
+    report = run_task(dagbag, monkeypatch, "users_quality", "verify", params={"full": True})
+    assert fake.calls() == [["verify", "--json"]]
+    assert report["mode"] == "full" and report["counts"]["cassandra_count"] == 100
+    with pytest.raises(Exception) as err:
+        run_task(dagbag, monkeypatch, "users_quality", "check", report, ti=FakeTI(None))
+    text = str(err.value)
+    assert "FAIL extra in Cassandra" in text and GOOD_ID in text
+    assert "failed rechecks" in text and "incremental runs only" in text
+
+
+def test_quality_counts_rejections_of_an_incremental_run_as_new(dagbag, monkeypatch, fake):
+    # The previous run (full) counted 10 rejected rows in all; this incremental run read 2
+    # new rejected records since the last verified cut: 2 new, not 2 - 10.
+    fake.set(verify=[{**GOOD_REPORT, "kafka_undecodable": 2, "rejected_rows": 2}])
+    report = run_task(dagbag, monkeypatch, "users_quality", "verify")
+    full_counts = {**GOOD_COUNTS, "rejected_rows": 10, "cassandra_count": 90, "extra": 0}
+    previous = {"counts": full_counts, "mode": "full", "exit_code": 0}
+    with pytest.raises(Exception, match="FAIL new rejected rows +2 .*since the last verified cut"):
+        run_task(dagbag, monkeypatch, "users_quality", "check", report, ti=FakeTI(previous))
+    loose = {"max_rejected_growth": 2}
+    result = run_task(
+        dagbag, monkeypatch, "users_quality", "check", report, params=loose, ti=FakeTI(previous)
+    )
+    assert result["checks"]["new rejected rows"] == 2
+
+
+def test_quality_fails_on_an_older_record_whose_row_went_back(dagbag, monkeypatch, fake):
+    fake.set(verify=[{**GOOD_REPORT, "recheck_failed": 1, "recheck_failed_ids": [GOOD_ID]}])
+    report = run_task(dagbag, monkeypatch, "users_quality", "verify")
+    assert fake.calls() == [INCREMENTAL]  # not lag: no waiting
+    with pytest.raises(Exception) as err:
+        run_task(dagbag, monkeypatch, "users_quality", "check", report, ti=FakeTI(None))
+    text = str(err.value)
+    assert "FAIL failed rechecks" in text and "some recheck failed ids" in text and GOOD_ID in text
 
 
 def test_quality_fails_with_a_readable_report(dagbag, monkeypatch, fake):
@@ -247,18 +290,17 @@ def test_quality_fails_with_a_readable_report(dagbag, monkeypatch, fake):
         ],
         "missing_count": 1,
         "missing_ids": ["9b2f0c1e-0000-4000-8000-000000000001"],
-        "cassandra_rows": 99,
         "dlq_count": 500,
     }
     fake.set(verify=[bad])
     report = run_task(dagbag, monkeypatch, "users_quality", "verify")
-    assert fake.calls().count(["verify", "--json"]) == 1  # not just lag: no waiting
+    assert fake.calls() == [INCREMENTAL]  # not just lag: no waiting
     assert report["exit_code"] == 1
-    ti = FakeTI({"counts": GOOD_COUNTS, "exit_code": 0})
+    ti = FakeTI({"counts": GOOD_COUNTS, "mode": "incremental", "exit_code": 0})
     with pytest.raises(Exception) as err:
         run_task(dagbag, monkeypatch, "users_quality", "check", report, ti=ti)
     text = str(err.value)
-    assert "3 of 5 check(s) failed" in text
+    assert "3 of 6 check(s) failed" in text
     assert "FAIL field mismatches" in text and "FAIL missing in Cassandra" in text
     assert "FAIL DLQ growth" in text and "3 -> 500" in text
     assert "9b2f0c1e-0000-4000-8000-000000000001" in text and '"field": "email"' in text
@@ -266,7 +308,7 @@ def test_quality_fails_with_a_readable_report(dagbag, monkeypatch, fake):
 
 def test_quality_fails_when_verify_reports_a_difference_the_limits_allow(dagbag, monkeypatch, fake):
     loose = {"max_missing": 5}
-    fake.set(verify=[{**GOOD_REPORT, "missing_count": 2, "cassandra_rows": 98}])
+    fake.set(verify=[{**GOOD_REPORT, "missing_count": 2}])
     report = run_task(dagbag, monkeypatch, "users_quality", "verify", params=loose)
     with pytest.raises(Exception, match="exited with code 1"):
         run_task(dagbag, monkeypatch, "users_quality", "check", report, params=loose, ti=FakeTI(None))
@@ -276,7 +318,7 @@ def test_quality_fails_when_verify_reports_a_difference_the_limits_allow(dagbag,
 
 
 def test_quality_gives_up_waiting_after_settle_time(dagbag, monkeypatch, fake):
-    lagging = {**GOOD_REPORT, "cassandra_rows": 90, "missing_count": 10}
+    lagging = {**GOOD_REPORT, "missing_count": 10}
     fake.set(verify=[lagging])
     report = run_task(dagbag, monkeypatch, "users_quality", "verify", params={"settle_seconds": 0})
     with pytest.raises(Exception, match="FAIL missing in Cassandra"):

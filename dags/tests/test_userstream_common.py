@@ -121,7 +121,8 @@ def test_seed_falls_back_to_run_after_for_manual_runs():
 def test_commands():
     assert us.setup_command() == ["setup", "--dags", "unchanged"]
     assert us.stream_ensure_command() == ["stream", "ensure", "--json"]
-    assert us.verify_command() == ["verify", "--json"]
+    assert us.verify_command(full=True) == ["verify", "--json"]
+    assert us.verify_command(full=False) == ["verify", "--incremental", "--json"]
     assert us.produce_command(2000, "http://127.0.0.1:8765/api/", "userstream-x", 3) == [
         "produce",
         "--count",
@@ -342,8 +343,16 @@ def test_progress_summary_keeps_the_few_numbers():
 
 def verify_report(**fields):
     """A VerifyReport as `verify --json` prints it: 4,000 users in both stores unless told."""
-    counts = dict(kafka_unique_ids=4000, cassandra_rows=4000, dlq_count=12)
+    counts = dict(mode="full", kafka_unique_ids=4000, cassandra_rows=4000, extra_count=0, dlq_count=12)
     return example("verify", **{**counts, **fields})
+
+
+def incremental_report(**fields):
+    """A VerifyReport of `verify --incremental`: 300 new users, their rows read by key."""
+    counts = dict(
+        mode="incremental", kafka_unique_ids=300, cassandra_rows=None, extra_count=None, rechecked=200
+    )
+    return verify_report(**{**counts, **fields})
 
 
 REPORT = verify_report()
@@ -382,6 +391,7 @@ def test_verify_counts_of_a_failed_report():
         "extra": 0,
         "field_mismatches": 1,
         "rejected_rows": 10,
+        "recheck_failed": 0,
         "dlq_count": None,
     }
     samples = us.report_samples(doc)
@@ -409,7 +419,7 @@ def test_quality_failures_are_named():
     failed = {c.name for c in checks if not c.ok}
     assert failed == {"missing in Cassandra", "DLQ growth"}
     text = us.quality_report(checks)
-    assert text.startswith("data quality: 2 of 5 check(s) failed")
+    assert text.startswith("data quality: 2 of 6 check(s) failed")
     assert "FAIL missing in Cassandra" in text and "Kafka 4000, Cassandra 3990" in text
     assert "FAIL DLQ growth" in text and "12 -> 500" in text
 
@@ -420,6 +430,64 @@ def test_growth_without_baseline_counts_everything():
     assert checks["DLQ growth"].ok and checks["DLQ growth"].value == 50
     assert "no earlier run" in checks["DLQ growth"].detail
     assert not checks["new rejected rows"].ok and checks["new rejected rows"].value == 3
+
+
+def test_an_incremental_report_leaves_the_full_only_counts_unmeasured():
+    doc = incremental_report(missing_count=1, missing_ids=["00000000-0000-4000-8000-000000000003"])
+    assert us.verify_mode(doc) == "incremental"
+    counts = us.verify_counts(doc)
+    assert counts["cassandra_count"] is None and counts["extra"] is None and counts["kafka_count"] == 300
+    checks = {c.name: c for c in us.quality_checks(counts, us.QualityLimits(), None, mode="incremental")}
+    assert checks["extra in Cassandra"].value is None and checks["extra in Cassandra"].ok
+    assert "only a full run" in checks["extra in Cassandra"].detail
+    assert not checks["missing in Cassandra"].ok
+    assert "300 ids since the last verified cut" in checks["missing in Cassandra"].detail
+    assert checks["failed rechecks"].value == 0 and checks["failed rechecks"].ok
+    text = us.quality_report(list(checks.values()))
+    assert "n/a (limit 0)  only a full run looks for them" in text
+    assert us.only_lagging(counts, us.QualityLimits())
+
+
+def test_rejected_growth_follows_the_mode():
+    limits = us.QualityLimits(max_rejected_growth=5)
+    incremental = us.verify_counts(incremental_report(rejected_rows=3))
+    # An incremental count is already the growth since the last verified cut, whatever before.
+    for previous_mode in ("full", "incremental"):
+        checks = {
+            c.name: c
+            for c in us.quality_checks(
+                incremental, limits, {"rejected_rows": 40}, mode="incremental", previous_mode=previous_mode
+            )
+        }
+        assert checks["new rejected rows"].value == 3, previous_mode
+        assert "since the last verified cut" in checks["new rejected rows"].detail
+    full = us.verify_counts(verify_report(rejected_rows=43))
+    checks = {c.name: c for c in us.quality_checks(full, limits, {"rejected_rows": 40})}
+    assert checks["new rejected rows"].value == 3 and checks["new rejected rows"].detail == "40 -> 43"
+    # After an incremental run there is no total to subtract: the whole count, said so.
+    checks = {
+        c.name: c for c in us.quality_checks(full, limits, {"rejected_rows": 3}, previous_mode="incremental")
+    }
+    assert checks["new rejected rows"].value == 43 and not checks["new rejected rows"].ok
+    assert "previous run was incremental" in checks["new rejected rows"].detail
+
+
+def test_failed_rechecks_count_in_incremental_runs_only():
+    limits = us.QualityLimits()
+    counts = us.verify_counts(incremental_report(recheck_failed=2))
+    checks = {c.name: c for c in us.quality_checks(counts, limits, None, mode="incremental")}
+    assert not checks["failed rechecks"].ok and checks["failed rechecks"].value == 2
+    full = {c.name: c for c in us.quality_checks(us.verify_counts(REPORT), limits, None)}
+    assert full["failed rechecks"].value is None and full["failed rechecks"].detail == "incremental runs only"
+    assert us.QualityLimits.from_params({"max_recheck_failures": 3}).max_recheck_failures == 3
+
+
+def test_verify_mode_is_read_from_the_report():
+    assert us.verify_mode(REPORT) == "full"
+    with pytest.raises(us.UserstreamError, match="mode 'partial'"):
+        us.verify_mode({**REPORT, "mode": "partial"})
+    with pytest.raises(us.UserstreamError, match="no field 'mode'"):
+        us.verify_mode({k: v for k, v in REPORT.items() if k != "mode"})
 
 
 def test_only_lagging():

@@ -40,7 +40,8 @@ enum Command {
     /// Compare what Kafka holds with what Cassandra holds at one consistent cut of offsets:
     /// counts, missing and extra ids, fields of a sample; rows from later records and from
     /// records deleted by retention are reported, not counted as differences. Memory stays
-    /// bounded whatever the topic's size. Exits non-zero on any difference.
+    /// bounded whatever the topic's size. `--incremental`: only the records since the last
+    /// verified cut, their rows read by key. Exits non-zero on any difference.
     Verify(Box<commands::stream::VerifyArgs>),
     /// Throughput and latency reports.
     Bench(Box<commands::bench::BenchArgs>),

@@ -14,8 +14,8 @@ use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::errors::{
     ConnectionError, ConnectionPoolError, ConnectionSetupRequestErrorKind, DbError,
-    DeserializationError, ExecutionError, FirstRowError, IntoRowsResultError, MetadataError,
-    NewSessionError, NextPageError, NextRowError, PagerExecutionError, PrepareError,
+    DeserializationError, ExecutionError, FirstRowError, IntoRowsResultError, MaybeFirstRowError,
+    MetadataError, NewSessionError, NextPageError, NextRowError, PagerExecutionError, PrepareError,
     RequestAttemptError, RequestError, RowsError, SingleRowError, TypeCheckError,
 };
 use userstream_endpoints::listener::ForeignListener;
@@ -243,6 +243,7 @@ permanent!(
     IntoRowsResultError,
     RowsError,
     FirstRowError,
+    MaybeFirstRowError,
     SingleRowError,
     DeserializationError,
     TypeCheckError

@@ -15,8 +15,11 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::{base_config, KafkaError, PartitionOffsets, TracingContext};
 
-/// Each partition's offsets at one moment.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+/// Each partition's offsets at one moment. Deserializable: `verify --incremental` stores the
+/// last cut it found clean and starts the next run from it.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct TopicCut {
     /// The topic.
     pub topic: String,

@@ -9,7 +9,9 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use crate::{base_config, read_cut, CutError, KafkaError, TopicCut, TracingContext};
 
 /// Offsets of one partition.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct PartitionOffsets {
     /// Partition number.
     pub partition: i32,

@@ -24,8 +24,8 @@ pub use migrate::{
 };
 pub use queries::{
     check_rejected_row, check_users_row, count_rejected, count_users, for_each_user_source,
-    latency_samples, rejected_rows, user_ids, users_by_id, LatencySample, RejectedRow, StoredUser,
-    UserSource,
+    latency_samples, rejected_rows, rejected_rows_between, user_ids, user_sources_by_id,
+    users_by_id, LatencySample, RejectedRow, StoredUser, UserSource,
 };
 pub use scylla::value::CqlTimestamp;
 

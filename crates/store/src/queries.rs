@@ -1,6 +1,6 @@
 //! Reads for `verify` and `bench`: ids, rows, write times, rejected records.
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use scylla::client::session::Session;
 use scylla::frame::response::result::{ColumnSpec, ColumnType, NativeType, TableSpec};
 use scylla::statement::Statement;
@@ -284,6 +284,43 @@ pub async fn users_by_id(
     Ok(out)
 }
 
+/// Where the rows of `ids` came from, for those that exist (in no particular order): one read
+/// by primary key per id, at most `concurrency` in flight. Each read touches one partition,
+/// so the cost follows the number of ids, never the table's size (an `IN` list of many ids
+/// would make one coordinator wait for all of their replicas at once).
+pub async fn user_sources_by_id(
+    session: &Session,
+    keyspace: &str,
+    ids: &[Uuid],
+    concurrency: usize,
+) -> Result<Vec<UserSource>, StoreError> {
+    check_identifier(keyspace)?;
+    let cql = format!(
+        "SELECT id, kafka_topic, kafka_partition, kafka_offset FROM {keyspace}.{USERS_TABLE} \
+         WHERE id = ?"
+    );
+    let prepared = session
+        .prepare(cql.as_str())
+        .await
+        .map_err(|e| StoreError::query(&cql, e))?;
+    let (prepared, cql) = (&prepared, cql.as_str());
+    let rows: Vec<Option<UserSource>> = futures::stream::iter(ids)
+        .map(|id| async move {
+            session
+                .execute_unpaged(prepared, (*id,))
+                .await
+                .map_err(|e| StoreError::query(cql, e))?
+                .into_rows_result()
+                .map_err(|e| StoreError::query(cql, e))?
+                .maybe_first_row::<UserSource>()
+                .map_err(|e| StoreError::query(cql, e))
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    Ok(rows.into_iter().flatten().collect())
+}
+
 /// `produced_at`, `processed_at` and `WRITETIME(username)` of every row of `<keyspace>.users`.
 pub async fn latency_samples(
     session: &Session,
@@ -313,6 +350,33 @@ pub async fn rejected_rows(
         .into_iter()
         .filter(|r| topic.is_none_or(|t| r.topic == t))
         .collect())
+}
+
+/// The rows of `<keyspace>.rejected_rows` of `topic`'s `partition` whose offset lies in
+/// `offsets`: one range of one Cassandra partition (the table's key is `((topic,
+/// kafka_partition), kafka_offset)`), so the cost follows the rows in the range, not the table.
+pub async fn rejected_rows_between(
+    session: &Session,
+    keyspace: &str,
+    topic: &str,
+    partition: i32,
+    offsets: std::ops::Range<i64>,
+) -> Result<Vec<RejectedRow>, StoreError> {
+    check_identifier(keyspace)?;
+    let cql = format!(
+        "SELECT {} FROM {keyspace}.{REJECTED_TABLE} \
+         WHERE topic = ? AND kafka_partition = ? AND kafka_offset >= ? AND kafka_offset < ?",
+        rejected_column_list()
+    );
+    session
+        .query_iter(paged(&cql), (topic, partition, offsets.start, offsets.end))
+        .await
+        .map_err(|e| StoreError::query(&cql, e))?
+        .rows_stream::<RejectedRow>()
+        .map_err(|e| StoreError::query(&cql, e))?
+        .try_collect()
+        .await
+        .map_err(|e| StoreError::query(&cql, e))
 }
 
 /// Number of rejected records, of `topic` or all.

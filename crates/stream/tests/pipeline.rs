@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context};
 use common::PAGE;
-use userstream_verify::{verify, VerifyOptions};
+use userstream_verify::{
+    verify, verify_incremental, IncrementalOptions, VerifyMode, VerifyOptions,
+};
 
 /// USERSTREAM_TEST_USERS overrides the count (20,000 in the full run).
 fn user_count() -> u32 {
@@ -43,7 +45,7 @@ async fn produced_users_land_with_transformations() -> anyhow::Result<()> {
         .await?;
         println!("{report}");
         ensure!(report.ok, "{report}");
-        ensure!(report.cassandra_rows == n as u64 && report.kafka_unique_ids == n as u64);
+        ensure!(report.cassandra_rows == Some(n.into()) && report.kafka_unique_ids == u64::from(n));
         let status = userstream_stream::status(&fx.config).await?;
         println!("{status}");
         ensure!(status.all_active(), "{status}");
@@ -256,7 +258,10 @@ async fn a_new_schema_version_lands_in_users_and_is_never_rejected() -> anyhow::
         ensure!(rejected.is_empty(), "nothing rejected: {rejected:?}");
         let report = verify(&fx.verify_config(), &VerifyOptions::default()).await?;
         println!("{report}");
-        ensure!(report.ok && report.cassandra_rows == 1_000, "{report}");
+        ensure!(
+            report.ok && report.cassandra_rows == Some(1_000),
+            "{report}"
+        );
         Ok(())
     }
     .await;
@@ -306,7 +311,7 @@ async fn restart_from_checkpoint_loses_and_duplicates_nothing() -> anyhow::Resul
         println!("{report}");
         ensure!(
             report.ok
-                && report.cassandra_rows == 3_000
+                && report.cassandra_rows == Some(3_000)
                 && report.kafka_records == 4_500
                 && report.kafka_unique_ids == 3_000,
             "{report}"
@@ -348,7 +353,7 @@ async fn a_replayed_seed_doubles_the_records_not_the_rows() -> anyhow::Result<()
         ensure!(
             report.kafka_records == 2 * u64::from(n)
                 && report.kafka_unique_ids == u64::from(n)
-                && report.cassandra_rows == u64::from(n),
+                && report.cassandra_rows == Some(u64::from(n)),
             "{report}"
         );
         Ok(())
@@ -482,7 +487,7 @@ async fn verify_while_a_producer_writes_reports_nothing_past_its_cut() -> anyhow
             println!("{report}");
             ensure!(report.ok, "verify during writes: {report}");
             ensure!(
-                report.extra_count == 0 && report.missing_count == 0,
+                report.extra_count == Some(0) && report.missing_count == 0,
                 "{report}"
             );
             ensure!(report.spilled_runs > 0, "runs of 500 must spill: {report}");
@@ -530,10 +535,127 @@ async fn rows_of_records_deleted_by_retention_are_out_of_reach_not_extra() -> an
             report.kafka_deleted == 500 && report.kafka_records == 300,
             "{report}"
         );
-        ensure!(report.out_of_reach_rows == 400, "{report}");
+        ensure!(report.out_of_reach_rows == Some(400), "{report}");
         ensure!(
-            report.cassandra_rows == 700 && report.extra_count == 0,
+            report.cassandra_rows == Some(700) && report.extra_count == Some(0),
             "{report}"
+        );
+        Ok(())
+    }
+    .await;
+    fx.cleanup().await;
+    result
+}
+
+/// `verify --incremental` reads only what came since the last verified cut (issue 24): the
+/// first run has no cut, compares everything and stores its cut; the next reads only the
+/// records produced since and looks their users up by key; a corrupt cut file makes a run
+/// compare everything again (and store a good cut) instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_verify_reads_only_the_records_after_the_verified_cut() -> anyhow::Result<()> {
+    let Some(fx) = common::fixture("incremental").await? else {
+        return Ok(());
+    };
+    let result = async {
+        let (n, m) = (1_000u32, 300u32);
+        fx.produce("incremental", 0..n, None).await?;
+        userstream_stream::start(&fx.config).await?;
+        fx.wait_for(n as usize, 0, Duration::from_secs(300)).await?;
+        let state = tempfile::tempdir()?;
+        let incremental = IncrementalOptions {
+            cut_file: userstream_verify::cut_file(
+                state.path(),
+                &fx.config.keyspace,
+                &fx.config.topic,
+            ),
+            recheck: 100,
+        };
+        let options = VerifyOptions {
+            settle: Duration::from_secs(120),
+            ..VerifyOptions::default()
+        };
+        let config = fx.verify_config();
+        let run = || verify_incremental(&config, &options, &incremental);
+
+        let first = run().await?;
+        println!("{first}");
+        ensure!(first.ok && first.mode == VerifyMode::Full, "{first}");
+        ensure!(
+            first
+                .fallback_reason
+                .as_deref()
+                .is_some_and(|why| why.contains("no verified cut")),
+            "{first}"
+        );
+        ensure!(
+            first.cut_saved && incremental.cut_file.exists(),
+            "the clean full run stores its cut: {first}"
+        );
+        ensure!(
+            first.kafka_records == u64::from(n) && first.cassandra_rows == Some(n.into()),
+            "{first}"
+        );
+
+        fx.produce("incremental", n..n + m, None).await?;
+        fx.wait_for((n + m) as usize, 0, Duration::from_secs(300))
+            .await?;
+        let second = run().await?;
+        println!("{second}");
+        ensure!(
+            second.ok && second.mode == VerifyMode::Incremental,
+            "{second}"
+        );
+        ensure!(
+            second.previous_cut.as_ref() == Some(&first.cut) && second.cut_saved,
+            "{second}"
+        );
+        ensure!(
+            second.kafka_records == u64::from(m) && second.kafka_unique_ids == u64::from(m),
+            "only the {m} new records are read: {second}"
+        );
+        ensure!(
+            second.cassandra_rows.is_none() && second.extra_count.is_none(),
+            "the table is not scanned: {second}"
+        );
+        ensure!(
+            second.rechecked == 100 && second.recheck_failed == 0,
+            "{second}"
+        );
+        ensure!(
+            second.sampled > 0 && second.field_mismatch_count == 0,
+            "{second}"
+        );
+
+        // Nothing new since: an empty range, still clean.
+        let third = run().await?;
+        println!("{third}");
+        ensure!(
+            third.ok && third.mode == VerifyMode::Incremental && third.kafka_records == 0,
+            "{third}"
+        );
+
+        std::fs::write(&incremental.cut_file, "{ not a cut")?;
+        let fallback = run().await?;
+        println!("{fallback}");
+        ensure!(
+            fallback.ok && fallback.mode == VerifyMode::Full,
+            "{fallback}"
+        );
+        ensure!(
+            fallback
+                .fallback_reason
+                .as_deref()
+                .is_some_and(|why| why.contains("unusable")),
+            "{fallback}"
+        );
+        ensure!(
+            fallback.kafka_records == u64::from(n + m) && fallback.cut_saved,
+            "{fallback}"
+        );
+        let after = run().await?;
+        ensure!(
+            after.mode == VerifyMode::Incremental && after.kafka_records == 0,
+            "the stored cut is usable again: {after}"
         );
         Ok(())
     }

@@ -62,6 +62,13 @@ impl VerifyConfig {
         }
         if self.topic.is_empty() {
             errors.push("topic is empty".into());
+        } else if !is_kafka_topic_name(&self.topic) {
+            // Kafka refuses such a topic anyway; checked here because the incremental run's
+            // cut file is named after it and must stay in its directory.
+            errors.push(format!(
+                "topic `{}` is not a valid Kafka topic name (letters, digits, `.`, `_`, `-`)",
+                self.topic
+            ));
         }
         if errors.is_empty() {
             Ok(())
@@ -84,6 +91,17 @@ impl VerifyConfig {
     }
 }
 
+/// Whether Kafka accepts `name` as a topic: at most 249 of `[A-Za-z0-9._-]`, not `.` or `..`.
+fn is_kafka_topic_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +121,24 @@ mod tests {
             panic!("invalid config accepted");
         };
         assert_eq!(errors.len(), 2, "{errors:?}");
+    }
+
+    #[test]
+    fn a_topic_that_would_name_a_file_elsewhere_is_refused() {
+        let local = Endpoints::local(&userstream_endpoints::Ports::default());
+        for topic in ["../../etc", "a/b", "..", "users topic"] {
+            let config = VerifyConfig {
+                topic: topic.into(),
+                ..VerifyConfig::new(&local)
+            };
+            assert!(config.validate().is_err(), "{topic}");
+        }
+        for topic in ["users", "test-cut-0a1b2c3d4e5f", "users.v2_x"] {
+            let config = VerifyConfig {
+                topic: topic.into(),
+                ..VerifyConfig::new(&local)
+            };
+            assert!(config.validate().is_ok(), "{topic}");
+        }
     }
 }

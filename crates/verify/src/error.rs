@@ -33,6 +33,16 @@ pub enum VerifyError {
     /// Cassandra failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The verified cut could not be stored: the comparison itself is reported, but the next
+    /// incremental run would start from the older cut (or compare everything).
+    #[error("cannot store the verified cut in {} (is the state directory writable? `--state-dir` names it)", path.display())]
+    SaveCut {
+        /// The cut file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl VerifyError {
@@ -44,7 +54,7 @@ impl VerifyError {
             Self::Kafka(e) => e.is_retryable(),
             Self::Decode(e) => e.is_retryable(),
             Self::Store(e) => e.is_retryable(),
-            Self::Config(_) => false,
+            Self::Config(_) | Self::SaveCut { .. } => false,
         }
     }
 }

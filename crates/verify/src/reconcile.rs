@@ -9,10 +9,12 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::iter::Peekable;
 use std::path::{Path, PathBuf};
 
 use rand::Rng;
 use userstream_kafka::{CutPosition, TopicCut};
+use userstream_store::{RejectedRow, UserSource};
 use uuid::Uuid;
 
 /// A user id and the Kafka position of a record of it (Kafka side), or of the record a row
@@ -39,6 +41,19 @@ impl SourceRef {
             id: id.as_u128(),
             partition,
             offset,
+        }
+    }
+
+    /// The record a row of `users` was written from, as read back from the row; a row written
+    /// from another topic than `topic` (or without a source) gets [`NOT_FROM_TOPIC`].
+    pub fn of_row(row: &UserSource, topic: &str) -> Self {
+        match (
+            row.kafka_topic.as_deref(),
+            row.kafka_partition,
+            row.kafka_offset,
+        ) {
+            (Some(t), Some(p), Some(o)) if t == topic => Self::new(row.id, p, o),
+            _ => Self::new(row.id, NOT_FROM_TOPIC, -1),
         }
     }
 
@@ -150,8 +165,8 @@ impl Sorted {
         self.runs.len()
     }
 
-    /// The entries in order.
-    pub fn iter(&self) -> io::Result<Box<dyn Iterator<Item = io::Result<SourceRef>> + '_>> {
+    /// The entries in order. `Send`, so an async caller may hold it across its awaits.
+    pub fn iter(&self) -> io::Result<Box<dyn Iterator<Item = io::Result<SourceRef>> + Send + '_>> {
         if self.runs.is_empty() {
             return Ok(Box::new(self.memory.iter().copied().map(Ok)));
         }
@@ -285,6 +300,131 @@ pub struct Tally {
     pub matched: u64,
 }
 
+impl Tally {
+    /// Counts the newest record of one id inside the cut against the row of that id, if
+    /// any: matched (and offered to `sample`), written from a newer record (past the cut),
+    /// or missing (no row, or one from an older record: outdated).
+    pub fn count_record(
+        &mut self,
+        record: SourceRef,
+        row: Option<SourceRef>,
+        sample: &mut Reservoir<SourceRef>,
+        rng: &mut impl Rng,
+    ) {
+        self.kafka_unique_ids += 1;
+        match judge(record, row) {
+            RowState::FromRecord => {
+                self.matched += 1;
+                sample.offer(record, rng);
+            }
+            RowState::FromNewer => self.past_cut += 1,
+            RowState::FromOlder => {
+                self.missing += 1;
+                self.outdated += 1;
+                list(&mut self.missing_ids, record.id);
+            }
+            RowState::Absent => {
+                self.missing += 1;
+                list(&mut self.missing_ids, record.id);
+            }
+        }
+    }
+}
+
+/// Adds `id` to a tally's list unless it is full (the counts are complete, the lists not).
+fn list(ids: &mut Vec<Uuid>, id: u128) {
+    if ids.len() < LIST_LIMIT {
+        ids.push(Uuid::from_u128(id));
+    }
+}
+
+/// Where a user's row stands against one record of that user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowState {
+    /// No row.
+    Absent,
+    /// The row was written from an earlier record, or from another topic (which sorts
+    /// first): this record is not reflected.
+    FromOlder,
+    /// The row was written from this very record.
+    FromRecord,
+    /// The row was written from a later record of the same user.
+    FromNewer,
+}
+
+/// Compares the row of a user (its source position) with one record of that user.
+pub fn judge(record: SourceRef, row: Option<SourceRef>) -> RowState {
+    match row {
+        None => RowState::Absent,
+        Some(row) => match position(&row).cmp(&position(&record)) {
+            Ordering::Less => RowState::FromOlder,
+            Ordering::Equal => RowState::FromRecord,
+            Ordering::Greater => RowState::FromNewer,
+        },
+    }
+}
+
+/// Whether the row reflects `record` or something newer: what an older record, rechecked
+/// after its cut was verified, must still find.
+pub fn reflects(record: SourceRef, row: Option<SourceRef>) -> bool {
+    matches!(
+        judge(record, row),
+        RowState::FromRecord | RowState::FromNewer
+    )
+}
+
+/// The newest reference of each id of a stream sorted by id (then position): the record
+/// the job keeps for that user. An error ends the stream.
+pub struct NewestPerId<I: Iterator<Item = io::Result<SourceRef>>> {
+    inner: Peekable<I>,
+}
+
+impl<I: Iterator<Item = io::Result<SourceRef>>> NewestPerId<I> {
+    /// Reduces `sorted` to one reference per id.
+    pub fn new(sorted: I) -> Self {
+        Self {
+            inner: sorted.peekable(),
+        }
+    }
+}
+
+impl<I: Iterator<Item = io::Result<SourceRef>>> Iterator for NewestPerId<I> {
+    type Item = io::Result<SourceRef>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut newest = match self.inner.next()? {
+            Ok(first) => first,
+            Err(e) => return Some(Err(e)),
+        };
+        // An error met here is left in place: the next call returns it.
+        while let Some(Ok(next)) = self.inner.peek() {
+            if next.id != newest.id {
+                break;
+            }
+            newest = newest.max(*next);
+            self.inner.next();
+        }
+        Some(Ok(newest))
+    }
+}
+
+/// Rejected rows among `rows` whose record lies inside `cut`: those the undecodable records
+/// read inside the same cut are counted against.
+pub fn rejected_within(rows: &[RejectedRow], cut: &TopicCut) -> u64 {
+    rows.iter()
+        .filter(|r| {
+            r.topic == cut.topic
+                && cut.position(r.kafka_partition, r.kafka_offset) == CutPosition::Within
+        })
+        .count() as u64
+}
+
+/// Whether Cassandra has caught up with what was read: every id reflected and a rejected
+/// row for each undecodable record. What `--settle` waits for.
+pub fn caught_up(missing: u64, rejected: u64, undecodable: u64) -> bool {
+    missing == 0 && rejected >= undecodable
+}
+
 /// Walks the Kafka side (every record inside `cut`, sorted) against the Cassandra side (one
 /// entry per row, sorted), filling `sample` with matched `(record, row)` references.
 pub fn reconcile(
@@ -295,52 +435,50 @@ pub fn reconcile(
     rng: &mut impl Rng,
 ) -> io::Result<Tally> {
     let mut tally = Tally::default();
-    let mut kafka = kafka.peekable();
+    let mut kafka = NewestPerId::new(kafka).peekable();
     let mut rows = cassandra.peekable();
     loop {
-        let next_kafka = match kafka.peek() {
-            Some(Ok(k)) => Some(k.id),
-            Some(Err(_)) => return Err(take_error(&mut kafka)),
-            None => None,
-        };
-        let next_row = match rows.peek() {
-            Some(Ok(r)) => Some(r.id),
-            Some(Err(_)) => return Err(take_error(&mut rows)),
-            None => None,
-        };
-        let id = match (next_kafka, next_row) {
+        let id = match (peek_id(&mut kafka)?, peek_id(&mut rows)?) {
             (None, None) => break,
             (Some(k), None) => k,
             (None, Some(r)) => r,
             (Some(k), Some(r)) => k.min(r),
         };
         // The newest record of this id inside the cut (the one the job keeps).
-        let mut newest: Option<SourceRef> = None;
-        while let Some(Ok(k)) = kafka.peek() {
-            if k.id != id {
-                break;
-            }
-            newest = Some(newest.map_or(*k, |n| n.max(*k)));
-            kafka.next();
+        let newest = next_if_id(&mut kafka, id);
+        let row = next_if_id(&mut rows, id);
+        if row.is_some() {
+            tally.cassandra_rows += 1;
         }
-        let row = match rows.peek() {
-            Some(Ok(r)) if r.id == id => {
-                let r = *r;
-                rows.next();
-                tally.cassandra_rows += 1;
-                Some(r)
-            }
-            _ => None,
-        };
-        classify(id, newest, row, cut, &mut tally, sample, rng);
+        classify(newest, row, cut, &mut tally, sample, rng);
     }
     Ok(tally)
 }
 
-fn take_error(it: &mut impl Iterator<Item = io::Result<SourceRef>>) -> io::Error {
-    match it.next() {
-        Some(Err(e)) => e,
-        _ => io::Error::other("sorted stream failed"),
+fn peek_id(
+    it: &mut Peekable<impl Iterator<Item = io::Result<SourceRef>>>,
+) -> io::Result<Option<u128>> {
+    match it.peek() {
+        Some(Ok(r)) => Ok(Some(r.id)),
+        Some(Err(_)) => Err(match it.next() {
+            Some(Err(e)) => e,
+            _ => io::Error::other("sorted stream failed"),
+        }),
+        None => Ok(None),
+    }
+}
+
+fn next_if_id(
+    it: &mut Peekable<impl Iterator<Item = io::Result<SourceRef>>>,
+    id: u128,
+) -> Option<SourceRef> {
+    match it.peek() {
+        Some(Ok(r)) if r.id == id => {
+            let r = *r;
+            it.next();
+            Some(r)
+        }
+        _ => None,
     }
 }
 
@@ -349,7 +487,6 @@ fn position(r: &SourceRef) -> (i32, i64) {
 }
 
 fn classify(
-    id: u128,
     newest: Option<SourceRef>,
     row: Option<SourceRef>,
     cut: &TopicCut,
@@ -357,44 +494,19 @@ fn classify(
     sample: &mut Reservoir<SourceRef>,
     rng: &mut impl Rng,
 ) {
-    let list = |ids: &mut Vec<Uuid>| {
-        if ids.len() < LIST_LIMIT {
-            ids.push(Uuid::from_u128(id));
-        }
-    };
-    if newest.is_some() {
-        tally.kafka_unique_ids += 1;
-    }
     match (newest, row) {
+        (Some(record), row) => tally.count_record(record, row, sample, rng),
         (None, None) => {}
-        (Some(_), None) => {
-            tally.missing += 1;
-            list(&mut tally.missing_ids);
-        }
-        (Some(record), Some(row)) => match position(&row).cmp(&position(&record)) {
-            Ordering::Equal => {
-                tally.matched += 1;
-                sample.offer(record, rng);
-            }
-            // Written from a record after the cut (or from another topic, which sorts first
-            // and then counts as outdated: the newest record of the id is not reflected).
-            Ordering::Greater => tally.past_cut += 1,
-            Ordering::Less => {
-                tally.missing += 1;
-                tally.outdated += 1;
-                list(&mut tally.missing_ids);
-            }
-        },
         (None, Some(row)) if row.partition == NOT_FROM_TOPIC => {
             tally.extra += 1;
-            list(&mut tally.extra_ids);
+            list(&mut tally.extra_ids, row.id);
         }
         (None, Some(row)) => match cut.position(row.partition, row.offset) {
             CutPosition::PastCut => tally.past_cut += 1,
             CutPosition::OutOfReach => tally.out_of_reach += 1,
             CutPosition::Within => {
                 tally.extra += 1;
-                list(&mut tally.extra_ids);
+                list(&mut tally.extra_ids, row.id);
             }
         },
     }
@@ -496,6 +608,86 @@ mod tests {
         assert_eq!(t.extra, 2);
         assert_eq!(t.extra_ids, vec![Uuid::from_u128(7), Uuid::from_u128(8)]);
         assert_eq!(t.cassandra_rows, 3);
+    }
+
+    #[test]
+    fn each_id_is_reduced_to_its_newest_record() {
+        let sorted = [r(1, 0, 5), r(1, 0, 9), r(2, 1, 3), r(3, 0, 1), r(3, 0, 2)];
+        let newest: Vec<SourceRef> = NewestPerId::new(sorted.into_iter().map(Ok))
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(newest, [r(1, 0, 9), r(2, 1, 3), r(3, 0, 2)]);
+        // A failing stream ends with its error, after the ids read before it.
+        let failing = vec![Ok(r(1, 0, 5)), Err(io::Error::other("disk"))];
+        let mut it = NewestPerId::new(failing.into_iter());
+        assert_eq!(it.next().unwrap().unwrap(), r(1, 0, 5));
+        assert!(it.next().unwrap().is_err());
+    }
+
+    #[test]
+    fn a_row_is_judged_against_a_record_by_position() {
+        let record = r(1, 0, 150);
+        assert_eq!(judge(record, None), RowState::Absent);
+        assert_eq!(judge(record, Some(r(1, 0, 150))), RowState::FromRecord);
+        assert_eq!(judge(record, Some(r(1, 0, 151))), RowState::FromNewer);
+        assert_eq!(judge(record, Some(r(1, 0, 149))), RowState::FromOlder);
+        assert_eq!(
+            judge(record, Some(r(1, NOT_FROM_TOPIC, -1))),
+            RowState::FromOlder
+        );
+        // A rechecked older record: its row may come from it or anything newer.
+        assert!(reflects(record, Some(r(1, 0, 150))));
+        assert!(reflects(record, Some(r(1, 0, 4_000))));
+        assert!(!reflects(record, Some(r(1, 0, 10))));
+        assert!(!reflects(record, None));
+        assert!(!reflects(record, Some(r(1, NOT_FROM_TOPIC, -1))));
+    }
+
+    #[test]
+    fn records_judged_one_by_one_count_as_the_walk_counts_them() {
+        // What the incremental run does with rows read by key, against the full walk.
+        let records = [r(1, 0, 160), r(2, 0, 180), r(3, 1, 3), r(4, 1, 7)];
+        let rows = [r(1, 0, 160), r(2, 0, 120), r(4, 1, 60)];
+        let (walked, _) = run(&records, &rows);
+        let mut tally = Tally::default();
+        let mut sample = Reservoir::new(10);
+        let mut rng = SmallRng::seed_from_u64(1);
+        for record in records {
+            let row = rows.iter().find(|row| row.id == record.id).copied();
+            tally.count_record(record, row, &mut sample, &mut rng);
+        }
+        tally.cassandra_rows = 3;
+        assert_eq!(tally, walked);
+        assert_eq!((tally.matched, tally.missing, tally.outdated), (1, 2, 1));
+        assert_eq!(tally.past_cut, 1);
+        assert_eq!(tally.missing_ids, [Uuid::from_u128(2), Uuid::from_u128(3)]);
+        assert_eq!(sample.into_items(), [r(1, 0, 160)]);
+    }
+
+    #[test]
+    fn rejected_rows_count_inside_the_cut_and_topic_only() {
+        let row = |topic: &str, partition, offset| RejectedRow {
+            topic: topic.into(),
+            kafka_partition: partition,
+            kafka_offset: offset,
+            reason: None,
+            schema_id: None,
+            payload: None,
+            payload_size: None,
+            kafka_timestamp: None,
+            first_seen: None,
+        };
+        let rows = [
+            row("users", 0, 150),
+            row("users", 0, 99),
+            row("users", 0, 200),
+            row("users", 1, 0),
+            row("users", 7, 0),
+            row("other", 0, 150),
+        ];
+        assert_eq!(rejected_within(&rows, &cut()), 2);
+        assert!(caught_up(0, 2, 2) && caught_up(0, 3, 2));
+        assert!(!caught_up(0, 1, 2) && !caught_up(1, 2, 2));
     }
 
     #[test]

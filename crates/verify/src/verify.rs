@@ -9,16 +9,17 @@
 //!    deleted are out of reach, and a random sample of matched users is compared field by field.
 //!
 //! Memory stays bounded whatever the topic's size: runs of sorted references spill to disk.
+//! Time does not: every record and every row is read. [`crate::incremental`] reads only what
+//! came since the last verified cut, with the same rules and the helpers shared from here.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use serde::Serialize;
-use userstream_kafka::{CutError, CutPosition, TopicCut};
+use scylla::client::session::Session;
+use userstream_kafka::{CutError, TopicCut};
 use userstream_model::record::{Cell, JobValue, Stored, COLUMNS};
 use userstream_model::User;
 use userstream_registry::Deserializer;
@@ -26,8 +27,10 @@ use userstream_store::StoredUser;
 use uuid::Uuid;
 
 use crate::reconcile::{
-    reconcile, ExternalSorter, Reservoir, Sorted, SourceRef, Tally, DEFAULT_RUN_LEN, NOT_FROM_TOPIC,
+    caught_up, reconcile, rejected_within, ExternalSorter, Reservoir, Sorted, SourceRef, Tally,
+    DEFAULT_RUN_LEN, LIST_LIMIT,
 };
+use crate::report::{peak_rss_bytes, FieldMismatch, VerifyMode, VerifyReport};
 use crate::{VerifyConfig, VerifyError};
 
 /// How `verify` runs.
@@ -48,6 +51,9 @@ pub struct VerifyOptions {
     pub spill_dir: PathBuf,
     /// References kept in memory per sorted run.
     pub run_len: usize,
+    /// Cassandra reads by key in flight at once (the incremental run reads its ids' rows
+    /// this way).
+    pub lookups_in_flight: usize,
 }
 
 impl Default for VerifyOptions {
@@ -59,178 +65,30 @@ impl Default for VerifyOptions {
             dlq_topic: Some("users.dlq".to_owned()),
             spill_dir: std::env::temp_dir(),
             run_len: DEFAULT_RUN_LEN,
+            lookups_in_flight: 32,
         }
     }
 }
 
-/// One field that differs between the record in Kafka and the row in Cassandra.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-pub struct FieldMismatch {
-    /// The user.
-    pub id: Uuid,
-    /// The column.
-    pub field: String,
-    /// What the record (and the job's rules) say it should be.
-    pub expected: String,
-    /// What Cassandra holds.
-    pub actual: String,
-}
-
-/// The comparison. [`VerifyReport::ok`] is the verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-pub struct VerifyReport {
-    /// Topic read.
-    pub topic: String,
-    /// Keyspace read.
-    pub keyspace: String,
-    /// The cut compared: per partition, `low` (older records were deleted by retention) and
-    /// `high` (records from there on came after the cut and are not compared).
-    pub cut: TopicCut,
-    /// Records read inside the cut.
-    pub kafka_records: u64,
-    /// Records that decode to a `User`.
-    pub kafka_decoded: u64,
-    /// Records that do not (expected in `rejected_rows`).
-    pub kafka_undecodable: u64,
-    /// Distinct user ids among the decoded records.
-    pub kafka_unique_ids: u64,
-    /// Records Kafka already deleted (retention): the sum of the partitions' log starts.
-    pub kafka_deleted: i64,
-    /// Rows in `users`.
-    pub cassandra_rows: u64,
-    /// Rows of this topic in `rejected_rows` whose record lies inside the cut.
-    pub rejected_rows: u64,
-    /// Messages held in the dead-letter topic (0 when it does not exist); `None` when not
-    /// asked for.
-    pub dlq_count: Option<i64>,
-    /// Ids whose newest record inside the cut Cassandra does not reflect.
-    pub missing_count: u64,
-    /// Of those, ids whose row exists but was written from an older record.
-    pub outdated_count: u64,
-    /// Some missing ids.
-    pub missing_ids: Vec<Uuid>,
-    /// Rows no record accounts for (their source lies inside the cut, or another topic).
-    pub extra_count: u64,
-    /// Some of them.
-    pub extra_ids: Vec<Uuid>,
-    /// Rows written from records after the cut: not compared.
-    pub past_cut_rows: u64,
-    /// Rows whose source record Kafka has deleted: out of reach, neither extra nor missing.
-    pub out_of_reach_rows: u64,
-    /// Users compared field by field.
-    pub sampled: usize,
-    /// Differing fields found in the sample.
-    pub field_mismatch_count: usize,
-    /// Some of them.
-    pub field_mismatches: Vec<FieldMismatch>,
-    /// Sorted runs spilled to disk (Kafka side + Cassandra side; 0 = all fit in memory).
-    pub spilled_runs: usize,
-    /// Peak resident memory of this process (Linux `VmHWM`), bytes.
-    pub peak_rss_bytes: Option<u64>,
-    /// Time taken.
-    pub took_ms: u64,
-    /// No missing or extra ids, no differing field, and at least as many rejected rows as
-    /// undecodable records inside the cut.
-    pub ok: bool,
-}
-
-impl fmt::Display for VerifyReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "verify {} (Kafka) vs {}.users (Cassandra), cut at offsets {}",
-            self.topic,
-            self.keyspace,
-            self.cut
-                .partitions
-                .iter()
-                .map(|p| format!("{}:{}..{}", p.partition, p.low, p.high))
-                .collect::<Vec<_>>()
-                .join(" ")
-        )?;
-        writeln!(
-            f,
-            "  kafka:     {} records in the cut, {} decoded ({} distinct ids), {} undecodable; {} older records deleted by retention",
-            self.kafka_records, self.kafka_decoded, self.kafka_unique_ids, self.kafka_undecodable, self.kafka_deleted
-        )?;
-        writeln!(
-            f,
-            "  cassandra: {} users, {} rejected rows; {} rows from records after the cut, {} from deleted records (out of reach)",
-            self.cassandra_rows, self.rejected_rows, self.past_cut_rows, self.out_of_reach_rows
-        )?;
-        if let Some(dlq) = self.dlq_count {
-            writeln!(
-                f,
-                "  dead letters: {dlq} (not compared: they never reach the topic)"
-            )?;
-        }
-        writeln!(
-            f,
-            "  missing in cassandra: {} ({} with a row from an older record)",
-            self.missing_count, self.outdated_count
-        )?;
-        for id in &self.missing_ids {
-            writeln!(f, "    {id}")?;
-        }
-        writeln!(f, "  extra in cassandra:   {}", self.extra_count)?;
-        for id in &self.extra_ids {
-            writeln!(f, "    {id}")?;
-        }
-        writeln!(
-            f,
-            "  field checks: {} users sampled, {} differing fields",
-            self.sampled, self.field_mismatch_count
-        )?;
-        for m in &self.field_mismatches {
-            writeln!(
-                f,
-                "    {} {}: expected {:?}, found {:?}",
-                m.id, m.field, m.expected, m.actual
-            )?;
-        }
-        if let Some(rss) = self.peak_rss_bytes {
-            writeln!(
-                f,
-                "  took {:.1}s, peak memory {} MiB, {} sorted runs spilled to disk",
-                self.took_ms as f64 / 1000.0,
-                rss / (1024 * 1024),
-                self.spilled_runs
-            )?;
-        }
-        write!(
-            f,
-            "{}",
-            if self.ok {
-                "OK: no difference"
-            } else {
-                "DIFFERENCE FOUND"
-            }
-        )
-    }
-}
-
-/// Peak resident set size of this process, from `/proc/self/status` (Linux).
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-fn spill_error(e: std::io::Error) -> VerifyError {
+pub(crate) fn spill_error(e: std::io::Error) -> VerifyError {
     VerifyError::Spill(e)
 }
 
-/// The Kafka side: every record inside the cut, decoded.
-struct KafkaSide {
-    sorted: Sorted,
-    records: u64,
-    decoded: u64,
-    undecodable: u64,
+/// The Kafka side: every record inside a cut, decoded.
+pub(crate) struct KafkaSide {
+    /// (id, position) of each decoded record, sorted.
+    pub(crate) sorted: Sorted,
+    /// Records read.
+    pub(crate) records: u64,
+    /// Of those, decoded.
+    pub(crate) decoded: u64,
+    /// Of those, not decodable (tombstones included).
+    pub(crate) undecodable: u64,
 }
 
-/// Reads the cut, decoding each record, and sorts the (id, position) references.
-async fn read_kafka_side(
+/// Reads the cut, decoding each record, and sorts the (id, position) references. `cut` may
+/// be any range of offsets: the whole topic, or what came since the last verified cut.
+pub(crate) async fn read_kafka_side(
     config: &VerifyConfig,
     options: &VerifyOptions,
     cut: &TopicCut,
@@ -292,97 +150,128 @@ async fn read_kafka_side(
 
 /// Every row's (id, source position), sorted; rows from another topic are marked.
 async fn read_cassandra_side(
-    session: &scylla::client::session::Session,
+    session: &Session,
     config: &VerifyConfig,
     options: &VerifyOptions,
 ) -> Result<Sorted, VerifyError> {
     let mut sorter = ExternalSorter::new(&options.spill_dir, options.run_len);
     let topic = config.topic.as_str();
     userstream_store::for_each_user_source(session, &config.keyspace, |row| {
-        let entry = match (
-            row.kafka_topic.as_deref(),
-            row.kafka_partition,
-            row.kafka_offset,
-        ) {
-            (Some(t), Some(p), Some(o)) if t == topic => SourceRef::new(row.id, p, o),
-            _ => SourceRef::new(row.id, NOT_FROM_TOPIC, -1),
-        };
-        sorter.push(entry)
+        sorter.push(SourceRef::of_row(&row, topic))
     })
     .await?
     .map_err(spill_error)?;
     sorter.finish().map_err(spill_error)
 }
 
-/// Rejected rows of this topic whose record lies inside the cut.
+/// Rejected rows of this topic whose record lies inside the cut (the whole table is read:
+/// the full comparison's way).
 async fn rejected_in_cut(
-    session: &scylla::client::session::Session,
+    session: &Session,
     config: &VerifyConfig,
     cut: &TopicCut,
 ) -> Result<u64, VerifyError> {
     let rows =
         userstream_store::rejected_rows(session, &config.keyspace, Some(&config.topic)).await?;
-    Ok(rows
-        .iter()
-        .filter(|r| cut.position(r.kafka_partition, r.kafka_offset) == CutPosition::Within)
-        .count() as u64)
+    Ok(rejected_within(&rows, cut))
+}
+
+/// Takes the cut of the configured topic now.
+pub(crate) async fn take_cut(config: &VerifyConfig) -> Result<TopicCut, VerifyError> {
+    let (bootstrap, topic, timeout) = (
+        config.bootstrap_servers.clone(),
+        config.topic.clone(),
+        config.request_timeout.max(Duration::from_secs(10)),
+    );
+    tokio::task::spawn_blocking(move || userstream_kafka::take_cut(&bootstrap, &topic, timeout))
+        .await
+        .map_err(|source| VerifyError::Task {
+            what: "Kafka offsets",
+            source,
+        })?
+        .map_err(VerifyError::from)
+}
+
+/// The dead-letter topic's size: its own offsets only (0 when it does not exist); `None`
+/// when not asked for.
+pub(crate) async fn dlq_count(
+    config: &VerifyConfig,
+    options: &VerifyOptions,
+) -> Result<Option<i64>, VerifyError> {
+    let Some(dlq) = options.dlq_topic.clone() else {
+        return Ok(None);
+    };
+    let (bootstrap, timeout) = (config.bootstrap_servers.clone(), config.request_timeout);
+    let cut =
+        tokio::task::spawn_blocking(move || userstream_kafka::take_cut(&bootstrap, &dlq, timeout))
+            .await
+            .map_err(|source| VerifyError::Task {
+                what: "Kafka offsets",
+                source,
+            })?;
+    match cut {
+        Ok(cut) => Ok(Some(cut.records())),
+        Err(userstream_kafka::KafkaError::NoSuchTopic(_)) => Ok(Some(0)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A Cassandra session as the configured role.
+pub(crate) async fn connect(config: &VerifyConfig) -> Result<Session, VerifyError> {
+    Ok(userstream_store::connect(
+        &config.cassandra_contact_point,
+        config.cassandra_login.as_ref(),
+        config.request_timeout,
+        &config.stack_run_dir,
+    )
+    .await?)
+}
+
+/// `--settle`: how long a run keeps re-reading Cassandra while it has not caught up.
+pub(crate) struct Settle {
+    until: Instant,
+}
+
+impl Settle {
+    /// Re-reading allowed for `settle` from now.
+    pub(crate) fn new(settle: Duration) -> Self {
+        Self {
+            until: Instant::now() + settle,
+        }
+    }
+
+    /// Whether to read Cassandra again: it has not `caught_up` and time is left. Waits a
+    /// little first, so the job can write.
+    pub(crate) async fn again(&self, caught_up: bool) -> bool {
+        if caught_up || Instant::now() >= self.until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        true
+    }
+}
+
+/// Milliseconds since `started`.
+pub(crate) fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Compares the topic with the keyspace at one cut: counts, missing and extra ids, every
-/// field of a random sample, and undecodable records against `rejected_rows`.
+/// field of a random sample, and undecodable records against `rejected_rows`. Reads every
+/// record and every row: `verify_incremental` reads only what is new.
 pub async fn verify(
     config: &VerifyConfig,
     options: &VerifyOptions,
 ) -> Result<VerifyReport, VerifyError> {
     config.validate()?;
     let started = Instant::now();
-    let (bootstrap, topic, timeout) = (
-        config.bootstrap_servers.clone(),
-        config.topic.clone(),
-        config.request_timeout.max(Duration::from_secs(10)),
-    );
     // The cut comes first: everything after it is left out of the comparison.
-    let cut = tokio::task::spawn_blocking(move || {
-        userstream_kafka::take_cut(&bootstrap, &topic, timeout)
-    })
-    .await
-    .map_err(|source| VerifyError::Task {
-        what: "Kafka offsets",
-        source,
-    })??;
-
-    let registry = config.registry_client()?;
-    let deserializer = Deserializer::new(registry);
+    let cut = take_cut(config).await?;
+    let deserializer = Deserializer::new(config.registry_client()?);
     let kafka = read_kafka_side(config, options, &cut, &deserializer).await?;
-
-    // The dead-letter topic's size: its own offsets only (0 when it does not exist).
-    let dlq_count = match options.dlq_topic.clone() {
-        Some(dlq) => {
-            let (bootstrap, timeout) = (config.bootstrap_servers.clone(), config.request_timeout);
-            let cut = tokio::task::spawn_blocking(move || {
-                userstream_kafka::take_cut(&bootstrap, &dlq, timeout)
-            })
-            .await
-            .map_err(|source| VerifyError::Task {
-                what: "Kafka offsets",
-                source,
-            })?;
-            match cut {
-                Ok(cut) => Some(cut.records()),
-                Err(userstream_kafka::KafkaError::NoSuchTopic(_)) => Some(0),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        None => None,
-    };
-    let session = userstream_store::connect(
-        &config.cassandra_contact_point,
-        config.cassandra_login.as_ref(),
-        config.request_timeout,
-        &config.stack_run_dir,
-    )
-    .await?;
-    let settle_until = Instant::now() + options.settle;
+    let dlq_count = dlq_count(config, options).await?;
+    let session = connect(config).await?;
+    let settle = Settle::new(options.settle);
     let mut rng = SmallRng::from_entropy();
     let (tally, sample, rejected, spilled) = loop {
         let rows = read_cassandra_side(&session, config, options).await?;
@@ -396,12 +285,13 @@ pub async fn verify(
             &mut rng,
         )
         .map_err(spill_error)?;
-        let caught_up = tally.missing == 0 && rejected >= kafka.undecodable;
-        if caught_up || Instant::now() >= settle_until {
+        if !settle
+            .again(caught_up(tally.missing, rejected, kafka.undecodable))
+            .await
+        {
             let spilled = kafka.sorted.spilled_runs() + rows.spilled_runs();
             break (tally, sample.into_items(), rejected, spilled);
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
     };
 
     let (sampled, mismatches) =
@@ -418,45 +308,75 @@ pub async fn verify(
         out_of_reach,
         matched: _,
     } = tally;
-    let ok = missing == 0 && extra == 0 && mismatches.is_empty() && rejected >= kafka.undecodable;
+    let ok = caught_up(missing, rejected, kafka.undecodable) && extra == 0 && mismatches.is_empty();
     Ok(VerifyReport {
         topic: config.topic.clone(),
         keyspace: config.keyspace.clone(),
+        mode: VerifyMode::Full,
+        previous_cut: None,
+        fallback_reason: None,
+        cut_file: None,
+        cut_saved: false,
         kafka_deleted: cut.deleted(),
         cut,
         kafka_records: kafka.records,
         kafka_decoded: kafka.decoded,
         kafka_undecodable: kafka.undecodable,
         kafka_unique_ids,
-        cassandra_rows,
+        kafka_skipped: 0,
+        cassandra_rows: Some(cassandra_rows),
         rejected_rows: rejected,
         dlq_count,
         missing_count: missing,
         outdated_count: outdated,
         missing_ids,
-        extra_count: extra,
+        extra_count: Some(extra),
         extra_ids,
         past_cut_rows: past_cut,
-        out_of_reach_rows: out_of_reach,
+        out_of_reach_rows: Some(out_of_reach),
+        rechecked: 0,
+        recheck_failed: 0,
+        recheck_failed_ids: Vec::new(),
         sampled,
         field_mismatch_count: mismatches.len(),
-        field_mismatches: mismatches
-            .into_iter()
-            .take(crate::reconcile::LIST_LIMIT)
-            .collect(),
+        field_mismatches: mismatches.into_iter().take(LIST_LIMIT).collect(),
         spilled_runs: spilled,
         peak_rss_bytes: peak_rss_bytes(),
-        took_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        took_ms: elapsed_ms(started),
         ok,
     })
 }
 
-/// Reads the sampled records back from Kafka and their rows from Cassandra, and compares
-/// every field. Returns how many users were compared and the differing fields.
-async fn compare_sample(
+/// The values at `positions` of the topic (in that order); `None` where a record was
+/// deleted since, or is a tombstone.
+pub(crate) async fn read_values_at(
     config: &VerifyConfig,
     options: &VerifyOptions,
-    session: &scylla::client::session::Session,
+    positions: &[(i32, i64)],
+) -> Result<Vec<Option<Vec<u8>>>, VerifyError> {
+    let (bootstrap, topic, timeout, asked) = (
+        config.bootstrap_servers.clone(),
+        config.topic.clone(),
+        options.kafka_timeout,
+        positions.to_vec(),
+    );
+    tokio::task::spawn_blocking(move || {
+        userstream_kafka::read_at(&bootstrap, &topic, &asked, timeout)
+    })
+    .await
+    .map_err(|source| VerifyError::Task {
+        what: "Kafka reader",
+        source,
+    })?
+    .map_err(VerifyError::from)
+}
+
+/// Reads the sampled records back from Kafka and their rows from Cassandra, and compares
+/// every field. Returns how many users were compared and the differing fields.
+pub(crate) async fn compare_sample(
+    config: &VerifyConfig,
+    options: &VerifyOptions,
+    session: &Session,
     deserializer: &Deserializer,
     sample: &[SourceRef],
 ) -> Result<(usize, Vec<FieldMismatch>), VerifyError> {
@@ -465,20 +385,7 @@ async fn compare_sample(
     }
     let mut positions: Vec<(i32, i64)> = sample.iter().map(|r| (r.partition, r.offset)).collect();
     positions.sort_unstable();
-    let (bootstrap, topic, timeout, asked) = (
-        config.bootstrap_servers.clone(),
-        config.topic.clone(),
-        options.kafka_timeout,
-        positions.clone(),
-    );
-    let values = tokio::task::spawn_blocking(move || {
-        userstream_kafka::read_at(&bootstrap, &topic, &asked, timeout)
-    })
-    .await
-    .map_err(|source| VerifyError::Task {
-        what: "Kafka reader",
-        source,
-    })??;
+    let values = read_values_at(config, options, &positions).await?;
     let mut users = Vec::with_capacity(values.len());
     for ((partition, offset), value) in positions.into_iter().zip(values) {
         // Deleted by retention since the cut: nothing left to compare with.
