@@ -1,8 +1,8 @@
 //! randomuser.me API 1.4 response → [`User`]s and [`Rejected`] entries.
 //!
 //! The body is read into the typed, borrowed view of [`crate::raw`], not a `serde_json::Value`
-//! tree: that tree allocated every key and string of every entry and was most of the
-//! producer's CPU. The rules below are the ones the tree was checked with.
+//! tree: that tree allocated every key and string of every entry, and was the producer's
+//! largest CPU cost per user. The rules below are the ones the tree was checked with.
 
 use std::borrow::Cow;
 

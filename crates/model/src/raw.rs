@@ -105,7 +105,10 @@ macro_rules! json_object {
                         f.write_str("a JSON object")
                     }
 
-                    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                    fn visit_map<M: MapAccess<'de>>(
+                        self,
+                        mut map: M,
+                    ) -> Result<Self::Value, M::Error> {
                         let mut object = $name::default();
                         while let Some(Key(key)) = map.next_key()? {
                             match &*key {

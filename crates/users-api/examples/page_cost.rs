@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release -p userstream-users-api --example page_cost
-//! /usr/bin/time -v target/release/examples/page_cost --stage parse --pages 200
+//! /usr/bin/time -v "${CARGO_TARGET_DIR:-target}/release/examples/page_cost" --stage parse --pages 200
 //! ```
 //!
 //! Flags: `--stage generate|parse|encode|all` (default `all`), `--users N` per page (5000),
