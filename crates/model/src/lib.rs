@@ -13,6 +13,7 @@ mod avro;
 pub mod dead_letter_headers;
 pub mod derive;
 mod parse;
+mod raw;
 pub mod record;
 mod reject;
 pub mod rejected;

@@ -1,13 +1,51 @@
 //! Pure validation and normalization of single randomuser.me values.
 //!
 //! Each function takes the value as sent and returns the normalized value or the
-//! [`RejectReason`] that names the field and the problem.
+//! [`RejectReason`] that names the field and the problem. Values that may be a number or a
+//! string come as a [`Scalar`]: borrowed from the response body by the page parser, or from a
+//! `serde_json::Value`.
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, Timelike, Utc};
-use serde_json::Value;
+use serde_json::{Number, Value};
 use uuid::Uuid;
 
 use crate::reject::{JsonKind, RejectReason};
+
+/// A JSON value where the API sends a number or a string. Strings are borrowed where they can
+/// be (the parser borrows them from the response body unless they hold escapes); anything
+/// else is only its kind, which is all an error message needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar<'a> {
+    /// A JSON number, as `serde_json` reads it (so `as_i64`/`as_f64` agree with a `Value`'s).
+    Number(Number),
+    /// A JSON string, unescaped.
+    String(Cow<'a, str>),
+    /// Any other JSON value.
+    Other(JsonKind),
+}
+
+impl Scalar<'_> {
+    /// The value as text for an error message: strings without their quotes.
+    fn text(&self) -> String {
+        match self {
+            Self::Number(n) => n.to_string(),
+            Self::String(s) => s.to_string(),
+            Self::Other(kind) => kind.to_string(),
+        }
+    }
+}
+
+impl<'a> From<&'a Value> for Scalar<'a> {
+    fn from(value: &'a Value) -> Self {
+        match value {
+            Value::Number(n) => Self::Number(n.clone()),
+            Value::String(s) => Self::String(Cow::Borrowed(s)),
+            other => Self::Other(JsonKind::of(other)),
+        }
+    }
+}
 
 /// JSON path of the latitude.
 pub const LATITUDE: &str = "location.coordinates.latitude";
@@ -48,20 +86,21 @@ pub fn timestamp(field: &'static str, value: &str) -> Result<DateTime<Utc>, Reje
 
 /// Reads a number sent either as a JSON number or as a string holding one (randomuser.me sends
 /// coordinates as strings), and checks it is finite and within `min..=max`.
-pub fn number_in_range(
+pub fn number_in_range<'v>(
     field: &'static str,
-    value: &Value,
+    value: impl Into<Scalar<'v>>,
     min: f64,
     max: f64,
 ) -> Result<f64, RejectReason> {
-    let number = match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok(),
-        other => {
+    let value = value.into();
+    let number = match &value {
+        Scalar::Number(n) => n.as_f64(),
+        Scalar::String(s) => s.trim().parse::<f64>().ok(),
+        Scalar::Other(found) => {
             return Err(RejectReason::WrongType {
                 field,
                 expected: "number or numeric string",
-                found: JsonKind::of(other),
+                found: *found,
             })
         }
     };
@@ -69,7 +108,7 @@ pub fn number_in_range(
         .filter(|n| n.is_finite())
         .ok_or_else(|| RejectReason::NotANumber {
             field,
-            value: text_of(value),
+            value: value.text(),
         })?;
     if !(min..=max).contains(&number) {
         return Err(RejectReason::OutOfRange {
@@ -83,12 +122,12 @@ pub fn number_in_range(
 }
 
 /// `location.coordinates.latitude`: a number or numeric string within -90..=90.
-pub fn latitude(value: &Value) -> Result<f64, RejectReason> {
+pub fn latitude<'v>(value: impl Into<Scalar<'v>>) -> Result<f64, RejectReason> {
     number_in_range(LATITUDE, value, -90.0, 90.0)
 }
 
 /// `location.coordinates.longitude`: a number or numeric string within -180..=180.
-pub fn longitude(value: &Value) -> Result<f64, RejectReason> {
+pub fn longitude<'v>(value: impl Into<Scalar<'v>>) -> Result<f64, RejectReason> {
     number_in_range(LONGITUDE, value, -180.0, 180.0)
 }
 
@@ -127,37 +166,39 @@ pub fn timezone_offset(value: &str) -> Result<i32, RejectReason> {
 /// `location.postcode`: randomuser.me sends an integer for some nationalities (sometimes
 /// negative) and a string for others (`"EC1A 1BB"`, `"9125 TM"`). Both become text, an integer
 /// in plain decimal. A blank string means no postcode.
-pub fn postcode(value: &Value) -> Result<Option<String>, RejectReason> {
+pub fn postcode<'v>(value: impl Into<Scalar<'v>>) -> Result<Option<String>, RejectReason> {
     const FIELD: &str = "location.postcode";
-    match value {
-        Value::String(s) if s.trim().is_empty() => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        Value::Number(n) => whole_number(FIELD, value, n).map(|n| Some(n.to_string())),
-        other => Err(RejectReason::WrongType {
+    match value.into() {
+        Scalar::String(s) if s.trim().is_empty() => Ok(None),
+        Scalar::String(s) => Ok(Some(s.into_owned())),
+        Scalar::Number(n) => whole_number(FIELD, &n).map(|n| Some(n.to_string())),
+        Scalar::Other(found) => Err(RejectReason::WrongType {
             field: FIELD,
             expected: "string or integer",
-            found: JsonKind::of(other),
+            found,
         }),
     }
 }
 
 /// `location.street.number`: an integer (or a string holding one) that fits an Avro `int`.
-pub fn street_number(value: &Value) -> Result<i32, RejectReason> {
+pub fn street_number<'v>(value: impl Into<Scalar<'v>>) -> Result<i32, RejectReason> {
     const FIELD: &str = "location.street.number";
-    let number = match value {
-        Value::Number(n) => whole_number(FIELD, value, n)?,
-        Value::String(s) => s
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| RejectReason::NotAnInteger {
-                field: FIELD,
-                value: s.clone(),
-            })?,
-        other => {
+    let number = match value.into() {
+        Scalar::Number(n) => whole_number(FIELD, &n)?,
+        Scalar::String(s) => match s.trim().parse::<i64>() {
+            Ok(n) => n,
+            Err(_) => {
+                return Err(RejectReason::NotAnInteger {
+                    field: FIELD,
+                    value: s.into_owned(),
+                })
+            }
+        },
+        Scalar::Other(found) => {
             return Err(RejectReason::WrongType {
                 field: FIELD,
                 expected: "integer or numeric string",
-                found: JsonKind::of(other),
+                found,
             })
         }
     };
@@ -190,17 +231,13 @@ pub fn email(value: &str) -> Result<(), RejectReason> {
 }
 
 /// An integral JSON number as `i64`; `12.0` counts, `12.5` does not.
-fn whole_number(
-    field: &'static str,
-    value: &Value,
-    n: &serde_json::Number,
-) -> Result<i64, RejectReason> {
+fn whole_number(field: &'static str, n: &Number) -> Result<i64, RejectReason> {
     if let Some(i) = n.as_i64() {
         return Ok(i);
     }
     let not_integer = || RejectReason::NotAnInteger {
         field,
-        value: text_of(value),
+        value: n.to_string(),
     };
     let f = n.as_f64().ok_or_else(not_integer)?;
     // The range check keeps the cast exact: every integral f64 in that range is an i64.
@@ -208,14 +245,6 @@ fn whole_number(
         Ok(f as i64)
     } else {
         Err(not_integer())
-    }
-}
-
-/// A value as text for an error message: strings without their quotes.
-fn text_of(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 

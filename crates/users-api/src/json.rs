@@ -304,9 +304,13 @@ fn push_degrees(out: &mut Vec<u8>, ten_thousandths: i32) {
 
 fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(HEX[usize::from(b >> 4)]);
-        out.push(HEX[usize::from(b & 0xf)]);
+    // Sized once and filled in place: a push per digit (136 per user, for the hashes) costs a
+    // capacity check each.
+    let start = out.len();
+    out.resize(start + 2 * bytes.len(), 0);
+    for (pair, b) in out[start..].chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
     }
 }
 
