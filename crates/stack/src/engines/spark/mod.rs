@@ -329,7 +329,7 @@ mod tests {
         let text = file(&properties);
         assert!(text.contains("spark.cassandra.auth.password=<withheld: cassandra app password>\n"));
         assert!(text.contains(
-            "spark.executor.extraJavaOptions=\"-Djava.security.auth.login.config=/s/conf/spark-connect/kafka-client.jaas\" -XX:-DontCompileHugeMethods\n"
+            "spark.executor.extraJavaOptions=\"-Djava.security.auth.login.config=/s/conf/spark-connect/kafka-client.jaas\"\n"
         ));
         let jaas = file(Path::new("/s/conf/spark-connect/kafka-client.jaas"));
         assert!(jaas.contains("username=\"reader\""));

@@ -36,22 +36,15 @@ pub const SPARK_CONNECT_KAFKA_JAAS: &str = "kafka-client.jaas";
 pub fn spark_connect_properties(secrets: &Secrets, kafka_jaas: &Path) -> String {
     let app = &secrets.credentials.cassandra.app;
     // Spark splits extraJavaOptions on whitespace, with shell-like quotes and backslashes.
-    // The job's whole-stage code (decode, the validity test and ~40 columns in one method)
-    // is over HotSpot's 8,000-byte limit, so without `-XX:-DontCompileHugeMethods` it is never
-    // JIT-compiled and every row runs in the interpreter (Spark logs "Generated method too
-    // long to be JIT compiled").
-    let java_options = format!(
-        "{} -XX:-DontCompileHugeMethods",
-        java_option_quote(&format!(
-            "-Djava.security.auth.login.config={}",
-            kafka_jaas.display()
-        ))
-    );
+    let jaas_option = java_option_quote(&format!(
+        "-Djava.security.auth.login.config={}",
+        kafka_jaas.display()
+    ));
     let mut properties = vec![
         ("spark.cassandra.auth.username", app.username.as_str()),
         ("spark.cassandra.auth.password", app.password.as_str()),
-        ("spark.driver.extraJavaOptions", java_options.as_str()),
-        ("spark.executor.extraJavaOptions", java_options.as_str()),
+        ("spark.driver.extraJavaOptions", jaas_option.as_str()),
+        ("spark.executor.extraJavaOptions", jaas_option.as_str()),
     ];
     properties.extend(spark_security_properties(secrets));
     properties_file(&properties)
@@ -230,8 +223,8 @@ mod tests {
                 "spark.cassandra.auth.username=app",
                 // Properties syntax: a backslash is doubled.
                 "spark.cassandra.auth.password=p\\\\w=1 x",
-                "spark.driver.extraJavaOptions=\"-Djava.security.auth.login.config=/s/conf/sc/kafka.jaas\" -XX:-DontCompileHugeMethods",
-                "spark.executor.extraJavaOptions=\"-Djava.security.auth.login.config=/s/conf/sc/kafka.jaas\" -XX:-DontCompileHugeMethods",
+                "spark.driver.extraJavaOptions=\"-Djava.security.auth.login.config=/s/conf/sc/kafka.jaas\"",
+                "spark.executor.extraJavaOptions=\"-Djava.security.auth.login.config=/s/conf/sc/kafka.jaas\"",
                 "spark.authenticate=true",
                 "spark.authenticate.secret=<withheld: spark auth secret>",
                 "spark.ui.killEnabled=false",
@@ -258,7 +251,7 @@ mod tests {
         // Quoted for Spark's option splitting (`\"` and `\\` inside), then each backslash
         // doubled for the properties file.
         assert!(text.contains(
-            "spark.driver.extraJavaOptions=\"-Djava.security.auth.login.config=/my state/say \\\\\"hi\\\\\"\\\\\\\\/k.jaas\" -XX:-DontCompileHugeMethods\n"
+            "spark.driver.extraJavaOptions=\"-Djava.security.auth.login.config=/my state/say \\\\\"hi\\\\\"\\\\\\\\/k.jaas\"\n"
         ), "{text}");
     }
 
