@@ -26,7 +26,9 @@ enum BenchWhat {
     Produce(ProduceBenchArgs),
     /// End to end, producer to Cassandra: rows/s landed (sustained, after warm-up) and
     /// latency p50/p99 from `produced_at` to Cassandra's WRITETIME at a fixed offered rate
-    /// (`--rate`), or the rate a backlog drains at (`--backlog`). Uses a fresh topic,
+    /// (`--rate`), or the rate a backlog drains at (`--backlog`); and what it cost: CPU-ms
+    /// per 1,000 rows landed of every service (its process group, read from /proc over the
+    /// measured window) and of the producer, and the stack's RSS. Uses a fresh topic,
     /// keyspace and query, removed afterwards unless --keep; creates and drops them as the
     /// stack's admin users, while the job reads and writes as always (the Spark Connect
     /// server's reader and application role, granted on the bench keyspace).
